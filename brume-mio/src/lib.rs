@@ -1,0 +1,1 @@
+//! brume-mio: the mio driver (see issue 5).

@@ -1,0 +1,218 @@
+//! The one list of Brume error codes, shared by the hub, the endpoint and applications.
+//!
+//! Each code has a stable string (what goes on the wire and what applications
+//! match on) and a number. The numbers come from Brume's client API where it
+//! gives one and otherwise follow the HTTP status they resemble; the string is
+//! the identity, the number a category, so two codes may share a number.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error a hub or an endpoint reports, with its wire string and number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 400: the client authenticated without a token.
+    #[serde(rename = "ETOKENMISSING")]
+    TokenMissing,
+    /// 401: the token has expired; refresh it.
+    #[serde(rename = "ETOKENEXPIRED")]
+    TokenExpired,
+    /// 406: the token is malformed, badly signed, or of the wrong kind.
+    #[serde(rename = "ETOKENINVALID")]
+    TokenInvalid,
+    /// 403: the session must authenticate before anything else.
+    #[serde(rename = "ENOAUTH")]
+    NotAuthenticated,
+    /// 404: the named user does not exist.
+    #[serde(rename = "EBADDEST")]
+    BadDest,
+    /// 410: the named user exists but is not connected.
+    #[serde(rename = "ENODEST")]
+    NoDest,
+    /// 409: a group-scoped request from or to someone outside the group.
+    #[serde(rename = "ENOTMEMBER")]
+    NotMember,
+    /// 408: the callee did not answer an offer in time.
+    #[serde(rename = "EOFFERTIMEOUT")]
+    OfferTimeout,
+    /// 403: the callee declined the connection.
+    #[serde(rename = "EREJECTED")]
+    Rejected,
+    /// 481: no live attempt has that id between these two users.
+    #[serde(rename = "ENOATTEMPT")]
+    NoAttempt,
+    /// 429: too many attempts waiting for an answer at once.
+    #[serde(rename = "EATTEMPTLIMIT")]
+    AttemptLimit,
+    /// 429: too many frames too fast; the frame was dropped.
+    #[serde(rename = "ERATELIMIT")]
+    RateLimited,
+    /// 429: too many presence subscriptions, or group members.
+    #[serde(rename = "ELIMIT")]
+    Limit,
+    /// 413: the frame is larger than the protocol allows; it was not read.
+    #[serde(rename = "ETOOBIG")]
+    TooBig,
+    /// 422: the frame is not a well-formed message.
+    #[serde(rename = "EBADMSG")]
+    BadMessage,
+    /// 505: the client speaks a protocol version the hub does not.
+    #[serde(rename = "EVERSION")]
+    Version,
+    /// 503: the hub is at its session limit.
+    #[serde(rename = "EFULL")]
+    Full,
+    /// 503: the hub could not be reached.
+    #[serde(rename = "ECONNREFUSED")]
+    ConnRefused,
+    /// 502: no ready signaling session to send through.
+    #[serde(rename = "ENOSRV")]
+    NoServer,
+    /// 500: an unspecified hub error.
+    #[serde(rename = "ESERVER")]
+    Server,
+}
+
+impl ErrorCode {
+    /// Every code, in wire-string order of declaration; for tables and tests.
+    pub const ALL: [ErrorCode; 20] = [
+        ErrorCode::TokenMissing,
+        ErrorCode::TokenExpired,
+        ErrorCode::TokenInvalid,
+        ErrorCode::NotAuthenticated,
+        ErrorCode::BadDest,
+        ErrorCode::NoDest,
+        ErrorCode::NotMember,
+        ErrorCode::OfferTimeout,
+        ErrorCode::Rejected,
+        ErrorCode::NoAttempt,
+        ErrorCode::AttemptLimit,
+        ErrorCode::RateLimited,
+        ErrorCode::Limit,
+        ErrorCode::TooBig,
+        ErrorCode::BadMessage,
+        ErrorCode::Version,
+        ErrorCode::Full,
+        ErrorCode::ConnRefused,
+        ErrorCode::NoServer,
+        ErrorCode::Server,
+    ];
+
+    /// The stable wire string, such as `"ENODEST"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::TokenMissing => "ETOKENMISSING",
+            ErrorCode::TokenExpired => "ETOKENEXPIRED",
+            ErrorCode::TokenInvalid => "ETOKENINVALID",
+            ErrorCode::NotAuthenticated => "ENOAUTH",
+            ErrorCode::BadDest => "EBADDEST",
+            ErrorCode::NoDest => "ENODEST",
+            ErrorCode::NotMember => "ENOTMEMBER",
+            ErrorCode::OfferTimeout => "EOFFERTIMEOUT",
+            ErrorCode::Rejected => "EREJECTED",
+            ErrorCode::NoAttempt => "ENOATTEMPT",
+            ErrorCode::AttemptLimit => "EATTEMPTLIMIT",
+            ErrorCode::RateLimited => "ERATELIMIT",
+            ErrorCode::Limit => "ELIMIT",
+            ErrorCode::TooBig => "ETOOBIG",
+            ErrorCode::BadMessage => "EBADMSG",
+            ErrorCode::Version => "EVERSION",
+            ErrorCode::Full => "EFULL",
+            ErrorCode::ConnRefused => "ECONNREFUSED",
+            ErrorCode::NoServer => "ENOSRV",
+            ErrorCode::Server => "ESERVER",
+        }
+    }
+
+    /// The number that goes with the code, such as 410 for `ENODEST`.
+    pub fn number(self) -> u16 {
+        match self {
+            ErrorCode::TokenMissing => 400,
+            ErrorCode::TokenExpired => 401,
+            ErrorCode::TokenInvalid => 406,
+            ErrorCode::NotAuthenticated => 403,
+            ErrorCode::BadDest => 404,
+            ErrorCode::NoDest => 410,
+            ErrorCode::NotMember => 409,
+            ErrorCode::OfferTimeout => 408,
+            ErrorCode::Rejected => 403,
+            ErrorCode::NoAttempt => 481,
+            ErrorCode::AttemptLimit => 429,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Limit => 429,
+            ErrorCode::TooBig => 413,
+            ErrorCode::BadMessage => 422,
+            ErrorCode::Version => 505,
+            ErrorCode::Full => 503,
+            ErrorCode::ConnRefused => 503,
+            ErrorCode::NoServer => 502,
+            ErrorCode::Server => 500,
+        }
+    }
+
+    /// A short sentence for people, in the words of Brume's client API.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorCode::TokenMissing => "missing token",
+            ErrorCode::TokenExpired => "token expired",
+            ErrorCode::TokenInvalid => "invalid token",
+            ErrorCode::NotAuthenticated => "authenticate first",
+            ErrorCode::BadDest => "the requested user is unknown",
+            ErrorCode::NoDest => "the requested user is not connected",
+            ErrorCode::NotMember => "not a member of the specified group",
+            ErrorCode::OfferTimeout => "the connection attempt timed out",
+            ErrorCode::Rejected => "the requested user declined the connection",
+            ErrorCode::NoAttempt => "no such connection attempt",
+            ErrorCode::AttemptLimit => "too many connection attempts at once",
+            ErrorCode::RateLimited => "too many messages; slow down",
+            ErrorCode::Limit => "over a hub limit",
+            ErrorCode::TooBig => "frame too large",
+            ErrorCode::BadMessage => "malformed message",
+            ErrorCode::Version => "unsupported protocol version",
+            ErrorCode::Full => "the hub is full",
+            ErrorCode::ConnRefused => "could not connect to the hub",
+            ErrorCode::NoServer => "no signaling server connection",
+            ErrorCode::Server => "unspecified hub error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.as_str(), self.number())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_string_matches_serde_for_every_code() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: ErrorCode = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, code);
+        }
+    }
+
+    #[test]
+    fn wire_strings_are_unique() {
+        let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn seed_numbers_are_kept() {
+        assert_eq!(ErrorCode::NoDest.number(), 410);
+        assert_eq!(ErrorCode::BadDest.number(), 404);
+        assert_eq!(ErrorCode::NotMember.number(), 409);
+        assert_eq!(ErrorCode::ConnRefused.number(), 503);
+        assert_eq!(ErrorCode::TokenMissing.number(), 400);
+        assert_eq!(ErrorCode::TokenExpired.number(), 401);
+        assert_eq!(ErrorCode::TokenInvalid.number(), 406);
+    }
+}

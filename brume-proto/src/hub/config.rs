@@ -1,0 +1,98 @@
+//! What a hub is built with: its signing key and its limits.
+
+use std::time::Duration;
+
+use crate::signal::{MAX_FRAME_LEN, SessionLimits};
+use crate::token::TokenKey;
+
+/// Every limit the hub enforces. Each one answers with a clear error and
+/// disturbs nothing else.
+#[derive(Debug, Clone)]
+pub struct HubLimits {
+    /// Open connections, authenticated or not.
+    pub max_sessions: usize,
+    /// The largest frame read, in bytes; at most [`MAX_FRAME_LEN`].
+    pub max_frame: usize,
+    /// Frames a session may send in one burst.
+    pub burst: u32,
+    /// Frames per second the burst refills.
+    pub rate_per_sec: u32,
+    /// Attempts a session may have waiting for an answer.
+    pub max_pending_attempts: usize,
+    /// Users a session may watch explicitly.
+    pub max_subscriptions: usize,
+    /// Members of one group.
+    pub max_group_members: usize,
+    /// Groups one owner may publish.
+    pub max_groups_per_owner: usize,
+    /// Failed authentications before the session is closed.
+    pub max_auth_failures: u8,
+    /// Time to authenticate after the connection opens.
+    pub auth_timeout: Duration,
+    /// Silence after which the hub sends a `ping`.
+    pub ping_after: Duration,
+    /// Silence after which the hub closes the session (`idle`).
+    pub idle_timeout: Duration,
+    /// Time a callee has to answer an offer before the hub gives up.
+    pub attempt_timeout: Duration,
+    /// How long an answered attempt still relays trickled candidates.
+    pub attempt_linger: Duration,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        Self {
+            max_sessions: 100_000,
+            max_frame: MAX_FRAME_LEN,
+            burst: 50,
+            rate_per_sec: 20,
+            max_pending_attempts: 16,
+            max_subscriptions: 1024,
+            max_group_members: 256,
+            max_groups_per_owner: 64,
+            max_auth_failures: 3,
+            auth_timeout: Duration::from_secs(10),
+            ping_after: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(45),
+            attempt_timeout: Duration::from_secs(30),
+            attempt_linger: Duration::from_secs(30),
+        }
+    }
+}
+
+impl HubLimits {
+    /// The part of the limits a client is told in `welcome`.
+    pub fn session_limits(&self) -> SessionLimits {
+        let sat = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        SessionLimits {
+            max_frame: sat(self.max_frame.min(MAX_FRAME_LEN)),
+            rate_per_sec: self.rate_per_sec,
+            burst: self.burst,
+            max_pending_attempts: sat(self.max_pending_attempts),
+            max_subscriptions: sat(self.max_subscriptions),
+            idle_timeout_secs: u32::try_from(self.idle_timeout.as_secs()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// Everything a hub is constructed with.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Signs and checks access and refresh tokens.
+    pub key: TokenKey,
+    /// Lifetime of the access tokens the hub mints on `refresh`.
+    pub access_token_lifetime: Duration,
+    /// The limits.
+    pub limits: HubLimits,
+}
+
+impl HubConfig {
+    /// A config with default limits and one-hour access tokens.
+    pub fn new(key: TokenKey) -> Self {
+        Self {
+            key,
+            access_token_lifetime: Duration::from_secs(3600),
+            limits: HubLimits::default(),
+        }
+    }
+}

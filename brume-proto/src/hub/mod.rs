@@ -1,0 +1,494 @@
+//! The signaling hub: a sans-IO state machine that authenticates users and
+//! introduces them to each other. No user data passes through it.
+//!
+//! # Contract
+//!
+//! The driver owns the connections and the clock. It feeds [`HubInput`]s with
+//! [`Hub::handle_input`] (or mutates the user and group tables), then drains
+//! [`Hub::poll_output`] until it returns `None`, and sleeps until
+//! [`Hub::poll_timeout`], when it feeds [`HubInput::Timeout`].
+//!
+//! ```
+//! # use std::time::{Duration, Instant};
+//! # use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+//! # use brume_proto::token::TokenKey;
+//! # let key = TokenKey::from_secret(&[1; 32]).unwrap();
+//! # let start = Instant::now();
+//! let mut hub = Hub::new(HubConfig::new(key), [], start, 1_700_000_000);
+//! hub.handle_input(start, HubInput::Opened(ConnId(1)));
+//! hub.handle_input(start, HubInput::Frame(ConnId(1), br#"{"type":"ping","nonce":1}"#));
+//! while let Some(out) = hub.poll_output() {
+//!     match out {
+//!         HubOutput::Send { conn, frame } => { /* write `frame` as a text frame to `conn` */ }
+//!         HubOutput::Close { conn, reason } => { /* close `conn` */ }
+//!         HubOutput::GroupChanged { .. } => { /* persist it */ }
+//!     }
+//! }
+//! let wake_at = hub.poll_timeout(); // then feed HubInput::Timeout at that time
+//! # assert!(wake_at.is_some());
+//! ```
+//!
+//! The hub never blocks, never reads a clock and iterates only ordered
+//! collections, so the same inputs always give the same outputs.
+
+mod auth;
+mod config;
+mod groups;
+mod presence;
+mod rate;
+mod relay;
+mod session;
+mod timers;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod audit;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Instant;
+
+pub use config::{HubConfig, HubLimits};
+
+use crate::error::ErrorCode;
+use crate::signal::{
+    AttemptId, ClientMsg, CloseReason, DecodeError, GroupId, HubMsg, UserName, encode_hub,
+};
+use groups::Groups;
+use relay::Attempt;
+use session::{Session, SessionState};
+use timers::{TimerKey, Timers};
+
+/// The driver's name for one client connection. The hub never invents these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// What the driver tells the hub.
+#[derive(Debug, Clone, Copy)]
+pub enum HubInput<'a> {
+    /// A client connection opened (after the WebSocket handshake).
+    Opened(ConnId),
+    /// A complete frame arrived on a connection.
+    Frame(ConnId, &'a [u8]),
+    /// The connection is gone, whoever closed it.
+    Closed(ConnId),
+    /// The time from [`Hub::poll_timeout`] has come.
+    Timeout,
+}
+
+/// What the hub asks the driver to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubOutput {
+    /// Write `frame` as one WebSocket text frame to `conn`.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The JSON text.
+        frame: String,
+    },
+    /// Close `conn` after writing what was queued for it. The hub has already
+    /// forgotten it; a later [`HubInput::Closed`] for it is ignored.
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// Why; the client was sent a `close` frame saying so.
+        reason: CloseReason,
+    },
+    /// An owner published a group's membership; the driver persists it.
+    GroupChanged {
+        /// The group.
+        group: GroupId,
+        /// Its members, sorted; empty means the group was deleted.
+        members: Vec<UserName>,
+    },
+}
+
+/// The signaling hub. See the module documentation for the contract.
+#[derive(Debug)]
+pub struct Hub {
+    config: HubConfig,
+    /// `unix_anchor` seconds since the epoch at `instant_anchor`.
+    instant_anchor: Instant,
+    unix_anchor: u64,
+    users: BTreeSet<UserName>,
+    sessions: BTreeMap<ConnId, Session>,
+    online: BTreeMap<UserName, ConnId>,
+    /// Explicit presence subscriptions: watched user → watching sessions.
+    watchers: BTreeMap<UserName, BTreeSet<ConnId>>,
+    groups: Groups,
+    attempts: BTreeMap<(UserName, AttemptId), Attempt>,
+    timers: Timers,
+    outputs: VecDeque<HubOutput>,
+}
+
+impl Hub {
+    /// A hub that knows `users`, at time `now`, which is `unix_now` seconds
+    /// since the Unix epoch (used only to check and mint token expiry).
+    pub fn new(
+        config: HubConfig,
+        users: impl IntoIterator<Item = UserName>,
+        now: Instant,
+        unix_now: u64,
+    ) -> Self {
+        Self {
+            config,
+            instant_anchor: now,
+            unix_anchor: unix_now,
+            users: users.into_iter().collect(),
+            sessions: BTreeMap::new(),
+            online: BTreeMap::new(),
+            watchers: BTreeMap::new(),
+            groups: Groups::default(),
+            attempts: BTreeMap::new(),
+            timers: Timers::default(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    // ----- getters -----
+
+    /// Open connections, authenticated or not.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Users with a live authenticated session, sorted.
+    pub fn online_users(&self) -> impl Iterator<Item = &UserName> {
+        self.online.keys()
+    }
+
+    /// The user a connection is authenticated as, if it is.
+    pub fn user_of(&self, conn: ConnId) -> Option<&UserName> {
+        match &self.sessions.get(&conn)?.state {
+            SessionState::Authenticated { user } => Some(user),
+            SessionState::Pending { .. } => None,
+        }
+    }
+
+    /// True if the hub keeps `conn` informed of `user`'s presence, by an
+    /// explicit subscription or because they share a group.
+    pub fn watches(&self, conn: ConnId, user: &UserName) -> bool {
+        let Some(me) = self.user_of(conn) else {
+            return false;
+        };
+        me != user
+            && (self.watchers.get(user).is_some_and(|w| w.contains(&conn))
+                || self.groups.mates(me).contains(user))
+    }
+
+    /// Seconds since the Unix epoch at `now`.
+    pub fn unix_time(&self, now: Instant) -> u64 {
+        self.unix_anchor + now.saturating_duration_since(self.instant_anchor).as_secs()
+    }
+
+    // ----- inputs -----
+
+    /// Feeds one input. Drain [`Hub::poll_output`] afterwards.
+    pub fn handle_input(&mut self, now: Instant, input: HubInput<'_>) {
+        match input {
+            HubInput::Opened(conn) => self.on_opened(now, conn),
+            HubInput::Frame(conn, bytes) => self.on_frame(now, conn, bytes),
+            HubInput::Closed(conn) => self.forget_session(now, conn, CancelWhy::PeerGone),
+            HubInput::Timeout => self.on_timeout(now),
+        }
+    }
+
+    // ----- mutators -----
+
+    /// Re-anchors wall-clock time, should the driver see it drift from the monotonic clock.
+    pub fn set_wall_clock(&mut self, now: Instant, unix_now: u64) {
+        self.instant_anchor = now;
+        self.unix_anchor = unix_now;
+    }
+
+    /// A new user can now be reached and can log in.
+    pub fn add_user(&mut self, user: UserName) {
+        self.users.insert(user);
+    }
+
+    /// Removes a user: their session closes (`user_removed`) and their groups go.
+    pub fn remove_user(&mut self, now: Instant, user: &UserName) {
+        self.users.remove(user);
+        if let Some(&conn) = self.online.get(user) {
+            self.close_session(now, conn, CloseReason::UserRemoved);
+        }
+        self.groups.remove_user(user);
+        self.watchers.remove(user);
+    }
+
+    /// Loads a group's membership from storage (no `GroupChanged` output).
+    /// Members unknown to the hub are dropped.
+    pub fn set_group(&mut self, group: GroupId, members: impl IntoIterator<Item = UserName>) {
+        let members = members
+            .into_iter()
+            .filter(|m| self.users.contains(m) && *m != group.owner)
+            .collect();
+        self.groups.set(group, members);
+    }
+
+    /// Closes every session with `shutdown`.
+    pub fn shutdown(&mut self, now: Instant) {
+        let conns: Vec<ConnId> = self.sessions.keys().copied().collect();
+        for conn in conns {
+            self.close_session(now, conn, CloseReason::Shutdown);
+        }
+    }
+
+    // ----- outputs -----
+
+    /// The next thing for the driver to do, or `None` when there is nothing.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<HubOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// When to feed [`HubInput::Timeout`] next; `None` if no timer is set.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----- internals -----
+
+    fn on_opened(&mut self, now: Instant, conn: ConnId) {
+        if self.sessions.contains_key(&conn) {
+            return; // a driver bug; the first session stands
+        }
+        if self.sessions.len() >= self.config.limits.max_sessions {
+            self.send(
+                conn,
+                &error_msg(ErrorCode::Full, None, "the hub is at its session limit"),
+            );
+            self.send(
+                conn,
+                &HubMsg::Close {
+                    reason: CloseReason::Full,
+                },
+            );
+            self.outputs.push_back(HubOutput::Close {
+                conn,
+                reason: CloseReason::Full,
+            });
+            return;
+        }
+        let session = Session::new(now, &self.config.limits);
+        self.sessions.insert(conn, session);
+        self.reschedule_session(conn);
+    }
+
+    fn on_frame(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
+        let limits = &self.config.limits;
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return; // closed already; frames in flight are dropped
+        };
+        session.heard_from(now);
+        if !session.bucket.take(now, limits.burst, limits.rate_per_sec) {
+            // One error per overrun, not one per dropped frame, so a flood
+            // cannot turn the hub into an amplifier.
+            if !std::mem::replace(&mut session.rate_warned, true) {
+                self.send(
+                    conn,
+                    &error_msg(
+                        ErrorCode::RateLimited,
+                        None,
+                        "frame dropped: over the rate limit",
+                    ),
+                );
+            }
+            self.reschedule_session(conn);
+            return;
+        }
+        session.rate_warned = false;
+        self.reschedule_session(conn);
+        let msg = if bytes.len() > self.config.limits.max_frame {
+            Err(DecodeError::TooLarge { len: bytes.len() })
+        } else {
+            crate::signal::decode_client(bytes)
+        };
+        match msg {
+            Ok(msg) => self.on_message(now, conn, msg),
+            Err(e) => self.send(conn, &error_msg(e.code(), None, &e.to_string())),
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, conn: ConnId, msg: ClientMsg) {
+        let user = match self.user_of(conn) {
+            Some(user) => user.clone(),
+            None => return self.on_unauthenticated(now, conn, msg),
+        };
+        match msg {
+            ClientMsg::Hello { .. } => self.send(
+                conn,
+                &error_msg(ErrorCode::BadMessage, None, "already authenticated"),
+            ),
+            ClientMsg::Refresh {
+                version,
+                refresh_token,
+            } => self.on_refresh(now, conn, Some(&user), version, refresh_token.as_deref()),
+            ClientMsg::Offer {
+                attempt,
+                to,
+                group,
+                sdp,
+            } => self.on_offer(now, conn, user, attempt, to, group, sdp),
+            ClientMsg::Answer { attempt, to, sdp } => {
+                self.on_answer(now, conn, user, attempt, to, sdp)
+            }
+            ClientMsg::Candidate {
+                attempt,
+                to,
+                candidate,
+            } => self.on_candidate(conn, user, attempt, to, candidate),
+            ClientMsg::Reject {
+                attempt,
+                to,
+                reason,
+            } => self.on_reject(conn, user, attempt, to, reason),
+            ClientMsg::Cancel {
+                attempt,
+                to,
+                reason,
+            } => self.on_cancel(conn, user, attempt, to, reason),
+            ClientMsg::Subscribe { users } => self.on_subscribe(conn, users),
+            ClientMsg::Unsubscribe { users } => self.on_unsubscribe(conn, users),
+            ClientMsg::Members { group, members } => self.on_members(conn, user, group, members),
+            ClientMsg::Ping { nonce } => self.send(conn, &HubMsg::Pong { nonce }),
+            ClientMsg::Pong { .. } => {}
+            ClientMsg::Close { .. } => self.close_session(now, conn, CloseReason::Client),
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        while let Some(key) = self.timers.pop_due(now) {
+            match key {
+                TimerKey::Session(conn) => self.on_session_timer(now, conn),
+                TimerKey::Attempt(caller, id) => self.on_attempt_timer(now, caller, id),
+            }
+        }
+    }
+
+    fn on_session_timer(&mut self, now: Instant, conn: ConnId) {
+        let limits = &self.config.limits;
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        session.scheduled = None; // popped from the table
+        match session.due(now, limits) {
+            session::Due::AuthTimeout => self.close_session(now, conn, CloseReason::AuthTimeout),
+            session::Due::Idle => self.close_session(now, conn, CloseReason::Idle),
+            session::Due::Ping => {
+                session.ping_sent = true;
+                session.pings = session.pings.wrapping_add(1);
+                let nonce = session.pings;
+                self.send(conn, &HubMsg::Ping { nonce });
+                self.reschedule_session(conn);
+            }
+            session::Due::Nothing => self.reschedule_session(conn),
+        }
+    }
+
+    fn reschedule_session(&mut self, conn: ConnId) {
+        let limits = &self.config.limits;
+        if let Some(session) = self.sessions.get_mut(&conn) {
+            let at = session.deadline(limits);
+            self.timers
+                .reschedule(TimerKey::Session(conn), session.scheduled, at);
+            session.scheduled = Some(at);
+        }
+    }
+
+    /// Tells the client why, asks the driver to close, and forgets the session.
+    fn close_session(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
+        if !self.sessions.contains_key(&conn) {
+            return;
+        }
+        self.send(conn, &HubMsg::Close { reason });
+        self.outputs.push_back(HubOutput::Close { conn, reason });
+        let why = if reason == CloseReason::Replaced {
+            CancelWhy::Replaced
+        } else {
+            CancelWhy::PeerGone
+        };
+        self.forget_session(now, conn, why);
+    }
+
+    /// Drops every trace of a session: its timer, attempts, subscriptions and
+    /// presence. Peers it was negotiating with are told the attempt is over.
+    fn forget_session(&mut self, _now: Instant, conn: ConnId, why: CancelWhy) {
+        let Some(session) = self.sessions.remove(&conn) else {
+            return;
+        };
+        if let Some(at) = session.scheduled {
+            self.timers.cancel(TimerKey::Session(conn), at);
+        }
+        for key in &session.attempts {
+            self.end_attempt(key, Some(conn), why.as_str());
+        }
+        for user in &session.subscriptions {
+            if let Some(set) = self.watchers.get_mut(user) {
+                set.remove(&conn);
+                if set.is_empty() {
+                    self.watchers.remove(user);
+                }
+            }
+        }
+        if let SessionState::Authenticated { user } = session.state
+            && self.online.get(&user) == Some(&conn)
+        {
+            self.online.remove(&user);
+            // A replaced session hands over to its successor without an
+            // offline/online flap; anything else is going offline.
+            if why != CancelWhy::Replaced {
+                self.broadcast_presence(&user, false);
+            }
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, msg: &HubMsg) {
+        self.outputs.push_back(HubOutput::Send {
+            conn,
+            frame: encode_hub(msg),
+        });
+    }
+
+    #[cfg(any(test, feature = "testing"))]
+    /// Entries in the timer table (tests check nothing leaks).
+    pub fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
+    #[cfg(any(test, feature = "testing"))]
+    /// Live connection attempts (tests check nothing leaks).
+    pub fn attempt_count(&self) -> usize {
+        self.attempts.len()
+    }
+}
+
+/// Why the hub cancels an attempt on a peer's behalf; the `reason` string it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelWhy {
+    /// The other side's session ended.
+    PeerGone,
+    /// The other side logged in again elsewhere.
+    Replaced,
+    /// The callee did not answer in time.
+    Timeout,
+}
+
+impl CancelWhy {
+    fn as_str(self) -> &'static str {
+        match self {
+            CancelWhy::PeerGone => "peer_gone",
+            CancelWhy::Replaced => "replaced",
+            CancelWhy::Timeout => "timeout",
+        }
+    }
+}
+
+pub(crate) fn error_msg(code: ErrorCode, attempt: Option<AttemptId>, message: &str) -> HubMsg {
+    HubMsg::Error {
+        code,
+        attempt,
+        message: message.to_owned(),
+    }
+}

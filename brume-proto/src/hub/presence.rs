@@ -1,0 +1,144 @@
+//! Presence: explicit subscriptions, group-mates, and membership publishing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{ConnId, Hub, HubOutput, error_msg};
+use crate::error::ErrorCode;
+use crate::signal::{GroupId, GroupName, HubMsg, UserName};
+
+impl Hub {
+    pub(super) fn on_subscribe(&mut self, conn: ConnId, users: Vec<UserName>) {
+        let max = self.config.limits.max_subscriptions;
+        for user in users.into_iter().collect::<BTreeSet<_>>() {
+            if !self.users.contains(&user) {
+                let text = format!("unknown user {user}");
+                self.send(conn, &error_msg(ErrorCode::BadDest, None, &text));
+                continue;
+            }
+            let Some(session) = self.sessions.get_mut(&conn) else {
+                return;
+            };
+            if !session.subscriptions.contains(&user) && session.subscriptions.len() >= max {
+                let text = format!("at most {max} subscriptions; {user} not added");
+                self.send(conn, &error_msg(ErrorCode::Limit, None, &text));
+                continue;
+            }
+            session.subscriptions.insert(user.clone());
+            self.watchers.entry(user.clone()).or_default().insert(conn);
+            let online = self.online.contains_key(&user);
+            self.send(conn, &HubMsg::Presence { user, online });
+        }
+    }
+
+    pub(super) fn on_unsubscribe(&mut self, conn: ConnId, users: Vec<UserName>) {
+        let Some(session) = self.sessions.get_mut(&conn) else {
+            return;
+        };
+        for user in users {
+            session.subscriptions.remove(&user);
+            if let Some(set) = self.watchers.get_mut(&user) {
+                set.remove(&conn);
+                if set.is_empty() {
+                    self.watchers.remove(&user);
+                }
+            }
+        }
+    }
+
+    /// Tells everyone who watches `user` (explicitly or as a group-mate) that
+    /// they came online or went offline.
+    pub(super) fn broadcast_presence(&mut self, user: &UserName, online: bool) {
+        let mut to: BTreeSet<ConnId> = self.watchers.get(user).cloned().unwrap_or_default();
+        for mate in self.groups.mates(user) {
+            if let Some(&c) = self.online.get(&mate) {
+                to.insert(c);
+            }
+        }
+        if let Some(own) = self.online.get(user) {
+            to.remove(own);
+        }
+        if to.is_empty() {
+            return;
+        }
+        let frame = crate::signal::encode_hub(&HubMsg::Presence {
+            user: user.clone(),
+            online,
+        });
+        for conn in to {
+            self.outputs.push_back(HubOutput::Send {
+                conn,
+                frame: frame.clone(),
+            });
+        }
+    }
+
+    /// An owner publishes one of their groups. The whole list is checked
+    /// before anything changes; users who become group-mates learn each
+    /// other's presence at once.
+    pub(super) fn on_members(
+        &mut self,
+        conn: ConnId,
+        owner: UserName,
+        name: GroupName,
+        members: Vec<UserName>,
+    ) {
+        let limits = &self.config.limits;
+        let group = GroupId {
+            owner: owner.clone(),
+            name,
+        };
+        let members: BTreeSet<UserName> = members.into_iter().filter(|m| *m != owner).collect();
+        if members.len() > limits.max_group_members {
+            let text = format!("at most {} members per group", limits.max_group_members);
+            return self.send(conn, &error_msg(ErrorCode::Limit, None, &text));
+        }
+        if let Some(unknown) = members.iter().find(|m| !self.users.contains(*m)) {
+            let text = format!("unknown user {unknown}; group {group} unchanged");
+            return self.send(conn, &error_msg(ErrorCode::BadDest, None, &text));
+        }
+        let old = self.groups.members(&group).cloned().unwrap_or_default();
+        if old.is_empty()
+            && !members.is_empty()
+            && self.groups.owned_count(&owner) >= limits.max_groups_per_owner
+        {
+            let text = format!("at most {} groups per owner", limits.max_groups_per_owner);
+            return self.send(conn, &error_msg(ErrorCode::Limit, None, &text));
+        }
+        let affected: BTreeSet<UserName> = old
+            .iter()
+            .chain(&members)
+            .chain(std::iter::once(&owner))
+            .cloned()
+            .collect();
+        let before: BTreeMap<UserName, BTreeSet<UserName>> = affected
+            .iter()
+            .map(|u| (u.clone(), self.groups.mates(u)))
+            .collect();
+        self.groups.set(group.clone(), members.clone());
+        for (user, was) in before {
+            let Some(&c) = self.online.get(&user) else {
+                continue;
+            };
+            for mate in self.groups.mates(&user).difference(&was) {
+                let online = self.online.contains_key(mate);
+                self.send(
+                    c,
+                    &HubMsg::Presence {
+                        user: mate.clone(),
+                        online,
+                    },
+                );
+            }
+        }
+        let members: Vec<UserName> = members.into_iter().collect();
+        self.send(
+            conn,
+            &HubMsg::Members {
+                group: group.clone(),
+                members: members.clone(),
+            },
+        );
+        self.outputs
+            .push_back(HubOutput::GroupChanged { group, members });
+    }
+}

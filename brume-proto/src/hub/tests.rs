@@ -1,0 +1,833 @@
+//! Scenario tests for the hub, each run under the audit.
+
+use std::time::{Duration, Instant};
+
+use super::audit::AuditedHub;
+use super::*;
+use crate::signal::{GroupName, SessionLimits};
+use crate::test_clock::t0;
+use crate::token::{TokenKey, TokenKind};
+
+const UNIX0: u64 = 1_800_000_000;
+
+fn key() -> TokenKey {
+    TokenKey::from_secret(b"0123456789abcdef0123456789abcdef").unwrap()
+}
+
+fn u(s: &str) -> UserName {
+    UserName::new(s).unwrap()
+}
+
+struct Bench {
+    hub: AuditedHub,
+    start: Instant,
+    now: Instant,
+}
+
+impl Bench {
+    fn new() -> Self {
+        Self::with_limits(HubLimits::default())
+    }
+
+    fn with_limits(limits: HubLimits) -> Self {
+        let start = t0();
+        let mut config = HubConfig::new(key());
+        config.limits = limits;
+        let users = ["alice", "bob", "carol", "dave"].map(u);
+        Self {
+            hub: AuditedHub::new(Hub::new(config, users, start, UNIX0)),
+            start,
+            now: start,
+        }
+    }
+
+    fn unix(&self) -> u64 {
+        UNIX0 + (self.now - self.start).as_secs()
+    }
+
+    fn step(&mut self, input: HubInput<'_>) -> Vec<(ConnId, HubMsg)> {
+        let outs = self
+            .hub
+            .step(self.now, input)
+            .unwrap_or_else(|e| panic!("audit: {e}"));
+        outs.into_iter()
+            .filter_map(|o| match o {
+                HubOutput::Send { conn, frame } => {
+                    Some((conn, crate::signal::decode_hub(frame.as_bytes()).unwrap()))
+                }
+                HubOutput::Close { conn, reason } => Some((conn, HubMsg::Close { reason })),
+                HubOutput::GroupChanged { .. } => None,
+            })
+            .collect()
+    }
+
+    fn open(&mut self, c: u64) -> Vec<(ConnId, HubMsg)> {
+        self.step(HubInput::Opened(ConnId(c)))
+    }
+
+    fn send(&mut self, c: u64, json: &str) -> Vec<(ConnId, HubMsg)> {
+        self.step(HubInput::Frame(ConnId(c), json.as_bytes()))
+    }
+
+    fn token(&self, user: &str, kind: TokenKind, lifetime: u64) -> String {
+        key().mint(&u(user), kind, self.unix(), lifetime)
+    }
+
+    fn login(&mut self, c: u64, user: &str) -> Vec<(ConnId, HubMsg)> {
+        self.open(c);
+        let t = self.token(user, TokenKind::Access, 600);
+        let out = self.send(
+            c,
+            &format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+        );
+        assert!(
+            out.iter().any(|(conn, m)| *conn == ConnId(c)
+                && matches!(m, HubMsg::Welcome { user: w, .. } if w.as_str() == user)),
+            "{out:?}"
+        );
+        out
+    }
+
+    fn advance(&mut self, d: Duration) -> Vec<(ConnId, HubMsg)> {
+        self.now += d;
+        self.step(HubInput::Timeout)
+    }
+
+    fn shutdown(&mut self) -> Vec<HubOutput> {
+        let now = self.now;
+        self.hub.admin(|h| h.shutdown(now)).unwrap()
+    }
+}
+
+fn codes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, ErrorCode)> {
+    out.iter()
+        .filter_map(|(c, m)| match m {
+            HubMsg::Error { code, .. } => Some((c.0, *code)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, CloseReason)> {
+    let mut v: Vec<_> = out
+        .iter()
+        .filter_map(|(c, m)| match m {
+            HubMsg::Close { reason } => Some((c.0, *reason)),
+            _ => None,
+        })
+        .collect();
+    v.dedup(); // the close frame and the close output
+    v
+}
+
+fn offer(attempt: &str, to: &str) -> String {
+    format!(r#"{{"type":"offer","attempt":"{attempt}","to":"{to}","sdp":"v=0"}}"#)
+}
+
+#[test]
+fn welcome_names_the_token_subject_and_the_limits() {
+    let mut b = Bench::new();
+    let out = b.login(1, "alice");
+    let HubMsg::Welcome {
+        version, limits, ..
+    } = &out[0].1
+    else {
+        unreachable!()
+    };
+    assert_eq!(*version, 1);
+    assert_eq!(*limits, HubLimits::default().session_limits());
+    assert_eq!(
+        *limits,
+        SessionLimits {
+            max_frame: 65536,
+            rate_per_sec: 20,
+            burst: 50,
+            max_pending_attempts: 16,
+            max_subscriptions: 1024,
+            idle_timeout_secs: 45
+        }
+    );
+    assert_eq!(b.hub.hub.user_of(ConnId(1)), Some(&u("alice")));
+}
+
+#[test]
+fn token_errors_carry_the_seed_numbers_and_three_failures_close() {
+    let mut b = Bench::new();
+    b.open(1);
+    let out = b.send(1, r#"{"type":"hello","version":1}"#);
+    assert_eq!(codes(&out), [(1, ErrorCode::TokenMissing)]);
+    let out = b.send(1, r#"{"type":"hello","version":1,"token":"x.y.z"}"#);
+    assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
+    let stranger = key().mint(&u("mallory"), TokenKind::Access, b.unix(), 60);
+    let out = b.send(
+        1,
+        &format!(r#"{{"type":"hello","version":1,"token":"{stranger}"}}"#),
+    );
+    assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
+    assert_eq!(closes(&out), [(1, CloseReason::AuthFailed)]);
+    assert_eq!(b.hub.hub.session_count(), 0);
+}
+
+#[test]
+fn an_expired_token_is_refreshed_on_the_same_session() {
+    let mut b = Bench::new();
+    let t = b.token("alice", TokenKind::Access, 5);
+    let refresh = b.token("alice", TokenKind::Refresh, 86_400);
+    b.advance(Duration::from_secs(5));
+    b.open(1);
+    let out = b.send(
+        1,
+        &format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+    );
+    assert_eq!(codes(&out), [(1, ErrorCode::TokenExpired)]);
+    assert_eq!(closes(&out), []);
+    let out = b.send(
+        1,
+        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{refresh}"}}"#),
+    );
+    assert!(matches!(out[0].1, HubMsg::Welcome { .. }), "{out:?}");
+    let HubMsg::Token {
+        access_token,
+        expires_at,
+    } = &out[1].1
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*expires_at, b.unix() + 3600);
+    let (user, _) = key()
+        .verify(Some(access_token), TokenKind::Access, b.unix())
+        .unwrap();
+    assert_eq!(user, u("alice"));
+}
+
+#[test]
+fn a_refresh_token_for_someone_else_is_refused_mid_session() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    let bobs = b.token("bob", TokenKind::Refresh, 600);
+    let out = b.send(
+        1,
+        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{bobs}"}}"#),
+    );
+    assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
+    assert_eq!(b.hub.hub.user_of(ConnId(1)), Some(&u("alice")));
+}
+
+#[test]
+fn an_access_token_cannot_refresh() {
+    let mut b = Bench::new();
+    b.open(1);
+    let access = b.token("alice", TokenKind::Access, 600);
+    let out = b.send(
+        1,
+        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{access}"}}"#),
+    );
+    assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
+}
+
+#[test]
+fn another_protocol_version_fails_clearly() {
+    let mut b = Bench::new();
+    b.open(1);
+    let t = b.token("alice", TokenKind::Access, 600);
+    let out = b.send(
+        1,
+        &format!(r#"{{"type":"hello","version":2,"token":"{t}"}}"#),
+    );
+    assert_eq!(codes(&out), [(1, ErrorCode::Version)]);
+    assert_eq!(closes(&out), [(1, CloseReason::Version)]);
+}
+
+#[test]
+fn nothing_but_authentication_before_authentication() {
+    let mut b = Bench::new();
+    b.login(2, "bob");
+    b.open(1);
+    for frame in [
+        offer("a1", "bob"),
+        r#"{"type":"subscribe","users":["bob"]}"#.into(),
+    ] {
+        let out = b.send(1, &frame);
+        assert_eq!(codes(&out), [(1, ErrorCode::NotAuthenticated)]);
+    }
+    let out = b.send(1, r#"{"type":"ping","nonce":9}"#);
+    assert_eq!(out, [(ConnId(1), HubMsg::Pong { nonce: 9 })]);
+}
+
+#[test]
+fn a_session_that_never_authenticates_is_closed_at_the_deadline() {
+    let mut b = Bench::new();
+    b.open(1);
+    assert_eq!(
+        b.hub.hub.poll_timeout(),
+        Some(b.now + Duration::from_secs(10))
+    );
+    assert!(b.advance(Duration::from_millis(9_999)).is_empty());
+    let out = b.advance(Duration::from_millis(1));
+    assert_eq!(closes(&out), [(1, CloseReason::AuthTimeout)]);
+}
+
+#[test]
+fn a_new_login_replaces_the_old_session_without_a_presence_flap() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(2, r#"{"type":"subscribe","users":["alice"]}"#);
+    let out = b.login(3, "alice");
+    assert_eq!(closes(&out), [(1, CloseReason::Replaced)]);
+    assert!(!out.iter().any(|(c, _)| *c == ConnId(2)), "{out:?}");
+    // The new session is reachable by name.
+    let out = b.send(2, &offer("x", "alice"));
+    assert!(
+        matches!(&out[..], [(ConnId(3), HubMsg::Offer { .. })]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn offers_are_stamped_with_the_authenticated_sender() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    let forged = r#"{"type":"offer","attempt":"a1","to":"bob","from":"carol","sdp":"v=0"}"#;
+    let out = b.send(1, forged);
+    let [
+        (
+            ConnId(2),
+            HubMsg::Offer {
+                from,
+                attempt,
+                sdp,
+                group: None,
+            },
+        ),
+    ] = &out[..]
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (from.as_str(), attempt.as_str(), sdp.as_str()),
+        ("alice", "a1", "v=0")
+    );
+}
+
+#[test]
+fn offers_to_unknown_offline_or_oneself_fail_with_their_codes() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    assert_eq!(
+        codes(&b.send(1, &offer("a", "zed"))),
+        [(1, ErrorCode::BadDest)]
+    );
+    assert_eq!(
+        codes(&b.send(1, &offer("a", "bob"))),
+        [(1, ErrorCode::NoDest)]
+    );
+    assert_eq!(
+        codes(&b.send(1, &offer("a", "alice"))),
+        [(1, ErrorCode::BadDest)]
+    );
+    let out = b.send(1, &offer("a", "bob"));
+    let HubMsg::Error { attempt, .. } = &out[0].1 else {
+        panic!()
+    };
+    assert_eq!(attempt.as_ref().map(|a| a.as_str()), Some("a"));
+}
+
+#[test]
+fn group_scoped_offers_need_both_users_in_the_group() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.login(3, "carol");
+    let scoped = |to: &str| {
+        format!(
+            r#"{{"type":"offer","attempt":"g-{to}","to":"{to}","group":{{"owner":"bob","name":"photos"}},"sdp":"v=0"}}"#
+        )
+    };
+    assert_eq!(
+        codes(&b.send(1, &scoped("bob"))),
+        [(1, ErrorCode::NotMember)]
+    );
+    b.send(
+        2,
+        r#"{"type":"members","group":"photos","members":["alice"]}"#,
+    );
+    let out = b.send(1, &scoped("bob"));
+    assert!(
+        matches!(
+            &out[..],
+            [(ConnId(2), HubMsg::Offer { group: Some(_), .. })]
+        ),
+        "{out:?}"
+    );
+    assert_eq!(
+        codes(&b.send(1, &scoped("carol"))),
+        [(1, ErrorCode::NotMember)]
+    );
+}
+
+#[test]
+fn answer_candidates_and_cancel_flow_between_the_two_sides_only() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.login(3, "carol");
+    b.send(1, &offer("a1", "bob"));
+    let out = b.send(
+        2,
+        r#"{"type":"candidate","attempt":"a1","to":"alice","candidate":"candidate:1"}"#,
+    );
+    assert!(
+        matches!(&out[..], [(ConnId(1), HubMsg::Candidate { .. })]),
+        "{out:?}"
+    );
+    let out = b.send(
+        2,
+        r#"{"type":"answer","attempt":"a1","to":"alice","sdp":"v=0 answer"}"#,
+    );
+    assert!(
+        matches!(&out[..], [(ConnId(1), HubMsg::Answer { from, .. })] if from.as_str() == "bob")
+    );
+    let out = b.send(
+        1,
+        r#"{"type":"candidate","attempt":"a1","to":"bob","candidate":"candidate:2"}"#,
+    );
+    assert!(
+        matches!(&out[..], [(ConnId(2), HubMsg::Candidate { .. })]),
+        "{out:?}"
+    );
+    // A third user cannot inject into the attempt, nor answer twice.
+    let out = b.send(
+        3,
+        r#"{"type":"candidate","attempt":"a1","to":"bob","candidate":"candidate:3"}"#,
+    );
+    assert_eq!(codes(&out), [(3, ErrorCode::NoAttempt)]);
+    let out = b.send(
+        2,
+        r#"{"type":"answer","attempt":"a1","to":"alice","sdp":"again"}"#,
+    );
+    assert_eq!(codes(&out), [(2, ErrorCode::BadMessage)]);
+    let out = b.send(
+        1,
+        r#"{"type":"cancel","attempt":"a1","to":"bob","reason":"bye"}"#,
+    );
+    assert!(
+        matches!(&out[..], [(ConnId(2), HubMsg::Cancel { reason: Some(r), .. })] if r == "bye")
+    );
+    let out = b.send(
+        2,
+        r#"{"type":"candidate","attempt":"a1","to":"alice","candidate":"candidate:4"}"#,
+    );
+    assert_eq!(codes(&out), [(2, ErrorCode::NoAttempt)]);
+}
+
+#[test]
+fn only_the_callee_answers_or_rejects() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(1, &offer("a1", "bob"));
+    let out = b.send(
+        1,
+        r#"{"type":"answer","attempt":"a1","to":"bob","sdp":"v=0"}"#,
+    );
+    assert_eq!(codes(&out), [(1, ErrorCode::NoAttempt)]);
+    let out = b.send(
+        2,
+        r#"{"type":"reject","attempt":"a1","to":"alice","reason":"busy"}"#,
+    );
+    assert!(
+        matches!(&out[..], [(ConnId(1), HubMsg::Reject { reason: Some(r), .. })] if r == "busy")
+    );
+    assert_eq!(b.hub.hub.attempt_count(), 0);
+}
+
+#[test]
+fn an_attempt_id_cannot_be_reused_while_live() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(1, &offer("same", "bob"));
+    assert_eq!(
+        codes(&b.send(1, &offer("same", "bob"))),
+        [(1, ErrorCode::BadMessage)]
+    );
+    assert_eq!(
+        codes(&b.send(2, &offer("same", "alice"))),
+        [(2, ErrorCode::BadMessage)]
+    );
+}
+
+#[test]
+fn an_unanswered_offer_times_out_on_both_sides() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(1, &offer("a1", "bob"));
+    let out = b.advance(Duration::from_secs(30));
+    assert!(out.contains(&(
+        ConnId(1),
+        HubMsg::Error {
+            code: ErrorCode::OfferTimeout,
+            attempt: Some(AttemptId::new("a1").unwrap()),
+            message: "bob did not answer in time".into()
+        }
+    )));
+    assert!(out.iter().any(|(c, m)| *c == ConnId(2)
+        && matches!(m, HubMsg::Cancel { reason: Some(r), .. } if r == "timeout")));
+    assert_eq!(b.hub.hub.attempt_count(), 0);
+}
+
+#[test]
+fn an_answered_attempt_lingers_for_candidates_then_goes() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(1, &offer("a1", "bob"));
+    b.now += Duration::from_secs(20);
+    b.send(1, r#"{"type":"ping","nonce":1}"#);
+    b.send(
+        2,
+        r#"{"type":"answer","attempt":"a1","to":"alice","sdp":"v=0"}"#,
+    );
+    let out = b.advance(Duration::from_secs(15));
+    assert!(
+        codes(&out).is_empty(),
+        "answered attempts never time out: {out:?}"
+    );
+    assert_eq!(b.hub.hub.attempt_count(), 1);
+    b.advance(Duration::from_secs(15));
+    assert_eq!(b.hub.hub.attempt_count(), 0);
+}
+
+#[test]
+fn pending_attempts_are_capped_per_session() {
+    let mut b = Bench::with_limits(HubLimits {
+        max_pending_attempts: 2,
+        ..HubLimits::default()
+    });
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(1, &offer("a1", "bob"));
+    b.send(1, &offer("a2", "bob"));
+    assert_eq!(
+        codes(&b.send(1, &offer("a3", "bob"))),
+        [(1, ErrorCode::AttemptLimit)]
+    );
+    b.send(
+        2,
+        r#"{"type":"answer","attempt":"a1","to":"alice","sdp":"v=0"}"#,
+    );
+    let out = b.send(1, &offer("a3", "bob"));
+    assert!(codes(&out).is_empty(), "an answer frees a slot: {out:?}");
+}
+
+#[test]
+fn a_closing_session_cancels_its_attempts_at_the_peer() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(1, &offer("a1", "bob"));
+    let out = b.step(HubInput::Closed(ConnId(1)));
+    assert!(out.iter().any(|(c, m)| *c == ConnId(2)
+        && matches!(m, HubMsg::Cancel { from, reason: Some(r), .. } if from.as_str() == "alice" && r == "peer_gone")));
+    assert_eq!(b.hub.hub.attempt_count(), 0);
+}
+
+#[test]
+fn subscribers_get_the_state_now_and_every_change_after() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    let out = b.send(1, r#"{"type":"subscribe","users":["bob","carol","zed"]}"#);
+    assert_eq!(codes(&out), [(1, ErrorCode::BadDest)]);
+    let presence: Vec<_> = out
+        .iter()
+        .filter_map(|(_, m)| match m {
+            HubMsg::Presence { user, online } => Some((user.as_str(), *online)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(presence, [("bob", false), ("carol", false)]);
+    let out = b.login(2, "bob");
+    assert!(out.contains(&(
+        ConnId(1),
+        HubMsg::Presence {
+            user: u("bob"),
+            online: true
+        }
+    )));
+    let out = b.step(HubInput::Closed(ConnId(2)));
+    assert_eq!(
+        out,
+        [(
+            ConnId(1),
+            HubMsg::Presence {
+                user: u("bob"),
+                online: false
+            }
+        )]
+    );
+    b.send(1, r#"{"type":"unsubscribe","users":["bob"]}"#);
+    let out = b.login(2, "bob");
+    assert!(!out.iter().any(|(c, _)| *c == ConnId(1)), "{out:?}");
+}
+
+#[test]
+fn subscriptions_are_capped() {
+    let mut b = Bench::with_limits(HubLimits {
+        max_subscriptions: 1,
+        ..HubLimits::default()
+    });
+    b.login(1, "alice");
+    let out = b.send(1, r#"{"type":"subscribe","users":["bob","carol"]}"#);
+    assert_eq!(codes(&out), [(1, ErrorCode::Limit)]);
+}
+
+#[test]
+fn group_mates_see_each_others_presence() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    let out = b.send(
+        2,
+        r#"{"type":"members","group":"photos","members":["alice","carol"]}"#,
+    );
+    assert!(out.contains(&(
+        ConnId(2),
+        HubMsg::Presence {
+            user: u("alice"),
+            online: true
+        }
+    )));
+    assert!(out.contains(&(
+        ConnId(2),
+        HubMsg::Presence {
+            user: u("carol"),
+            online: false
+        }
+    )));
+    assert!(out.contains(&(
+        ConnId(1),
+        HubMsg::Presence {
+            user: u("bob"),
+            online: true
+        }
+    )));
+    assert!(out.contains(&(
+        ConnId(2),
+        HubMsg::Members {
+            group: GroupId {
+                owner: u("bob"),
+                name: GroupName::new("photos").unwrap()
+            },
+            members: vec![u("alice"), u("carol")]
+        }
+    )));
+    let out = b.login(3, "carol");
+    assert!(out.contains(&(
+        ConnId(1),
+        HubMsg::Presence {
+            user: u("carol"),
+            online: true
+        }
+    )));
+    assert!(out.contains(&(
+        ConnId(3),
+        HubMsg::Presence {
+            user: u("alice"),
+            online: true
+        }
+    )));
+}
+
+#[test]
+fn publishing_with_an_unknown_member_changes_nothing() {
+    let mut b = Bench::new();
+    b.login(2, "bob");
+    let out = b.send(
+        2,
+        r#"{"type":"members","group":"photos","members":["alice","zed"]}"#,
+    );
+    assert_eq!(codes(&out), [(2, ErrorCode::BadDest)]);
+    assert!(!b.hub.hub.groups.belongs(
+        &GroupId {
+            owner: u("bob"),
+            name: GroupName::new("photos").unwrap()
+        },
+        &u("alice")
+    ));
+}
+
+#[test]
+fn published_groups_reach_the_driver_for_storage() {
+    let mut b = Bench::new();
+    b.login(2, "bob");
+    b.hub.hub.handle_input(
+        b.now,
+        HubInput::Frame(
+            ConnId(2),
+            br#"{"type":"members","group":"g","members":["carol"]}"#,
+        ),
+    );
+    let outs: Vec<_> = std::iter::from_fn(|| b.hub.hub.poll_output()).collect();
+    assert!(outs.contains(&HubOutput::GroupChanged {
+        group: GroupId {
+            owner: u("bob"),
+            name: GroupName::new("g").unwrap()
+        },
+        members: vec![u("carol")]
+    }));
+}
+
+#[test]
+fn a_flood_is_rate_limited_with_one_error_and_others_are_untouched() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    let mut errors = 0;
+    let mut pongs = 0;
+    for n in 0..200 {
+        for (_, m) in b.send(1, &format!(r#"{{"type":"ping","nonce":{n}}}"#)) {
+            match m {
+                HubMsg::Error {
+                    code: ErrorCode::RateLimited,
+                    ..
+                } => errors += 1,
+                HubMsg::Pong { .. } => pongs += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(errors, 1);
+    assert_eq!(pongs, 49); // the burst of 50 less the hello
+    assert_eq!(
+        b.send(2, r#"{"type":"ping","nonce":1}"#),
+        [(ConnId(2), HubMsg::Pong { nonce: 1 })]
+    );
+    b.now += Duration::from_millis(50);
+    assert_eq!(
+        b.send(1, r#"{"type":"ping","nonce":1}"#),
+        [(ConnId(1), HubMsg::Pong { nonce: 1 })]
+    );
+}
+
+#[test]
+fn an_oversized_frame_is_refused_and_the_session_goes_on() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    let big = format!(
+        r#"{{"type":"ping","nonce":1,"pad":"{}"}}"#,
+        "x".repeat(70_000)
+    );
+    assert_eq!(codes(&b.send(1, &big)), [(1, ErrorCode::TooBig)]);
+    assert_eq!(
+        b.send(1, r#"{"type":"ping","nonce":2}"#),
+        [(ConnId(1), HubMsg::Pong { nonce: 2 })]
+    );
+    assert_eq!(
+        codes(&b.send(1, "\u{0}garbage")),
+        [(1, ErrorCode::BadMessage)]
+    );
+}
+
+#[test]
+fn a_silent_session_is_pinged_then_closed() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    let out = b.advance(Duration::from_secs(20));
+    assert_eq!(out, [(ConnId(1), HubMsg::Ping { nonce: 1 })]);
+    let out = b.advance(Duration::from_secs(25));
+    assert_eq!(closes(&out), [(1, CloseReason::Idle)]);
+}
+
+#[test]
+fn a_pong_keeps_a_session_alive() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    for _ in 0..10 {
+        let out = b.advance(Duration::from_secs(20));
+        let [(_, HubMsg::Ping { nonce })] = &out[..] else {
+            panic!("{out:?}")
+        };
+        b.send(1, &format!(r#"{{"type":"pong","nonce":{nonce}}}"#));
+    }
+    assert_eq!(b.hub.hub.session_count(), 1);
+}
+
+#[test]
+fn the_session_cap_refuses_newcomers_only() {
+    let mut b = Bench::with_limits(HubLimits {
+        max_sessions: 2,
+        ..HubLimits::default()
+    });
+    b.login(1, "alice");
+    b.open(2);
+    let out = b.open(3);
+    assert_eq!(codes(&out), [(3, ErrorCode::Full)]);
+    assert_eq!(closes(&out), [(3, CloseReason::Full)]);
+    assert_eq!(b.hub.hub.session_count(), 2);
+}
+
+#[test]
+fn removing_a_user_closes_their_session() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    let now = b.now;
+    let outs = b.hub.admin(|h| h.remove_user(now, &u("alice"))).unwrap();
+    assert!(outs.contains(&HubOutput::Close {
+        conn: ConnId(1),
+        reason: CloseReason::UserRemoved
+    }));
+    b.open(2);
+    let t = key().mint(&u("alice"), TokenKind::Access, b.unix(), 60);
+    let out = b.send(
+        2,
+        &format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+    );
+    assert_eq!(codes(&out), [(2, ErrorCode::TokenInvalid)]);
+}
+
+#[test]
+fn shutdown_closes_everyone_and_leaves_no_timer() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(1, &offer("a1", "bob"));
+    let outs = b.shutdown();
+    let closed: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            HubOutput::Close { conn, reason } => Some((conn.0, *reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        closed,
+        [(1, CloseReason::Shutdown), (2, CloseReason::Shutdown)]
+    );
+    assert_eq!(b.hub.hub.poll_timeout(), None);
+}
+
+#[test]
+fn the_same_inputs_give_the_same_outputs() {
+    let run = || {
+        let mut b = Bench::new();
+        let mut all = Vec::new();
+        all.extend(b.login(1, "alice"));
+        all.extend(b.login(2, "bob"));
+        all.extend(b.login(3, "carol"));
+        all.extend(b.send(
+            2,
+            r#"{"type":"members","group":"g","members":["alice","carol","dave"]}"#,
+        ));
+        all.extend(b.send(1, r#"{"type":"subscribe","users":["dave","bob","carol"]}"#));
+        all.extend(b.send(1, &offer("a", "bob")));
+        all.extend(b.step(HubInput::Closed(ConnId(2))));
+        all.extend(b.advance(Duration::from_secs(60)));
+        all
+    };
+    let first = run();
+    assert!(first.len() > 10);
+    assert_eq!(first, run());
+}

@@ -1,0 +1,20 @@
+//! Brume's sans-IO protocol core.
+//!
+//! Nothing in this crate touches a socket, a file, a thread, a clock or OS
+//! randomness: bytes, time and seeds go in; frames, timeouts and events come
+//! out. Any event loop can embed it, and tests drive it on virtual time.
+//!
+//! - [`signal`]: the client↔hub wire protocol (JSON over WebSocket text frames).
+//! - [`hub`]: the signaling hub's state machine.
+//! - [`token`]: access and refresh tokens (HS256 JWTs).
+//! - [`error`]: the one list of error codes.
+
+pub mod error;
+pub mod hub;
+pub mod signal;
+pub mod token;
+
+#[cfg(test)]
+pub(crate) mod test_clock;
+
+pub use error::ErrorCode;

@@ -1,0 +1,315 @@
+//! The client↔hub messages: JSON objects tagged by `type`, one per WebSocket text frame.
+//!
+//! Clients name the other party in `to`; the hub replaces it with `from`, the
+//! authenticated sender, when it relays. docs/PROTOCOL.md documents each one.
+
+use serde::{Deserialize, Serialize};
+
+use super::names::{AttemptId, GroupId, GroupName, UserName};
+use crate::error::ErrorCode;
+
+/// The protocol version this crate speaks, sent in `hello` and `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A message from a client to the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Opens the session: the protocol version and an access token.
+    Hello {
+        /// The protocol version the client speaks.
+        version: u32,
+        /// The access token (a JWT); absent means `ETOKENMISSING`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// Trades a refresh token for a new access token; also authenticates a
+    /// session that has not yet done so.
+    Refresh {
+        /// The protocol version the client speaks.
+        version: u32,
+        /// The refresh token; absent means `ETOKENMISSING`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refresh_token: Option<String>,
+    },
+    /// Starts a connection attempt to `to`, carrying the offer SDP.
+    Offer {
+        /// The caller's id for this attempt.
+        attempt: AttemptId,
+        /// The callee.
+        to: UserName,
+        /// Scopes the attempt to a group both users belong to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<GroupId>,
+        /// The offer SDP.
+        sdp: String,
+    },
+    /// The callee's answer SDP.
+    Answer {
+        /// The attempt being answered.
+        attempt: AttemptId,
+        /// The caller.
+        to: UserName,
+        /// The answer SDP.
+        sdp: String,
+    },
+    /// A trickled ICE candidate for an attempt, from either side.
+    Candidate {
+        /// The attempt the candidate belongs to.
+        attempt: AttemptId,
+        /// The other side of the attempt.
+        to: UserName,
+        /// The candidate line, as in SDP (`candidate:…`).
+        candidate: String,
+    },
+    /// The callee declines an attempt.
+    Reject {
+        /// The attempt being declined.
+        attempt: AttemptId,
+        /// The caller.
+        to: UserName,
+        /// Why, for people.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Either side abandons an attempt.
+    Cancel {
+        /// The attempt being abandoned.
+        attempt: AttemptId,
+        /// The other side of the attempt.
+        to: UserName,
+        /// Why, for people.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Asks for presence of these users: their current state now, changes later.
+    Subscribe {
+        /// The users to watch.
+        users: Vec<UserName>,
+    },
+    /// Stops presence notifications for these users.
+    Unsubscribe {
+        /// The users to stop watching.
+        users: Vec<UserName>,
+    },
+    /// Publishes the membership of one of the sender's own groups (its `.members`).
+    Members {
+        /// The group's name; its owner is the sender.
+        group: GroupName,
+        /// Every member; the owner is implied.
+        members: Vec<UserName>,
+    },
+    /// Keepalive; the hub answers `pong` with the same nonce.
+    Ping {
+        /// Echoed in the `pong`.
+        nonce: u32,
+    },
+    /// The answer to a hub `ping`.
+    Pong {
+        /// The nonce of the `ping`.
+        nonce: u32,
+    },
+    /// The client is leaving.
+    Close {
+        /// Why, for logs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+/// A message from the hub to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubMsg {
+    /// The session is authenticated.
+    Welcome {
+        /// The protocol version the hub speaks.
+        version: u32,
+        /// The authenticated user name (the token's subject).
+        user: UserName,
+        /// The limits this hub enforces on the session.
+        limits: SessionLimits,
+    },
+    /// A new access token, in answer to `refresh`.
+    Token {
+        /// The new access token (a JWT).
+        access_token: String,
+        /// When it expires, in seconds since the Unix epoch.
+        expires_at: u64,
+    },
+    /// An offer relayed from `from`.
+    Offer {
+        /// The caller's id for this attempt.
+        attempt: AttemptId,
+        /// The caller, as authenticated by the hub.
+        from: UserName,
+        /// The group the attempt is scoped to, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<GroupId>,
+        /// The offer SDP.
+        sdp: String,
+    },
+    /// An answer relayed from the callee.
+    Answer {
+        /// The attempt.
+        attempt: AttemptId,
+        /// The callee.
+        from: UserName,
+        /// The answer SDP.
+        sdp: String,
+    },
+    /// A candidate relayed from the other side.
+    Candidate {
+        /// The attempt.
+        attempt: AttemptId,
+        /// The other side.
+        from: UserName,
+        /// The candidate line.
+        candidate: String,
+    },
+    /// The callee declined.
+    Reject {
+        /// The attempt.
+        attempt: AttemptId,
+        /// The callee.
+        from: UserName,
+        /// Why, for people.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The other side, or the hub on its behalf, abandoned the attempt.
+    Cancel {
+        /// The attempt.
+        attempt: AttemptId,
+        /// The other side.
+        from: UserName,
+        /// Why, for people.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A watched user came online or went offline (also sent once on subscribe).
+    Presence {
+        /// The user.
+        user: UserName,
+        /// Whether they have a live session.
+        online: bool,
+    },
+    /// The membership the hub now holds for one of the sender's groups.
+    Members {
+        /// The group.
+        group: GroupId,
+        /// Its members, sorted.
+        members: Vec<UserName>,
+    },
+    /// Keepalive; the client answers `pong` with the same nonce.
+    Ping {
+        /// Echoed in the `pong`.
+        nonce: u32,
+    },
+    /// The answer to a client `ping`.
+    Pong {
+        /// The nonce of the `ping`.
+        nonce: u32,
+    },
+    /// A request failed.
+    Error {
+        /// The stable error code.
+        code: ErrorCode,
+        /// The attempt the error is about, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<AttemptId>,
+        /// Detail for people; never parse it.
+        message: String,
+    },
+    /// The hub is closing the session; the connection ends after this frame.
+    Close {
+        /// Why.
+        reason: CloseReason,
+    },
+    /// A message type this version does not know; clients ignore it.
+    #[serde(other)]
+    Unknown,
+}
+
+/// The limits a hub enforces on each session, told in `welcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionLimits {
+    /// The largest frame the hub reads, in bytes.
+    pub max_frame: u32,
+    /// Frames per second the rate limit refills.
+    pub rate_per_sec: u32,
+    /// Frames that may arrive in one burst.
+    pub burst: u32,
+    /// Attempts that may wait for an answer at once.
+    pub max_pending_attempts: u32,
+    /// Users one session may watch.
+    pub max_subscriptions: u32,
+    /// Seconds without a frame before the hub closes the session.
+    pub idle_timeout_secs: u32,
+}
+
+/// Why the hub closed a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// A newer session of the same user took over.
+    Replaced,
+    /// Nothing was heard for the idle timeout.
+    Idle,
+    /// The session did not authenticate in time.
+    AuthTimeout,
+    /// Authentication failed for good.
+    AuthFailed,
+    /// The client speaks a protocol version the hub does not.
+    Version,
+    /// The hub is at its session limit.
+    Full,
+    /// The hub is shutting down.
+    Shutdown,
+    /// The user was removed from the hub.
+    UserRemoved,
+    /// The client asked to close.
+    Client,
+    /// A reason this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl CloseReason {
+    /// The wire string, such as `"replaced"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Replaced => "replaced",
+            CloseReason::Idle => "idle",
+            CloseReason::AuthTimeout => "auth_timeout",
+            CloseReason::AuthFailed => "auth_failed",
+            CloseReason::Version => "version",
+            CloseReason::Full => "full",
+            CloseReason::Shutdown => "shutdown",
+            CloseReason::UserRemoved => "user_removed",
+            CloseReason::Client => "client",
+            CloseReason::Unknown => "unknown",
+        }
+    }
+}
+
+impl ClientMsg {
+    /// The `type` string, for logs and error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMsg::Hello { .. } => "hello",
+            ClientMsg::Refresh { .. } => "refresh",
+            ClientMsg::Offer { .. } => "offer",
+            ClientMsg::Answer { .. } => "answer",
+            ClientMsg::Candidate { .. } => "candidate",
+            ClientMsg::Reject { .. } => "reject",
+            ClientMsg::Cancel { .. } => "cancel",
+            ClientMsg::Subscribe { .. } => "subscribe",
+            ClientMsg::Unsubscribe { .. } => "unsubscribe",
+            ClientMsg::Members { .. } => "members",
+            ClientMsg::Ping { .. } => "ping",
+            ClientMsg::Pong { .. } => "pong",
+            ClientMsg::Close { .. } => "close",
+        }
+    }
+}

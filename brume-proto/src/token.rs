@@ -1,0 +1,229 @@
+//! Access and refresh tokens: HS256 JWTs whose subject is the user name.
+//!
+//! Expiry is checked against the `now` the caller passes, never the system
+//! clock, so tests can move time. `jsonwebtoken` only reads the clock when its
+//! own `exp`/`nbf` checks are on; both are turned off here.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::signal::UserName;
+
+/// Which of the two tokens a JWT is; an access token never works as a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// Opens a session (`hello`).
+    Access,
+    /// Buys a new access token (`refresh`).
+    Refresh,
+}
+
+/// The claims Brume puts in its tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user name.
+    pub sub: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// Issue time, seconds since the Unix epoch.
+    pub iat: u64,
+    /// Access or refresh.
+    pub kind: TokenKind,
+}
+
+/// The hub's HMAC signing key.
+#[derive(Clone)]
+pub struct TokenKey {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)")
+    }
+}
+
+/// The shortest key accepted: HS256 wants at least 256 bits.
+pub const MIN_KEY_LEN: usize = 32;
+
+/// Why a token was refused; maps onto the seed's 400/401/406.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No token was given.
+    #[error("missing token")]
+    Missing,
+    /// The token's `exp` is at or before now.
+    #[error("token expired")]
+    Expired,
+    /// Bad shape, bad signature, wrong kind or an invalid subject.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+impl TokenError {
+    /// The error code that reports it.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            TokenError::Missing => ErrorCode::TokenMissing,
+            TokenError::Expired => ErrorCode::TokenExpired,
+            TokenError::Invalid(_) => ErrorCode::TokenInvalid,
+        }
+    }
+}
+
+impl TokenKey {
+    /// Wraps a secret of at least [`MIN_KEY_LEN`] bytes; `None` if it is shorter.
+    pub fn from_secret(secret: &[u8]) -> Option<Self> {
+        (secret.len() >= MIN_KEY_LEN).then(|| Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        })
+    }
+
+    /// Signs a token of `kind` for `user`, valid from `now_unix` for `lifetime_secs`.
+    pub fn mint(
+        &self,
+        user: &UserName,
+        kind: TokenKind,
+        now_unix: u64,
+        lifetime_secs: u64,
+    ) -> String {
+        let claims = Claims {
+            sub: user.as_str().to_owned(),
+            exp: now_unix.saturating_add(lifetime_secs),
+            iat: now_unix,
+            kind,
+        };
+        // HS256 signing with an in-memory key cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing is infallible")
+    }
+
+    /// Checks signature, kind and expiry against `now_unix`; returns the claims.
+    pub fn verify(
+        &self,
+        token: Option<&str>,
+        kind: TokenKind,
+        now_unix: u64,
+    ) -> Result<(UserName, Claims), TokenError> {
+        let token = match token {
+            None | Some("") => return Err(TokenError::Missing),
+            Some(t) => t,
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false; // checked below against `now_unix`
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature".into()),
+                ErrorKind::InvalidAlgorithm => {
+                    TokenError::Invalid("algorithm must be HS256".into())
+                }
+                _ => TokenError::Invalid(e.to_string()),
+            },
+        )?;
+        let claims = data.claims;
+        if claims.kind != kind {
+            return Err(TokenError::Invalid(
+                format!("not a {kind:?} token").to_lowercase(),
+            ));
+        }
+        if claims.exp <= now_unix {
+            return Err(TokenError::Expired);
+        }
+        let user = UserName::new(claims.sub.clone())
+            .map_err(|e| TokenError::Invalid(format!("subject: {e}")))?;
+        Ok((user, claims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> TokenKey {
+        TokenKey::from_secret(&[7u8; 32]).unwrap()
+    }
+
+    fn alice() -> UserName {
+        UserName::new("alice").unwrap()
+    }
+
+    #[test]
+    fn short_keys_are_refused() {
+        assert!(TokenKey::from_secret(&[0u8; 31]).is_none());
+    }
+
+    #[test]
+    fn a_minted_token_verifies_until_it_expires() {
+        let t = key().mint(&alice(), TokenKind::Access, 1_000, 60);
+        let (user, claims) = key().verify(Some(&t), TokenKind::Access, 1_059).unwrap();
+        assert_eq!(user, alice());
+        assert_eq!(claims.exp, 1_060);
+        assert_eq!(
+            key().verify(Some(&t), TokenKind::Access, 1_060),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn minting_is_deterministic() {
+        let a = key().mint(&alice(), TokenKind::Refresh, 5, 5);
+        let b = key().mint(&alice(), TokenKind::Refresh, 5, 5);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn kinds_do_not_substitute() {
+        let refresh = key().mint(&alice(), TokenKind::Refresh, 0, 60);
+        let err = key()
+            .verify(Some(&refresh), TokenKind::Access, 1)
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TokenInvalid);
+    }
+
+    #[test]
+    fn another_key_is_invalid() {
+        let other = TokenKey::from_secret(&[8u8; 32]).unwrap();
+        let t = other.mint(&alice(), TokenKind::Access, 0, 60);
+        let err = key().verify(Some(&t), TokenKind::Access, 1).unwrap_err();
+        assert_eq!(err, TokenError::Invalid("bad signature".into()));
+    }
+
+    #[test]
+    fn missing_and_garbage_tokens_map_to_seed_codes() {
+        assert_eq!(
+            key()
+                .verify(None, TokenKind::Access, 0)
+                .unwrap_err()
+                .code()
+                .number(),
+            400
+        );
+        assert_eq!(
+            key()
+                .verify(Some(""), TokenKind::Access, 0)
+                .unwrap_err()
+                .code()
+                .number(),
+            400
+        );
+        let err = key()
+            .verify(Some("a.b.c"), TokenKind::Access, 0)
+            .unwrap_err();
+        assert_eq!(err.code().number(), 406);
+    }
+
+    #[test]
+    fn an_alg_none_token_is_refused() {
+        // header {"alg":"none","typ":"JWT"}, claims for alice, no signature.
+        let t = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OSwiaWF0IjowLCJraW5kIjoiYWNjZXNzIn0.";
+        let err = key().verify(Some(t), TokenKind::Access, 0).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TokenInvalid);
+    }
+}

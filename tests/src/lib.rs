@@ -1,0 +1,1 @@
+//! Brume test support (shared by the integration tests).
