@@ -7,9 +7,11 @@
 //! - [`signal`]: the client↔hub wire protocol (JSON over WebSocket text frames).
 //! - [`hub`]: the signaling hub's state machine.
 //! - [`token`]: access and refresh tokens (HS256 JWTs).
+//! - [`framing`]: data-channel message framing (`{type, data}`).
 //! - [`error`]: the one list of error codes.
 
 pub mod error;
+pub mod framing;
 pub mod hub;
 pub mod signal;
 pub mod token;
