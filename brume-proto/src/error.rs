@@ -38,6 +38,12 @@ pub enum ErrorCode {
     /// 403: the callee declined the connection.
     #[serde(rename = "EREJECTED")]
     Rejected,
+    /// 487: the other side cancelled the attempt before it opened.
+    #[serde(rename = "ECANCELLED")]
+    Cancelled,
+    /// 488: the peer's session description could not be used.
+    #[serde(rename = "ENEGOTIATION")]
+    Negotiation,
     /// 481: no live attempt has that id between these two users.
     #[serde(rename = "ENOATTEMPT")]
     NoAttempt,
@@ -75,7 +81,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in wire-string order of declaration; for tables and tests.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::TokenMissing,
         ErrorCode::TokenExpired,
         ErrorCode::TokenInvalid,
@@ -85,6 +91,8 @@ impl ErrorCode {
         ErrorCode::NotMember,
         ErrorCode::OfferTimeout,
         ErrorCode::Rejected,
+        ErrorCode::Cancelled,
+        ErrorCode::Negotiation,
         ErrorCode::NoAttempt,
         ErrorCode::AttemptLimit,
         ErrorCode::RateLimited,
@@ -110,6 +118,8 @@ impl ErrorCode {
             ErrorCode::NotMember => "ENOTMEMBER",
             ErrorCode::OfferTimeout => "EOFFERTIMEOUT",
             ErrorCode::Rejected => "EREJECTED",
+            ErrorCode::Cancelled => "ECANCELLED",
+            ErrorCode::Negotiation => "ENEGOTIATION",
             ErrorCode::NoAttempt => "ENOATTEMPT",
             ErrorCode::AttemptLimit => "EATTEMPTLIMIT",
             ErrorCode::RateLimited => "ERATELIMIT",
@@ -136,6 +146,8 @@ impl ErrorCode {
             ErrorCode::NotMember => 409,
             ErrorCode::OfferTimeout => 408,
             ErrorCode::Rejected => 403,
+            ErrorCode::Cancelled => 487,
+            ErrorCode::Negotiation => 488,
             ErrorCode::NoAttempt => 481,
             ErrorCode::AttemptLimit => 429,
             ErrorCode::RateLimited => 429,
@@ -162,6 +174,8 @@ impl ErrorCode {
             ErrorCode::NotMember => "not a member of the specified group",
             ErrorCode::OfferTimeout => "the connection attempt timed out",
             ErrorCode::Rejected => "the requested user declined the connection",
+            ErrorCode::Cancelled => "the other side cancelled the connection attempt",
+            ErrorCode::Negotiation => "the peer's session description could not be used",
             ErrorCode::NoAttempt => "no such connection attempt",
             ErrorCode::AttemptLimit => "too many connection attempts at once",
             ErrorCode::RateLimited => "too many messages; slow down",

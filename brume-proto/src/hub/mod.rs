@@ -330,7 +330,8 @@ impl Hub {
                 to,
                 group,
                 sdp,
-            } => self.on_offer(now, conn, user, attempt, to, group, sdp),
+                restart,
+            } => self.on_offer(now, conn, user, attempt, to, group, sdp, restart),
             ClientMsg::Answer { attempt, to, sdp } => {
                 self.on_answer(now, conn, user, attempt, to, sdp)
             }

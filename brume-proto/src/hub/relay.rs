@@ -39,6 +39,7 @@ impl Hub {
         to: UserName,
         group: Option<GroupId>,
         sdp: String,
+        restart: bool,
     ) {
         let refuse = |code, text: String| error_msg(code, Some(attempt.clone()), &text);
         if to == user {
@@ -115,6 +116,7 @@ impl Hub {
                 from: user,
                 group,
                 sdp,
+                restart,
             },
         );
     }

@@ -299,6 +299,7 @@ fn offers_are_stamped_with_the_authenticated_sender() {
                 attempt,
                 sdp,
                 group: None,
+                restart: false,
             },
         ),
     ] = &out[..]

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::names::{AttemptId, GroupId, GroupName, UserName};
 use crate::error::ErrorCode;
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// The protocol version this crate speaks, sent in `hello` and `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -43,6 +47,9 @@ pub enum ClientMsg {
         group: Option<GroupId>,
         /// The offer SDP.
         sdp: String,
+        /// An ICE restart of the connection the two already have, not a new one.
+        #[serde(default, skip_serializing_if = "is_false")]
+        restart: bool,
     },
     /// The callee's answer SDP.
     Answer {
@@ -148,6 +155,9 @@ pub enum HubMsg {
         group: Option<GroupId>,
         /// The offer SDP.
         sdp: String,
+        /// An ICE restart of the connection the two already have.
+        #[serde(default, skip_serializing_if = "is_false")]
+        restart: bool,
     },
     /// An answer relayed from the callee.
     Answer {
