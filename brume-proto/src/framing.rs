@@ -192,11 +192,17 @@ mod tests {
     fn bad_headers_are_typed_errors() {
         assert_eq!(decode(&[0x11], 64), Err(FramingError::TooShort(1)));
         assert_eq!(decode(&[0x21, 1, b'a'], 64), Err(FramingError::Version(2)));
-        assert_eq!(decode(&[0x15, 1, b'a'], 64), Err(FramingError::ReservedBits(0x15)));
+        assert_eq!(
+            decode(&[0x15, 1, b'a'], 64),
+            Err(FramingError::ReservedBits(0x15))
+        );
         assert_eq!(decode(&[0x10, 0], 64), Err(FramingError::TypeLength(0)));
         assert_eq!(decode(&[0x10, 3, b'a'], 64), Err(FramingError::Truncated));
         assert_eq!(decode(&[0x10, 1, 0xff], 64), Err(FramingError::TypeNotUtf8));
-        assert_eq!(decode(&[0x11, 1, b'a', 0xff], 64), Err(FramingError::DataNotUtf8));
+        assert_eq!(
+            decode(&[0x11, 1, b'a', 0xff], 64),
+            Err(FramingError::DataNotUtf8)
+        );
         assert_eq!(
             decode(&[0x10; 65], 64),
             Err(FramingError::TooLarge { len: 65, max: 64 })
@@ -205,9 +211,15 @@ mod tests {
 
     #[test]
     fn types_must_fit_a_byte() {
-        assert_eq!(encode("", &Data::Bytes(vec![])), Err(FramingError::TypeLength(0)));
+        assert_eq!(
+            encode("", &Data::Bytes(vec![])),
+            Err(FramingError::TypeLength(0))
+        );
         let long = "t".repeat(256);
-        assert_eq!(encode(&long, &Data::Bytes(vec![])), Err(FramingError::TypeLength(256)));
+        assert_eq!(
+            encode(&long, &Data::Bytes(vec![])),
+            Err(FramingError::TypeLength(256))
+        );
     }
 
     fn data() -> impl Strategy<Value = Data> {

@@ -6,10 +6,12 @@
 //!
 //! - [`signal`]: the client↔hub wire protocol (JSON over WebSocket text frames).
 //! - [`hub`]: the signaling hub's state machine.
+//! - [`endpoint`]: the client endpoint, one str0m `Rtc` per remote user.
 //! - [`token`]: access and refresh tokens (HS256 JWTs).
 //! - [`framing`]: data-channel message framing (`{type, data}`).
 //! - [`error`]: the one list of error codes.
 
+pub mod endpoint;
 pub mod error;
 pub mod framing;
 pub mod hub;

@@ -1,1 +1,3 @@
-//! Brume test support (shared by the integration tests).
+//! Brume test support shared by the integration tests: the simulated world.
+
+pub mod sim;

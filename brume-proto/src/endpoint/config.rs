@@ -1,0 +1,59 @@
+//! What an endpoint is built with.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use str0m::config::DtlsCert;
+
+/// Everything an endpoint needs from its driver and user config.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The access token sent in `hello`.
+    pub access_token: String,
+    /// The refresh token, used when the access token has expired.
+    pub refresh_token: Option<String>,
+    /// This device's DTLS certificate. The driver makes it once, keeps it with
+    /// the user's config and hands it in: making one per connection costs
+    /// milliseconds and OS randomness, and a stable fingerprint per device is
+    /// what peer pinning builds on.
+    pub dtls_cert: DtlsCert,
+    /// Seeds every choice the endpoint makes (attempt ids).
+    pub seed: u64,
+    /// From `connect` to an open channel; past it the attempt fails with
+    /// `EOFFERTIMEOUT`. Default 15 s, under the hub's 30 s so the endpoint's
+    /// own deadline is the one users see.
+    pub connect_timeout: Duration,
+    /// How long an incoming offer waits for `accept` before it is rejected. Default 30 s.
+    pub incoming_timeout: Duration,
+    /// How long a lost path may stay lost before the endpoint restarts ICE. Default 2 s.
+    pub ice_restart_after: Duration,
+    /// How long recovery may take before the endpoint gives up on the peer. Default 30 s.
+    pub recovery_limit: Duration,
+    /// A STUN server for a server-reflexive candidate, if any.
+    pub stun_server: Option<SocketAddr>,
+    /// str0m's SCTP send buffer across all channels of one peer. The default
+    /// 128 KiB caps throughput at 128 KiB per round trip; 1 MiB keeps a
+    /// 100 Mbit/s, 50 ms path full.
+    pub sctp_max_buffered_amount: usize,
+    /// SNAP puts the SCTP INIT in the SDP and saves a round trip at connect.
+    pub snap: bool,
+}
+
+impl EndpointConfig {
+    /// A config with the documented defaults.
+    pub fn new(access_token: String, dtls_cert: DtlsCert, seed: u64) -> Self {
+        Self {
+            access_token,
+            refresh_token: None,
+            dtls_cert,
+            seed,
+            connect_timeout: Duration::from_secs(15),
+            incoming_timeout: Duration::from_secs(30),
+            ice_restart_after: Duration::from_secs(2),
+            recovery_limit: Duration::from_secs(30),
+            stun_server: None,
+            sctp_max_buffered_amount: 1024 * 1024,
+            snap: true,
+        }
+    }
+}

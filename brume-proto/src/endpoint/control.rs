@@ -1,0 +1,219 @@
+//! What a peer's Rtc reports, and Brume's control messages on the main
+//! channel: renegotiation after the channel opens never touches the hub.
+
+use std::time::Instant;
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::{Event, IceConnectionState};
+
+use super::peer::{MAIN_CHANNEL, Peer, PeerState};
+use super::{Endpoint, EndpointEvent, MAX_MESSAGE_LEN};
+use crate::framing::{self, Data, Namespace};
+use crate::signal::UserName;
+
+/// Control message kinds (in the control namespace of the main channel).
+const SDP_OFFER: &str = "sdp-offer";
+const SDP_ANSWER: &str = "sdp-answer";
+
+impl Endpoint {
+    pub(super) fn on_rtc_event(&mut self, now: Instant, name: &UserName, event: Event) {
+        match event {
+            Event::IceConnectionStateChange(state) => self.on_ice_state(now, name, state),
+            Event::ChannelOpen(id, label) => {
+                let Some(peer) = self.peers.get_mut(name) else {
+                    return;
+                };
+                if label == MAIN_CHANNEL && peer.main.is_none() {
+                    peer.main = Some(id);
+                    if matches!(peer.state, PeerState::Connecting) {
+                        peer.state = PeerState::Open;
+                        peer.deadline = None;
+                        self.event(EndpointEvent::PeerOpen { peer: name.clone() });
+                        self.renegotiate(now, name);
+                    }
+                } else {
+                    self.event(EndpointEvent::ChannelOpen {
+                        peer: name.clone(),
+                        channel: id,
+                        label,
+                    });
+                }
+            }
+            Event::ChannelData(d) => {
+                let main = self.peers.get(name).and_then(|p| p.main);
+                if Some(d.id) != main {
+                    return self.event(EndpointEvent::ChannelData {
+                        peer: name.clone(),
+                        channel: d.id,
+                        data: d.data,
+                    });
+                }
+                match framing::decode(&d.data, MAX_MESSAGE_LEN) {
+                    Ok(msg) if msg.namespace == Namespace::App => {
+                        self.event(EndpointEvent::Message {
+                            peer: name.clone(),
+                            kind: msg.kind,
+                            data: msg.data,
+                        })
+                    }
+                    Ok(msg) => self.on_control(now, name, &msg.kind, msg.data),
+                    Err(e) => self.event(EndpointEvent::BadMessage {
+                        peer: name.clone(),
+                        error: e.to_string(),
+                    }),
+                }
+            }
+            Event::ChannelClose(id) => {
+                let main = self.peers.get(name).and_then(|p| p.main);
+                if Some(id) == main {
+                    self.shut_peer(now, name);
+                    self.event(EndpointEvent::PeerClosed {
+                        peer: name.clone(),
+                        reason: "the peer closed the channel".into(),
+                    });
+                } else {
+                    self.event(EndpointEvent::ChannelClosed {
+                        peer: name.clone(),
+                        channel: id,
+                    });
+                }
+            }
+            Event::ChannelBufferedAmountLow(id) => self.event(EndpointEvent::ChannelBufferedLow {
+                peer: name.clone(),
+                channel: id,
+            }),
+            Event::MediaAdded(m) => self.event(EndpointEvent::MediaAdded {
+                peer: name.clone(),
+                mid: m.mid,
+                kind: m.kind,
+            }),
+            Event::Closed => {
+                if self.peers.remove(name).is_some() {
+                    self.event(EndpointEvent::PeerClosed {
+                        peer: name.clone(),
+                        reason: "closed by the peer".into(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_ice_state(&mut self, now: Instant, name: &UserName, state: IceConnectionState) {
+        let restart_after = self.config.ice_restart_after;
+        let Some(peer) = self.peers.get_mut(name) else {
+            return;
+        };
+        match (&peer.state, Peer::path_lost(state)) {
+            (PeerState::Open, true) => {
+                peer.state = PeerState::Recovering {
+                    since: now,
+                    restart_sent: false,
+                };
+                peer.deadline = Some(now + restart_after);
+                self.event(EndpointEvent::PeerReconnecting { peer: name.clone() });
+            }
+            (PeerState::Recovering { .. }, false)
+                if matches!(state, IceConnectionState::Connected | IceConnectionState::Completed) =>
+            {
+                peer.state = PeerState::Open;
+                peer.deadline = None;
+                peer.restart_pending = None;
+                self.event(EndpointEvent::PeerReconnected { peer: name.clone() });
+                self.renegotiate(now, name);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_control(&mut self, now: Instant, name: &UserName, kind: &str, data: Data) {
+        let Data::Text(sdp) = data else {
+            return self.bad_control(name, kind);
+        };
+        match kind {
+            SDP_OFFER => self.on_channel_offer(now, name, &sdp),
+            SDP_ANSWER => self.on_channel_answer(now, name, &sdp),
+            _ => {} // a newer peer's control message: ignored
+        }
+    }
+
+    fn bad_control(&mut self, name: &UserName, kind: &str) {
+        self.event(EndpointEvent::BadMessage {
+            peer: name.clone(),
+            error: format!("control message {kind} without text"),
+        });
+    }
+
+    /// Perfect negotiation: on an offer collision the user whose name sorts
+    /// first ignores the other's offer; the other rolls its own back, answers,
+    /// and offers its changes again afterwards.
+    fn on_channel_offer(&mut self, now: Instant, name: &UserName, sdp: &str) {
+        let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
+            return self.bad_control(name, SDP_OFFER);
+        };
+        let impolite = self.user().is_some_and(|me| me < name);
+        let Some(peer) = self.peers.get_mut(name) else {
+            return;
+        };
+        if peer.reneg_in_flight.is_some() {
+            if impolite {
+                return;
+            }
+            peer.requeue_in_flight();
+        }
+        match peer.rtc.sdp_api().accept_offer(offer) {
+            Ok(answer) => {
+                self.pump(now, name);
+                self.write_control(now, name, SDP_ANSWER, answer.to_sdp_string());
+                self.renegotiate(now, name);
+            }
+            Err(e) => self.event(EndpointEvent::BadMessage {
+                peer: name.clone(),
+                error: format!("renegotiation offer refused: {e}"),
+            }),
+        }
+    }
+
+    fn on_channel_answer(&mut self, now: Instant, name: &UserName, sdp: &str) {
+        let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
+            return self.bad_control(name, SDP_ANSWER);
+        };
+        let Some(peer) = self.peers.get_mut(name) else {
+            return;
+        };
+        let Some((pending, _)) = peer.reneg_in_flight.take() else {
+            return; // rolled back already
+        };
+        if let Err(e) = peer.rtc.sdp_api().accept_answer(pending, answer) {
+            self.event(EndpointEvent::BadMessage {
+                peer: name.clone(),
+                error: format!("renegotiation answer refused: {e}"),
+            });
+        }
+        self.pump(now, name);
+        self.renegotiate(now, name);
+    }
+
+    /// Offers the queued media changes over the data channel, one offer at a time.
+    pub(super) fn renegotiate(&mut self, now: Instant, name: &UserName) {
+        let Some(peer) = self.peers.get_mut(name) else {
+            return;
+        };
+        if !matches!(peer.state, PeerState::Open)
+            || peer.reneg_in_flight.is_some()
+            || peer.reneg_queue.is_empty()
+        {
+            return;
+        }
+        let requests = std::mem::take(&mut peer.reneg_queue);
+        let mut change = peer.rtc.sdp_api();
+        for r in &requests {
+            change.add_media(r.kind, r.direction, None, None, None);
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return;
+        };
+        peer.reneg_in_flight = Some((pending, requests));
+        self.write_control(now, name, SDP_OFFER, offer.to_sdp_string());
+    }
+}

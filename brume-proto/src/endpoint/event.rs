@@ -1,0 +1,169 @@
+//! What an endpoint hands its driver and its application.
+
+use std::net::SocketAddr;
+
+use str0m::channel::ChannelId;
+use str0m::media::{MediaKind, Mid};
+
+use crate::error::ErrorCode;
+use crate::framing::Data;
+use crate::signal::{CloseReason, GroupId, UserName};
+
+/// A datagram to send from `source` (one of the driver's local addresses) to `destination`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local address to send from; the driver must use the socket bound to it.
+    pub source: SocketAddr,
+    /// Where to send it.
+    pub destination: SocketAddr,
+    /// The bytes.
+    pub contents: Vec<u8>,
+}
+
+/// Something for the driver to do, in order.
+#[derive(Debug)]
+pub enum EndpointOutput {
+    /// Send this text frame to the hub.
+    HubFrame(String),
+    /// Close the hub connection (after sending what was queued).
+    CloseHub,
+    /// Send a UDP datagram.
+    Transmit(Transmit),
+    /// Tell the application.
+    Event(EndpointEvent),
+}
+
+/// What happened, for the application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointEvent {
+    /// The signaling session is authenticated as `user`.
+    Ready {
+        /// This endpoint's user name (the token's subject).
+        user: UserName,
+    },
+    /// The access token was refreshed; store the new one with the config.
+    Reauth {
+        /// The new access token.
+        access_token: String,
+        /// Its expiry, seconds since the Unix epoch.
+        expires_at: u64,
+    },
+    /// The signaling session ended; open peers carry on.
+    HubClosed {
+        /// The hub's reason, if it gave one.
+        reason: Option<CloseReason>,
+        /// A failure that ended it (for example a refused token), if any.
+        error: Option<ErrorCode>,
+    },
+    /// The hub reported an error that concerns no peer.
+    HubError {
+        /// The code.
+        code: ErrorCode,
+        /// The hub's words.
+        message: String,
+    },
+    /// A watched user came online or went offline.
+    Presence {
+        /// The user.
+        user: UserName,
+        /// Online or not.
+        online: bool,
+    },
+    /// `peer` wants to connect; call `accept` after setting up, or `reject`.
+    Incoming {
+        /// Who is calling.
+        peer: UserName,
+        /// The group the attempt is scoped to, if any.
+        group: Option<GroupId>,
+    },
+    /// The data channel to `peer` is open.
+    PeerOpen {
+        /// The peer.
+        peer: UserName,
+    },
+    /// An attempt to or from `peer` failed before it opened.
+    PeerFailed {
+        /// The peer.
+        peer: UserName,
+        /// Why, as a Brume error code.
+        code: ErrorCode,
+        /// Detail for people.
+        reason: String,
+    },
+    /// An open connection ended.
+    PeerClosed {
+        /// The peer.
+        peer: UserName,
+        /// Why, for people.
+        reason: String,
+    },
+    /// The path to `peer` was lost; the endpoint is restarting ICE.
+    PeerReconnecting {
+        /// The peer.
+        peer: UserName,
+    },
+    /// The path to `peer` works again.
+    PeerReconnected {
+        /// The peer.
+        peer: UserName,
+    },
+    /// An application message arrived on the peer's main channel.
+    Message {
+        /// From whom.
+        peer: UserName,
+        /// Its `type`.
+        kind: String,
+        /// Its `data`.
+        data: Data,
+    },
+    /// A message on the main channel could not be read; it was dropped.
+    BadMessage {
+        /// From whom.
+        peer: UserName,
+        /// What was wrong with it.
+        error: String,
+    },
+    /// Another data channel opened (by either side).
+    ChannelOpen {
+        /// The peer.
+        peer: UserName,
+        /// The channel.
+        channel: ChannelId,
+        /// Its label.
+        label: String,
+    },
+    /// Bytes arrived on another data channel.
+    ChannelData {
+        /// The peer.
+        peer: UserName,
+        /// The channel.
+        channel: ChannelId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// A channel's buffered amount fell below its low threshold: write more.
+    ChannelBufferedLow {
+        /// The peer.
+        peer: UserName,
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// Another data channel closed.
+    ChannelClosed {
+        /// The peer.
+        peer: UserName,
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// The peer added a media track (negotiated over the data channel).
+    MediaAdded {
+        /// The peer.
+        peer: UserName,
+        /// The track's media id.
+        mid: Mid,
+        /// Audio or video.
+        kind: MediaKind,
+    },
+    /// The endpoint has stopped; nothing more will happen.
+    Stopped,
+}

@@ -1,0 +1,638 @@
+//! The client side of Brume: a sans-IO endpoint that signals through the hub
+//! and owns one str0m `Rtc` per remote user.
+//!
+//! # Contract
+//!
+//! The driver owns the hub connection, the UDP sockets and the clock.
+//!
+//! - **Inputs**: [`Endpoint::hub_connected`], [`Endpoint::handle_hub_frame`],
+//!   [`Endpoint::hub_closed`], [`Endpoint::add_local_address`],
+//!   [`Endpoint::handle_datagram`] and [`Endpoint::handle_timeout`], each with `now`.
+//! - **Application calls**: [`Endpoint::connect`], [`Endpoint::accept`],
+//!   [`Endpoint::reject`], [`Endpoint::send`], [`Endpoint::add_media`],
+//!   [`Endpoint::open_channel`], [`Endpoint::channel_write`],
+//!   [`Endpoint::subscribe`], [`Endpoint::close_peer`], [`Endpoint::stop`].
+//! - **Outputs**: after any of those, drain [`Endpoint::poll_output`] until
+//!   `None` (hub frames, datagrams with source and destination, events), then
+//!   wake at [`Endpoint::poll_timeout`] and call `handle_timeout`.
+//!
+//! Every str0m `Rtc` is drained until it asks for a timeout after each input
+//! or mutation, inside these calls, so the driver sees one surface.
+//!
+//! # Connection attempts
+//!
+//! `offering` (our offer sent) or `incoming` (their offer waits for
+//! `accept`) → `connecting` (ICE, DTLS, SCTP) → `open` (main channel up) ⇄
+//! `recovering` (ICE lost; restarted after `ice_restart_after`, given up after
+//! `recovery_limit`). Failures are reported as [`EndpointEvent::PeerFailed`]
+//! with a Brume error code.
+//!
+//! **Glare.** When two users connect to each other at once, the offer of the
+//! user whose name sorts first stands: that side rejects the other's offer
+//! (`glare`), and the other side cancels its own and answers. Exactly one
+//! connection results.
+//!
+//! **After the channel opens** all signaling for that peer goes over the data
+//! channel (control messages, see [`crate::framing`]): media changes are
+//! offered and answered there, and new channels need no signaling at all. The
+//! one exception is an ICE restart after the path is lost: the data channel
+//! rides on that very path, so the restart offer goes through the hub (an
+//! `offer` with `restart: true`), sent by the user whose name sorts first.
+
+mod config;
+mod control;
+mod event;
+mod negotiate;
+mod peer;
+mod signaling;
+mod stun;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use str0m::channel::{ChannelConfig, ChannelId};
+use str0m::media::{Direction, MediaKind};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Input, Rtc};
+
+pub use config::EndpointConfig;
+pub use event::{EndpointEvent, EndpointOutput, Transmit};
+pub use peer::MAIN_CHANNEL;
+
+use crate::error::ErrorCode;
+use crate::framing::{self, Data, FramingError, Namespace};
+use crate::signal::{AttemptId, ClientMsg, GroupId, UserName, encode_client};
+use peer::{Drained, MediaRequest, Peer, PeerState};
+use signaling::HubState;
+use stun::StunClient;
+
+/// Why an application call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// No ready signaling session (`ENOSRV`).
+    #[error("no signaling server connection")]
+    NoServer,
+    /// No connection to that user.
+    #[error("no connection to {0}")]
+    NoPeer(UserName),
+    /// The connection exists but its channel is not open.
+    #[error("the connection to {0} is not open")]
+    NotOpen(UserName),
+    /// The call does not fit the connection's state.
+    #[error("{0}")]
+    WrongState(String),
+    /// The message could not be framed.
+    #[error(transparent)]
+    Framing(#[from] FramingError),
+    /// str0m refused the operation.
+    #[error("webrtc: {0}")]
+    Rtc(String),
+    /// The endpoint has stopped.
+    #[error("the endpoint has stopped")]
+    Stopped,
+}
+
+impl EndpointError {
+    /// The Brume error code closest to this failure.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            EndpointError::NoServer | EndpointError::Stopped => ErrorCode::NoServer,
+            EndpointError::NoPeer(_) | EndpointError::NotOpen(_) => ErrorCode::NoDest,
+            EndpointError::WrongState(_) | EndpointError::Framing(_) => ErrorCode::BadMessage,
+            EndpointError::Rtc(_) => ErrorCode::Negotiation,
+        }
+    }
+}
+
+/// The largest message the main channel accepts, in bytes.
+pub const MAX_MESSAGE_LEN: usize = 256 * 1024;
+
+/// The client endpoint. See the module documentation for the contract.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: EndpointConfig,
+    rng: fastrand::Rng,
+    hub: HubState,
+    local_addrs: BTreeSet<SocketAddr>,
+    stun: Option<StunClient>,
+    /// The server-reflexive candidate STUN found: (mapped, base).
+    srflx: Option<(SocketAddr, SocketAddr)>,
+    peers: BTreeMap<UserName, Peer>,
+    outputs: VecDeque<EndpointOutput>,
+    stopped: bool,
+}
+
+impl Endpoint {
+    /// A new endpoint; nothing happens until the driver connects to the hub.
+    pub fn new(config: EndpointConfig, _now: Instant) -> Self {
+        let rng = fastrand::Rng::with_seed(config.seed);
+        let stun = config.stun_server.map(StunClient::new);
+        Self {
+            config,
+            rng,
+            hub: HubState::Disconnected,
+            local_addrs: BTreeSet::new(),
+            stun,
+            srflx: None,
+            peers: BTreeMap::new(),
+            outputs: VecDeque::new(),
+            stopped: false,
+        }
+    }
+
+    // ----- getters -----
+
+    /// This endpoint's user name, once the hub has authenticated it.
+    pub fn user(&self) -> Option<&UserName> {
+        self.hub.user()
+    }
+
+    /// True when connections can be started.
+    pub fn is_ready(&self) -> bool {
+        self.hub.user().is_some() && !self.stopped
+    }
+
+    /// The state of the connection to `peer`: `offering`, `incoming`,
+    /// `connecting`, `open` or `recovering`; `None` if there is none.
+    pub fn peer_state(&self, peer: &UserName) -> Option<&'static str> {
+        self.peers.get(peer).map(|p| p.state.name())
+    }
+
+    /// The users this endpoint has a connection or an attempt with, sorted.
+    pub fn peers(&self) -> impl Iterator<Item = &UserName> {
+        self.peers.keys()
+    }
+
+    /// Bytes queued on a channel and not yet acknowledged.
+    pub fn buffered_amount(&mut self, peer: &UserName, channel: ChannelId) -> Option<usize> {
+        let p = self.peers.get_mut(peer)?;
+        Some(p.rtc.channel(channel)?.buffered_amount())
+    }
+
+    // ----- network inputs -----
+
+    /// A local address the driver has a UDP socket bound to: a host candidate.
+    pub fn add_local_address(&mut self, now: Instant, addr: SocketAddr) {
+        if !self.local_addrs.insert(addr) {
+            return;
+        }
+        let trans_id: [u8; 12] = std::array::from_fn(|_| self.rng.u8(..));
+        if let Some(stun) = &mut self.stun {
+            stun.add_base(now, addr, trans_id);
+        }
+        let Ok(candidate) = Candidate::host(addr, "udp") else {
+            return;
+        };
+        self.add_candidate_to_all(now, candidate);
+        self.drain_stun();
+    }
+
+    /// A datagram arrived on the socket bound to `destination`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
+        if let Some(stun) = &mut self.stun
+            && let Some(mapped) = stun.handle_response(source, destination, contents)
+        {
+            self.on_srflx(now, mapped, destination);
+            return;
+        }
+        let Ok(receive) = Receive::new(Protocol::Udp, source, destination, contents) else {
+            return; // not STUN, DTLS, RTP or RTCP: nobody's
+        };
+        let input = Input::Receive(now, receive);
+        let owner = self
+            .peers
+            .iter()
+            .find(|(_, p)| p.rtc.accepts(&input))
+            .map(|(name, _)| name.clone());
+        let Some(name) = owner else {
+            return;
+        };
+        if let Some(peer) = self.peers.get_mut(&name)
+            && let Err(e) = peer.rtc.handle_input(input)
+        {
+            self.peer_error(now, &name, e.to_string());
+            return;
+        }
+        self.pump(now, &name);
+    }
+
+    /// Time has reached [`Endpoint::poll_timeout`] (or later).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(stun) = &mut self.stun {
+            stun.handle_timeout(now);
+        }
+        self.drain_stun();
+        let names: Vec<UserName> = self.peers.keys().cloned().collect();
+        for name in names {
+            self.on_peer_deadline(now, &name);
+            let Some(peer) = self.peers.get_mut(&name) else {
+                continue;
+            };
+            if peer.rtc_timeout <= now {
+                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                    self.peer_error(now, &name, e.to_string());
+                    continue;
+                }
+                self.pump(now, &name);
+            }
+        }
+    }
+
+    // ----- application calls -----
+
+    /// Connects to `peer`, optionally scoped to a group, or returns the
+    /// connection that already exists (Brume's semantics). Progress comes as
+    /// events: [`EndpointEvent::PeerOpen`] or [`EndpointEvent::PeerFailed`].
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        group: Option<GroupId>,
+    ) -> Result<(), EndpointError> {
+        if self.stopped {
+            return Err(EndpointError::Stopped);
+        }
+        match self.peers.get(peer).map(|p| &p.state) {
+            Some(PeerState::Incoming { .. }) => return self.accept(now, peer),
+            Some(_) => return Ok(()),
+            None => {}
+        }
+        if !self.is_ready() {
+            return Err(EndpointError::NoServer);
+        }
+        self.start_offer(now, peer, group)
+    }
+
+    /// Accepts the incoming attempt from `peer`, once the application is set up for it.
+    pub fn accept(&mut self, now: Instant, peer: &UserName) -> Result<(), EndpointError> {
+        self.accept_incoming(now, peer)
+    }
+
+    /// Declines the incoming attempt from `peer`.
+    pub fn reject(&mut self, now: Instant, peer: &UserName, reason: &str) -> Result<(), EndpointError> {
+        let Some(p) = self.peers.get(peer) else {
+            return Err(EndpointError::NoPeer(peer.clone()));
+        };
+        if !matches!(p.state, PeerState::Incoming { .. }) {
+            return Err(EndpointError::WrongState(format!("no incoming attempt from {peer}")));
+        }
+        let attempt = p.attempt.clone();
+        self.peers.remove(peer);
+        self.send_hub(&ClientMsg::Reject {
+            attempt,
+            to: peer.clone(),
+            reason: Some(reason.to_owned()),
+        });
+        let _ = now;
+        Ok(())
+    }
+
+    /// Sends an application message `{type: kind, data}` on the peer's main channel.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        kind: &str,
+        data: &Data,
+    ) -> Result<(), EndpointError> {
+        let bytes = framing::encode(kind, data)?;
+        self.write_main(now, peer, &bytes)
+    }
+
+    /// Adds an audio or video track, negotiated over the data channel.
+    pub fn add_media(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        kind: MediaKind,
+        direction: Direction,
+    ) -> Result<(), EndpointError> {
+        let p = self.open_peer(peer)?;
+        p.reneg_queue.push(MediaRequest { kind, direction });
+        self.renegotiate(now, peer);
+        Ok(())
+    }
+
+    /// Opens another data channel to `peer` (for a file transfer, say). No
+    /// signaling is needed: the channel is announced in-band.
+    pub fn open_channel(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        label: &str,
+    ) -> Result<ChannelId, EndpointError> {
+        let p = self.open_peer(peer)?;
+        let config = ChannelConfig {
+            label: label.to_owned(),
+            ..ChannelConfig::default()
+        };
+        let id = p.rtc.direct_api().create_data_channel(config);
+        self.pump(now, peer);
+        Ok(id)
+    }
+
+    /// Writes raw bytes on another data channel. `Ok(false)` means the send
+    /// buffer is full: wait for [`EndpointEvent::ChannelBufferedLow`].
+    pub fn channel_write(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        channel: ChannelId,
+        data: &[u8],
+    ) -> Result<bool, EndpointError> {
+        let p = self.open_peer(peer)?;
+        let Some(mut ch) = p.rtc.channel(channel) else {
+            return Err(EndpointError::WrongState(format!("channel {channel:?} is not open")));
+        };
+        let accepted = ch.write(true, data).map_err(|e| EndpointError::Rtc(e.to_string()))?;
+        self.pump(now, peer);
+        Ok(accepted)
+    }
+
+    /// Sets the level below which a channel reports [`EndpointEvent::ChannelBufferedLow`].
+    pub fn set_buffered_low(
+        &mut self,
+        peer: &UserName,
+        channel: ChannelId,
+        threshold: usize,
+    ) -> Result<(), EndpointError> {
+        let p = self.open_peer(peer)?;
+        let Some(mut ch) = p.rtc.channel(channel) else {
+            return Err(EndpointError::WrongState(format!("channel {channel:?} is not open")));
+        };
+        ch.set_buffered_amount_low_threshold(threshold);
+        Ok(())
+    }
+
+    /// Asks the hub for presence of these users.
+    pub fn subscribe(&mut self, users: Vec<UserName>) -> Result<(), EndpointError> {
+        if !self.is_ready() {
+            return Err(EndpointError::NoServer);
+        }
+        self.send_hub(&ClientMsg::Subscribe { users });
+        Ok(())
+    }
+
+    /// Closes the connection to `peer` (or abandons the attempt), with events.
+    pub fn close_peer(&mut self, now: Instant, peer: &UserName) -> Result<(), EndpointError> {
+        let Some(p) = self.peers.get(peer) else {
+            return Err(EndpointError::NoPeer(peer.clone()));
+        };
+        match p.state {
+            PeerState::Incoming { .. } => return self.reject(now, peer, "closed"),
+            PeerState::Offering { .. } | PeerState::Connecting => {
+                let attempt = p.attempt.clone();
+                self.send_hub_if_ready(&ClientMsg::Cancel {
+                    attempt,
+                    to: peer.clone(),
+                    reason: Some("closed".into()),
+                });
+            }
+            PeerState::Open | PeerState::Recovering { .. } => {}
+        }
+        self.shut_peer(now, peer);
+        self.event(EndpointEvent::PeerClosed {
+            peer: peer.clone(),
+            reason: "closed locally".into(),
+        });
+        Ok(())
+    }
+
+    /// Closes every connection and the signaling session, then reports [`EndpointEvent::Stopped`].
+    pub fn stop(&mut self, now: Instant) {
+        if self.stopped {
+            return;
+        }
+        let names: Vec<UserName> = self.peers.keys().cloned().collect();
+        for name in names {
+            let _ = self.close_peer(now, &name);
+        }
+        if !matches!(self.hub, HubState::Disconnected | HubState::Closed) {
+            self.send_hub(&ClientMsg::Close {
+                reason: Some("stop".into()),
+            });
+            self.outputs.push_back(EndpointOutput::CloseHub);
+        }
+        self.hub = HubState::Closed;
+        self.stopped = true;
+        self.event(EndpointEvent::Stopped);
+    }
+
+    // ----- outputs -----
+
+    /// The next thing for the driver to do, or `None`.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<EndpointOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call [`Endpoint::handle_timeout`] next; `None` if nothing is pending.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let peers = self.peers.values().map(Peer::next_timeout);
+        let stun = self.stun.as_ref().and_then(StunClient::next_timeout);
+        peers.chain(stun).min()
+    }
+
+    // ----- internals -----
+
+    fn event(&mut self, e: EndpointEvent) {
+        self.outputs.push_back(EndpointOutput::Event(e));
+    }
+
+    fn send_hub(&mut self, msg: &ClientMsg) {
+        self.outputs.push_back(EndpointOutput::HubFrame(encode_client(msg)));
+    }
+
+    fn send_hub_if_ready(&mut self, msg: &ClientMsg) {
+        if self.hub.user().is_some() {
+            self.send_hub(msg);
+        }
+    }
+
+    fn new_attempt_id(&mut self) -> AttemptId {
+        let id = format!("{:016x}", self.rng.u64(..));
+        // 16 hex digits always make a valid id.
+        AttemptId::new(id).expect("hex ids are valid attempt ids")
+    }
+
+    /// A fresh Rtc with the endpoint's certificate, tuning and candidates.
+    fn new_rtc(&self, now: Instant) -> Rtc {
+        let mut rtc = Rtc::builder()
+            .set_dtls_cert(self.config.dtls_cert.clone())
+            .set_snap_enabled(self.config.snap)
+            .set_sctp_max_buffered_amount(self.config.sctp_max_buffered_amount)
+            .set_stats_interval(None)
+            .build(now);
+        for addr in &self.local_addrs {
+            if let Ok(c) = Candidate::host(*addr, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        if let Some((mapped, base)) = self.srflx
+            && let Ok(c) = Candidate::server_reflexive(mapped, base, "udp")
+        {
+            rtc.add_local_candidate(c);
+        }
+        rtc
+    }
+
+    fn open_peer(&mut self, peer: &UserName) -> Result<&mut Peer, EndpointError> {
+        match self.peers.get_mut(peer) {
+            None => Err(EndpointError::NoPeer(peer.clone())),
+            Some(p) if !p.state.established() => Err(EndpointError::NotOpen(peer.clone())),
+            Some(p) => Ok(p),
+        }
+    }
+
+    fn write_main(&mut self, now: Instant, peer: &UserName, bytes: &[u8]) -> Result<(), EndpointError> {
+        let p = self.open_peer(peer)?;
+        let Some(main) = p.main else {
+            return Err(EndpointError::NotOpen(peer.clone()));
+        };
+        let Some(mut ch) = p.rtc.channel(main) else {
+            return Err(EndpointError::NotOpen(peer.clone()));
+        };
+        match ch.write(true, bytes) {
+            Ok(true) => {}
+            Ok(false) => return Err(EndpointError::Rtc("send buffer full".into())),
+            Err(e) => return Err(EndpointError::Rtc(e.to_string())),
+        }
+        self.pump(now, peer);
+        Ok(())
+    }
+
+    /// Adds a local candidate to every peer, trickling it to those still signaling.
+    fn add_candidate_to_all(&mut self, now: Instant, candidate: Candidate) {
+        let names: Vec<UserName> = self.peers.keys().cloned().collect();
+        for name in names {
+            let Some(p) = self.peers.get_mut(&name) else {
+                continue;
+            };
+            let Some(added) = p.rtc.add_local_candidate(candidate.clone()) else {
+                continue;
+            };
+            let line = added.to_sdp_string();
+            if matches!(p.state, PeerState::Offering { .. } | PeerState::Connecting) {
+                let attempt = p.attempt.clone();
+                self.send_hub_if_ready(&ClientMsg::Candidate {
+                    attempt,
+                    to: name.clone(),
+                    candidate: line,
+                });
+            }
+            self.pump(now, &name);
+        }
+    }
+
+    fn on_srflx(&mut self, now: Instant, mapped: SocketAddr, base: SocketAddr) {
+        if self.srflx == Some((mapped, base)) {
+            return;
+        }
+        self.srflx = Some((mapped, base));
+        if let Ok(c) = Candidate::server_reflexive(mapped, base, "udp") {
+            self.add_candidate_to_all(now, c);
+        }
+    }
+
+    fn drain_stun(&mut self) {
+        let Some(stun) = &mut self.stun else {
+            return;
+        };
+        while let Some(t) = stun.poll_transmit() {
+            self.outputs.push_back(EndpointOutput::Transmit(t));
+        }
+    }
+
+    /// Drains a peer's Rtc, acting on its events, until it is quiet.
+    fn pump(&mut self, now: Instant, name: &UserName) {
+        // Each event handler may write (an answer, a control message), which
+        // needs another drain; a peer cannot keep this going forever because
+        // every round consumes events str0m produced from finite input.
+        for _ in 0..64 {
+            let Some(peer) = self.peers.get_mut(name) else {
+                return;
+            };
+            let mut drained = Drained::default();
+            peer.drain(&mut drained);
+            for t in drained.transmits {
+                self.outputs.push_back(EndpointOutput::Transmit(t));
+            }
+            if let Some(err) = drained.error {
+                return self.peer_error(now, name, err);
+            }
+            if drained.events.is_empty() {
+                if !peer.rtc.is_alive() && peer.state.established() {
+                    self.peers.remove(name);
+                    self.event(EndpointEvent::PeerClosed {
+                        peer: name.clone(),
+                        reason: "closed".into(),
+                    });
+                }
+                return;
+            }
+            for e in drained.events {
+                self.on_rtc_event(now, name, e);
+            }
+        }
+    }
+
+    /// Starts an orderly close of a peer's Rtc and forgets it once drained.
+    fn shut_peer(&mut self, now: Instant, name: &UserName) {
+        let Some(mut peer) = self.peers.remove(name) else {
+            return;
+        };
+        if peer.rtc.close().is_ok() {
+            let mut drained = Drained::default();
+            peer.drain(&mut drained);
+            for t in drained.transmits {
+                self.outputs.push_back(EndpointOutput::Transmit(t));
+            }
+        }
+        let _ = now;
+    }
+
+    /// A peer's Rtc failed: contained to that peer.
+    fn peer_error(&mut self, now: Instant, name: &UserName, error: String) {
+        let Some(peer) = self.peers.remove(name) else {
+            return;
+        };
+        let _ = now;
+        if peer.state.established() {
+            self.event(EndpointEvent::PeerClosed {
+                peer: name.clone(),
+                reason: error,
+            });
+        } else {
+            self.event(EndpointEvent::PeerFailed {
+                peer: name.clone(),
+                code: ErrorCode::Negotiation,
+                reason: error,
+            });
+        }
+    }
+
+    fn fail_peer(&mut self, name: &UserName, code: ErrorCode, reason: String) {
+        if self.peers.remove(name).is_some() {
+            self.event(EndpointEvent::PeerFailed {
+                peer: name.clone(),
+                code,
+                reason,
+            });
+        }
+    }
+
+    fn write_control(&mut self, now: Instant, name: &UserName, kind: &str, text: String) {
+        let Ok(bytes) = framing::encode_in(Namespace::Control, kind, &Data::Text(text)) else {
+            return;
+        };
+        let _ = self.write_main(now, name, &bytes);
+    }
+}

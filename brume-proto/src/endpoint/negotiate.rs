@@ -1,0 +1,375 @@
+//! Connection attempts through the hub: offers, answers, trickled candidates,
+//! glare, deadlines and ICE restarts.
+
+use std::time::Instant;
+
+use str0m::Candidate;
+use str0m::change::{SdpAnswer, SdpOffer};
+
+use super::peer::{MAIN_CHANNEL, Peer, PeerState};
+use super::{Endpoint, EndpointError, EndpointEvent};
+use crate::error::ErrorCode;
+use crate::signal::{AttemptId, ClientMsg, GroupId, UserName};
+
+impl Endpoint {
+    /// Sends a fresh offer to `peer` with the main channel in it.
+    pub(super) fn start_offer(
+        &mut self,
+        now: Instant,
+        name: &UserName,
+        group: Option<GroupId>,
+    ) -> Result<(), EndpointError> {
+        let mut rtc = self.new_rtc(now);
+        let mut change = rtc.sdp_api();
+        change.add_channel(MAIN_CHANNEL.into());
+        let Some((offer, pending)) = change.apply() else {
+            return Err(EndpointError::Rtc("no offer was produced".into()));
+        };
+        let attempt = self.new_attempt_id();
+        let mut peer = Peer::new(rtc, PeerState::Offering { pending }, attempt.clone(), now);
+        peer.deadline = Some(now + self.config.connect_timeout);
+        self.peers.insert(name.clone(), peer);
+        self.send_hub(&ClientMsg::Offer {
+            attempt,
+            to: name.clone(),
+            group,
+            sdp: offer.to_sdp_string(),
+            restart: false,
+        });
+        self.pump(now, name);
+        Ok(())
+    }
+
+    pub(super) fn on_offer(
+        &mut self,
+        now: Instant,
+        from: UserName,
+        attempt: AttemptId,
+        group: Option<GroupId>,
+        sdp: &str,
+        restart: bool,
+    ) {
+        let reject = |this: &mut Self, reason: &str| {
+            this.send_hub(&ClientMsg::Reject {
+                attempt: attempt.clone(),
+                to: from.clone(),
+                reason: Some(reason.to_owned()),
+            })
+        };
+        let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
+            return reject(self, "unreadable offer");
+        };
+        if restart {
+            return self.on_restart_offer(now, &from, attempt, offer);
+        }
+        let me = self.user().cloned();
+        match self.peers.get(&from).map(|p| &p.state) {
+            Some(PeerState::Offering { .. }) => {
+                // Glare: the offer of the user whose name sorts first stands.
+                if me.as_ref().is_some_and(|me| *me < from) {
+                    return reject(self, "glare");
+                }
+                let ours = self.peers.remove(&from).map(|p| (p.attempt, p.deadline));
+                if let Some((our_attempt, deadline)) = ours {
+                    self.send_hub(&ClientMsg::Cancel {
+                        attempt: our_attempt,
+                        to: from.clone(),
+                        reason: Some("glare".into()),
+                    });
+                    // Our application asked for this connection: answer at once.
+                    self.insert_incoming(now, &from, attempt, offer, group);
+                    if let Some(p) = self.peers.get_mut(&from) {
+                        p.deadline = deadline;
+                    }
+                    let _ = self.accept_incoming(now, &from);
+                }
+            }
+            Some(PeerState::Incoming { .. }) => {
+                // The caller tried again; the newer offer replaces the old.
+                self.peers.remove(&from);
+                self.insert_incoming(now, &from, attempt, offer, group);
+            }
+            Some(state) => {
+                // A fresh offer from a peer we are connected to: it lost its
+                // state (restarted), so the old connection is dead.
+                let established = state.established();
+                self.shut_peer(now, &from);
+                let reason = "the peer started a new connection".to_owned();
+                self.event(if established {
+                    EndpointEvent::PeerClosed {
+                        peer: from.clone(),
+                        reason,
+                    }
+                } else {
+                    EndpointEvent::PeerFailed {
+                        peer: from.clone(),
+                        code: ErrorCode::Cancelled,
+                        reason,
+                    }
+                });
+                self.announce_incoming(now, from, attempt, offer, group);
+            }
+            None => self.announce_incoming(now, from, attempt, offer, group),
+        }
+    }
+
+    fn announce_incoming(
+        &mut self,
+        now: Instant,
+        from: UserName,
+        attempt: AttemptId,
+        offer: SdpOffer,
+        group: Option<GroupId>,
+    ) {
+        self.insert_incoming(now, &from, attempt, offer, group.clone());
+        self.event(EndpointEvent::Incoming { peer: from, group });
+    }
+
+    fn insert_incoming(
+        &mut self,
+        now: Instant,
+        from: &UserName,
+        attempt: AttemptId,
+        offer: SdpOffer,
+        group: Option<GroupId>,
+    ) {
+        let rtc = self.new_rtc(now);
+        let _ = group; // announced in the event; the state needs only the offer
+        let mut peer = Peer::new(rtc, PeerState::Incoming { offer }, attempt, now);
+        peer.deadline = Some(now + self.config.incoming_timeout);
+        self.peers.insert(from.clone(), peer);
+    }
+
+    pub(super) fn accept_incoming(&mut self, now: Instant, name: &UserName) -> Result<(), EndpointError> {
+        let connect_timeout = self.config.connect_timeout;
+        let Some(peer) = self.peers.get_mut(name) else {
+            return Err(EndpointError::NoPeer(name.clone()));
+        };
+        let PeerState::Incoming { offer, .. } = std::mem::replace(&mut peer.state, PeerState::Connecting)
+        else {
+            return Err(EndpointError::WrongState(format!("no incoming attempt from {name}")));
+        };
+        let attempt = peer.attempt.clone();
+        match peer.rtc.sdp_api().accept_offer(offer) {
+            Ok(answer) => {
+                for c in std::mem::take(&mut peer.early_candidates) {
+                    peer.rtc.add_remote_candidate(c);
+                }
+                let deadline = now + connect_timeout;
+                peer.deadline = Some(peer.deadline.map_or(deadline, |d| d.max(deadline)));
+                self.send_hub(&ClientMsg::Answer {
+                    attempt,
+                    to: name.clone(),
+                    sdp: answer.to_sdp_string(),
+                });
+                self.pump(now, name);
+                Ok(())
+            }
+            Err(e) => {
+                self.send_hub_if_ready(&ClientMsg::Reject {
+                    attempt,
+                    to: name.clone(),
+                    reason: Some("unusable offer".into()),
+                });
+                self.fail_peer(name, ErrorCode::Negotiation, e.to_string());
+                Err(EndpointError::Rtc(e.to_string()))
+            }
+        }
+    }
+
+    pub(super) fn on_answer(&mut self, now: Instant, from: &UserName, attempt: &AttemptId, sdp: &str) {
+        let Some(peer) = self.peers.get_mut(from) else {
+            return;
+        };
+        if peer.attempt != *attempt {
+            return; // a stale attempt, such as a glare loser's
+        }
+        let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
+            return self.fail_peer(from, ErrorCode::Negotiation, "unreadable answer".into());
+        };
+        let result = match &mut peer.state {
+            PeerState::Offering { .. } => {
+                let PeerState::Offering { pending } =
+                    std::mem::replace(&mut peer.state, PeerState::Connecting)
+                else {
+                    unreachable!("matched just above")
+                };
+                peer.rtc.sdp_api().accept_answer(pending, answer)
+            }
+            PeerState::Recovering { .. } => match peer.restart_pending.take() {
+                Some(pending) => peer.rtc.sdp_api().accept_answer(pending, answer),
+                None => return,
+            },
+            _ => return,
+        };
+        match result {
+            Ok(()) => self.pump(now, from),
+            Err(e) => self.peer_error(now, from, e.to_string()),
+        }
+    }
+
+    pub(super) fn on_candidate(&mut self, now: Instant, from: &UserName, attempt: &AttemptId, line: &str) {
+        let Some(peer) = self.peers.get_mut(from) else {
+            return;
+        };
+        if peer.attempt != *attempt {
+            return;
+        }
+        let Ok(candidate) = Candidate::from_sdp_string(line) else {
+            return; // one bad candidate from a peer costs nothing else
+        };
+        if matches!(peer.state, PeerState::Incoming { .. }) {
+            peer.early_candidates.push(candidate);
+            return;
+        }
+        peer.rtc.add_remote_candidate(candidate);
+        self.pump(now, from);
+    }
+
+    pub(super) fn on_reject(&mut self, from: &UserName, attempt: &AttemptId, reason: Option<String>) {
+        let ours = self
+            .peers
+            .get(from)
+            .is_some_and(|p| p.attempt == *attempt && matches!(p.state, PeerState::Offering { .. }));
+        if ours {
+            let reason = reason.unwrap_or_else(|| "declined".into());
+            self.fail_peer(from, ErrorCode::Rejected, reason);
+        }
+    }
+
+    pub(super) fn on_cancel(&mut self, from: &UserName, attempt: &AttemptId, reason: Option<String>) {
+        let Some(peer) = self.peers.get(from) else {
+            return;
+        };
+        if peer.attempt != *attempt {
+            return;
+        }
+        let reason = reason.unwrap_or_else(|| "cancelled".into());
+        // Once offer and answer are through, the connection no longer needs
+        // the hub: the other side's hub session ending is no reason to stop.
+        let hub_side_loss = matches!(reason.as_str(), "peer_gone" | "replaced");
+        match peer.state {
+            PeerState::Offering { .. } | PeerState::Incoming { .. } => {
+                self.fail_peer(from, ErrorCode::Cancelled, reason)
+            }
+            PeerState::Connecting if !hub_side_loss => {
+                self.fail_peer(from, ErrorCode::Cancelled, reason)
+            }
+            _ => {}
+        }
+    }
+
+    /// The peer restarts ICE through the hub because the old path is gone.
+    fn on_restart_offer(&mut self, now: Instant, from: &UserName, attempt: AttemptId, offer: SdpOffer) {
+        let Some(peer) = self.peers.get_mut(from).filter(|p| p.state.established()) else {
+            return self.send_hub(&ClientMsg::Reject {
+                attempt,
+                to: from.clone(),
+                reason: Some("no connection to restart".into()),
+            });
+        };
+        peer.attempt = attempt.clone();
+        // A restart offer supersedes anything we had in flight on the channel.
+        peer.requeue_in_flight();
+        match peer.rtc.sdp_api().accept_offer(offer) {
+            Ok(answer) => {
+                self.send_hub(&ClientMsg::Answer {
+                    attempt,
+                    to: from.clone(),
+                    sdp: answer.to_sdp_string(),
+                });
+                self.pump(now, from);
+            }
+            Err(e) => self.peer_error(now, from, e.to_string()),
+        }
+    }
+
+    /// Acts on a peer's own deadline: attempt timeouts and ICE recovery.
+    pub(super) fn on_peer_deadline(&mut self, now: Instant, name: &UserName) {
+        let Some(peer) = self.peers.get(name) else {
+            return;
+        };
+        if peer.deadline.is_none_or(|d| d > now) {
+            return;
+        }
+        match peer.state {
+            PeerState::Offering { .. } | PeerState::Connecting => {
+                let attempt = peer.attempt.clone();
+                self.send_hub_if_ready(&ClientMsg::Cancel {
+                    attempt,
+                    to: name.clone(),
+                    reason: Some("timeout".into()),
+                });
+                self.shut_peer(now, name);
+                self.event(EndpointEvent::PeerFailed {
+                    peer: name.clone(),
+                    code: ErrorCode::OfferTimeout,
+                    reason: "no open channel before the deadline".into(),
+                });
+            }
+            PeerState::Incoming { .. } => {
+                let attempt = peer.attempt.clone();
+                self.send_hub_if_ready(&ClientMsg::Reject {
+                    attempt,
+                    to: name.clone(),
+                    reason: Some("not accepted in time".into()),
+                });
+                self.fail_peer(name, ErrorCode::OfferTimeout, "not accepted in time".into());
+            }
+            PeerState::Recovering {
+                since,
+                restart_sent,
+            } => {
+                if now >= since + self.config.recovery_limit {
+                    self.shut_peer(now, name);
+                    self.event(EndpointEvent::PeerClosed {
+                        peer: name.clone(),
+                        reason: "connection lost".into(),
+                    });
+                    return;
+                }
+                let initiator = self.user().is_some_and(|me| me < name);
+                if !restart_sent && initiator {
+                    self.restart_ice(now, name, since);
+                } else if let Some(p) = self.peers.get_mut(name) {
+                    p.deadline = Some(since + self.config.recovery_limit);
+                }
+            }
+            PeerState::Open => {
+                if let Some(p) = self.peers.get_mut(name) {
+                    p.deadline = None;
+                }
+            }
+        }
+    }
+
+    /// Offers an ICE restart through the hub.
+    fn restart_ice(&mut self, now: Instant, name: &UserName, since: Instant) {
+        let limit = since + self.config.recovery_limit;
+        let attempt = self.new_attempt_id();
+        let Some(peer) = self.peers.get_mut(name) else {
+            return;
+        };
+        peer.deadline = Some(limit);
+        peer.requeue_in_flight();
+        let mut change = peer.rtc.sdp_api();
+        change.ice_restart(true);
+        let Some((offer, pending)) = change.apply() else {
+            return;
+        };
+        peer.restart_pending = Some(pending);
+        peer.attempt = attempt.clone();
+        peer.state = PeerState::Recovering {
+            since,
+            restart_sent: true,
+        };
+        self.send_hub_if_ready(&ClientMsg::Offer {
+            attempt,
+            to: name.clone(),
+            group: None,
+            sdp: offer.to_sdp_string(),
+            restart: true,
+        });
+        self.pump(now, name);
+    }
+}

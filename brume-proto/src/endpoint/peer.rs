@@ -1,0 +1,148 @@
+//! One remote user: its str0m `Rtc`, where the connection attempt stands, and
+//! the renegotiation that rides on its data channel.
+
+use std::time::Instant;
+
+use str0m::change::{SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, MediaKind};
+use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
+
+use super::event::Transmit;
+use crate::signal::AttemptId;
+
+/// The label of the channel every connection opens first: Brume's messages
+/// and control traffic share it.
+pub const MAIN_CHANNEL: &str = "brume";
+
+/// Where a connection to one peer stands.
+#[derive(Debug)]
+pub(crate) enum PeerState {
+    /// We sent an offer and wait for the answer.
+    Offering { pending: SdpPendingOffer },
+    /// The peer's offer waits for the application to accept.
+    Incoming { offer: SdpOffer },
+    /// Offer and answer are done; ICE, DTLS and SCTP are under way.
+    Connecting,
+    /// The main channel is open.
+    Open,
+    /// ICE lost the path; `restart_sent` once we offered an ICE restart.
+    Recovering { since: Instant, restart_sent: bool },
+}
+
+impl PeerState {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            PeerState::Offering { .. } => "offering",
+            PeerState::Incoming { .. } => "incoming",
+            PeerState::Connecting => "connecting",
+            PeerState::Open => "open",
+            PeerState::Recovering { .. } => "recovering",
+        }
+    }
+
+    /// Open or recovering: past the first connection.
+    pub(crate) fn established(&self) -> bool {
+        matches!(self, PeerState::Open | PeerState::Recovering { .. })
+    }
+}
+
+/// A media change waiting for its turn to be negotiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MediaRequest {
+    pub(crate) kind: MediaKind,
+    pub(crate) direction: Direction,
+}
+
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) rtc: Rtc,
+    pub(crate) state: PeerState,
+    /// The attempt (or ICE-restart attempt) being signaled through the hub.
+    pub(crate) attempt: AttemptId,
+    /// The main channel, once it exists.
+    pub(crate) main: Option<ChannelId>,
+    /// The Rtc's own next timeout.
+    pub(crate) rtc_timeout: Instant,
+    /// Our deadline for the current state, if it has one.
+    pub(crate) deadline: Option<Instant>,
+    /// An offer sent over the data channel, waiting for its answer, with the
+    /// requests it carries (to re-queue should it be rolled back).
+    pub(crate) reneg_in_flight: Option<(SdpPendingOffer, Vec<MediaRequest>)>,
+    /// Media changes queued behind it.
+    pub(crate) reneg_queue: Vec<MediaRequest>,
+    /// Our ICE-restart offer, waiting for its answer through the hub.
+    pub(crate) restart_pending: Option<SdpPendingOffer>,
+    /// Candidates that came before the application accepted.
+    pub(crate) early_candidates: Vec<Candidate>,
+}
+
+/// What draining an `Rtc` produced, for the endpoint to act on.
+#[derive(Debug, Default)]
+pub(crate) struct Drained {
+    pub(crate) transmits: Vec<Transmit>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) error: Option<String>,
+}
+
+impl Peer {
+    pub(crate) fn new(rtc: Rtc, state: PeerState, attempt: AttemptId, now: Instant) -> Self {
+        Self {
+            rtc,
+            state,
+            attempt,
+            main: None,
+            rtc_timeout: now,
+            deadline: None,
+            reneg_in_flight: None,
+            reneg_queue: Vec::new(),
+            restart_pending: None,
+            early_candidates: Vec::new(),
+        }
+    }
+
+    /// Rolls back a renegotiation in flight: its requests go back to the
+    /// front of the queue, to be offered again.
+    pub(crate) fn requeue_in_flight(&mut self) {
+        if let Some((_, mut requests)) = self.reneg_in_flight.take() {
+            requests.append(&mut self.reneg_queue);
+            self.reneg_queue = requests;
+        }
+    }
+
+    /// Drains the Rtc until it asks for a timeout, as str0m requires after
+    /// every input or mutation.
+    pub(crate) fn drain(&mut self, out: &mut Drained) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(at)) => {
+                    self.rtc_timeout = at;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => out.transmits.push(Transmit {
+                    source: t.source,
+                    destination: t.destination,
+                    contents: t.contents.to_vec(),
+                }),
+                Ok(Output::Event(e)) => out.events.push(e),
+                Err(e) => {
+                    out.error = Some(e.to_string());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The earliest of the Rtc's timeout and our own deadline.
+    pub(crate) fn next_timeout(&self) -> Instant {
+        match self.deadline {
+            Some(d) => d.min(self.rtc_timeout),
+            None => self.rtc_timeout,
+        }
+    }
+
+    /// True if this ICE state means the path is gone.
+    pub(crate) fn path_lost(state: IceConnectionState) -> bool {
+        matches!(state, IceConnectionState::Disconnected)
+    }
+}

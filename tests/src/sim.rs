@@ -1,0 +1,324 @@
+//! A deterministic world on virtual time: one hub and N endpoints, joined by
+//! in-memory links. Hub frames travel with a fixed latency, in order; UDP
+//! datagrams go through a seeded `str0m-netem` per receiving node, so tests
+//! can add latency, loss, duplication, reordering and outages.
+//!
+//! The world advances to the earliest of every node's timeout, the hub's
+//! timeout, the next hub-frame delivery and the next datagram delivery, so
+//! nothing waits on a wall clock.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointOutput, Transmit};
+use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+use brume_proto::signal::UserName;
+use brume_proto::token::{TokenKey, TokenKind};
+use str0m::config::DtlsCert;
+use str0m_netem::{Input as NetInput, Netem, NetemConfig, Output as NetOutput};
+
+/// Seconds since the Unix epoch at the start of every world.
+pub const UNIX0: u64 = 1_800_000_000;
+/// One-way latency between any node and the hub.
+pub const HUB_LATENCY: Duration = Duration::from_millis(5);
+
+/// A datagram in flight.
+#[derive(Debug, Clone)]
+pub struct Packet(pub Transmit);
+
+impl AsRef<[u8]> for Packet {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.contents
+    }
+}
+
+/// One endpoint and its view of the world.
+pub struct Node {
+    /// The user it logs in as.
+    pub name: UserName,
+    /// The endpoint under test.
+    pub ep: Endpoint,
+    /// Its UDP address.
+    pub addr: SocketAddr,
+    /// Its connection id at the hub.
+    pub conn: ConnId,
+    /// Everything it told its application, with the virtual time since the start.
+    pub events: Vec<(Duration, EndpointEvent)>,
+    /// Datagrams on their way to this node.
+    pub inbound: Netem<Packet>,
+    /// While false, every datagram to or from this node is lost.
+    pub link_up: bool,
+    /// Frames the hub received from this node.
+    pub frames_to_hub: Vec<String>,
+    /// Accept incoming connections as soon as they are announced.
+    pub auto_accept: bool,
+}
+
+enum HubDelivery {
+    ToHub(ConnId, String),
+    ClosedAtHub(ConnId),
+    ToNode(usize, String),
+}
+
+/// The world.
+pub struct World {
+    /// The virtual clock.
+    pub now: Instant,
+    /// When the world began.
+    pub start: Instant,
+    /// The hub.
+    pub hub: Hub,
+    /// The nodes, in the order they were added.
+    pub nodes: Vec<Node>,
+    key: TokenKey,
+    seed: u64,
+    hub_queue: BTreeMap<(Instant, u64), HubDelivery>,
+    seq: u64,
+}
+
+fn dtls_cert() -> DtlsCert {
+    // One certificate per node, made the way a driver makes it once and keeps it.
+    str0m::crypto::from_feature_flags()
+        .dtls_provider
+        .generate_certificate()
+        .expect("the crypto provider makes certificates")
+}
+
+impl World {
+    /// A world whose hub knows `users`; each becomes a node, logged in.
+    pub fn new(seed: u64, users: &[&str]) -> Self {
+        // str0m draws from fastrand's thread-local generator; seed it so the
+        // world is reproducible (DTLS keys still come from the crypto provider).
+        fastrand::seed(seed);
+        // Only differences from this origin matter.
+        let start = Instant::now();
+        let key = TokenKey::from_secret(&[0x5a; 32]).expect("32 bytes");
+        let names: Vec<UserName> = users.iter().map(|u| UserName::new(*u).expect("valid")).collect();
+        let hub = Hub::new(HubConfig::new(key.clone()), names.clone(), start, UNIX0);
+        let mut world = Self {
+            now: start,
+            start,
+            hub,
+            nodes: Vec::new(),
+            key,
+            seed,
+            hub_queue: BTreeMap::new(),
+            seq: 0,
+        };
+        for name in names {
+            world.add_node(name, |_| {});
+        }
+        world.settle(Duration::from_millis(100));
+        world
+    }
+
+    /// Adds a node for `name`, lets `tune` adjust its config, and logs it in.
+    pub fn add_node(&mut self, name: UserName, tune: impl FnOnce(&mut EndpointConfig)) -> usize {
+        let i = self.nodes.len();
+        let token = self.key.mint(&name, TokenKind::Access, UNIX0, 3600);
+        let mut config = EndpointConfig::new(token, dtls_cert(), self.seed ^ (i as u64 + 1));
+        tune(&mut config);
+        let addr = SocketAddr::from((Ipv4Addr::new(10, 0, 0, i as u8 + 1), 5000));
+        let mut ep = Endpoint::new(config, self.now);
+        ep.add_local_address(self.now, addr);
+        let netem = NetemConfig::new()
+            .latency(Duration::from_millis(10))
+            .seed(self.seed.wrapping_add(i as u64 * 7919));
+        self.nodes.push(Node {
+            name,
+            ep,
+            addr,
+            conn: ConnId(i as u64 + 1),
+            events: Vec::new(),
+            inbound: Netem::new(netem),
+            link_up: true,
+            frames_to_hub: Vec::new(),
+            auto_accept: true,
+        });
+        let conn = self.nodes[i].conn;
+        self.hub.handle_input(self.now, HubInput::Opened(conn));
+        self.nodes[i].ep.hub_connected(self.now);
+        self.flush_node(i);
+        i
+    }
+
+    /// The node index of `name`.
+    pub fn index(&self, name: &str) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.name.as_str() == name)
+            .unwrap_or_else(|| panic!("no node {name}"))
+    }
+
+    /// A user name.
+    pub fn user(name: &str) -> UserName {
+        UserName::new(name).expect("valid name")
+    }
+
+    /// Sets the network conditions for datagrams arriving at node `i`.
+    pub fn set_inbound(&mut self, i: usize, config: NetemConfig) {
+        self.nodes[i].inbound.set_config(config);
+    }
+
+    /// Virtual time since the world began.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    /// Runs a closure against node `i`'s endpoint at the current time, then routes its outputs.
+    pub fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Endpoint, Instant) -> R) -> R {
+        let now = self.now;
+        let r = f(&mut self.nodes[i].ep, now);
+        self.flush_node(i);
+        r
+    }
+
+    /// Advances until `done` holds or `limit` of virtual time passes; true if it held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&World) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            if done(self) {
+                return true;
+            }
+            let Some(next) = self.next_event() else {
+                return false;
+            };
+            if next > end {
+                self.now = end;
+                return done(self);
+            }
+            self.now = self.now.max(next);
+            self.step();
+        }
+    }
+
+    /// Advances `d` of virtual time.
+    pub fn settle(&mut self, d: Duration) {
+        self.run_until(d, |_| false);
+    }
+
+    /// True once node `i` has seen an event matching `f`.
+    pub fn saw(&self, i: usize, f: impl Fn(&EndpointEvent) -> bool) -> bool {
+        self.nodes[i].events.iter().any(|(_, e)| f(e))
+    }
+
+    fn next_event(&self) -> Option<Instant> {
+        let nodes = self.nodes.iter().flat_map(|n| {
+            let net = n.inbound.poll_timeout();
+            [n.ep.poll_timeout(), (!n.inbound.is_empty()).then_some(net)]
+        });
+        let hub = self.hub.poll_timeout();
+        let queue = self.hub_queue.keys().next().map(|(at, _)| *at);
+        nodes.chain([hub, queue]).flatten().min()
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        // Hub frames due now.
+        while let Some(entry) = self.hub_queue.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            match entry.remove() {
+                HubDelivery::ToHub(conn, frame) => {
+                    self.hub.handle_input(now, HubInput::Frame(conn, frame.as_bytes()));
+                    self.flush_hub();
+                }
+                HubDelivery::ClosedAtHub(conn) => {
+                    self.hub.handle_input(now, HubInput::Closed(conn));
+                    self.flush_hub();
+                }
+                HubDelivery::ToNode(i, frame) => {
+                    self.nodes[i].ep.handle_hub_frame(now, frame.as_bytes());
+                    self.flush_node(i);
+                }
+            }
+        }
+        if self.hub.poll_timeout().is_some_and(|t| t <= now) {
+            self.hub.handle_input(now, HubInput::Timeout);
+            self.flush_hub();
+        }
+        // Datagrams due now.
+        for i in 0..self.nodes.len() {
+            self.nodes[i].inbound.handle_input(NetInput::Timeout(now));
+            while let Some(out) = self.nodes[i].inbound.poll_output() {
+                if let NetOutput::Packet(Packet(t)) = out
+                    && self.nodes[i].link_up
+                {
+                    self.nodes[i].ep.handle_datagram(now, t.source, t.destination, &t.contents);
+                    self.flush_node(i);
+                }
+            }
+        }
+        // Endpoint timers.
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].ep.poll_timeout().is_some_and(|t| t <= now) {
+                self.nodes[i].ep.handle_timeout(now);
+                self.flush_node(i);
+            }
+        }
+    }
+
+    fn schedule(&mut self, at: Instant, d: HubDelivery) {
+        self.seq += 1;
+        self.hub_queue.insert((at, self.seq), d);
+    }
+
+    fn flush_hub(&mut self) {
+        let at = self.now + HUB_LATENCY;
+        while let Some(out) = self.hub.poll_output() {
+            let target = |conn: ConnId| self.nodes.iter().position(|n| n.conn == conn);
+            match out {
+                HubOutput::Send { conn, frame } => {
+                    if let Some(i) = target(conn) {
+                        self.schedule(at, HubDelivery::ToNode(i, frame));
+                    }
+                }
+                HubOutput::Close { .. } | HubOutput::GroupChanged { .. } => {}
+            }
+        }
+    }
+
+    fn flush_node(&mut self, i: usize) {
+        let now = self.now;
+        let mut accept = Vec::new();
+        while let Some(out) = self.nodes[i].ep.poll_output() {
+            match out {
+                EndpointOutput::HubFrame(frame) => {
+                    self.nodes[i].frames_to_hub.push(frame.clone());
+                    let conn = self.nodes[i].conn;
+                    self.schedule(now + HUB_LATENCY, HubDelivery::ToHub(conn, frame));
+                }
+                EndpointOutput::CloseHub => {
+                    let conn = self.nodes[i].conn;
+                    self.schedule(now + HUB_LATENCY, HubDelivery::ClosedAtHub(conn));
+                }
+                EndpointOutput::Transmit(t) => self.route(i, t),
+                EndpointOutput::Event(e) => {
+                    if let EndpointEvent::Incoming { peer, .. } = &e
+                        && self.nodes[i].auto_accept
+                    {
+                        accept.push(peer.clone());
+                    }
+                    self.nodes[i].events.push((now - self.start, e));
+                }
+            }
+        }
+        for peer in accept {
+            let _ = self.nodes[i].ep.accept(now, &peer);
+            self.flush_node(i);
+        }
+    }
+
+    fn route(&mut self, from: usize, t: Transmit) {
+        if !self.nodes[from].link_up {
+            return;
+        }
+        let Some(to) = self.nodes.iter().position(|n| n.addr == t.destination) else {
+            return;
+        };
+        let now = self.now;
+        self.nodes[to].inbound.handle_input(NetInput::Packet(now, Packet(t)));
+    }
+}
