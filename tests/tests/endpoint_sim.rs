@@ -1,28 +1,392 @@
-//! Endpoint scenarios in the simulated world, each under many seeds.
+//! Endpoint scenarios in the simulated world. Each runs under many seeds; a
+//! failure names its seed so it can be replayed alone.
 
 use std::time::Duration;
 
+use brume_proto::ErrorCode;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::framing::Data;
 use brume_tests::sim::World;
+use str0m::media::{Direction, MediaKind};
+use str0m_netem::{NetemConfig, Probability, RandomLoss};
+
+const SEEDS: u64 = 8;
+
+fn for_seeds(scenario: impl Fn(u64) -> Result<(), String>) {
+    for seed in 0..SEEDS {
+        if let Err(e) = scenario(seed) {
+            panic!("seed {seed}: {e}");
+        }
+    }
+}
+
+fn is_open(e: &EndpointEvent) -> bool {
+    matches!(e, EndpointEvent::PeerOpen { .. })
+}
+
+fn failed_with(code: ErrorCode) -> impl Fn(&EndpointEvent) -> bool {
+    move |e| matches!(e, EndpointEvent::PeerFailed { code: c, .. } if *c == code)
+}
+
+fn events(w: &World, i: usize) -> String {
+    format!("{}: {:#?}", w.nodes[i].name, w.nodes[i].events)
+}
+
+/// Connects `a` to `b` and waits for both sides to open.
+fn open_pair(w: &mut World, a: usize, b: usize) -> Result<(), String> {
+    let to = w.nodes[b].name.clone();
+    w.with(a, |ep, now| ep.connect(now, &to, None))
+        .map_err(|e| e.to_string())?;
+    let (na, nb) = (w.nodes[a].name.clone(), w.nodes[b].name.clone());
+    let opened = w.run_until(Duration::from_secs(10), |w| {
+        w.saw(
+            a,
+            |e| matches!(e, EndpointEvent::PeerOpen { peer } if *peer == nb),
+        ) && w.saw(
+            b,
+            |e| matches!(e, EndpointEvent::PeerOpen { peer } if *peer == na),
+        )
+    });
+    if opened {
+        Ok(())
+    } else {
+        Err(format!("no open\n{}\n{}", events(w, a), events(w, b)))
+    }
+}
+
+fn say(w: &mut World, from: usize, to: usize, text: &str) -> Result<(), String> {
+    let peer = w.nodes[to].name.clone();
+    w.with(from, |ep, now| {
+        ep.send(now, &peer, "chat", &Data::Text(text.into()))
+    })
+    .map_err(|e| format!("send {text}: {e}"))
+}
+
+fn heard(w: &World, i: usize, text: &str) -> bool {
+    w.saw(
+        i,
+        |e| matches!(e, EndpointEvent::Message { data: Data::Text(t), .. } if t == text),
+    )
+}
 
 #[test]
 fn connect_by_name_and_exchange_messages_both_ways() {
-    let mut w = World::new(1, &["alice", "bob"]);
-    let (a, b) = (w.index("alice"), w.index("bob"));
-    assert!(w.nodes[a].ep.is_ready(), "{:?}", w.nodes[a].events);
-    w.with(a, |ep, now| ep.connect(now, &World::user("bob"), None)).unwrap();
-    let open = w.run_until(Duration::from_secs(10), |w| {
-        w.saw(a, |e| matches!(e, EndpointEvent::PeerOpen { .. }))
-            && w.saw(b, |e| matches!(e, EndpointEvent::PeerOpen { .. }))
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        // Some loss on both sides: SCTP must carry the messages anyway.
+        for i in 0..2 {
+            let lossy = NetemConfig::new()
+                .latency(Duration::from_millis(10))
+                .loss(RandomLoss::new(Probability::new(0.02)))
+                .seed(seed + i as u64);
+            w.set_inbound(i, lossy);
+        }
+        open_pair(&mut w, 0, 1)?;
+        for n in 0..20 {
+            say(&mut w, 0, 1, &format!("a{n}"))?;
+            say(&mut w, 1, 0, &format!("b{n}"))?;
+        }
+        w.with(1, |ep, now| {
+            ep.send(
+                now,
+                &World::user("alice"),
+                "blob",
+                &Data::Bytes(vec![0, 1, 255]),
+            )
+        })
+        .map_err(|e| e.to_string())?;
+        let all = w.run_until(Duration::from_secs(20), |w| {
+            (0..20).all(|n| heard(w, 1, &format!("a{n}")) && heard(w, 0, &format!("b{n}")))
+                && w.saw(0, |e| matches!(e, EndpointEvent::Message { kind, data: Data::Bytes(b), .. } if kind == "blob" && b == &[0, 1, 255]))
+        });
+        // Messages arrive in order on the ordered main channel.
+        let order: Vec<String> = w.nodes[1]
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EndpointEvent::Message {
+                    data: Data::Text(t),
+                    ..
+                } => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<String> = (0..20).map(|n| format!("a{n}")).collect();
+        if !all || order != expected {
+            return Err(format!(
+                "messages lost or reordered: {order:?}\n{}",
+                events(&w, 0)
+            ));
+        }
+        Ok(())
     });
-    assert!(open, "a: {:#?}\nb: {:#?}", w.nodes[a].events, w.nodes[b].events);
-    eprintln!("open after {:?}", w.elapsed());
-    w.with(a, |ep, now| ep.send(now, &World::user("bob"), "chat", &Data::Text("hi bob".into()))).unwrap();
-    w.with(b, |ep, now| ep.send(now, &World::user("alice"), "chat", &Data::Bytes(vec![1, 2, 3]))).unwrap();
-    let got = w.run_until(Duration::from_secs(5), |w| {
-        w.saw(b, |e| matches!(e, EndpointEvent::Message { data: Data::Text(t), .. } if t == "hi bob"))
-            && w.saw(a, |e| matches!(e, EndpointEvent::Message { data: Data::Bytes(b), .. } if b == &[1, 2, 3]))
+}
+
+#[test]
+fn connecting_to_an_offline_user_fails_with_enodest() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        let (a, b) = (w.index("alice"), w.index("bob"));
+        w.with(b, |ep, now| ep.stop(now));
+        w.settle(Duration::from_millis(50));
+        w.with(a, |ep, now| ep.connect(now, &World::user("bob"), None))
+            .map_err(|e| e.to_string())?;
+        if w.run_until(Duration::from_secs(2), |w| {
+            w.saw(a, failed_with(ErrorCode::NoDest))
+        }) {
+            Ok(())
+        } else {
+            Err(events(&w, a))
+        }
     });
-    assert!(got, "a: {:#?}\nb: {:#?}", w.nodes[a].events, w.nodes[b].events);
+}
+
+#[test]
+fn connecting_to_an_unknown_user_fails_with_ebaddest() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice"]);
+        w.with(0, |ep, now| ep.connect(now, &World::user("nobody"), None))
+            .map_err(|e| e.to_string())?;
+        if w.run_until(Duration::from_secs(2), |w| {
+            w.saw(0, failed_with(ErrorCode::BadDest))
+        }) {
+            Ok(())
+        } else {
+            Err(events(&w, 0))
+        }
+    });
+}
+
+#[test]
+fn connecting_without_a_hub_session_is_enosrv() {
+    let mut w = World::new(3, &["alice", "bob"]);
+    w.with(0, |ep, now| ep.hub_closed(now));
+    let err = w
+        .with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NoServer);
+}
+
+#[test]
+fn an_unanswered_offer_times_out_with_eoffertimeout() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        w.nodes[1].auto_accept = false;
+        w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+            .map_err(|e| e.to_string())?;
+        let start = w.elapsed();
+        if !w.run_until(Duration::from_secs(20), |w| {
+            w.saw(0, failed_with(ErrorCode::OfferTimeout))
+        }) {
+            return Err(events(&w, 0));
+        }
+        // The documented default: 15 s from connect.
+        let took = w.elapsed() - start;
+        if took != Duration::from_secs(15) {
+            return Err(format!("timed out after {took:?}"));
+        }
+        // The callee's pending attempt is cancelled too.
+        if !w.run_until(Duration::from_secs(1), |w| {
+            w.saw(1, failed_with(ErrorCode::Cancelled))
+        }) {
+            return Err(events(&w, 1));
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_rejected_attempt_fails_with_erejected() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        w.nodes[1].auto_accept = false;
+        w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+            .map_err(|e| e.to_string())?;
+        w.run_until(Duration::from_secs(1), |w| {
+            w.saw(1, |e| matches!(e, EndpointEvent::Incoming { .. }))
+        });
+        w.with(1, |ep, now| ep.reject(now, &World::user("alice"), "busy"))
+            .map_err(|e| e.to_string())?;
+        let rejected = w.run_until(Duration::from_secs(1), |w| {
+            w.saw(0, |e| matches!(e, EndpointEvent::PeerFailed { code: ErrorCode::Rejected, reason, .. } if reason == "busy"))
+        });
+        if rejected && w.nodes[0].ep.peer_state(&World::user("bob")).is_none() {
+            Ok(())
+        } else {
+            Err(events(&w, 0))
+        }
+    });
+}
+
+#[test]
+fn glare_gives_exactly_one_connection() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        // Both connect at the same virtual instant.
+        w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+            .map_err(|e| e.to_string())?;
+        w.with(1, |ep, now| ep.connect(now, &World::user("alice"), None))
+            .map_err(|e| e.to_string())?;
+        let open = w.run_until(Duration::from_secs(10), |w| {
+            w.saw(0, is_open) && w.saw(1, is_open)
+        });
+        w.settle(Duration::from_secs(2));
+        let opens = |i: usize| w.nodes[i].events.iter().filter(|(_, e)| is_open(e)).count();
+        let failures = |i: usize| {
+            w.nodes[i]
+                .events
+                .iter()
+                .filter(|(_, e)| {
+                    matches!(
+                        e,
+                        EndpointEvent::PeerFailed { .. } | EndpointEvent::PeerClosed { .. }
+                    )
+                })
+                .count()
+        };
+        if !open || opens(0) != 1 || opens(1) != 1 || failures(0) + failures(1) != 0 {
+            return Err(format!("{}\n{}", events(&w, 0), events(&w, 1)));
+        }
+        // The connection that stands is alice's offer (her name sorts first).
+        let bob_offered = w.nodes[1]
+            .frames_to_hub
+            .iter()
+            .any(|f| f.contains(r#""type":"cancel""#));
+        if !bob_offered {
+            return Err("bob should have cancelled his own offer".into());
+        }
+        say(&mut w, 0, 1, "one")?;
+        say(&mut w, 1, 0, "two")?;
+        if w.run_until(Duration::from_secs(2), |w| {
+            heard(w, 1, "one") && heard(w, 0, "two")
+        }) {
+            Ok(())
+        } else {
+            Err("no messages over the glare connection".into())
+        }
+    });
+}
+
+#[test]
+fn a_peer_that_closes_is_reported_closed() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        open_pair(&mut w, 0, 1)?;
+        w.with(1, |ep, now| ep.close_peer(now, &World::user("alice")))
+            .map_err(|e| e.to_string())?;
+        let closed = w.run_until(Duration::from_secs(5), |w| {
+            w.saw(0, |e| matches!(e, EndpointEvent::PeerClosed { .. }))
+        });
+        let local = w.saw(1, |e| matches!(e, EndpointEvent::PeerClosed { .. }));
+        if closed && local && w.nodes[0].ep.peer_state(&World::user("bob")).is_none() {
+            Ok(())
+        } else {
+            Err(format!("{}\n{}", events(&w, 0), events(&w, 1)))
+        }
+    });
+}
+
+#[test]
+fn three_peers_in_a_triangle() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob", "carol"]);
+        open_pair(&mut w, 0, 1)?;
+        open_pair(&mut w, 1, 2)?;
+        open_pair(&mut w, 2, 0)?;
+        for (from, to) in [(0, 1), (1, 2), (2, 0), (1, 0), (2, 1), (0, 2)] {
+            say(&mut w, from, to, &format!("{from}->{to}"))?;
+        }
+        let all = w.run_until(Duration::from_secs(3), |w| {
+            [(0, 1), (1, 2), (2, 0), (1, 0), (2, 1), (0, 2)]
+                .iter()
+                .all(|(f, t)| heard(w, *t, &format!("{f}->{t}")))
+        });
+        // One peer failing never disturbs the others.
+        w.with(2, |ep, now| ep.stop(now));
+        w.settle(Duration::from_secs(2));
+        say(&mut w, 0, 1, "still here")?;
+        let still = w.run_until(Duration::from_secs(2), |w| heard(w, 1, "still here"));
+        if all && still {
+            Ok(())
+        } else {
+            Err(format!("{}\n{}", events(&w, 0), events(&w, 1)))
+        }
+    });
+}
+
+#[test]
+fn the_connection_recovers_after_a_link_outage() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        open_pair(&mut w, 0, 1)?;
+        w.nodes[1].link_up = false;
+        let lost = w.run_until(Duration::from_secs(30), |w| {
+            w.saw(0, |e| matches!(e, EndpointEvent::PeerReconnecting { .. }))
+        });
+        w.settle(Duration::from_secs(3));
+        w.nodes[1].link_up = true;
+        let back = w.run_until(Duration::from_secs(20), |w| {
+            w.saw(0, |e| matches!(e, EndpointEvent::PeerReconnected { .. }))
+        });
+        say(&mut w, 0, 1, "after")?;
+        let heard_after = w.run_until(Duration::from_secs(5), |w| heard(w, 1, "after"));
+        if lost && back && heard_after {
+            Ok(())
+        } else {
+            Err(format!(
+                "lost {lost} back {back} heard {heard_after}\n{}\n{}",
+                events(&w, 0),
+                events(&w, 1)
+            ))
+        }
+    });
+}
+
+#[test]
+fn media_added_after_connect_is_negotiated_on_the_data_channel_only() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        open_pair(&mut w, 0, 1)?;
+        w.settle(Duration::from_millis(500));
+        let before: Vec<usize> = w.nodes.iter().map(|n| n.frames_to_hub.len()).collect();
+        w.with(0, |ep, now| {
+            ep.add_media(
+                now,
+                &World::user("bob"),
+                MediaKind::Audio,
+                Direction::SendRecv,
+            )
+        })
+        .map_err(|e| e.to_string())?;
+        let added = w.run_until(Duration::from_secs(5), |w| {
+            w.saw(1, |e| {
+                matches!(
+                    e,
+                    EndpointEvent::MediaAdded {
+                        kind: MediaKind::Audio,
+                        ..
+                    }
+                )
+            })
+        });
+        if !added {
+            return Err(format!(
+                "{}
+{}",
+                events(&w, 0),
+                events(&w, 1)
+            ));
+        }
+        w.settle(Duration::from_secs(1));
+        // The hub saw nothing for it: at most keepalive pongs went its way.
+        for (n, skip) in w.nodes.iter().zip(before) {
+            if let Some(f) = n.frames_to_hub[skip..]
+                .iter()
+                .find(|f| !f.contains(r#""type":"pong""#))
+            {
+                return Err(format!("the hub saw {f}"));
+            }
+        }
+        Ok(())
+    });
 }

@@ -87,13 +87,11 @@ impl Endpoint {
                 mid: m.mid,
                 kind: m.kind,
             }),
-            Event::Closed => {
-                if self.peers.remove(name).is_some() {
-                    self.event(EndpointEvent::PeerClosed {
-                        peer: name.clone(),
-                        reason: "closed by the peer".into(),
-                    });
-                }
+            Event::Closed if self.peers.remove(name).is_some() => {
+                self.event(EndpointEvent::PeerClosed {
+                    peer: name.clone(),
+                    reason: "closed by the peer".into(),
+                });
             }
             _ => {}
         }
@@ -114,7 +112,10 @@ impl Endpoint {
                 self.event(EndpointEvent::PeerReconnecting { peer: name.clone() });
             }
             (PeerState::Recovering { .. }, false)
-                if matches!(state, IceConnectionState::Connected | IceConnectionState::Completed) =>
+                if matches!(
+                    state,
+                    IceConnectionState::Connected | IceConnectionState::Completed
+                ) =>
             {
                 peer.state = PeerState::Open;
                 peer.deadline = None;

@@ -119,6 +119,8 @@ pub struct Endpoint {
     /// The server-reflexive candidate STUN found: (mapped, base).
     srflx: Option<(SocketAddr, SocketAddr)>,
     peers: BTreeMap<UserName, Peer>,
+    /// Remote addresses whose STUN named a peer's Rtc.
+    learned: BTreeMap<SocketAddr, UserName>,
     outputs: VecDeque<EndpointOutput>,
     stopped: bool,
 }
@@ -136,6 +138,7 @@ impl Endpoint {
             stun,
             srflx: None,
             peers: BTreeMap::new(),
+            learned: BTreeMap::new(),
             outputs: VecDeque::new(),
             stopped: false,
         }
@@ -211,7 +214,23 @@ impl Endpoint {
             .iter()
             .find(|(_, p)| p.rtc.accepts(&input))
             .map(|(name, _)| name.clone());
-        let Some(name) = owner else {
+        // STUN names its Rtc by ufrag, so the address it came from is known to
+        // be that peer's. str0m only accepts DTLS from an address once its own
+        // check on that pair succeeded, which can come a moment after the
+        // peer's first DTLS flight; without this, that flight is dropped and
+        // the handshake waits a full one-second retransmission.
+        let is_stun = contents.first().is_some_and(|b| *b < 2);
+        let owner = match owner {
+            Some(name) => {
+                if is_stun && self.learned.insert(source, name.clone()).is_none() {
+                    let peers = &self.peers;
+                    self.learned.retain(|_, n| peers.contains_key(n));
+                }
+                Some(name)
+            }
+            None => self.learned.get(&source).cloned(),
+        };
+        let Some(name) = owner.filter(|n| self.peers.contains_key(n)) else {
             return;
         };
         if let Some(peer) = self.peers.get_mut(&name)
@@ -276,12 +295,19 @@ impl Endpoint {
     }
 
     /// Declines the incoming attempt from `peer`.
-    pub fn reject(&mut self, now: Instant, peer: &UserName, reason: &str) -> Result<(), EndpointError> {
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        reason: &str,
+    ) -> Result<(), EndpointError> {
         let Some(p) = self.peers.get(peer) else {
             return Err(EndpointError::NoPeer(peer.clone()));
         };
         if !matches!(p.state, PeerState::Incoming { .. }) {
-            return Err(EndpointError::WrongState(format!("no incoming attempt from {peer}")));
+            return Err(EndpointError::WrongState(format!(
+                "no incoming attempt from {peer}"
+            )));
         }
         let attempt = p.attempt.clone();
         self.peers.remove(peer);
@@ -349,9 +375,13 @@ impl Endpoint {
     ) -> Result<bool, EndpointError> {
         let p = self.open_peer(peer)?;
         let Some(mut ch) = p.rtc.channel(channel) else {
-            return Err(EndpointError::WrongState(format!("channel {channel:?} is not open")));
+            return Err(EndpointError::WrongState(format!(
+                "channel {channel:?} is not open"
+            )));
         };
-        let accepted = ch.write(true, data).map_err(|e| EndpointError::Rtc(e.to_string()))?;
+        let accepted = ch
+            .write(true, data)
+            .map_err(|e| EndpointError::Rtc(e.to_string()))?;
         self.pump(now, peer);
         Ok(accepted)
     }
@@ -365,7 +395,9 @@ impl Endpoint {
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
         let Some(mut ch) = p.rtc.channel(channel) else {
-            return Err(EndpointError::WrongState(format!("channel {channel:?} is not open")));
+            return Err(EndpointError::WrongState(format!(
+                "channel {channel:?} is not open"
+            )));
         };
         ch.set_buffered_amount_low_threshold(threshold);
         Ok(())
@@ -448,7 +480,8 @@ impl Endpoint {
     }
 
     fn send_hub(&mut self, msg: &ClientMsg) {
-        self.outputs.push_back(EndpointOutput::HubFrame(encode_client(msg)));
+        self.outputs
+            .push_back(EndpointOutput::HubFrame(encode_client(msg)));
     }
 
     fn send_hub_if_ready(&mut self, msg: &ClientMsg) {
@@ -492,7 +525,12 @@ impl Endpoint {
         }
     }
 
-    fn write_main(&mut self, now: Instant, peer: &UserName, bytes: &[u8]) -> Result<(), EndpointError> {
+    fn write_main(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
         let Some(main) = p.main else {
             return Err(EndpointError::NotOpen(peer.clone()));

@@ -140,14 +140,21 @@ impl Endpoint {
         self.peers.insert(from.clone(), peer);
     }
 
-    pub(super) fn accept_incoming(&mut self, now: Instant, name: &UserName) -> Result<(), EndpointError> {
+    pub(super) fn accept_incoming(
+        &mut self,
+        now: Instant,
+        name: &UserName,
+    ) -> Result<(), EndpointError> {
         let connect_timeout = self.config.connect_timeout;
         let Some(peer) = self.peers.get_mut(name) else {
             return Err(EndpointError::NoPeer(name.clone()));
         };
-        let PeerState::Incoming { offer, .. } = std::mem::replace(&mut peer.state, PeerState::Connecting)
+        let PeerState::Incoming { offer, .. } =
+            std::mem::replace(&mut peer.state, PeerState::Connecting)
         else {
-            return Err(EndpointError::WrongState(format!("no incoming attempt from {name}")));
+            return Err(EndpointError::WrongState(format!(
+                "no incoming attempt from {name}"
+            )));
         };
         let attempt = peer.attempt.clone();
         match peer.rtc.sdp_api().accept_offer(offer) {
@@ -177,7 +184,13 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn on_answer(&mut self, now: Instant, from: &UserName, attempt: &AttemptId, sdp: &str) {
+    pub(super) fn on_answer(
+        &mut self,
+        now: Instant,
+        from: &UserName,
+        attempt: &AttemptId,
+        sdp: &str,
+    ) {
         let Some(peer) = self.peers.get_mut(from) else {
             return;
         };
@@ -208,7 +221,13 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn on_candidate(&mut self, now: Instant, from: &UserName, attempt: &AttemptId, line: &str) {
+    pub(super) fn on_candidate(
+        &mut self,
+        now: Instant,
+        from: &UserName,
+        attempt: &AttemptId,
+        line: &str,
+    ) {
         let Some(peer) = self.peers.get_mut(from) else {
             return;
         };
@@ -226,18 +245,27 @@ impl Endpoint {
         self.pump(now, from);
     }
 
-    pub(super) fn on_reject(&mut self, from: &UserName, attempt: &AttemptId, reason: Option<String>) {
-        let ours = self
-            .peers
-            .get(from)
-            .is_some_and(|p| p.attempt == *attempt && matches!(p.state, PeerState::Offering { .. }));
+    pub(super) fn on_reject(
+        &mut self,
+        from: &UserName,
+        attempt: &AttemptId,
+        reason: Option<String>,
+    ) {
+        let ours = self.peers.get(from).is_some_and(|p| {
+            p.attempt == *attempt && matches!(p.state, PeerState::Offering { .. })
+        });
         if ours {
             let reason = reason.unwrap_or_else(|| "declined".into());
             self.fail_peer(from, ErrorCode::Rejected, reason);
         }
     }
 
-    pub(super) fn on_cancel(&mut self, from: &UserName, attempt: &AttemptId, reason: Option<String>) {
+    pub(super) fn on_cancel(
+        &mut self,
+        from: &UserName,
+        attempt: &AttemptId,
+        reason: Option<String>,
+    ) {
         let Some(peer) = self.peers.get(from) else {
             return;
         };
@@ -260,7 +288,13 @@ impl Endpoint {
     }
 
     /// The peer restarts ICE through the hub because the old path is gone.
-    fn on_restart_offer(&mut self, now: Instant, from: &UserName, attempt: AttemptId, offer: SdpOffer) {
+    fn on_restart_offer(
+        &mut self,
+        now: Instant,
+        from: &UserName,
+        attempt: AttemptId,
+        offer: SdpOffer,
+    ) {
         let Some(peer) = self.peers.get_mut(from).filter(|p| p.state.established()) else {
             return self.send_hub(&ClientMsg::Reject {
                 attempt,

@@ -108,7 +108,9 @@ impl Endpoint {
                 from,
                 reason,
             } => self.on_cancel(&from, &attempt, reason),
-            HubMsg::Presence { user, online } => self.event(EndpointEvent::Presence { user, online }),
+            HubMsg::Presence { user, online } => {
+                self.event(EndpointEvent::Presence { user, online })
+            }
             HubMsg::Members { .. } | HubMsg::Pong { .. } | HubMsg::Unknown => {}
             HubMsg::Ping { nonce } => self.send_hub(&ClientMsg::Pong { nonce }),
             HubMsg::Error {
@@ -163,7 +165,9 @@ impl Endpoint {
             let owner = self
                 .peers
                 .iter()
-                .find(|(_, p)| p.attempt == attempt && matches!(p.state, PeerState::Offering { .. }))
+                .find(|(_, p)| {
+                    p.attempt == attempt && matches!(p.state, PeerState::Offering { .. })
+                })
                 .map(|(name, _)| name.clone());
             if let Some(name) = owner {
                 self.fail_peer(&name, code, message);
@@ -179,11 +183,20 @@ impl Endpoint {
         let waiting: Vec<_> = self
             .peers
             .iter()
-            .filter(|(_, p)| matches!(p.state, PeerState::Offering { .. } | PeerState::Incoming { .. }))
+            .filter(|(_, p)| {
+                matches!(
+                    p.state,
+                    PeerState::Offering { .. } | PeerState::Incoming { .. }
+                )
+            })
             .map(|(name, _)| name.clone())
             .collect();
         for name in waiting {
-            self.fail_peer(&name, ErrorCode::Server, "the signaling session ended".into());
+            self.fail_peer(
+                &name,
+                ErrorCode::Server,
+                "the signaling session ended".into(),
+            );
         }
     }
 }

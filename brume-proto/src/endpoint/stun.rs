@@ -159,7 +159,10 @@ mod tests {
         let base: SocketAddr = "10.0.0.1:5000".parse().unwrap();
         let mut c = StunClient::new(server);
         c.add_base(t0(), base, [9; 12]);
-        assert_eq!(c.handle_response(server, base, &binding_request(&[9; 12])), None);
+        assert_eq!(
+            c.handle_response(server, base, &binding_request(&[9; 12])),
+            None
+        );
         assert_eq!(c.handle_response(server, base, b"short"), None);
     }
 }
