@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointOutput, Transmit};
+use brume_proto::endpoint::{
+    Endpoint, EndpointConfig, EndpointEvent, EndpointOutput, Transmit, binding_response,
+};
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use brume_proto::signal::UserName;
 use brume_proto::token::{TokenKey, TokenKind};
@@ -20,6 +22,16 @@ use str0m_netem::{Input as NetInput, Netem, NetemConfig, Output as NetOutput};
 
 /// Seconds since the Unix epoch at the start of every world.
 pub const UNIX0: u64 = 1_800_000_000;
+/// The world's STUN server.
+pub const STUN_SERVER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 3478);
+
+/// Node `i`'s public address behind a one-to-one NAT: what STUN reports,
+/// and an address that reaches it.
+pub fn public_addr(i: usize) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::new(198, 51, 100, i as u8 + 1), 5000))
+}
+
 /// One-way latency between any node and the hub.
 pub const HUB_LATENCY: Duration = Duration::from_millis(5);
 
@@ -94,7 +106,10 @@ impl World {
         // Only differences from this origin matter.
         let start = Instant::now();
         let key = TokenKey::from_secret(&[0x5a; 32]).expect("32 bytes");
-        let names: Vec<UserName> = users.iter().map(|u| UserName::new(*u).expect("valid")).collect();
+        let names: Vec<UserName> = users
+            .iter()
+            .map(|u| UserName::new(*u).expect("valid"))
+            .collect();
         let hub = Hub::new(HubConfig::new(key.clone()), names.clone(), start, UNIX0);
         let mut world = Self {
             now: start,
@@ -222,7 +237,8 @@ impl World {
             }
             match entry.remove() {
                 HubDelivery::ToHub(conn, frame) => {
-                    self.hub.handle_input(now, HubInput::Frame(conn, frame.as_bytes()));
+                    self.hub
+                        .handle_input(now, HubInput::Frame(conn, frame.as_bytes()));
                     self.flush_hub();
                 }
                 HubDelivery::ClosedAtHub(conn) => {
@@ -246,7 +262,9 @@ impl World {
                 if let NetOutput::Packet(Packet(t)) = out
                     && self.nodes[i].link_up
                 {
-                    self.nodes[i].ep.handle_datagram(now, t.source, t.destination, &t.contents);
+                    self.nodes[i]
+                        .ep
+                        .handle_datagram(now, t.source, t.destination, &t.contents);
                     self.flush_node(i);
                 }
             }
@@ -311,14 +329,35 @@ impl World {
         }
     }
 
-    fn route(&mut self, from: usize, t: Transmit) {
+    fn route(&mut self, from: usize, mut t: Transmit) {
         if !self.nodes[from].link_up {
             return;
         }
-        let Some(to) = self.nodes.iter().position(|n| n.addr == t.destination) else {
+        let now = self.now;
+        if t.destination == STUN_SERVER {
+            // The server answers at once with the sender's public address.
+            let Some(answer) = binding_response(&t.contents, public_addr(from)) else {
+                return;
+            };
+            let reply = Transmit {
+                source: STUN_SERVER,
+                destination: t.source,
+                contents: answer,
+            };
+            self.nodes[from]
+                .inbound
+                .handle_input(NetInput::Packet(now, Packet(reply)));
+            return;
+        }
+        let Some(to) = (0..self.nodes.len())
+            .find(|&i| self.nodes[i].addr == t.destination || public_addr(i) == t.destination)
+        else {
             return;
         };
-        let now = self.now;
-        self.nodes[to].inbound.handle_input(NetInput::Packet(now, Packet(t)));
+        // Through the NAT, the datagram arrives at the node's own address.
+        t.destination = self.nodes[to].addr;
+        self.nodes[to]
+            .inbound
+            .handle_input(NetInput::Packet(now, Packet(t)));
     }
 }

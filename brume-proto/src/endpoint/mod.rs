@@ -59,6 +59,8 @@ use str0m::{Candidate, Input, Rtc};
 pub use config::EndpointConfig;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use peer::MAIN_CHANNEL;
+#[cfg(any(test, feature = "testing"))]
+pub use stun::binding_response;
 
 use crate::error::ErrorCode;
 use crate::framing::{self, Data, FramingError, Namespace};
