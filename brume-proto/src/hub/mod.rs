@@ -213,7 +213,11 @@ impl Hub {
             self.close_session(now, conn, CloseReason::UserRemoved);
         }
         self.groups.remove_user(user);
-        self.watchers.remove(user);
+        for conn in self.watchers.remove(user).unwrap_or_default() {
+            if let Some(s) = self.sessions.get_mut(&conn) {
+                s.subscriptions.remove(user);
+            }
+        }
     }
 
     /// Loads a group's membership from storage (no `GroupChanged` output).
@@ -452,6 +456,22 @@ impl Hub {
         });
     }
 
+    /// Encodes a frame to relay. `from` is often longer than the `to` it
+    /// replaces, so a frame near the limit could grow past it: such a frame
+    /// is refused to its sender (`ETOOBIG`) rather than sent oversized.
+    fn relay_frame(&mut self, sender: ConnId, attempt: &AttemptId, msg: &HubMsg) -> Option<String> {
+        let frame = encode_hub(msg);
+        if frame.len() <= crate::signal::MAX_FRAME_LEN {
+            return Some(frame);
+        }
+        let text = format!("relayed, it would be {} bytes, over the limit", frame.len());
+        self.send(
+            sender,
+            &error_msg(ErrorCode::TooBig, Some(attempt.clone()), &text),
+        );
+        None
+    }
+
     #[cfg(any(test, feature = "testing"))]
     /// Entries in the timer table (tests check nothing leaks).
     pub fn timer_count(&self) -> usize {
@@ -486,10 +506,18 @@ impl CancelWhy {
     }
 }
 
+/// The longest `message` in an error frame; serde's errors quote the
+/// offending input, which must not make the reply outgrow the frame limit.
+const MAX_ERROR_TEXT: usize = 256;
+
 pub(crate) fn error_msg(code: ErrorCode, attempt: Option<AttemptId>, message: &str) -> HubMsg {
+    let mut end = message.len().min(MAX_ERROR_TEXT);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
     HubMsg::Error {
         code,
         attempt,
-        message: message.to_owned(),
+        message: message[..end].to_owned(),
     }
 }

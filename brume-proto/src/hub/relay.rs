@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::timers::TimerKey;
-use super::{CancelWhy, ConnId, Hub, error_msg};
+use super::{CancelWhy, ConnId, Hub, HubOutput, error_msg};
 use crate::error::ErrorCode;
 use crate::signal::{AttemptId, GroupId, HubMsg, UserName};
 
@@ -84,13 +84,20 @@ impl Hub {
             let text = format!("attempt id {attempt} is already in use");
             return self.send(conn, &refuse(ErrorCode::BadMessage, text));
         }
+        let relayed = HubMsg::Offer {
+            attempt: attempt.clone(),
+            from: user.clone(),
+            group,
+            sdp,
+            restart,
+        };
+        let Some(frame) = self.relay_frame(conn, &attempt, &relayed) else {
+            return;
+        };
         let deadline = now + self.config.limits.attempt_timeout;
         let key = (user.clone(), attempt.clone());
-        self.timers.reschedule(
-            TimerKey::Attempt(user.clone(), attempt.clone()),
-            None,
-            deadline,
-        );
+        self.timers
+            .reschedule(TimerKey::Attempt(user, attempt), None, deadline);
         self.attempts.insert(
             key.clone(),
             Attempt {
@@ -109,16 +116,10 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.pending_calls += 1;
         }
-        self.send(
-            callee_conn,
-            &HubMsg::Offer {
-                attempt,
-                from: user,
-                group,
-                sdp,
-                restart,
-            },
-        );
+        self.outputs.push_back(HubOutput::Send {
+            conn: callee_conn,
+            frame,
+        });
     }
 
     pub(super) fn on_answer(
@@ -134,7 +135,7 @@ impl Hub {
             return self.no_attempt(conn, attempt, &to);
         };
         let linger = now + self.config.limits.attempt_linger;
-        let Some(a) = self.attempts.get_mut(&key) else {
+        let Some(a) = self.attempts.get(&key) else {
             return;
         };
         if a.answered {
@@ -144,25 +145,29 @@ impl Hub {
                 &error_msg(ErrorCode::BadMessage, Some(attempt), &text),
             );
         }
+        let relayed = HubMsg::Answer {
+            attempt: attempt.clone(),
+            from: user,
+            sdp,
+        };
+        let Some(frame) = self.relay_frame(conn, &attempt, &relayed) else {
+            return;
+        };
+        let Some(a) = self.attempts.get_mut(&key) else {
+            return;
+        };
         a.answered = true;
         let (caller_conn, old) = (a.caller_conn, a.deadline);
         a.deadline = linger;
-        self.timers.reschedule(
-            TimerKey::Attempt(key.0.clone(), key.1.clone()),
-            Some(old),
-            linger,
-        );
+        self.timers
+            .reschedule(TimerKey::Attempt(key.0, key.1), Some(old), linger);
         if let Some(s) = self.sessions.get_mut(&caller_conn) {
             s.pending_calls = s.pending_calls.saturating_sub(1);
         }
-        self.send(
-            caller_conn,
-            &HubMsg::Answer {
-                attempt,
-                from: user,
-                sdp,
-            },
-        );
+        self.outputs.push_back(HubOutput::Send {
+            conn: caller_conn,
+            frame,
+        });
     }
 
     pub(super) fn on_candidate(
@@ -179,14 +184,15 @@ impl Hub {
         let Some(other) = self.other_conn(&key, role) else {
             return;
         };
-        self.send(
-            other,
-            &HubMsg::Candidate {
-                attempt,
-                from: user,
-                candidate,
-            },
-        );
+        let relayed = HubMsg::Candidate {
+            attempt: attempt.clone(),
+            from: user,
+            candidate,
+        };
+        if let Some(frame) = self.relay_frame(conn, &attempt, &relayed) {
+            self.outputs
+                .push_back(HubOutput::Send { conn: other, frame });
+        }
     }
 
     pub(super) fn on_reject(
@@ -206,7 +212,7 @@ impl Hub {
                 &HubMsg::Reject {
                     attempt,
                     from: user,
-                    reason,
+                    reason: short(reason),
                 },
             );
         }
@@ -232,7 +238,7 @@ impl Hub {
             &HubMsg::Cancel {
                 attempt,
                 from: user,
-                reason,
+                reason: short(reason),
             },
         );
     }
@@ -339,3 +345,14 @@ impl Hub {
         self.send(conn, &error_msg(ErrorCode::NoAttempt, Some(attempt), &text));
     }
 }
+
+/// Reasons are for people; a long one is cut so the relayed frame stays small.
+fn short(reason: Option<String>) -> Option<String> {
+    reason.map(|r| match r.char_indices().nth(MAX_REASON_CHARS) {
+        Some((cut, _)) => r[..cut].to_owned(),
+        None => r,
+    })
+}
+
+/// The longest reason relayed, in characters.
+const MAX_REASON_CHARS: usize = 256;

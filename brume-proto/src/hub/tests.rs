@@ -832,3 +832,55 @@ fn the_same_inputs_give_the_same_outputs() {
     assert!(first.len() > 10);
     assert_eq!(first, run());
 }
+
+#[test]
+fn a_relay_that_would_outgrow_the_frame_limit_is_refused_to_its_sender() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    // A frame exactly at the limit; relayed with `from` it would be longer.
+    let head = r#"{"type":"offer","attempt":"a1","to":"bob","sdp":""#;
+    let pad = crate::signal::MAX_FRAME_LEN - head.len() - 2;
+    let frame = format!("{head}{}\"}}", "x".repeat(pad));
+    assert_eq!(frame.len(), crate::signal::MAX_FRAME_LEN);
+    let out = b.send(1, &frame);
+    assert_eq!(codes(&out), [(1, ErrorCode::TooBig)]);
+    assert_eq!(b.hub.hub.attempt_count(), 0);
+}
+
+#[test]
+fn error_text_never_outgrows_the_frame() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    let frame = format!(r#"{{"type":"{}"}}"#, "t".repeat(60_000));
+    b.hub
+        .hub
+        .handle_input(b.now, HubInput::Frame(ConnId(1), frame.as_bytes()));
+    let Some(HubOutput::Send { frame, .. }) = b.hub.hub.poll_output() else {
+        panic!()
+    };
+    assert!(frame.len() < 1024, "{} bytes", frame.len());
+}
+
+#[test]
+fn removing_a_user_frees_the_subscriptions_that_named_them() {
+    let mut b = Bench::with_limits(HubLimits {
+        max_subscriptions: 1,
+        ..HubLimits::default()
+    });
+    b.login(1, "alice");
+    b.send(1, r#"{"type":"subscribe","users":["bob"]}"#);
+    let now = b.now;
+    b.hub.admin(|h| h.remove_user(now, &u("bob"))).unwrap();
+    let out = b.send(1, r#"{"type":"subscribe","users":["carol"]}"#);
+    assert_eq!(
+        out,
+        [(
+            ConnId(1),
+            HubMsg::Presence {
+                user: u("carol"),
+                online: false
+            }
+        )]
+    );
+}
