@@ -121,6 +121,10 @@ pub struct Endpoint {
     /// The server-reflexive candidate STUN found: (mapped, base).
     srflx: Option<(SocketAddr, SocketAddr)>,
     peers: BTreeMap<UserName, Peer>,
+    /// A ready-built Rtc for the next connection (see `new_rtc`).
+    spare: Option<Rtc>,
+    /// The latest `now` seen, to ask for an immediate timeout.
+    last_now: Instant,
     /// Remote addresses whose STUN named a peer's Rtc.
     learned: BTreeMap<SocketAddr, UserName>,
     outputs: VecDeque<EndpointOutput>,
@@ -129,10 +133,13 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// A new endpoint; nothing happens until the driver connects to the hub.
-    pub fn new(config: EndpointConfig, _now: Instant) -> Self {
+    pub fn new(config: EndpointConfig, now: Instant) -> Self {
         let rng = fastrand::Rng::with_seed(config.seed);
         let stun = config.stun_server.map(StunClient::new);
+        let spare = Some(Self::bare_rtc(&config, now));
         Self {
+            spare,
+            last_now: now,
             config,
             rng,
             hub: HubState::Disconnected,
@@ -175,6 +182,14 @@ impl Endpoint {
         Some(p.rtc.channel(channel)?.buffered_amount())
     }
 
+    /// Bytes queued on the peer's main channel and not yet acknowledged;
+    /// [`Endpoint::send`] refuses messages once str0m's buffer is full.
+    pub fn main_buffered_amount(&mut self, peer: &UserName) -> Option<usize> {
+        let p = self.peers.get_mut(peer)?;
+        let main = p.main?;
+        Some(p.rtc.channel(main)?.buffered_amount())
+    }
+
     // ----- network inputs -----
 
     /// A local address the driver has a UDP socket bound to: a host candidate.
@@ -201,6 +216,7 @@ impl Endpoint {
         destination: SocketAddr,
         contents: &[u8],
     ) {
+        self.last_now = self.last_now.max(now);
         if let Some(stun) = &mut self.stun
             && let Some(mapped) = stun.handle_response(source, destination, contents)
         {
@@ -246,6 +262,8 @@ impl Endpoint {
 
     /// Time has reached [`Endpoint::poll_timeout`] (or later).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        self.refill_spare(now);
         if let Some(stun) = &mut self.stun {
             stun.handle_timeout(now);
         }
@@ -472,7 +490,9 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let peers = self.peers.values().map(Peer::next_timeout);
         let stun = self.stun.as_ref().and_then(StunClient::next_timeout);
-        peers.chain(stun).min()
+        let spare =
+            (self.spare.is_none() && !self.stopped && !self.connecting()).then_some(self.last_now);
+        peers.chain(stun).chain(spare).min()
     }
 
     // ----- internals -----
@@ -498,14 +518,25 @@ impl Endpoint {
         AttemptId::new(id).expect("hex ids are valid attempt ids")
     }
 
-    /// A fresh Rtc with the endpoint's certificate, tuning and candidates.
-    fn new_rtc(&self, now: Instant) -> Rtc {
-        let mut rtc = Rtc::builder()
-            .set_dtls_cert(self.config.dtls_cert.clone())
-            .set_snap_enabled(self.config.snap)
-            .set_sctp_max_buffered_amount(self.config.sctp_max_buffered_amount)
+    /// An Rtc with the endpoint's certificate and tuning, no candidates yet.
+    fn bare_rtc(config: &EndpointConfig, now: Instant) -> Rtc {
+        Rtc::builder()
+            .set_dtls_cert(config.dtls_cert.clone())
+            .set_snap_enabled(config.snap)
+            .set_sctp_max_buffered_amount(config.sctp_max_buffered_amount)
             .set_stats_interval(None)
-            .build(now);
+            .build(now)
+    }
+
+    /// An Rtc for a new connection, with this endpoint's candidates. Building
+    /// one costs about a millisecond of CPU (str0m's DTLS layer validates its
+    /// crypto provider each time), so a spare is kept ready, built while no
+    /// connection is being set up, and connecting never waits for it.
+    fn new_rtc(&mut self, now: Instant) -> Rtc {
+        let mut rtc = match self.spare.take() {
+            Some(rtc) => rtc,
+            None => Self::bare_rtc(&self.config, now),
+        };
         for addr in &self.local_addrs {
             if let Ok(c) = Candidate::host(*addr, "udp") {
                 rtc.add_local_candidate(c);
@@ -517,6 +548,18 @@ impl Endpoint {
             rtc.add_local_candidate(c);
         }
         rtc
+    }
+
+    /// True while some connection is being set up: not the time for slow work.
+    fn connecting(&self) -> bool {
+        self.peers.values().any(|p| !p.state.established())
+    }
+
+    /// Builds the spare Rtc if it is missing and the moment is quiet.
+    fn refill_spare(&mut self, now: Instant) {
+        if self.spare.is_none() && !self.stopped && !self.connecting() {
+            self.spare = Some(Self::bare_rtc(&self.config, now));
+        }
     }
 
     fn open_peer(&mut self, peer: &UserName) -> Result<&mut Peer, EndpointError> {

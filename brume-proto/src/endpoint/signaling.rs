@@ -61,6 +61,7 @@ impl Endpoint {
         if self.stopped {
             return;
         }
+        self.last_now = self.last_now.max(now);
         let msg = match decode_hub(bytes) {
             Ok(msg) => msg,
             Err(e) => {
