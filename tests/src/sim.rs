@@ -158,6 +158,11 @@ impl World {
         i
     }
 
+    /// A token for `name` signed with the hub's key, issued at `issued` (Unix seconds).
+    pub fn token(&self, name: &str, kind: TokenKind, issued: u64, lifetime: u64) -> String {
+        self.key.mint(&Self::user(name), kind, issued, lifetime)
+    }
+
     /// The node index of `name`.
     pub fn index(&self, name: &str) -> usize {
         self.nodes

@@ -6,7 +6,9 @@ use std::time::Duration;
 use brume_proto::ErrorCode;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::framing::Data;
-use brume_tests::sim::{STUN_SERVER, World, public_addr};
+use brume_proto::signal::{GroupId, GroupName};
+use brume_proto::token::TokenKind;
+use brume_tests::sim::{STUN_SERVER, UNIX0, World, public_addr};
 use str0m::media::{Direction, MediaKind};
 use str0m_netem::{NetemConfig, Probability, RandomLoss};
 
@@ -458,4 +460,227 @@ fn one_seed_twice_gives_the_same_events_at_the_same_times() {
         assert!(first.len() > 10, "{first:#?}");
         assert_eq!(first, run(seed), "seed {seed}");
     }
+}
+
+#[test]
+fn an_expired_token_is_refreshed_and_reported_as_reauth() {
+    let mut w = World::new(5, &[]);
+    w.hub.add_user(World::user("alice"));
+    let expired = w.token("alice", TokenKind::Access, UNIX0 - 7200, 3600);
+    let refresh = w.token("alice", TokenKind::Refresh, UNIX0, 86_400);
+    w.add_node(World::user("alice"), |c| {
+        c.access_token = expired;
+        c.refresh_token = Some(refresh);
+    });
+    let ok = w.run_until(Duration::from_secs(1), |w| {
+        w.saw(0, |e| matches!(e, EndpointEvent::Ready { .. }))
+            && w.saw(0, |e| matches!(e, EndpointEvent::Reauth { expires_at, .. } if *expires_at == UNIX0 + 3600))
+    });
+    assert!(ok, "{}", events(&w, 0));
+}
+
+#[test]
+fn an_expired_token_without_a_refresh_token_ends_the_session_clearly() {
+    let mut w = World::new(5, &[]);
+    w.hub.add_user(World::user("alice"));
+    let expired = w.token("alice", TokenKind::Access, UNIX0 - 7200, 3600);
+    w.add_node(World::user("alice"), |c| c.access_token = expired);
+    let ended = w.run_until(Duration::from_secs(1), |w| {
+        w.saw(0, |e| {
+            matches!(
+                e,
+                EndpointEvent::HubClosed {
+                    error: Some(ErrorCode::TokenExpired),
+                    ..
+                }
+            )
+        })
+    });
+    assert!(ended, "{}", events(&w, 0));
+    assert!(!w.nodes[0].ep.is_ready());
+}
+
+#[test]
+fn an_incoming_attempt_left_unanswered_expires() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["bob"]);
+        w.hub.add_user(World::user("alice"));
+        w.add_node(World::user("alice"), |c| {
+            c.connect_timeout = Duration::from_secs(60)
+        });
+        w.nodes[0].auto_accept = false;
+        w.settle(Duration::from_millis(100));
+        w.with(1, |ep, now| ep.connect(now, &World::user("bob"), None))
+            .map_err(|e| e.to_string())?;
+        let start = w.elapsed();
+        let expired = w.run_until(Duration::from_secs(29), |w| {
+            w.saw(0, failed_with(ErrorCode::OfferTimeout))
+        });
+        // The documented default, 25 s: under the hub's 30 s attempt timeout.
+        let took = w.elapsed() - start;
+        if !expired
+            || took > Duration::from_millis(25_100)
+            || w.nodes[0].ep.peer_state(&World::user("alice")).is_some()
+        {
+            return Err(format!("after {took:?}: {}", events(&w, 0)));
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_group_scoped_connect_by_a_non_member_fails_with_enotmember() {
+    let mut w = World::new(6, &["alice", "bob"]);
+    let group = GroupId {
+        owner: World::user("bob"),
+        name: GroupName::new("photos").unwrap(),
+    };
+    w.with(0, |ep, now| {
+        ep.connect(now, &World::user("bob"), Some(group))
+    })
+    .unwrap();
+    assert!(
+        w.run_until(Duration::from_secs(1), |w| w
+            .saw(0, failed_with(ErrorCode::NotMember))),
+        "{}",
+        events(&w, 0)
+    );
+}
+
+#[test]
+fn stopping_an_endpoint_closes_every_peer_with_events() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob", "carol"]);
+        open_pair(&mut w, 0, 1)?;
+        open_pair(&mut w, 0, 2)?;
+        w.with(0, |ep, now| ep.stop(now));
+        let closed = |w: &World, i: usize| {
+            w.saw(
+                i,
+                |e| matches!(e, EndpointEvent::PeerClosed { peer, .. } if peer.as_str() == "alice"),
+            )
+        };
+        let done = w.run_until(Duration::from_secs(5), |w| closed(w, 1) && closed(w, 2));
+        let local = w.nodes[0]
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, EndpointEvent::PeerClosed { .. }))
+            .count();
+        let stopped = w.saw(0, |e| matches!(e, EndpointEvent::Stopped));
+        if done && local == 2 && stopped {
+            Ok(())
+        } else {
+            Err(format!("{}\n{}", events(&w, 0), events(&w, 1)))
+        }
+    });
+}
+
+#[test]
+fn extra_channels_open_carry_bytes_and_close_without_the_hub() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        open_pair(&mut w, 0, 1)?;
+        let before: Vec<usize> = w.nodes.iter().map(|n| n.frames_to_hub.len()).collect();
+        let ch = w
+            .with(0, |ep, now| {
+                ep.open_channel(now, &World::user("bob"), "file")
+            })
+            .map_err(|e| e.to_string())?;
+        let opened = w.run_until(Duration::from_secs(2), |w| {
+            (0..2).all(|i| {
+                w.saw(
+                    i,
+                    |e| matches!(e, EndpointEvent::ChannelOpen { label, .. } if label == "file"),
+                )
+            })
+        });
+        if !opened {
+            return Err(events(&w, 1));
+        }
+        w.with(0, |ep, now| {
+            ep.channel_write(now, &World::user("bob"), ch, b"chunk")
+        })
+        .map_err(|e| e.to_string())?;
+        let got = w.run_until(Duration::from_secs(2), |w| {
+            w.saw(
+                1,
+                |e| matches!(e, EndpointEvent::ChannelData { data, .. } if data == b"chunk"),
+            )
+        });
+        w.with(0, |ep, now| ep.close_channel(now, &World::user("bob"), ch))
+            .map_err(|e| e.to_string())?;
+        let closed = w.run_until(Duration::from_secs(2), |w| {
+            w.saw(1, |e| matches!(e, EndpointEvent::ChannelClosed { .. }))
+        });
+        if !(got && closed) {
+            return Err(format!("got {got} closed {closed}\n{}", events(&w, 1)));
+        }
+        for (n, skip) in w.nodes.iter().zip(before) {
+            if let Some(f) = n.frames_to_hub[skip..]
+                .iter()
+                .find(|f| !f.contains(r#""type":"pong""#))
+            {
+                return Err(format!("the hub saw {f}"));
+            }
+        }
+        // The main channel still works.
+        say(&mut w, 1, 0, "still")?;
+        if w.run_until(Duration::from_secs(2), |w| heard(w, 0, "still")) {
+            Ok(())
+        } else {
+            Err(events(&w, 0))
+        }
+    });
+}
+
+#[test]
+fn a_track_is_removed_over_the_data_channel() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        open_pair(&mut w, 0, 1)?;
+        w.with(0, |ep, now| {
+            ep.add_media(
+                now,
+                &World::user("bob"),
+                MediaKind::Video,
+                Direction::SendRecv,
+            )
+        })
+        .map_err(|e| e.to_string())?;
+        let added = w.run_until(Duration::from_secs(3), |w| {
+            w.saw(1, |e| {
+                matches!(
+                    e,
+                    EndpointEvent::MediaAdded {
+                        kind: MediaKind::Video,
+                        ..
+                    }
+                )
+            }) && !w.nodes[0].ep.media(&World::user("bob")).is_empty()
+        });
+        let Some((mid, _)) = w.nodes[0].ep.media(&World::user("bob")).first().copied() else {
+            return Err("alice lists no track".into());
+        };
+        if !added || w.nodes[1].ep.media(&World::user("alice")) != [(mid, MediaKind::Video)] {
+            return Err(events(&w, 1));
+        }
+        let before: Vec<usize> = w.nodes.iter().map(|n| n.frames_to_hub.len()).collect();
+        w.with(0, |ep, now| ep.remove_media(now, &World::user("bob"), mid))
+            .map_err(|e| e.to_string())?;
+        let stopped = w.run_until(Duration::from_secs(3), |w| {
+            w.saw(1, |e| matches!(e, EndpointEvent::MediaChanged { mid: m, direction: Direction::Inactive, .. } if *m == mid))
+        });
+        if !stopped {
+            return Err(events(&w, 1));
+        }
+        for (n, skip) in w.nodes.iter().zip(before) {
+            if let Some(f) = n.frames_to_hub[skip..]
+                .iter()
+                .find(|f| !f.contains(r#""type":"pong""#))
+            {
+                return Err(format!("the hub saw {f}"));
+            }
+        }
+        Ok(())
+    });
 }

@@ -23,7 +23,8 @@ pub struct EndpointConfig {
     /// `EOFFERTIMEOUT`. Default 15 s, under the hub's 30 s so the endpoint's
     /// own deadline is the one users see.
     pub connect_timeout: Duration,
-    /// How long an incoming offer waits for `accept` before it is rejected. Default 30 s.
+    /// How long an incoming offer waits for `accept` before it is rejected.
+    /// Default 25 s, under the hub's 30 s, so the callee's own deadline decides.
     pub incoming_timeout: Duration,
     /// How long a lost path may stay lost before the endpoint restarts ICE. Default 2 s.
     pub ice_restart_after: Duration,
@@ -48,7 +49,7 @@ impl EndpointConfig {
             dtls_cert,
             seed,
             connect_timeout: Duration::from_secs(15),
-            incoming_timeout: Duration::from_secs(30),
+            incoming_timeout: Duration::from_secs(25),
             ice_restart_after: Duration::from_secs(2),
             recovery_limit: Duration::from_secs(30),
             stun_server: None,

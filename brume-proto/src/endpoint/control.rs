@@ -6,7 +6,7 @@ use std::time::Instant;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::{Event, IceConnectionState};
 
-use super::peer::{MAIN_CHANNEL, Peer, PeerState};
+use super::peer::{MAIN_CHANNEL, MediaRequest, Peer, PeerState};
 use super::{Endpoint, EndpointEvent, MAX_MESSAGE_LEN};
 use crate::framing::{self, Data, Namespace};
 use crate::signal::UserName;
@@ -82,10 +82,20 @@ impl Endpoint {
                 peer: name.clone(),
                 channel: id,
             }),
-            Event::MediaAdded(m) => self.event(EndpointEvent::MediaAdded {
+            Event::MediaAdded(m) => {
+                if let Some(p) = self.peers.get_mut(name) {
+                    p.mids.insert(m.mid);
+                }
+                self.event(EndpointEvent::MediaAdded {
+                    peer: name.clone(),
+                    mid: m.mid,
+                    kind: m.kind,
+                })
+            }
+            Event::MediaChanged(m) => self.event(EndpointEvent::MediaChanged {
                 peer: name.clone(),
                 mid: m.mid,
-                kind: m.kind,
+                direction: m.direction,
             }),
             Event::Closed if self.peers.remove(name).is_some() => {
                 self.event(EndpointEvent::PeerClosed {
@@ -207,13 +217,21 @@ impl Endpoint {
             return;
         }
         let requests = std::mem::take(&mut peer.reneg_queue);
+        let mut added = Vec::new();
         let mut change = peer.rtc.sdp_api();
         for r in &requests {
-            change.add_media(r.kind, r.direction, None, None, None);
+            match *r {
+                MediaRequest::Add { kind, direction } => {
+                    let mid = change.add_media(kind, direction, None, None, None);
+                    added.push(mid);
+                }
+                MediaRequest::Stop(mid) => change.stop_media(mid),
+            }
         }
         let Some((offer, pending)) = change.apply() else {
             return;
         };
+        peer.mids.extend(added);
         peer.reneg_in_flight = Some((pending, requests));
         self.write_control(now, name, SDP_OFFER, offer.to_sdp_string());
     }

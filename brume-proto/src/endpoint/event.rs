@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use str0m::channel::ChannelId;
-use str0m::media::{MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid};
 
 use crate::error::ErrorCode;
 use crate::framing::Data;
@@ -163,6 +163,15 @@ pub enum EndpointEvent {
         mid: Mid,
         /// Audio or video.
         kind: MediaKind,
+    },
+    /// A track's direction changed; `Inactive` once either side stopped it.
+    MediaChanged {
+        /// The peer.
+        peer: UserName,
+        /// The track's media id.
+        mid: Mid,
+        /// Its direction now.
+        direction: Direction,
     },
     /// The endpoint has stopped; nothing more will happen.
     Stopped,

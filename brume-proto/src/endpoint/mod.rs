@@ -52,7 +52,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::channel::{ChannelConfig, ChannelId};
-use str0m::media::{Direction, MediaKind};
+use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
 
@@ -361,8 +361,50 @@ impl Endpoint {
         direction: Direction,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
-        p.reneg_queue.push(MediaRequest { kind, direction });
+        p.reneg_queue.push(MediaRequest::Add { kind, direction });
         self.renegotiate(now, peer);
+        Ok(())
+    }
+
+    /// Stops a track, negotiated over the data channel.
+    pub fn remove_media(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        mid: Mid,
+    ) -> Result<(), EndpointError> {
+        let p = self.open_peer(peer)?;
+        p.reneg_queue.push(MediaRequest::Stop(mid));
+        self.renegotiate(now, peer);
+        Ok(())
+    }
+
+    /// The tracks of the connection to `peer`, with their kinds.
+    pub fn media(&self, peer: &UserName) -> Vec<(Mid, MediaKind)> {
+        let Some(p) = self.peers.get(peer) else {
+            return Vec::new();
+        };
+        p.mids
+            .iter()
+            .filter_map(|mid| p.rtc.media(*mid).map(|m| (*mid, m.kind())))
+            .collect()
+    }
+
+    /// Closes a data channel opened with [`Endpoint::open_channel`] (or by the peer).
+    pub fn close_channel(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        channel: ChannelId,
+    ) -> Result<(), EndpointError> {
+        let p = self.open_peer(peer)?;
+        if p.main == Some(channel) {
+            return Err(EndpointError::WrongState(
+                "the main channel closes with the connection".into(),
+            ));
+        }
+        p.rtc.direct_api().close_data_channel(channel);
+        self.pump(now, peer);
         Ok(())
     }
 

@@ -1,11 +1,12 @@
 //! One remote user: its str0m `Rtc`, where the connection attempt stands, and
 //! the renegotiation that rides on its data channel.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use str0m::change::{SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind};
+use str0m::media::{Direction, MediaKind, Mid};
 use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
 
 use super::event::Transmit;
@@ -49,9 +50,14 @@ impl PeerState {
 
 /// A media change waiting for its turn to be negotiated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MediaRequest {
-    pub(crate) kind: MediaKind,
-    pub(crate) direction: Direction,
+pub(crate) enum MediaRequest {
+    /// Add a track.
+    Add {
+        kind: MediaKind,
+        direction: Direction,
+    },
+    /// Stop a track.
+    Stop(Mid),
 }
 
 #[derive(Debug)]
@@ -73,6 +79,8 @@ pub(crate) struct Peer {
     pub(crate) reneg_queue: Vec<MediaRequest>,
     /// Our ICE-restart offer, waiting for its answer through the hub.
     pub(crate) restart_pending: Option<SdpPendingOffer>,
+    /// Every audio/video track on this connection, ours and theirs.
+    pub(crate) mids: BTreeSet<Mid>,
     /// Candidates that came before the application accepted.
     pub(crate) early_candidates: Vec<Candidate>,
 }
@@ -98,6 +106,7 @@ impl Peer {
             reneg_queue: Vec::new(),
             restart_pending: None,
             early_candidates: Vec::new(),
+            mids: BTreeSet::new(),
         }
     }
 
