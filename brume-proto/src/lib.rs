@@ -7,6 +7,7 @@
 //! - [`signal`]: the client↔hub wire protocol (JSON over WebSocket text frames).
 //! - [`hub`]: the signaling hub's state machine.
 //! - [`endpoint`]: the client endpoint, one str0m `Rtc` per remote user.
+//! - [`transfer`]: verified, resumable file and folder transfer.
 //! - [`token`]: access and refresh tokens (HS256 JWTs).
 //! - [`framing`]: data-channel message framing (`{type, data}`).
 //! - [`error`]: the one list of error codes.
@@ -17,6 +18,7 @@ pub mod framing;
 pub mod hub;
 pub mod signal;
 pub mod token;
+pub mod transfer;
 
 #[cfg(test)]
 pub(crate) mod test_clock;

@@ -17,6 +17,11 @@ use brume_proto::endpoint::{
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use brume_proto::signal::UserName;
 use brume_proto::token::{TokenKey, TokenKind};
+use brume_proto::transfer::{
+    EntryKind, SourceEntry, StorageAction, TransferConfig, TransferEvent, TransferKey, Transfers,
+};
+
+use crate::storage::MemStorage;
 use str0m::config::DtlsCert;
 use str0m_netem::{Input as NetInput, Netem, NetemConfig, Output as NetOutput};
 
@@ -65,6 +70,20 @@ pub struct Node {
     pub frames_to_hub: Vec<String>,
     /// Accept incoming connections as soon as they are announced.
     pub auto_accept: bool,
+    /// Its file transfers.
+    pub transfers: Transfers,
+    /// Its storage.
+    pub storage: MemStorage,
+    /// What its transfers told the application, with the virtual time.
+    pub transfer_events: Vec<(Duration, TransferEvent)>,
+    /// Accept offered transfers into this folder as soon as they are offered.
+    pub accept_into: Option<String>,
+    /// While false, storage actions wait (a stalled or restarting disk).
+    pub storage_up: bool,
+    /// Storage actions waiting while the storage is down.
+    pub storage_queue: Vec<StorageAction>,
+    /// False: transfer channels reach the test raw, as endpoint events.
+    pub transfers_enabled: bool,
 }
 
 enum HubDelivery {
@@ -87,6 +106,7 @@ pub struct World {
     seed: u64,
     hub_queue: BTreeMap<(Instant, u64), HubDelivery>,
     seq: u64,
+    restarts: u64,
 }
 
 fn dtls_cert() -> DtlsCert {
@@ -120,6 +140,7 @@ impl World {
             seed,
             hub_queue: BTreeMap::new(),
             seq: 0,
+            restarts: 0,
         };
         for name in names {
             world.add_node(name, |_| {});
@@ -150,6 +171,13 @@ impl World {
             link_up: true,
             frames_to_hub: Vec::new(),
             auto_accept: true,
+            transfers: Transfers::new(TransferConfig::new(self.seed ^ 0x7a7a ^ i as u64)),
+            storage: MemStorage::new(),
+            transfer_events: Vec::new(),
+            accept_into: Some("inbox".into()),
+            storage_up: true,
+            storage_queue: Vec::new(),
+            transfers_enabled: true,
         });
         let conn = self.nodes[i].conn;
         self.hub.handle_input(self.now, HubInput::Opened(conn));
@@ -305,33 +333,166 @@ impl World {
 
     fn flush_node(&mut self, i: usize) {
         let now = self.now;
-        let mut accept = Vec::new();
-        while let Some(out) = self.nodes[i].ep.poll_output() {
-            match out {
-                EndpointOutput::HubFrame(frame) => {
-                    self.nodes[i].frames_to_hub.push(frame.clone());
-                    let conn = self.nodes[i].conn;
-                    self.schedule(now + HUB_LATENCY, HubDelivery::ToHub(conn, frame));
-                }
-                EndpointOutput::CloseHub => {
-                    let conn = self.nodes[i].conn;
-                    self.schedule(now + HUB_LATENCY, HubDelivery::ClosedAtHub(conn));
-                }
-                EndpointOutput::Transmit(t) => self.route(i, t),
-                EndpointOutput::Event(e) => {
-                    if let EndpointEvent::Incoming { peer, .. } = &e
-                        && self.nodes[i].auto_accept
-                    {
-                        accept.push(peer.clone());
+        loop {
+            let mut busy = false;
+            let mut accept = Vec::new();
+            while let Some(out) = self.nodes[i].ep.poll_output() {
+                busy = true;
+                match out {
+                    EndpointOutput::HubFrame(frame) => {
+                        self.nodes[i].frames_to_hub.push(frame.clone());
+                        let conn = self.nodes[i].conn;
+                        self.schedule(now + HUB_LATENCY, HubDelivery::ToHub(conn, frame));
                     }
-                    self.nodes[i].events.push((now - self.start, e));
+                    EndpointOutput::CloseHub => {
+                        let conn = self.nodes[i].conn;
+                        self.schedule(now + HUB_LATENCY, HubDelivery::ClosedAtHub(conn));
+                    }
+                    EndpointOutput::Transmit(t) => self.route(i, t),
+                    EndpointOutput::Event(e) => {
+                        if let EndpointEvent::Incoming { peer, .. } = &e
+                            && self.nodes[i].auto_accept
+                        {
+                            accept.push(peer.clone());
+                        }
+                        let node = &mut self.nodes[i];
+                        let consumed = node.transfers_enabled
+                            && node.transfers.handle_event(now, &mut node.ep, &e);
+                        if !consumed {
+                            node.events.push((now - self.start, e));
+                        }
+                    }
                 }
             }
+            for peer in accept {
+                let _ = self.nodes[i].ep.accept(now, &peer);
+            }
+            busy |= self.run_transfers(i);
+            if !busy {
+                return;
+            }
         }
-        for peer in accept {
-            let _ = self.nodes[i].ep.accept(now, &peer);
-            self.flush_node(i);
+    }
+
+    /// Executes node `i`'s storage actions and hands its transfer events on;
+    /// true if anything happened.
+    fn run_transfers(&mut self, i: usize) -> bool {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        let mut busy = false;
+        while let Some(action) = node.transfers.poll_action() {
+            busy = true;
+            node.storage_queue.push(action);
         }
+        if node.storage_up {
+            for action in std::mem::take(&mut node.storage_queue) {
+                let result = node.storage.execute(&action);
+                node.transfers
+                    .handle_storage(now, &mut node.ep, action.req(), result);
+                busy = true;
+            }
+        }
+        while let Some(e) = node.transfers.poll_event() {
+            busy = true;
+            if let TransferEvent::Offered { key, .. } = &e
+                && let Some(dir) = node.accept_into.clone()
+            {
+                let _ = node.transfers.accept(now, &mut node.ep, key, dir);
+            }
+            node.transfer_events.push((now - self.start, e));
+        }
+        busy
+    }
+
+    /// Restarts node `i`'s process: a fresh endpoint and fresh transfers
+    /// under the same user; its storage survives.
+    pub fn restart_node(&mut self, i: usize) {
+        let now = self.now;
+        let old = self.nodes[i].conn;
+        self.hub.handle_input(now, HubInput::Closed(old));
+        self.flush_hub();
+        let name = self.nodes[i].name.clone();
+        let token = self.key.mint(&name, TokenKind::Access, UNIX0, 3600);
+        self.restarts += 1;
+        let seed = self.seed ^ (0x1000 * self.restarts + i as u64);
+        let config = EndpointConfig::new(token, dtls_cert(), seed);
+        let node = &mut self.nodes[i];
+        node.ep = Endpoint::new(config, now);
+        node.ep.add_local_address(now, node.addr);
+        node.transfers = Transfers::new(TransferConfig::new(seed));
+        node.storage_queue.clear();
+        node.conn = ConnId(1000 * self.restarts + i as u64);
+        let conn = node.conn;
+        self.hub.handle_input(now, HubInput::Opened(conn));
+        self.nodes[i].ep.hub_connected(now);
+        self.flush_node(i);
+    }
+
+    /// Node `i` offers `files` (path, bytes) to `peer`; the store keeps the bytes.
+    pub fn send_files(
+        &mut self,
+        i: usize,
+        peer: &str,
+        files: &[(&str, &[u8])],
+    ) -> Result<TransferKey, String> {
+        let now = self.now;
+        let mut entries = Vec::new();
+        let mut dirs = std::collections::BTreeSet::new();
+        for (path, data) in files {
+            let parts: Vec<&str> = path.split('/').collect();
+            for n in 1..parts.len() {
+                dirs.insert(parts[..n].join("/"));
+            }
+            entries.push(SourceEntry {
+                path: path.to_string(),
+                kind: EntryKind::File,
+                size: data.len() as u64,
+                mtime: UNIX0 - 1000,
+                mime: None,
+            });
+        }
+        let mut all: Vec<SourceEntry> = dirs
+            .into_iter()
+            .map(|d| SourceEntry {
+                path: d,
+                kind: EntryKind::Dir,
+                size: 0,
+                mtime: UNIX0 - 1000,
+                mime: None,
+            })
+            .collect();
+        let first_file = all.len();
+        all.extend(entries);
+        let node = &mut self.nodes[i];
+        let key = node
+            .transfers
+            .send(now, &mut node.ep, &Self::user(peer), all)
+            .map_err(|e| e.to_string())?;
+        for (n, (_, data)) in files.iter().enumerate() {
+            node.storage
+                .sources
+                .insert((key.id, (first_file + n) as u32), data.to_vec());
+        }
+        self.flush_node(i);
+        Ok(key)
+    }
+
+    /// Runs a closure against node `i`'s transfers and endpoint, then routes.
+    pub fn with_transfers<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Transfers, &mut Endpoint, Instant) -> R,
+    ) -> R {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        let r = f(&mut node.transfers, &mut node.ep, now);
+        self.flush_node(i);
+        r
+    }
+
+    /// True once node `i` has seen a transfer event matching `f`.
+    pub fn saw_transfer(&self, i: usize, f: impl Fn(&TransferEvent) -> bool) -> bool {
+        self.nodes[i].transfer_events.iter().any(|(_, e)| f(e))
     }
 
     fn route(&mut self, from: usize, mut t: Transmit) {

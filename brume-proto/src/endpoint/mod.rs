@@ -182,6 +182,12 @@ impl Endpoint {
         Some(p.rtc.channel(channel)?.buffered_amount())
     }
 
+    /// The largest data-channel message both sides accept on this connection.
+    pub fn max_message_size(&self, peer: &UserName) -> Option<usize> {
+        let p = self.peers.get(peer)?;
+        Some(p.remote_max_message.min(MAX_MESSAGE_LEN))
+    }
+
     /// Bytes queued on the peer's main channel and not yet acknowledged;
     /// [`Endpoint::send`] refuses messages once str0m's buffer is full.
     pub fn main_buffered_amount(&mut self, peer: &UserName) -> Option<usize> {

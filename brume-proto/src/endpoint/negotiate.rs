@@ -6,7 +6,7 @@ use std::time::Instant;
 use str0m::Candidate;
 use str0m::change::{SdpAnswer, SdpOffer};
 
-use super::peer::{MAIN_CHANNEL, Peer, PeerState};
+use super::peer::{self, MAIN_CHANNEL, Peer, PeerState};
 use super::{Endpoint, EndpointError, EndpointEvent};
 use crate::error::ErrorCode;
 use crate::signal::{AttemptId, ClientMsg, GroupId, UserName};
@@ -59,6 +59,7 @@ impl Endpoint {
         let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
             return reject(self, "unreadable offer");
         };
+        let remote_max = peer::sdp_max_message(sdp, super::MAX_MESSAGE_LEN);
         if restart {
             return self.on_restart_offer(now, &from, attempt, offer);
         }
@@ -90,6 +91,7 @@ impl Endpoint {
                 self.insert_incoming(now, &from, attempt, offer, group);
             }
             Some(state) => {
+                let from = from.clone();
                 // A fresh offer from a peer we are connected to: it lost its
                 // state (restarted), so the old connection is dead.
                 let established = state.established();
@@ -109,7 +111,10 @@ impl Endpoint {
                 });
                 self.announce_incoming(now, from, attempt, offer, group);
             }
-            None => self.announce_incoming(now, from, attempt, offer, group),
+            None => self.announce_incoming(now, from.clone(), attempt, offer, group),
+        }
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.remote_max_message = remote_max;
         }
     }
 
@@ -200,6 +205,7 @@ impl Endpoint {
         let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
             return self.fail_peer(from, ErrorCode::Negotiation, "unreadable answer".into());
         };
+        peer.remote_max_message = peer::sdp_max_message(sdp, super::MAX_MESSAGE_LEN);
         let result = match &mut peer.state {
             PeerState::Offering { .. } => {
                 let PeerState::Offering { pending } =
@@ -247,16 +253,27 @@ impl Endpoint {
 
     pub(super) fn on_reject(
         &mut self,
+        now: Instant,
         from: &UserName,
         attempt: &AttemptId,
         reason: Option<String>,
     ) {
-        let ours = self.peers.get(from).is_some_and(|p| {
-            p.attempt == *attempt && matches!(p.state, PeerState::Offering { .. })
-        });
-        if ours {
-            let reason = reason.unwrap_or_else(|| "declined".into());
-            self.fail_peer(from, ErrorCode::Rejected, reason);
+        let Some(peer) = self.peers.get(from).filter(|p| p.attempt == *attempt) else {
+            return;
+        };
+        let reason = reason.unwrap_or_else(|| "declined".into());
+        match peer.state {
+            PeerState::Offering { .. } => self.fail_peer(from, ErrorCode::Rejected, reason),
+            // Our ICE restart was refused: the peer lost the connection (it
+            // restarted, say), so ours is dead too.
+            PeerState::Recovering { .. } => {
+                self.shut_peer(now, from);
+                self.event(EndpointEvent::PeerClosed {
+                    peer: from.clone(),
+                    reason: format!("the peer refused to restart the connection: {reason}"),
+                });
+            }
+            _ => {}
         }
     }
 

@@ -16,6 +16,18 @@ use crate::signal::AttemptId;
 /// and control traffic share it.
 pub const MAIN_CHANNEL: &str = "brume";
 
+/// RFC 8841's default when the SDP has no `a=max-message-size`.
+pub(crate) const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
+
+/// The peer's `a=max-message-size`, from its offer or answer; 0 means no
+/// limit, so ours applies.
+pub(crate) fn sdp_max_message(sdp: &str, ours: usize) -> usize {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=max-message-size:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(DEFAULT_MAX_MESSAGE, |n| if n == 0 { ours } else { n })
+}
+
 /// Where a connection to one peer stands.
 #[derive(Debug)]
 pub(crate) enum PeerState {
@@ -79,6 +91,8 @@ pub(crate) struct Peer {
     pub(crate) reneg_queue: Vec<MediaRequest>,
     /// Our ICE-restart offer, waiting for its answer through the hub.
     pub(crate) restart_pending: Option<SdpPendingOffer>,
+    /// The largest message the peer accepts, from its SDP.
+    pub(crate) remote_max_message: usize,
     /// Every audio/video track on this connection, ours and theirs.
     pub(crate) mids: BTreeSet<Mid>,
     /// Candidates that came before the application accepted.
@@ -107,6 +121,7 @@ impl Peer {
             restart_pending: None,
             early_candidates: Vec::new(),
             mids: BTreeSet::new(),
+            remote_max_message: DEFAULT_MAX_MESSAGE,
         }
     }
 
@@ -153,5 +168,24 @@ impl Peer {
     /// True if this ICE state means the path is gone.
     pub(crate) fn path_lost(state: IceConnectionState) -> bool {
         matches!(state, IceConnectionState::Disconnected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_message_size_comes_from_the_sdp() {
+        assert_eq!(
+            sdp_max_message("v=0\r\na=max-message-size:262144\r\n", 9),
+            262_144
+        );
+        assert_eq!(sdp_max_message("a=max-message-size:0", 9), 9);
+        assert_eq!(sdp_max_message("v=0", 9), DEFAULT_MAX_MESSAGE);
+        assert_eq!(
+            sdp_max_message("a=max-message-size:junk", 9),
+            DEFAULT_MAX_MESSAGE
+        );
     }
 }

@@ -103,7 +103,7 @@ impl Endpoint {
                 attempt,
                 from,
                 reason,
-            } => self.on_reject(&from, &attempt, reason),
+            } => self.on_reject(now, &from, &attempt, reason),
             HubMsg::Cancel {
                 attempt,
                 from,

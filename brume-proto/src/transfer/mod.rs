@@ -1,0 +1,668 @@
+//! Verified, resumable, cancellable file and folder transfer over the data
+//! channel, as a sans-IO state machine beside the [`Endpoint`].
+//!
+//! # Contract
+//!
+//! - The application calls [`Transfers::send`], [`Transfers::accept`],
+//!   [`Transfers::reject`] and [`Transfers::cancel`].
+//! - The driver hands every [`EndpointEvent`] to [`Transfers::handle_event`]
+//!   (it consumes the ones about transfer channels), and the result of every
+//!   [`StorageAction`] to [`Transfers::handle_storage`].
+//! - After any call, drain [`Transfers::poll_action`] (storage work) and
+//!   [`Transfers::poll_event`] (what the application sees), and the
+//!   endpoint's outputs, since transfers write through the endpoint.
+//!
+//! # Protocol
+//!
+//! Each transfer has its own ordered, reliable data channel, labelled
+//! `brume-ft/<id>`, opened by the sender, so transfers and chat never block
+//! each other. On it (see [`wire`]): the sender offers the entries and their
+//! block hashes; the receiver accepts or rejects; for each file in turn the
+//! receiver checks what it already holds against the block hashes and asks
+//! for the rest (`get`); the sender streams it in chunks sized to the
+//! negotiated maximum message size, paced by the channel's buffered amount;
+//! the receiver verifies every block before writing it, writes into a hidden
+//! temporary file in the target folder, and renames it into place, never
+//! over an existing file, once the file is whole; then `done`. Either side may
+//! `cancel` at any moment with a reason both see.
+//!
+//! States, as Galène's: `inviting → connecting → connected → done → closed`,
+//! and from any state `cancelled → closed`.
+
+mod manifest;
+pub mod names;
+mod receiver;
+mod sender;
+mod storage;
+pub mod wire;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use str0m::channel::ChannelId;
+
+pub use manifest::{
+    Entry, EntryKind, Hash, MAX_ENTRIES, block_count, block_len, block_size, content_hash,
+    hash_block,
+};
+pub use storage::{RequestId, StorageAction, StorageResult, TargetPath};
+
+use crate::endpoint::{Endpoint, EndpointEvent};
+use crate::signal::UserName;
+use receiver::Receiver;
+use sender::Sender;
+use wire::{Control, Wire};
+
+/// The label prefix of transfer channels.
+pub const CHANNEL_PREFIX: &str = "brume-ft/";
+
+/// Names one transfer: the peer, the sender's id for it, and which way it goes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TransferKey {
+    /// The other side.
+    pub peer: UserName,
+    /// The sender's id (in the channel label).
+    pub id: u64,
+    /// True if we send.
+    pub outgoing: bool,
+}
+
+/// Where a transfer stands, as Galène names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TransferState {
+    /// Offered; waiting for the receiver to decide.
+    Inviting,
+    /// Accepted; the receiver is checking what it already holds.
+    Connecting,
+    /// Data is flowing.
+    Connected,
+    /// Everything arrived, verified and in place.
+    Done,
+    /// Stopped by either side.
+    Cancelled,
+    /// Over; nothing more will happen.
+    Closed,
+}
+
+/// One file or folder to send, as the application describes it. The driver
+/// keeps the real path; the core refers to it by index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceEntry {
+    /// Its `/`-separated path in the transfer; the first component is the
+    /// transfer's name (a file's own name, or the top folder's).
+    pub path: String,
+    /// File or folder.
+    pub kind: EntryKind,
+    /// Bytes (files).
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: u64,
+    /// MIME type, if known.
+    pub mime: Option<String>,
+}
+
+/// What the application hears about transfers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferEvent {
+    /// A peer offers something: accept with a folder, or reject.
+    Offered {
+        /// The transfer.
+        key: TransferKey,
+        /// Its name: the file's, or the top folder's.
+        name: String,
+        /// Total bytes.
+        total: u64,
+        /// Every entry, checked.
+        entries: Vec<Entry>,
+    },
+    /// The state changed.
+    State {
+        /// The transfer.
+        key: TransferKey,
+        /// The new state.
+        state: TransferState,
+    },
+    /// Bytes moved: `done` of `total`, at `rate` bytes a second on average.
+    Progress {
+        /// The transfer.
+        key: TransferKey,
+        /// Bytes sent or verified so far, resumed bytes included.
+        done: u64,
+        /// All bytes.
+        total: u64,
+        /// Average bytes per second since data started flowing.
+        rate: u64,
+    },
+    /// A file is in place under its final name (which may carry a suffix).
+    Saved {
+        /// The transfer.
+        key: TransferKey,
+        /// Its path under the chosen folder.
+        path: Vec<String>,
+    },
+    /// The transfer was cancelled.
+    Cancelled {
+        /// The transfer.
+        key: TransferKey,
+        /// Why; both sides see the same words.
+        reason: String,
+        /// True if the other side cancelled.
+        by_peer: bool,
+    },
+}
+
+/// Tuning.
+#[derive(Debug, Clone)]
+pub struct TransferConfig {
+    /// Seeds transfer ids.
+    pub seed: u64,
+    /// Keep at most this many bytes queued on a transfer channel.
+    pub high_water: usize,
+    /// Source reads in flight per sending transfer.
+    pub read_ahead: usize,
+    /// Least time between two progress events of one transfer.
+    pub progress_every: Duration,
+}
+
+impl TransferConfig {
+    /// The defaults: 1 MiB queued, four reads ahead, progress every 250 ms.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            high_water: 1 << 20,
+            read_ahead: 4,
+            progress_every: Duration::from_millis(250),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Side {
+    Send(Sender),
+    Recv(Receiver),
+}
+
+#[derive(Debug)]
+struct Transfer {
+    state: TransferState,
+    channel: Option<ChannelId>,
+    /// Frames waiting for room on the channel, in order.
+    outbox: VecDeque<Vec<u8>>,
+    /// Progress bookkeeping.
+    done: u64,
+    total: u64,
+    flowing_since: Option<(Instant, u64)>,
+    last_progress: Option<Instant>,
+    side: Side,
+}
+
+/// Which transfer each channel belongs to. str0m's `ChannelId` has no
+/// order, and an endpoint has few transfers, so a list it is.
+#[derive(Debug, Default)]
+struct ChannelIndex(Vec<(UserName, ChannelId, TransferKey)>);
+
+impl ChannelIndex {
+    fn get(&self, peer: &UserName, channel: ChannelId) -> Option<TransferKey> {
+        self.0
+            .iter()
+            .find(|(p, c, _)| p == peer && *c == channel)
+            .map(|(_, _, k)| k.clone())
+    }
+
+    fn insert(&mut self, peer: UserName, channel: ChannelId, key: TransferKey) {
+        self.remove(&peer, channel);
+        self.0.push((peer, channel, key));
+    }
+
+    fn remove(&mut self, peer: &UserName, channel: ChannelId) {
+        self.0.retain(|(p, c, _)| !(p == peer && *c == channel));
+    }
+}
+
+/// Every transfer of one endpoint. See the module documentation.
+#[derive(Debug)]
+pub struct Transfers {
+    config: TransferConfig,
+    rng: fastrand::Rng,
+    transfers: BTreeMap<TransferKey, Transfer>,
+    by_channel: ChannelIndex,
+    requests: BTreeMap<RequestId, TransferKey>,
+    next_request: u64,
+    actions: VecDeque<StorageAction>,
+    events: VecDeque<TransferEvent>,
+}
+
+/// Why a transfer call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// No such transfer.
+    #[error("no such transfer")]
+    Unknown,
+    /// The call does not fit the transfer's state.
+    #[error("the transfer is {0:?}")]
+    WrongState(TransferState),
+    /// The entries to send are not acceptable.
+    #[error("{0}")]
+    BadEntries(String),
+    /// The endpoint refused (no open connection to the peer, say).
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoint::EndpointError),
+}
+
+impl Transfers {
+    /// No transfers yet.
+    pub fn new(config: TransferConfig) -> Self {
+        let rng = fastrand::Rng::with_seed(config.seed);
+        Self {
+            config,
+            rng,
+            transfers: BTreeMap::new(),
+            by_channel: ChannelIndex::default(),
+            requests: BTreeMap::new(),
+            next_request: 0,
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The state of a transfer, while it is known.
+    pub fn state(&self, key: &TransferKey) -> Option<TransferState> {
+        self.transfers.get(key).map(|t| t.state)
+    }
+
+    /// Every transfer, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &TransferKey> {
+        self.transfers.keys()
+    }
+
+    /// The next storage action for the driver.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<StorageAction> {
+        self.actions.pop_front()
+    }
+
+    /// The next event for the application.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<TransferEvent> {
+        self.events.pop_front()
+    }
+
+    /// Offers `entries` to `peer`, whose connection must be open. The sender
+    /// first reads and hashes every file, then offers.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        peer: &UserName,
+        entries: Vec<SourceEntry>,
+    ) -> Result<TransferKey, TransferError> {
+        let sender = Sender::new(entries).map_err(TransferError::BadEntries)?;
+        if ep.peer_state(peer) != Some("open") {
+            return Err(TransferError::Endpoint(
+                crate::endpoint::EndpointError::NotOpen(peer.clone()),
+            ));
+        }
+        let key = TransferKey {
+            peer: peer.clone(),
+            id: self.rng.u64(..),
+            outgoing: true,
+        };
+        let total = sender.total();
+        self.transfers.insert(
+            key.clone(),
+            Transfer {
+                state: TransferState::Inviting,
+                channel: None,
+                outbox: VecDeque::new(),
+                done: 0,
+                total,
+                flowing_since: None,
+                last_progress: None,
+                side: Side::Send(sender),
+            },
+        );
+        self.state_event(&key, TransferState::Inviting);
+        self.sender_step(now, ep, &key);
+        Ok(key)
+    }
+
+    /// Accepts an offered transfer into `dir` (the driver's folder; the core
+    /// never reads it).
+    pub fn accept(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        dir: String,
+    ) -> Result<(), TransferError> {
+        self.receiver_accept(now, ep, key, dir)
+    }
+
+    /// Rejects an offered transfer.
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        reason: &str,
+    ) -> Result<(), TransferError> {
+        let t = self.transfers.get(key).ok_or(TransferError::Unknown)?;
+        if key.outgoing || t.state != TransferState::Inviting {
+            return Err(TransferError::WrongState(t.state));
+        }
+        self.queue(
+            key,
+            Wire::Control(Control::Reject {
+                reason: reason.into(),
+            }),
+        );
+        self.flush(now, ep, key);
+        self.finish(now, ep, key, TransferState::Cancelled, None);
+        self.events.push_back(TransferEvent::Cancelled {
+            key: key.clone(),
+            reason: reason.into(),
+            by_peer: false,
+        });
+        Ok(())
+    }
+
+    /// Cancels a transfer from this side; the peer sees `reason`.
+    pub fn cancel(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        reason: &str,
+    ) -> Result<(), TransferError> {
+        let t = self.transfers.get(key).ok_or(TransferError::Unknown)?;
+        if matches!(
+            t.state,
+            TransferState::Done | TransferState::Cancelled | TransferState::Closed
+        ) {
+            return Err(TransferError::WrongState(t.state));
+        }
+        self.abort(now, ep, key, reason.into(), false, true);
+        Ok(())
+    }
+
+    /// Hands an endpoint event over; true if it was about a transfer (and is
+    /// consumed), false if the application should see it.
+    pub fn handle_event(&mut self, now: Instant, ep: &mut Endpoint, event: &EndpointEvent) -> bool {
+        match event {
+            EndpointEvent::ChannelOpen {
+                peer,
+                channel,
+                label,
+            } => {
+                let Some(id) = label.strip_prefix(CHANNEL_PREFIX) else {
+                    return false;
+                };
+                if let Some(key) = self.by_channel.get(peer, *channel) {
+                    // Our own channel is open: offer.
+                    self.sender_channel_open(now, ep, &key);
+                } else {
+                    self.receiver_channel_open(now, ep, peer, *channel, id);
+                }
+                true
+            }
+            EndpointEvent::ChannelData {
+                peer,
+                channel,
+                data,
+            } => {
+                let Some(key) = self.by_channel.get(peer, *channel) else {
+                    return false;
+                };
+                match Wire::decode(data, crate::endpoint::MAX_MESSAGE_LEN) {
+                    Ok(msg) if key.outgoing => self.sender_message(now, ep, &key, msg),
+                    Ok(msg) => self.receiver_message(now, ep, &key, msg),
+                    Err(e) => self.abort(
+                        now,
+                        ep,
+                        &key,
+                        format!("unreadable message: {e}"),
+                        false,
+                        true,
+                    ),
+                }
+                true
+            }
+            EndpointEvent::ChannelBufferedLow { peer, channel } => {
+                let ours = self.by_channel.get(peer, *channel).is_some();
+                // str0m's send buffer is shared by every channel of a peer: a
+                // transfer refused for room on a quiet channel of its own
+                // must be woken when any of the peer's channels drains.
+                self.wake_peer(now, ep, peer);
+                ours
+            }
+            EndpointEvent::ChannelClosed { peer, channel } => {
+                let Some(key) = self.by_channel.get(peer, *channel) else {
+                    return false;
+                };
+                self.channel_gone(now, ep, &key);
+                true
+            }
+            EndpointEvent::PeerClosed { peer, .. } | EndpointEvent::PeerFailed { peer, .. } => {
+                let keys: Vec<TransferKey> = self
+                    .transfers
+                    .keys()
+                    .filter(|k| k.peer == *peer)
+                    .cloned()
+                    .collect();
+                for key in keys {
+                    self.channel_gone(now, ep, &key);
+                }
+                false // the application wants to know about the peer too
+            }
+            _ => false,
+        }
+    }
+
+    /// The result of a storage action.
+    pub fn handle_storage(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        req: RequestId,
+        result: StorageResult,
+    ) {
+        let Some(key) = self.requests.remove(&req) else {
+            return; // the transfer is gone; its late results are moot
+        };
+        if let StorageResult::Failed(e) = &result {
+            let reason = format!("storage failed: {e}");
+            return self.abort(now, ep, &key, reason, false, true);
+        }
+        if key.outgoing {
+            self.sender_storage(now, ep, &key, req, result);
+        } else {
+            self.receiver_storage(now, ep, &key, req, result);
+        }
+    }
+
+    // ----- shared machinery -----
+
+    fn request(
+        &mut self,
+        key: &TransferKey,
+        make: impl FnOnce(RequestId) -> StorageAction,
+    ) -> RequestId {
+        let req = RequestId(self.next_request);
+        self.next_request += 1;
+        self.requests.insert(req, key.clone());
+        self.actions.push_back(make(req));
+        req
+    }
+
+    fn state_event(&mut self, key: &TransferKey, state: TransferState) {
+        self.events.push_back(TransferEvent::State {
+            key: key.clone(),
+            state,
+        });
+    }
+
+    fn set_state(&mut self, key: &TransferKey, state: TransferState) {
+        let Some(t) = self.transfers.get_mut(key) else {
+            return;
+        };
+        if t.state != state {
+            t.state = state;
+            self.state_event(key, state);
+        }
+    }
+
+    fn queue(&mut self, key: &TransferKey, msg: Wire) {
+        if let Some(t) = self.transfers.get_mut(key) {
+            t.outbox.push_back(msg.encode());
+        }
+    }
+
+    /// Writes queued frames while the channel takes them.
+    fn flush(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+        let Some(t) = self.transfers.get_mut(key) else {
+            return;
+        };
+        let Some(channel) = t.channel else {
+            return;
+        };
+        while let Some(frame) = t.outbox.front() {
+            match ep.channel_write(now, &key.peer, channel, frame) {
+                Ok(true) => {
+                    t.outbox.pop_front();
+                }
+                Ok(false) => return, // full: the buffered-low event resumes
+                Err(_) => return,    // the channel is going; ChannelClosed follows
+            }
+        }
+    }
+
+    /// Flushes and moves along every transfer with `peer`.
+    fn wake_peer(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
+        let keys: Vec<TransferKey> = self
+            .transfers
+            .keys()
+            .filter(|k| k.peer == *peer)
+            .cloned()
+            .collect();
+        for key in keys {
+            self.flush(now, ep, &key);
+            if key.outgoing {
+                self.sender_step(now, ep, &key);
+            }
+        }
+    }
+
+    /// Bytes queued on the transfer's channel plus its outbox.
+    fn queued(&self, ep: &mut Endpoint, key: &TransferKey) -> usize {
+        let Some(t) = self.transfers.get(key) else {
+            return usize::MAX;
+        };
+        let outbox: usize = t.outbox.iter().map(Vec::len).sum();
+        let channel = t
+            .channel
+            .and_then(|c| ep.buffered_amount(&key.peer, c))
+            .unwrap_or(0);
+        outbox + channel
+    }
+
+    fn progress(&mut self, now: Instant, key: &TransferKey, added: u64, force: bool) {
+        let every = self.config.progress_every;
+        let Some(t) = self.transfers.get_mut(key) else {
+            return;
+        };
+        t.done += added;
+        let (since, base) = *t.flowing_since.get_or_insert((now, t.done - added));
+        let due = t.last_progress.is_none_or(|at| now >= at + every);
+        if !(due || force) {
+            return;
+        }
+        t.last_progress = Some(now);
+        let secs = now.saturating_duration_since(since).as_secs_f64();
+        let rate = if secs > 0.0 {
+            ((t.done - base) as f64 / secs) as u64
+        } else {
+            0
+        };
+        self.events.push_back(TransferEvent::Progress {
+            key: key.clone(),
+            done: t.done,
+            total: t.total,
+            rate,
+        });
+    }
+
+    /// Cancels: tells the peer (unless it told us), closes the channel, and
+    /// lets the side clean up (a receiver removes its temporary file).
+    fn abort(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        reason: String,
+        by_peer: bool,
+        discard: bool,
+    ) {
+        let Some(t) = self.transfers.get(key) else {
+            return;
+        };
+        if matches!(t.state, TransferState::Cancelled | TransferState::Closed) {
+            return;
+        }
+        if !by_peer {
+            self.queue(
+                key,
+                Wire::Control(Control::Cancel {
+                    reason: reason.clone(),
+                }),
+            );
+            self.flush(now, ep, key);
+        }
+        if discard && !key.outgoing {
+            self.receiver_discard(key);
+        }
+        self.events.push_back(TransferEvent::Cancelled {
+            key: key.clone(),
+            reason,
+            by_peer,
+        });
+        self.finish(now, ep, key, TransferState::Cancelled, None);
+    }
+
+    /// Moves to a final state, closes the channel and forgets the transfer.
+    fn finish(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        state: TransferState,
+        _why: Option<&str>,
+    ) {
+        self.set_state(key, state);
+        let Some(t) = self.transfers.remove(key) else {
+            return;
+        };
+        if let Some(channel) = t.channel {
+            self.by_channel.remove(&key.peer, channel);
+            let _ = ep.close_channel(now, &key.peer, channel);
+        }
+        self.requests.retain(|_, k| k != key);
+        self.state_event(key, TransferState::Closed);
+        self.wake_peer(now, ep, &key.peer);
+    }
+
+    /// The channel (or the whole connection) went away under the transfer.
+    fn channel_gone(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+        let Some(t) = self.transfers.get(key) else {
+            return;
+        };
+        match t.state {
+            TransferState::Done => self.finish(now, ep, key, TransferState::Done, None),
+            TransferState::Cancelled | TransferState::Closed => {}
+            _ => {
+                // Keep what arrived: a new transfer of the same content resumes from it.
+                let reason = "the connection was lost".to_owned();
+                self.abort(now, ep, key, reason, true, false);
+            }
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The sending side: hash, offer, then stream each file the receiver asks for.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use super::manifest::{self, Entry, EntryKind, Hash};
+use super::names::check_relative_path;
+use super::wire::{Control, DATA_OVERHEAD, HASHES_OVERHEAD, Wire};
+use super::{
+    CHANNEL_PREFIX, MAX_ENTRIES, RequestId, Side, SourceEntry, StorageAction, StorageResult,
+    TransferKey, TransferState, Transfers,
+};
+use crate::endpoint::Endpoint;
+
+#[derive(Debug)]
+enum Phase {
+    /// Reading every file once to hash its blocks.
+    Hashing,
+    /// The channel is opening.
+    Opening,
+    /// Offered; waiting for the receiver.
+    Offered,
+    /// Sending a file the receiver asked for.
+    Streaming,
+}
+
+#[derive(Debug)]
+struct Stream {
+    file: u32,
+    size: u64,
+    next_read: u64,
+    next_send: u64,
+    /// Chunks read and not yet sent, by offset.
+    ready: BTreeMap<u64, Vec<u8>>,
+    reads: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Sender {
+    entries: Vec<Entry>,
+    /// Indices of the file entries, in order.
+    files: Vec<u32>,
+    blocks: BTreeMap<u32, Vec<Hash>>,
+    phase: Phase,
+    /// Hashing position: (position in `files`, offset), and the read in flight.
+    hash_at: (usize, u64),
+    hash_read: Option<RequestId>,
+    stream: Option<Stream>,
+    /// Source reads in flight: offset and length.
+    reads: BTreeMap<RequestId, (u64, u64)>,
+}
+
+impl Sender {
+    /// Checks what the application wants to send.
+    pub(crate) fn new(sources: Vec<SourceEntry>) -> Result<Self, String> {
+        if sources.is_empty() || sources.len() > MAX_ENTRIES {
+            return Err(format!("1 to {MAX_ENTRIES} entries, not {}", sources.len()));
+        }
+        let mut seen = BTreeSet::new();
+        let mut root = None;
+        for s in &sources {
+            let parts = check_relative_path(&s.path).map_err(|e| e.to_string())?;
+            if root.get_or_insert_with(|| parts[0].clone()) != &parts[0] {
+                return Err("every entry must be under one top-level name".into());
+            }
+            if !seen.insert(parts) {
+                return Err(format!("{:?} is listed twice", s.path));
+            }
+        }
+        let entries: Vec<Entry> = sources
+            .into_iter()
+            .map(|s| Entry {
+                size: if s.kind == EntryKind::File { s.size } else { 0 },
+                path: s.path,
+                kind: s.kind,
+                mtime: s.mtime,
+                mime: s.mime,
+                hash: None,
+            })
+            .collect();
+        let files = (0..entries.len() as u32)
+            .filter(|i| entries[*i as usize].kind == EntryKind::File)
+            .collect();
+        Ok(Self {
+            entries,
+            files,
+            blocks: BTreeMap::new(),
+            phase: Phase::Hashing,
+            hash_at: (0, 0),
+            hash_read: None,
+            stream: None,
+            reads: BTreeMap::new(),
+        })
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
+    }
+
+    fn name(&self) -> String {
+        let first = &self.entries[0].path;
+        first.split('/').next().unwrap_or(first).to_owned()
+    }
+}
+
+fn sender(t: &mut super::Transfer) -> Option<&mut Sender> {
+    match &mut t.side {
+        Side::Send(s) => Some(s),
+        Side::Recv(_) => None,
+    }
+}
+
+impl Transfers {
+    /// Moves the sender along as far as it can go now.
+    pub(super) fn sender_step(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+        let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+            return;
+        };
+        match s.phase {
+            Phase::Hashing => self.hash_next(now, ep, key),
+            Phase::Streaming => self.stream_more(now, ep, key),
+            Phase::Opening | Phase::Offered => {}
+        }
+    }
+
+    fn hash_next(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+        let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+            return;
+        };
+        if s.hash_read.is_some() {
+            return;
+        }
+        let (pos, offset) = s.hash_at;
+        if let Some(&index) = s.files.get(pos) {
+            let size = s.entries[index as usize].size;
+            let block = manifest::block_size(size);
+            if offset < size {
+                let len = manifest::block_len(size, block, offset / block);
+                let transfer = key.clone();
+                let req = self.request(key, |req| StorageAction::ReadSource {
+                    req,
+                    transfer,
+                    index,
+                    offset,
+                    len,
+                });
+                if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
+                    s.hash_read = Some(req);
+                }
+                return;
+            }
+            // This file is hashed (or empty): seal it and go on to the next.
+            let list = s.blocks.entry(index).or_default().clone();
+            let hash = manifest::content_hash(size, block, &list);
+            s.entries[index as usize].hash = Some(manifest::to_hex(&hash));
+            s.hash_at = (pos + 1, 0);
+            return self.hash_next(now, ep, key);
+        }
+        // Every file is hashed: open the transfer's channel.
+        s.phase = Phase::Opening;
+        let label = format!("{CHANNEL_PREFIX}{:016x}", key.id);
+        match ep.open_channel(now, &key.peer, &label) {
+            Ok(channel) => {
+                if let Some(t) = self.transfers.get_mut(key) {
+                    t.channel = Some(channel);
+                }
+                self.by_channel
+                    .insert(key.peer.clone(), channel, key.clone());
+            }
+            Err(e) => self.abort(
+                now,
+                ep,
+                key,
+                format!("cannot open a channel: {e}"),
+                true,
+                false,
+            ),
+        }
+    }
+
+    /// Our channel opened: offer, with every file's block hashes.
+    pub(super) fn sender_channel_open(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+    ) {
+        let high_water = self.config.high_water;
+        if let Some(channel) = self.transfers.get(key).and_then(|t| t.channel) {
+            // Refill at half: the buffer never runs dry while SACKs drain it.
+            let _ = ep.set_buffered_low(&key.peer, channel, high_water / 2);
+        }
+        let per_message = ep
+            .max_message_size(&key.peer)
+            .map_or(1, |m| (m.saturating_sub(HASHES_OVERHEAD) / 32).max(1));
+        let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+            return;
+        };
+        if !matches!(s.phase, Phase::Opening) {
+            return;
+        }
+        s.phase = Phase::Offered;
+        let offer = Control::Offer {
+            name: s.name(),
+            total: s.total(),
+            entries: s.entries.clone(),
+        };
+        let mut msgs = vec![Wire::Control(offer)];
+        for (&file, list) in &s.blocks {
+            for (i, chunk) in list.chunks(per_message).enumerate() {
+                msgs.push(Wire::Hashes {
+                    file,
+                    start: (i * per_message) as u32,
+                    hashes: chunk.to_vec(),
+                });
+            }
+        }
+        for m in msgs {
+            self.queue(key, m);
+        }
+        self.flush(now, ep, key);
+    }
+
+    pub(super) fn sender_message(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        msg: Wire,
+    ) {
+        let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+            return;
+        };
+        match msg {
+            Wire::Control(Control::Accept) if matches!(s.phase, Phase::Offered) => {
+                self.set_state(key, TransferState::Connecting)
+            }
+            Wire::Control(Control::Reject { reason }) => {
+                self.abort(now, ep, key, reason, true, false)
+            }
+            Wire::Control(Control::Cancel { reason }) => {
+                self.abort(now, ep, key, reason, true, false)
+            }
+            Wire::Control(Control::Get { file, offset }) => {
+                let Some(entry) = s.entries.get(file as usize) else {
+                    return self.abort(
+                        now,
+                        ep,
+                        key,
+                        format!("asked for entry {file}, which is not offered"),
+                        false,
+                        false,
+                    );
+                };
+                let size = entry.size;
+                let block = manifest::block_size(size);
+                if entry.kind != EntryKind::File || offset > size || offset % block != 0 {
+                    let reason = format!(
+                        "asked for {} from {offset}, which is not a block of it",
+                        entry.path
+                    );
+                    return self.abort(now, ep, key, reason, false, false);
+                }
+                s.phase = Phase::Streaming;
+                s.reads.clear();
+                s.stream = Some(Stream {
+                    file,
+                    size,
+                    next_read: offset,
+                    next_send: offset,
+                    ready: BTreeMap::new(),
+                    reads: 0,
+                });
+                self.set_state(key, TransferState::Connected);
+                // What the receiver already held counts as done.
+                self.progress(now, key, offset, true);
+                self.stream_more(now, ep, key);
+            }
+            Wire::Control(Control::Done) => {
+                self.progress(now, key, 0, true);
+                self.finish(now, ep, key, TransferState::Done, None);
+            }
+            other => {
+                let reason = format!("unexpected message from the receiver: {}", describe(&other));
+                self.abort(now, ep, key, reason, false, false);
+            }
+        }
+    }
+
+    pub(super) fn sender_storage(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        req: RequestId,
+        result: StorageResult,
+    ) {
+        let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+            return;
+        };
+        let StorageResult::Data(bytes) = result else {
+            return self.abort(
+                now,
+                ep,
+                key,
+                "storage answered a read without data".into(),
+                false,
+                false,
+            );
+        };
+        if s.hash_read == Some(req) {
+            s.hash_read = None;
+            let (pos, offset) = s.hash_at;
+            let index = s.files[pos];
+            let size = s.entries[index as usize].size;
+            let block = manifest::block_size(size);
+            if bytes.len() as u64 != manifest::block_len(size, block, offset / block) {
+                let path = s.entries[index as usize].path.clone();
+                return self.abort(
+                    now,
+                    ep,
+                    key,
+                    format!("{path} changed while it was read"),
+                    false,
+                    false,
+                );
+            }
+            s.blocks
+                .entry(index)
+                .or_default()
+                .push(manifest::hash_block(&bytes));
+            s.hash_at = (pos, offset + bytes.len() as u64);
+            return self.hash_next(now, ep, key);
+        }
+        let Some((offset, len)) = s.reads.remove(&req) else {
+            return;
+        };
+        let Some(stream) = &mut s.stream else {
+            return;
+        };
+        stream.reads -= 1;
+        if bytes.len() as u64 != len {
+            let path = s.entries[stream.file as usize].path.clone();
+            return self.abort(
+                now,
+                ep,
+                key,
+                format!("{path} changed while it was sent"),
+                false,
+                false,
+            );
+        }
+        stream.ready.insert(offset, bytes);
+        self.stream_more(now, ep, key);
+    }
+
+    /// Sends what is ready while the channel has room, and reads ahead.
+    fn stream_more(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+        let high_water = self.config.high_water;
+        let read_ahead = self.config.read_ahead;
+        let chunk = ep
+            .max_message_size(&key.peer)
+            .map_or(16 * 1024, |m| m.saturating_sub(DATA_OVERHEAD).max(1024))
+            as u64;
+        let mut sent = 0;
+        loop {
+            if self.queued(ep, key) >= high_water {
+                break;
+            }
+            let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+                return;
+            };
+            let Some(stream) = &mut s.stream else {
+                break;
+            };
+            let Some(bytes) = stream.ready.remove(&stream.next_send) else {
+                break;
+            };
+            let msg = Wire::Data {
+                file: stream.file,
+                offset: stream.next_send,
+                bytes,
+            };
+            let Wire::Data { bytes, .. } = &msg else {
+                unreachable!("built just above")
+            };
+            stream.next_send += bytes.len() as u64;
+            sent += bytes.len() as u64;
+            self.queue(key, msg);
+            self.flush(now, ep, key);
+        }
+        if sent > 0 {
+            self.progress(now, key, sent, false);
+        }
+        // Read ahead, a few chunks at a time.
+        loop {
+            let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+                return;
+            };
+            let Some(stream) = &mut s.stream else {
+                return;
+            };
+            if stream.next_send >= stream.size {
+                s.stream = None; // all sent; the receiver asks for the next file
+                return;
+            }
+            if stream.reads >= read_ahead
+                || stream.next_read >= stream.size
+                || stream.ready.len() >= read_ahead
+            {
+                return;
+            }
+            let (index, offset) = (stream.file, stream.next_read);
+            let len = chunk.min(stream.size - offset);
+            stream.next_read += len;
+            stream.reads += 1;
+            let transfer = key.clone();
+            let req = self.request(key, |req| StorageAction::ReadSource {
+                req,
+                transfer,
+                index,
+                offset,
+                len,
+            });
+            if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
+                s.reads.insert(req, (offset, len));
+            }
+        }
+    }
+}
+
+/// A message's kind, for error reasons.
+pub(super) fn describe(msg: &Wire) -> &'static str {
+    match msg {
+        Wire::Control(Control::Offer { .. }) => "offer",
+        Wire::Control(Control::Accept) => "accept",
+        Wire::Control(Control::Reject { .. }) => "reject",
+        Wire::Control(Control::Get { .. }) => "get",
+        Wire::Control(Control::Done) => "done",
+        Wire::Control(Control::Cancel { .. }) => "cancel",
+        Wire::Hashes { .. } => "hashes",
+        Wire::Data { .. } => "data",
+    }
+}

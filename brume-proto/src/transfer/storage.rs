@@ -1,0 +1,159 @@
+//! The storage actions a transfer asks its driver to execute, and their results.
+//!
+//! The core never touches a file. Target paths are components already
+//! checked by [`super::names`], relative to the folder the application chose
+//! when it accepted (`dir`, which the core passes through and never reads).
+
+use super::TransferKey;
+
+/// The id of one storage request; its result must come back with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// A path under a receiving transfer's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPath {
+    /// The folder the application chose at `accept`, as it gave it.
+    pub dir: String,
+    /// Checked components below it; never empty, never `..`.
+    pub components: Vec<String>,
+}
+
+/// Something for the driver to do on storage, then answer with
+/// [`super::Transfers::handle_storage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageAction {
+    /// Read `len` bytes at `offset` of source file `index` of an outgoing
+    /// transfer → `Data` (fewer bytes only at the end of the file).
+    ReadSource {
+        /// The request.
+        req: RequestId,
+        /// The transfer.
+        transfer: TransferKey,
+        /// Which of the files the application offered.
+        index: u32,
+        /// Where.
+        offset: u64,
+        /// How much.
+        len: u64,
+    },
+    /// Read `len` bytes at `offset` of a target file → `Data`.
+    Read {
+        /// The request.
+        req: RequestId,
+        /// The file.
+        path: TargetPath,
+        /// Where.
+        offset: u64,
+        /// How much.
+        len: u64,
+    },
+    /// The size of a target file → `Size(None)` if it does not exist.
+    Stat {
+        /// The request.
+        req: RequestId,
+        /// The file.
+        path: TargetPath,
+    },
+    /// Free bytes on the folder's file system → `Size(Some(free))`.
+    FreeSpace {
+        /// The request.
+        req: RequestId,
+        /// The folder the application chose.
+        dir: String,
+    },
+    /// Create a folder if it is not there → `Done`.
+    CreateDir {
+        /// The request.
+        req: RequestId,
+        /// The folder.
+        path: TargetPath,
+    },
+    /// Write at `offset`, creating the file if needed → `Done`.
+    Write {
+        /// The request.
+        req: RequestId,
+        /// The file.
+        path: TargetPath,
+        /// Where.
+        offset: u64,
+        /// What.
+        data: Vec<u8>,
+    },
+    /// Cut (or create) a file to `len` bytes → `Done`.
+    Truncate {
+        /// The request.
+        req: RequestId,
+        /// The file.
+        path: TargetPath,
+        /// Its new length.
+        len: u64,
+    },
+    /// Flush a file to stable storage → `Done`.
+    Sync {
+        /// The request.
+        req: RequestId,
+        /// The file.
+        path: TargetPath,
+    },
+    /// Rename `from` to `to` only if `to` does not exist → `Done`, or
+    /// `Exists` and nothing changed. Never overwrites.
+    Rename {
+        /// The request.
+        req: RequestId,
+        /// The file now.
+        from: TargetPath,
+        /// Its new name.
+        to: TargetPath,
+    },
+    /// Set a file's modification time → `Done`.
+    SetMtime {
+        /// The request.
+        req: RequestId,
+        /// The file.
+        path: TargetPath,
+        /// Seconds since the Unix epoch.
+        mtime: u64,
+    },
+    /// Delete one of the transfer's own temporary files → `Done`.
+    Remove {
+        /// The request.
+        req: RequestId,
+        /// The file.
+        path: TargetPath,
+    },
+}
+
+impl StorageAction {
+    /// The request id, whichever action it is.
+    pub fn req(&self) -> RequestId {
+        match self {
+            StorageAction::ReadSource { req, .. }
+            | StorageAction::Read { req, .. }
+            | StorageAction::Stat { req, .. }
+            | StorageAction::FreeSpace { req, .. }
+            | StorageAction::CreateDir { req, .. }
+            | StorageAction::Write { req, .. }
+            | StorageAction::Truncate { req, .. }
+            | StorageAction::Sync { req, .. }
+            | StorageAction::Rename { req, .. }
+            | StorageAction::SetMtime { req, .. }
+            | StorageAction::Remove { req, .. } => *req,
+        }
+    }
+}
+
+/// How a storage action went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageResult {
+    /// Done.
+    Done,
+    /// The bytes read.
+    Data(Vec<u8>),
+    /// A size: a file's (`None` if absent), or free space.
+    Size(Option<u64>),
+    /// `Rename` found its target taken; nothing changed.
+    Exists,
+    /// It failed; the transfer is cancelled with this reason.
+    Failed(String),
+}

@@ -1,0 +1,264 @@
+//! The messages on a transfer's own data channel.
+//!
+//! Every message is framed with [`crate::framing`]. Control messages are JSON
+//! in the control namespace; block hashes and file data are binary in the
+//! application namespace, kinds `h` and `d`:
+//!
+//! ```text
+//! h: file u32 BE | first block u32 BE | 32-byte hashes…
+//! d: file u32 BE | offset u64 BE | bytes…
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{Entry, Hash};
+use crate::framing::{self, Data, FramingError, Namespace};
+
+/// A transfer's control messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Control {
+    /// Sender → receiver, first: what is offered.
+    Offer {
+        /// The transfer's display name (the root entry's name).
+        name: String,
+        /// Total bytes of all files.
+        total: u64,
+        /// Every folder and file.
+        entries: Vec<Entry>,
+    },
+    /// Receiver → sender: yes.
+    Accept,
+    /// Receiver → sender: no, and why.
+    Reject {
+        /// For people.
+        reason: String,
+    },
+    /// Receiver → sender: send file `file` from byte `offset` (a block boundary).
+    Get {
+        /// Index into the offer's entries.
+        file: u32,
+        /// Where to start.
+        offset: u64,
+    },
+    /// Receiver → sender: everything arrived, verified and in place.
+    Done,
+    /// Either side: stop now.
+    Cancel {
+        /// For people; both sides see it.
+        reason: String,
+    },
+}
+
+/// One message on a transfer channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wire {
+    /// A control message.
+    Control(Control),
+    /// Block hashes of a file, from block `start` on.
+    Hashes {
+        /// Index into the offer's entries.
+        file: u32,
+        /// The first block these hashes are for.
+        start: u32,
+        /// The hashes.
+        hashes: Vec<Hash>,
+    },
+    /// File bytes.
+    Data {
+        /// Index into the offer's entries.
+        file: u32,
+        /// Where they go.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// Why a transfer message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The framing is wrong.
+    #[error(transparent)]
+    Framing(#[from] FramingError),
+    /// A control message that is not valid JSON of a known type.
+    #[error("bad control message: {0}")]
+    Control(String),
+    /// A binary message of an unknown kind or the wrong length.
+    #[error("bad binary message: {0}")]
+    Binary(&'static str),
+}
+
+/// Bytes of header before a data chunk's payload, framing included.
+pub const DATA_OVERHEAD: usize = 2 + 1 + 4 + 8;
+/// Bytes of header before a hash list, framing included.
+pub const HASHES_OVERHEAD: usize = 2 + 1 + 4 + 4;
+
+impl Wire {
+    /// Encodes for the channel.
+    pub fn encode(&self) -> Vec<u8> {
+        let (ns, kind, data) = match self {
+            Wire::Control(c) => {
+                // Control messages are plain structs of strings and numbers.
+                let json = serde_json::to_string(c).expect("control messages serialise");
+                (Namespace::Control, "c", Data::Text(json))
+            }
+            Wire::Hashes {
+                file,
+                start,
+                hashes,
+            } => {
+                let mut b = Vec::with_capacity(8 + 32 * hashes.len());
+                b.extend_from_slice(&file.to_be_bytes());
+                b.extend_from_slice(&start.to_be_bytes());
+                for h in hashes {
+                    b.extend_from_slice(h);
+                }
+                (Namespace::App, "h", Data::Bytes(b))
+            }
+            Wire::Data {
+                file,
+                offset,
+                bytes,
+            } => {
+                let mut b = Vec::with_capacity(12 + bytes.len());
+                b.extend_from_slice(&file.to_be_bytes());
+                b.extend_from_slice(&offset.to_be_bytes());
+                b.extend_from_slice(bytes);
+                (Namespace::App, "d", Data::Bytes(b))
+            }
+        };
+        // The kinds are one byte, inside the framing's limits.
+        framing::encode_in(ns, kind, &data).expect("one-byte kinds always frame")
+    }
+
+    /// Decodes a message of at most `max` bytes. Total: never panics.
+    pub fn decode(bytes: &[u8], max: usize) -> Result<Wire, WireError> {
+        let msg = framing::decode(bytes, max)?;
+        match (msg.namespace, msg.kind.as_str(), msg.data) {
+            (Namespace::Control, "c", Data::Text(json)) => serde_json::from_str(&json)
+                .map(Wire::Control)
+                .map_err(|e| WireError::Control(e.to_string())),
+            (Namespace::App, "h", Data::Bytes(b)) => {
+                let (file, start, rest) = split_header(&b)?;
+                if rest.len() % 32 != 0 {
+                    return Err(WireError::Binary(
+                        "hash list is not a whole number of hashes",
+                    ));
+                }
+                let hashes = rest
+                    .chunks_exact(32)
+                    .map(|c| {
+                        let mut h = [0u8; 32];
+                        h.copy_from_slice(c);
+                        h
+                    })
+                    .collect();
+                Ok(Wire::Hashes {
+                    file,
+                    start,
+                    hashes,
+                })
+            }
+            (Namespace::App, "d", Data::Bytes(b)) => {
+                let (file, hi, rest) = split_header(&b)?;
+                let [l0, l1, l2, l3, payload @ ..] = rest else {
+                    return Err(WireError::Binary("data header too short"));
+                };
+                let lo = u32::from_be_bytes([*l0, *l1, *l2, *l3]);
+                Ok(Wire::Data {
+                    file,
+                    offset: (u64::from(hi) << 32) | u64::from(lo),
+                    bytes: payload.to_vec(),
+                })
+            }
+            _ => Err(WireError::Binary("unknown message kind")),
+        }
+    }
+}
+
+fn split_header(b: &[u8]) -> Result<(u32, u32, &[u8]), WireError> {
+    let [a0, a1, a2, a3, b0, b1, b2, b3, rest @ ..] = b else {
+        return Err(WireError::Binary("header too short"));
+    };
+    Ok((
+        u32::from_be_bytes([*a0, *a1, *a2, *a3]),
+        u32::from_be_bytes([*b0, *b1, *b2, *b3]),
+        rest,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::manifest::EntryKind;
+    use proptest::prelude::*;
+
+    #[test]
+    fn control_messages_round_trip() {
+        let offer = Control::Offer {
+            name: "a.txt".into(),
+            total: 3,
+            entries: vec![Entry {
+                path: "a.txt".into(),
+                kind: EntryKind::File,
+                size: 3,
+                mtime: 1,
+                mime: Some("text/plain".into()),
+                hash: Some("00".repeat(32)),
+            }],
+        };
+        for c in [
+            offer,
+            Control::Accept,
+            Control::Done,
+            Control::Get {
+                file: 2,
+                offset: 1 << 40,
+            },
+        ] {
+            let w = Wire::Control(c);
+            assert_eq!(Wire::decode(&w.encode(), 1 << 20).unwrap(), w);
+        }
+    }
+
+    #[test]
+    fn data_keeps_a_64_bit_offset() {
+        let w = Wire::Data {
+            file: 7,
+            offset: (5 << 32) + 9,
+            bytes: vec![1, 2, 3],
+        };
+        let bytes = w.encode();
+        assert_eq!(bytes.len(), DATA_OVERHEAD + 3);
+        assert_eq!(Wire::decode(&bytes, 1 << 20).unwrap(), w);
+    }
+
+    #[test]
+    fn a_ragged_hash_list_is_an_error() {
+        let mut bytes = Wire::Hashes {
+            file: 0,
+            start: 0,
+            hashes: vec![[1; 32]],
+        }
+        .encode();
+        bytes.pop();
+        assert!(matches!(
+            Wire::decode(&bytes, 1 << 20),
+            Err(WireError::Binary(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Wire::decode(&bytes, 100);
+        }
+
+        #[test]
+        fn binary_round_trip(file in any::<u32>(), offset in any::<u64>(), bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let w = Wire::Data { file, offset, bytes };
+            prop_assert_eq!(Wire::decode(&w.encode(), usize::MAX).unwrap(), w);
+        }
+    }
+}

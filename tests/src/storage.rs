@@ -1,0 +1,129 @@
+//! An in-memory file system that executes transfer storage actions, for
+//! simulations: exact, instant and inspectable.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use brume_proto::transfer::{StorageAction, StorageResult, TargetPath};
+
+/// Files and folders by full path: the accepting folder, then components.
+#[derive(Debug, Default, Clone)]
+pub struct MemStorage {
+    /// Files and their bytes.
+    pub files: BTreeMap<Vec<String>, Vec<u8>>,
+    /// Folders.
+    pub dirs: BTreeSet<Vec<String>>,
+    /// Modification times set by transfers.
+    pub mtimes: BTreeMap<Vec<String>, u64>,
+    /// Sources of outgoing transfers, by (transfer id, entry index).
+    pub sources: BTreeMap<(u64, u32), Vec<u8>>,
+    /// Free bytes reported.
+    pub free: u64,
+    /// Every action executed, in order, for assertions.
+    pub log: Vec<StorageAction>,
+}
+
+fn full(p: &TargetPath) -> Vec<String> {
+    std::iter::once(p.dir.clone())
+        .chain(p.components.iter().cloned())
+        .collect()
+}
+
+impl MemStorage {
+    /// An empty store with plenty of free space.
+    pub fn new() -> Self {
+        Self {
+            free: 1 << 40,
+            ..Self::default()
+        }
+    }
+
+    /// The bytes of a file under `dir`.
+    pub fn file(&self, dir: &str, components: &[&str]) -> Option<&Vec<u8>> {
+        let mut key = vec![dir.to_owned()];
+        key.extend(components.iter().map(|c| c.to_string()));
+        self.files.get(&key)
+    }
+
+    /// Executes one action.
+    pub fn execute(&mut self, action: &StorageAction) -> StorageResult {
+        self.log.push(action.clone());
+        match action {
+            StorageAction::ReadSource {
+                transfer,
+                index,
+                offset,
+                len,
+                ..
+            } => match self.sources.get(&(transfer.id, *index)) {
+                Some(data) => StorageResult::Data(slice(data, *offset, *len)),
+                None => StorageResult::Failed("no such source".into()),
+            },
+            StorageAction::Read {
+                path, offset, len, ..
+            } => match self.files.get(&full(path)) {
+                Some(data) => StorageResult::Data(slice(data, *offset, *len)),
+                None => StorageResult::Failed("no such file".into()),
+            },
+            StorageAction::Stat { path, .. } => {
+                StorageResult::Size(self.files.get(&full(path)).map(|d| d.len() as u64))
+            }
+            StorageAction::FreeSpace { .. } => StorageResult::Size(Some(self.free)),
+            StorageAction::CreateDir { path, .. } => {
+                self.dirs.insert(full(path));
+                StorageResult::Done
+            }
+            StorageAction::Write {
+                path, offset, data, ..
+            } => {
+                let file = self.files.entry(full(path)).or_default();
+                let end = *offset as usize + data.len();
+                if file.len() < end {
+                    file.resize(end, 0);
+                }
+                file[*offset as usize..end].copy_from_slice(data);
+                StorageResult::Done
+            }
+            StorageAction::Truncate { path, len, .. } => {
+                self.files
+                    .entry(full(path))
+                    .or_default()
+                    .resize(*len as usize, 0);
+                StorageResult::Done
+            }
+            StorageAction::Sync { path, .. } => {
+                if self.files.contains_key(&full(path)) {
+                    StorageResult::Done
+                } else {
+                    StorageResult::Failed("sync of a missing file".into())
+                }
+            }
+            StorageAction::Rename { from, to, .. } => {
+                let (from, to) = (full(from), full(to));
+                if self.files.contains_key(&to) || self.dirs.contains(&to) {
+                    return StorageResult::Exists;
+                }
+                match self.files.remove(&from) {
+                    Some(data) => {
+                        self.files.insert(to, data);
+                        StorageResult::Done
+                    }
+                    None => StorageResult::Failed("rename of a missing file".into()),
+                }
+            }
+            StorageAction::SetMtime { path, mtime, .. } => {
+                self.mtimes.insert(full(path), *mtime);
+                StorageResult::Done
+            }
+            StorageAction::Remove { path, .. } => {
+                self.files.remove(&full(path));
+                StorageResult::Done
+            }
+        }
+    }
+}
+
+fn slice(data: &[u8], offset: u64, len: u64) -> Vec<u8> {
+    let start = (offset as usize).min(data.len());
+    let end = (start + len as usize).min(data.len());
+    data[start..end].to_vec()
+}
