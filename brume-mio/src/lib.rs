@@ -1,1 +1,22 @@
-//! brume-mio: the mio driver (see issue 5).
+//! brume-mio drives the sans-IO state machines of `brume-proto` with mio:
+//! one `Poll` loop per process, holding the UDP socket for peer traffic,
+//! the WebSocket to the hub (client) or the listener (hub), and the wake-up
+//! at the cores' next timeout. Nothing here decides protocol behaviour.
+//!
+//! - [`hub_server`]: the hub process (`brume serve`).
+//! - [`client`]: the embedding API, a [`client::Client`] that yields events
+//!   (see `examples/embed.rs`).
+//! - [`store`] (users and groups in SQLite), [`config`] (the client's config
+//!   file), [`files`] (transfer storage on real files), [`udp`], [`ws`],
+//!   [`stream`] (TLS), [`login`] (password login), [`url`]: the pieces.
+
+pub mod client;
+pub mod config;
+pub mod files;
+pub mod hub_server;
+pub mod login;
+pub mod store;
+pub mod stream;
+pub mod udp;
+pub mod url;
+pub mod ws;

@@ -1,0 +1,84 @@
+//! `brume ping NAME`: connect by name, print the time from `connect` to an
+//! open data channel, then round trips of `ping` messages (any running
+//! `brume` answers them with `pong`).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use brume_mio::client::ClientEvent;
+use brume_proto::endpoint::EndpointEvent;
+use brume_proto::framing::Data;
+use clap::Args;
+
+use super::session::{Session, user_name};
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// Who to ping.
+    name: String,
+    /// Round trips to measure.
+    #[arg(short, long, default_value_t = 5)]
+    count: u32,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+pub fn run(a: PingArgs, config: &Path) -> Result<()> {
+    let peer = user_name(&a.name)?;
+    let start = Instant::now();
+    let mut s = Session::open(config)?;
+    s.wait_ready(Duration::from_secs(10))?;
+    let ready = start.elapsed();
+    let open = s.connect(&peer, Duration::from_secs(20))?;
+    println!(
+        "{peer}: channel open in {:.3} ms (hub session ready in {:.3} ms)",
+        ms(open),
+        ms(ready)
+    );
+    let mut rtts = Vec::new();
+    for i in 0..a.count {
+        let nonce = format!("{i}");
+        let sent = Instant::now();
+        s.client
+            .send_message(&peer, "ping", Data::Text(nonce.clone()))?;
+        let end = sent + Duration::from_secs(5);
+        loop {
+            match s.next(Some(end))? {
+                Some(ClientEvent::Endpoint(EndpointEvent::Message {
+                    peer: p,
+                    kind,
+                    data,
+                })) if p == peer && kind == "pong" && data == Data::Text(nonce.clone()) => {
+                    let rtt = sent.elapsed();
+                    println!("{peer}: rtt {:.3} ms", ms(rtt));
+                    rtts.push(rtt);
+                    break;
+                }
+                Some(ClientEvent::Endpoint(EndpointEvent::PeerClosed { reason, .. })) => {
+                    bail!("{peer} went away: {reason}");
+                }
+                Some(_) => {}
+                None if s.stopping() => {
+                    s.close();
+                    bail!("interrupted");
+                }
+                None if Instant::now() >= end => bail!("no pong from {peer} within 5 s"),
+                None => {}
+            }
+        }
+    }
+    if !rtts.is_empty() {
+        rtts.sort();
+        println!(
+            "{peer}: rtt min {:.3} / median {:.3} / max {:.3} ms",
+            ms(rtts[0]),
+            ms(rtts[rtts.len() / 2]),
+            ms(rtts[rtts.len() - 1])
+        );
+    }
+    s.close();
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! `brume serve`: the hub.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use brume_mio::hub_server::{HubServer, ServeOptions};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen (port 0 picks a free one; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:7770")]
+    listen: SocketAddr,
+    /// The data directory: users, groups and the signing key
+    /// [default: ~/.local/share/brume].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A PEM certificate chain, to serve wss:// (with --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+pub fn run(a: ServeArgs) -> Result<()> {
+    let data = a.data.unwrap_or_else(super::default_data_dir);
+    let tls = match (a.tls_cert, a.tls_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    // More descriptors than the default 1024, for many sessions.
+    let _ = rlimit::increase_nofile_limit(1 << 20);
+    let (server, _handle) = HubServer::bind(&ServeOptions {
+        listen: a.listen,
+        data: data.clone(),
+        tls,
+        handle_signals: true,
+    })?;
+    println!(
+        "brume hub listening on {scheme}://{} (data in {}, pid {})",
+        server.local_addr(),
+        data.display(),
+        std::process::id()
+    );
+    server.run()
+}

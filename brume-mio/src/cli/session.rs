@@ -1,0 +1,173 @@
+//! What every client command shares: load the config, connect, wait for the
+//! hub, keep refreshed tokens, turn failures into one-line errors, answer
+//! pings, and stop cleanly on Ctrl-C or SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use brume_mio::client::{Client, ClientEvent, ClientOptions};
+use brume_mio::config::ClientFile;
+use brume_proto::ErrorCode;
+use brume_proto::endpoint::EndpointEvent;
+use brume_proto::signal::{CloseReason, UserName};
+
+/// A connected client with its config.
+pub struct Session {
+    pub client: Client,
+    file: ClientFile,
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+}
+
+pub fn user_name(name: &str) -> Result<UserName> {
+    UserName::new(name).map_err(|e| anyhow!("bad user name {name:?}: {e}"))
+}
+
+/// Why a connection to `peer` failed, for people.
+pub fn peer_failure(peer: &UserName, code: ErrorCode, reason: &str) -> anyhow::Error {
+    match code {
+        ErrorCode::NoDest => anyhow!("{peer} is not online"),
+        ErrorCode::BadDest => anyhow!("no user {peer} on this hub"),
+        ErrorCode::Rejected => anyhow!("{peer} declined"),
+        ErrorCode::OfferTimeout => anyhow!("{peer} did not answer in time"),
+        _ => anyhow!("cannot connect to {peer}: {reason} ({})", code.as_str()),
+    }
+}
+
+impl Session {
+    /// Loads the config (making the device certificate on first use) and connects.
+    pub fn open(config: &Path) -> Result<Self> {
+        let mut file = ClientFile::load(config)?;
+        if file.ensure_cert()? {
+            file.save(config)?;
+        }
+        let client = Client::connect(ClientOptions::from_file(&file)?)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // The flag is set in the handler; the waker is woken from a thread.
+            signal_hook::flag::register(sig, stop.clone())?;
+        }
+        let waker = client.waker();
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = waker.wake();
+            }
+        });
+        Ok(Self {
+            client,
+            file,
+            path: config.to_owned(),
+            stop,
+        })
+    }
+
+    /// True once Ctrl-C or SIGTERM arrived.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// The next event, after the shared handling; `None` on timeout, wake-up
+    /// or a signal (check [`Session::stopping`]).
+    pub fn next(&mut self, deadline: Option<Instant>) -> Result<Option<ClientEvent>> {
+        if self.stopping() {
+            return Ok(None);
+        }
+        let Some(event) = self.client.next_event(deadline)? else {
+            return Ok(None);
+        };
+        match &event {
+            ClientEvent::HubUnreachable(why) => bail!("{why}"),
+            ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
+                self.file.access_token = access_token.clone();
+                if let Err(e) = self.file.save(&self.path) {
+                    tracing::warn!("cannot save the refreshed token: {e:#}");
+                }
+            }
+            ClientEvent::Endpoint(EndpointEvent::HubClosed { reason, error }) => {
+                return Err(hub_closed(&self.file.user, *reason, *error));
+            }
+            ClientEvent::Endpoint(EndpointEvent::Message { peer, kind, data })
+                if kind == "ping" =>
+            {
+                let _ = self.client.send_message(peer, "pong", data.clone());
+            }
+            _ => {}
+        }
+        Ok(Some(event))
+    }
+
+    /// Waits until the hub has authenticated us.
+    pub fn wait_ready(&mut self, limit: Duration) -> Result<UserName> {
+        let end = Instant::now() + limit;
+        loop {
+            match self.next(Some(end))? {
+                Some(ClientEvent::Endpoint(EndpointEvent::Ready { user })) => return Ok(user),
+                Some(_) => {}
+                None if self.stopping() => bail!("interrupted"),
+                None if Instant::now() >= end => bail!("the hub did not answer in time"),
+                None => {}
+            }
+        }
+    }
+
+    /// Connects to `peer` and waits for the open channel; returns the time it took.
+    pub fn connect(&mut self, peer: &UserName, limit: Duration) -> Result<Duration> {
+        let start = Instant::now();
+        self.client.connect_peer(peer)?;
+        let end = start + limit;
+        loop {
+            match self.next(Some(end))? {
+                Some(ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer: p })) if p == *peer => {
+                    return Ok(start.elapsed());
+                }
+                Some(ClientEvent::Endpoint(EndpointEvent::PeerFailed {
+                    peer: p,
+                    code,
+                    reason,
+                })) if p == *peer => {
+                    return Err(peer_failure(peer, code, &reason));
+                }
+                Some(_) => {}
+                None if self.stopping() => bail!("interrupted"),
+                None if Instant::now() >= end => bail!("{peer} did not answer in time"),
+                None => {}
+            }
+        }
+    }
+
+    /// Says goodbye to peers and the hub.
+    pub fn close(mut self) {
+        self.client.shutdown(Duration::from_secs(1));
+    }
+}
+
+fn hub_closed(user: &str, reason: Option<CloseReason>, error: Option<ErrorCode>) -> anyhow::Error {
+    match (error, reason) {
+        (Some(ErrorCode::TokenExpired), _) => {
+            anyhow!("the hub refused the token: it has expired (run `brume login` again)")
+        }
+        (Some(ErrorCode::TokenInvalid | ErrorCode::TokenMissing), _) => {
+            anyhow!("the hub refused the token for {user} (run `brume login` again)")
+        }
+        (Some(code), _) => anyhow!(
+            "the hub closed the session: {} ({})",
+            code.describe(),
+            code.as_str()
+        ),
+        (None, Some(CloseReason::Replaced)) => {
+            anyhow!("{user} logged in elsewhere; this session was replaced")
+        }
+        (None, Some(CloseReason::UserRemoved)) => {
+            anyhow!("the user {user} was removed from the hub")
+        }
+        (None, Some(reason)) => anyhow!("the hub closed the session ({})", reason.as_str()),
+        (None, None) => anyhow!("the hub connection was lost"),
+    }
+}

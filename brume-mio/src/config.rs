@@ -1,0 +1,138 @@
+//! The client's config file, like Brume's downloadable config: the hub URL,
+//! the user's access and refresh tokens, and this device's DTLS certificate
+//! (made once, on first use). JSON, mode 0600, at `~/.config/brume/brume.conf`
+//! unless `BRUME_CONF` says otherwise.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use str0m::config::DtlsCert;
+
+/// The environment variable naming the config file.
+pub const ENV: &str = "BRUME_CONF";
+
+/// A DTLS certificate and key, DER in base64.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertFile {
+    /// The certificate.
+    pub certificate: String,
+    /// Its private key.
+    pub private_key: String,
+}
+
+/// Everything a client needs to reach its hub as its user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientFile {
+    /// The hub, `ws://` or `wss://`.
+    pub url: String,
+    /// The user name (the tokens' subject).
+    pub user: String,
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// This device's DTLS certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtls_cert: Option<CertFile>,
+    /// An extra CA to trust for `wss://` (a self-signed hub).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// A STUN server for a server-reflexive candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stun: Option<std::net::SocketAddr>,
+}
+
+/// `$BRUME_CONF`, else `~/.config/brume/brume.conf`.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os(ENV) {
+        return PathBuf::from(p);
+    }
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("brume")
+        .join("brume.conf")
+}
+
+/// A fresh DTLS certificate from the crypto provider.
+pub fn new_cert() -> Result<DtlsCert> {
+    str0m::crypto::from_feature_flags()
+        .dtls_provider
+        .generate_certificate()
+        .context("cannot make a DTLS certificate")
+}
+
+impl ClientFile {
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = fs::read_to_string(path).with_context(|| {
+            format!(
+                "no config at {} (run `brume login` first, or set {ENV})",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("bad config {}", path.display()))
+    }
+
+    /// Writes it (mode 0600), replacing the old file atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(self.to_text().as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Pretty JSON.
+    pub fn to_text(&self) -> String {
+        // A struct of strings always serialises.
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// Makes the device certificate if there is none; true if it did.
+    pub fn ensure_cert(&mut self) -> Result<bool> {
+        if self.dtls_cert.is_some() {
+            return Ok(false);
+        }
+        let cert = new_cert()?;
+        self.dtls_cert = Some(CertFile {
+            certificate: B64.encode(&cert.certificate),
+            private_key: B64.encode(&cert.private_key),
+        });
+        Ok(true)
+    }
+
+    /// The device certificate (call [`ClientFile::ensure_cert`] first).
+    pub fn cert(&self) -> Result<DtlsCert> {
+        let c = self
+            .dtls_cert
+            .as_ref()
+            .context("the config has no DTLS certificate")?;
+        Ok(DtlsCert {
+            certificate: B64
+                .decode(&c.certificate)
+                .context("bad certificate in the config")?,
+            private_key: B64
+                .decode(&c.private_key)
+                .context("bad private key in the config")?,
+        })
+    }
+}

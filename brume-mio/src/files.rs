@@ -1,0 +1,373 @@
+//! Executes transfer [`StorageAction`]s on real files, and describes files
+//! and folders to send as [`SourceEntry`]s.
+//!
+//! `Rename` never overwrites: it hard-links the temporary file to its final
+//! name (which fails if the name is taken) and then removes the temporary.
+//!
+//! Owns: file handles. Never: decides what to write or where (the
+//! transfer core does; its paths are already checked components).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use brume_proto::transfer::{EntryKind, SourceEntry, StorageAction, StorageResult, TargetPath};
+
+/// Real-file storage for one client's transfers.
+#[derive(Debug, Default)]
+pub struct FileStorage {
+    /// Outgoing transfers' sources: transfer id → path of each entry.
+    sources: BTreeMap<u64, Vec<PathBuf>>,
+    /// The file last written, kept open.
+    writing: Option<(PathBuf, File)>,
+    /// The file last read, kept open.
+    reading: Option<(PathBuf, File)>,
+}
+
+fn target(p: &TargetPath) -> PathBuf {
+    let mut path = PathBuf::from(&p.dir);
+    path.extend(&p.components);
+    path
+}
+
+fn failed(what: &str, path: &Path, e: impl std::fmt::Display) -> StorageResult {
+    StorageResult::Failed(format!("{what} {}: {e}", path.display()))
+}
+
+impl FileStorage {
+    /// Remembers where an outgoing transfer's entries live.
+    pub fn add_source(&mut self, transfer_id: u64, paths: Vec<PathBuf>) {
+        self.sources.insert(transfer_id, paths);
+    }
+
+    /// Forgets an outgoing transfer's sources.
+    pub fn remove_source(&mut self, transfer_id: u64) {
+        self.sources.remove(&transfer_id);
+    }
+
+    /// Executes one action.
+    pub fn execute(&mut self, action: &StorageAction) -> StorageResult {
+        match action {
+            StorageAction::ReadSource {
+                transfer,
+                index,
+                offset,
+                len,
+                ..
+            } => {
+                let Some(path) = self
+                    .sources
+                    .get(&transfer.id)
+                    .and_then(|s| s.get(*index as usize))
+                    .cloned()
+                else {
+                    return StorageResult::Failed("no such source".into());
+                };
+                self.read(&path, *offset, *len)
+            }
+            StorageAction::Read {
+                path, offset, len, ..
+            } => self.read(&target(path), *offset, *len),
+            StorageAction::Stat { path, .. } => {
+                let path = target(path);
+                match fs::metadata(&path) {
+                    Ok(m) if m.is_file() => StorageResult::Size(Some(m.len())),
+                    Ok(_) => failed("not a file:", &path, "a folder is in the way"),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => StorageResult::Size(None),
+                    Err(e) => failed("cannot stat", &path, e),
+                }
+            }
+            StorageAction::FreeSpace { dir, .. } => {
+                // The folder may not exist yet: ask its nearest ancestor.
+                let mut p = PathBuf::from(dir);
+                loop {
+                    if p.exists() {
+                        break;
+                    }
+                    if !p.pop() {
+                        p = PathBuf::from(".");
+                        break;
+                    }
+                }
+                if p.as_os_str().is_empty() {
+                    p = PathBuf::from(".");
+                }
+                match fs4::available_space(&p) {
+                    Ok(n) => StorageResult::Size(Some(n)),
+                    Err(e) => failed("cannot measure free space in", &p, e),
+                }
+            }
+            StorageAction::CreateDir { path, .. } => {
+                let path = target(path);
+                match fs::create_dir_all(&path) {
+                    Ok(()) => StorageResult::Done,
+                    Err(e) => failed("cannot create", &path, e),
+                }
+            }
+            StorageAction::Write {
+                path, offset, data, ..
+            } => {
+                let path = target(path);
+                match self.write(&path, *offset, data) {
+                    Ok(()) => StorageResult::Done,
+                    Err(e) => failed("cannot write", &path, e),
+                }
+            }
+            StorageAction::Truncate { path, len, .. } => {
+                let path = target(path);
+                self.forget(&path);
+                let r = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path)
+                    .and_then(|f| f.set_len(*len));
+                match r {
+                    Ok(()) => StorageResult::Done,
+                    Err(e) => failed("cannot truncate", &path, e),
+                }
+            }
+            StorageAction::Sync { path, .. } => {
+                let path = target(path);
+                self.forget(&path);
+                match File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.sync_all())
+                {
+                    Ok(()) => StorageResult::Done,
+                    Err(e) => failed("cannot sync", &path, e),
+                }
+            }
+            StorageAction::Rename { from, to, .. } => {
+                let (from, to) = (target(from), target(to));
+                self.forget(&from);
+                self.forget(&to);
+                rename_no_replace(&from, &to)
+            }
+            StorageAction::SetMtime { path, mtime, .. } => {
+                let path = target(path);
+                self.forget(&path);
+                let when = UNIX_EPOCH + Duration::from_secs(*mtime);
+                match File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(when))
+                {
+                    Ok(()) => StorageResult::Done,
+                    Err(e) => failed("cannot set the time of", &path, e),
+                }
+            }
+            StorageAction::Remove { path, .. } => {
+                let path = target(path);
+                self.forget(&path);
+                match fs::remove_file(&path) {
+                    Ok(()) => StorageResult::Done,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => StorageResult::Done,
+                    Err(e) => failed("cannot remove", &path, e),
+                }
+            }
+        }
+    }
+
+    fn forget(&mut self, path: &Path) {
+        if self.writing.as_ref().is_some_and(|(p, _)| p == path) {
+            self.writing = None;
+        }
+        if self.reading.as_ref().is_some_and(|(p, _)| p == path) {
+            self.reading = None;
+        }
+    }
+
+    fn read(&mut self, path: &Path, offset: u64, len: u64) -> StorageResult {
+        if self.reading.as_ref().is_none_or(|(p, _)| p != path) {
+            match File::open(path) {
+                Ok(f) => self.reading = Some((path.to_owned(), f)),
+                Err(e) => return failed("cannot open", path, e),
+            }
+        }
+        let Some((_, f)) = &mut self.reading else {
+            unreachable!("opened just above");
+        };
+        let mut buf = Vec::with_capacity(len.min(1 << 24) as usize);
+        let r = f
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| f.take(len).read_to_end(&mut buf));
+        match r {
+            Ok(_) => StorageResult::Data(buf),
+            Err(e) => failed("cannot read", path, e),
+        }
+    }
+
+    fn write(&mut self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()> {
+        if self.writing.as_ref().is_none_or(|(p, _)| p != path) {
+            let f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?;
+            self.writing = Some((path.to_owned(), f));
+        }
+        if self.reading.as_ref().is_some_and(|(p, _)| p == path) {
+            self.reading = None;
+        }
+        let Some((_, f)) = &mut self.writing else {
+            unreachable!("opened just above");
+        };
+        f.seek(SeekFrom::Start(offset))?;
+        f.write_all(data)
+    }
+}
+
+/// Renames `from` to `to` unless `to` exists: link, then unlink.
+fn rename_no_replace(from: &Path, to: &Path) -> StorageResult {
+    match fs::hard_link(from, to) {
+        Ok(()) => match fs::remove_file(from) {
+            Ok(()) => StorageResult::Done,
+            Err(e) => failed("cannot remove", from, e),
+        },
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => StorageResult::Exists,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => failed("cannot rename", from, e),
+        Err(_) => {
+            // A file system without hard links: check, then rename.
+            if fs::symlink_metadata(to).is_ok() {
+                return StorageResult::Exists;
+            }
+            match fs::rename(from, to) {
+                Ok(()) => StorageResult::Done,
+                Err(e) => failed("cannot rename", from, e),
+            }
+        }
+    }
+}
+
+fn mtime(m: &fs::Metadata) -> u64 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Describes a file or a folder (recursively) for [`brume_proto::transfer::Transfers::send`],
+/// with the real path of each entry, in the same order.
+pub fn describe(path: &Path) -> Result<(Vec<SourceEntry>, Vec<PathBuf>)> {
+    let meta = fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .with_context(|| format!("{} has no name", path.display()))?;
+    let mut entries = Vec::new();
+    let mut paths = Vec::new();
+    walk(path, &name, &meta, &mut entries, &mut paths)?;
+    Ok((entries, paths))
+}
+
+fn walk(
+    path: &Path,
+    rel: &str,
+    meta: &fs::Metadata,
+    entries: &mut Vec<SourceEntry>,
+    paths: &mut Vec<PathBuf>,
+) -> Result<()> {
+    if meta.is_file() {
+        entries.push(SourceEntry {
+            path: rel.to_owned(),
+            kind: EntryKind::File,
+            size: meta.len(),
+            mtime: mtime(meta),
+            mime: None,
+        });
+        paths.push(path.to_owned());
+        return Ok(());
+    }
+    if !meta.is_dir() {
+        bail!("{} is neither a file nor a folder", path.display());
+    }
+    entries.push(SourceEntry {
+        path: rel.to_owned(),
+        kind: EntryKind::Dir,
+        size: 0,
+        mtime: mtime(meta),
+        mime: None,
+    });
+    paths.push(path.to_owned());
+    let mut children: Vec<_> = fs::read_dir(path)
+        .with_context(|| format!("cannot list {}", path.display()))?
+        .collect::<Result<_, _>>()?;
+    children.sort_by_key(|e| e.file_name());
+    for child in children {
+        let name = child.file_name().to_string_lossy().into_owned();
+        let meta = fs::metadata(child.path())?;
+        if meta.is_file() || meta.is_dir() {
+            walk(
+                &child.path(),
+                &format!("{rel}/{name}"),
+                &meta,
+                entries,
+                paths,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brume_proto::transfer::RequestId;
+
+    fn tp(dir: &Path, name: &str) -> TargetPath {
+        TargetPath {
+            dir: dir.to_string_lossy().into_owned(),
+            components: vec![name.into()],
+        }
+    }
+
+    #[test]
+    fn rename_never_overwrites() {
+        let dir = std::env::temp_dir().join(format!("brume-files-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let mut s = FileStorage::default();
+        let req = RequestId(1);
+        let w = |name: &str, data: &[u8]| StorageAction::Write {
+            req,
+            path: tp(&dir, name),
+            offset: 0,
+            data: data.to_vec(),
+        };
+        assert_eq!(s.execute(&w("a.tmp", b"new")), StorageResult::Done);
+        assert_eq!(s.execute(&w("a", b"old")), StorageResult::Done);
+        let rename = StorageAction::Rename {
+            req,
+            from: tp(&dir, "a.tmp"),
+            to: tp(&dir, "a"),
+        };
+        assert_eq!(s.execute(&rename), StorageResult::Exists);
+        assert_eq!(fs::read(dir.join("a")).unwrap(), b"old");
+        let rename = StorageAction::Rename {
+            req,
+            from: tp(&dir, "a.tmp"),
+            to: tp(&dir, "b"),
+        };
+        assert_eq!(s.execute(&rename), StorageResult::Done);
+        assert_eq!(fs::read(dir.join("b")).unwrap(), b"new");
+        assert!(!dir.join("a.tmp").exists());
+        let stat = StorageAction::Stat {
+            req,
+            path: tp(&dir, "zzz"),
+        };
+        assert_eq!(s.execute(&stat), StorageResult::Size(None));
+        let read = StorageAction::Read {
+            req,
+            path: tp(&dir, "b"),
+            offset: 1,
+            len: 10,
+        };
+        assert_eq!(s.execute(&read), StorageResult::Data(b"ew".to_vec()));
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

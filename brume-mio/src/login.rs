@@ -1,0 +1,144 @@
+//! Password login, which the sans-IO hub leaves to its driver: a WebSocket
+//! on path `/login` whose first text frame is
+//! `{"type":"login","user":..,"password":..}`, answered with one frame
+//! (`tokens` or `error`), then closed. See docs/PROTOCOL.md, "Password login".
+//!
+//! Owns: the messages, and the client side (a short blocking exchange: the
+//! `brume login` command has nothing else to do meanwhile).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::url::HubUrl;
+
+/// The path of the login endpoint.
+pub const LOGIN_PATH: &str = "/login";
+/// Access tokens minted at login live this long.
+pub const ACCESS_LIFETIME: u64 = 3600;
+/// Refresh tokens minted at login live this long (90 days).
+pub const REFRESH_LIFETIME: u64 = 90 * 24 * 3600;
+
+/// The client's one frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LoginRequest {
+    /// Log in with a password.
+    Login {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+}
+
+/// The hub's one frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LoginReply {
+    /// Logged in.
+    Tokens {
+        /// The user name.
+        user: String,
+        /// An access token (for `hello`).
+        access_token: String,
+        /// A refresh token (for `refresh`).
+        refresh_token: String,
+        /// The access token's expiry, Unix seconds.
+        expires_at: u64,
+    },
+    /// Refused.
+    Error {
+        /// `ELOGIN` (wrong name or password), `EBADMSG` or `EBUSY`.
+        code: String,
+        /// For people.
+        message: String,
+    },
+}
+
+enum Blocking {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Blocking {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Blocking::Plain(s) => s.read(buf),
+            Blocking::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Blocking {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Blocking::Plain(s) => s.write(buf),
+            Blocking::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Blocking::Plain(s) => s.flush(),
+            Blocking::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Logs in at the hub behind `url`; returns `(user, access, refresh)`.
+pub fn login(
+    url: &HubUrl,
+    user: &str,
+    password: &str,
+    ca: Option<&Path>,
+) -> Result<(String, String, String)> {
+    let addr = url.resolve()?;
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .with_context(|| format!("cannot reach the hub at {url}"))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    tcp.set_write_timeout(Some(Duration::from_secs(10)))?;
+    tcp.set_nodelay(true)?;
+    let stream = if url.tls {
+        let config: Arc<rustls::ClientConfig> = crate::stream::client_config(ca)?;
+        let name = rustls::pki_types::ServerName::try_from(url.host.clone())?;
+        let conn = rustls::ClientConnection::new(config, name)?;
+        Blocking::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+    } else {
+        Blocking::Plain(tcp)
+    };
+    let target = url.with_path(LOGIN_PATH).to_string();
+    let (mut ws, _) =
+        tungstenite::client::client_with_config(target.as_str(), stream, Some(crate::ws::config()))
+            .map_err(|e| anyhow!("cannot reach the hub at {url}: {e}"))?;
+    let req = LoginRequest::Login {
+        user: user.to_owned(),
+        password: password.to_owned(),
+    };
+    let text = serde_json::to_string(&req)?;
+    ws.send(tungstenite::Message::text(text))
+        .map_err(|e| anyhow!("login failed: {e}"))?;
+    loop {
+        let msg = ws.read().map_err(|e| anyhow!("login failed: {e}"))?;
+        let tungstenite::Message::Text(t) = msg else {
+            continue;
+        };
+        let reply: LoginReply = serde_json::from_str(t.as_str())
+            .map_err(|e| anyhow!("the hub answered the login oddly: {e}"))?;
+        let _ = ws.close(None);
+        let _ = ws.flush();
+        return match reply {
+            LoginReply::Tokens {
+                user,
+                access_token,
+                refresh_token,
+                ..
+            } => Ok((user, access_token, refresh_token)),
+            LoginReply::Error { message, .. } => bail!("login refused: {message}"),
+        };
+    }
+}

@@ -1,0 +1,342 @@
+//! The hub's own storage: users (with argon2 password hashes), groups and
+//! memberships in an embedded SQLite database, and the token signing key in a
+//! file beside it (mode 0600). Both are created on first use.
+//!
+//! Owns: the data directory's files. Never: protocol decisions (the `Hub`
+//! decides who may log in with a token; this only answers who exists).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use brume_proto::signal::{GroupId, GroupName, UserName};
+use brume_proto::token::TokenKey;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The database file under the data directory.
+pub const DB_FILE: &str = "brume.db";
+/// The signing key file under the data directory.
+pub const KEY_FILE: &str = "hub.key";
+
+/// One user as `brume user list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// The name.
+    pub name: UserName,
+    /// The e-mail address, if one was given.
+    pub email: Option<String>,
+    /// Creation time, Unix seconds.
+    pub created: u64,
+}
+
+/// The hub's users and groups.
+#[derive(Debug)]
+pub struct Store {
+    db: Connection,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store under `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        let path = dir.join(DB_FILE);
+        let db = Connection::open(&path)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE IF NOT EXISTS users (
+                 name TEXT PRIMARY KEY,
+                 email TEXT,
+                 password TEXT NOT NULL,
+                 created INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS members (
+                 owner TEXT NOT NULL,
+                 grp TEXT NOT NULL,
+                 member TEXT NOT NULL,
+                 PRIMARY KEY (owner, grp, member)
+             );",
+        )
+        .with_context(|| format!("cannot set up the database {}", path.display()))?;
+        Ok(Self {
+            db,
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The token signing key, generated (from OS randomness) on first use.
+    pub fn signing_key(&self) -> Result<TokenKey> {
+        let path = self.dir.join(KEY_FILE);
+        let secret = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut secret = vec![0u8; 32];
+                getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
+                match fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                {
+                    Ok(mut f) => {
+                        f.write_all(&secret)?;
+                        f.sync_all()?;
+                        secret
+                    }
+                    // Another process made it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fs::read(&path)?,
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+                    }
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        TokenKey::from_secret(&secret)
+            .with_context(|| format!("{} holds a key shorter than 32 bytes", path.display()))
+    }
+
+    /// Changes whenever another connection commits: a cheap "did anything change".
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.db.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// Adds a user with an already hashed password.
+    pub fn add_user_hashed(
+        &self,
+        name: &UserName,
+        email: Option<&str>,
+        hash: &str,
+        now: u64,
+    ) -> Result<()> {
+        let n = self.db.execute(
+            "INSERT OR IGNORE INTO users (name, email, password, created) VALUES (?1, ?2, ?3, ?4)",
+            params![name.as_str(), email, hash, now as i64],
+        )?;
+        if n == 0 {
+            bail!("user {name} already exists");
+        }
+        Ok(())
+    }
+
+    /// Adds a user, hashing the password with argon2.
+    pub fn add_user(
+        &self,
+        name: &UserName,
+        email: Option<&str>,
+        password: &str,
+        now: u64,
+    ) -> Result<()> {
+        self.add_user_hashed(name, email, &hash_password(password)?, now)
+    }
+
+    /// Adds many users with already hashed passwords in one transaction;
+    /// names that exist are skipped. Returns how many were added.
+    pub fn add_users_hashed(&mut self, users: &[(UserName, String)], now: u64) -> Result<usize> {
+        let tx = self.db.transaction()?;
+        let mut added = 0;
+        for (name, hash) in users {
+            added += tx.execute(
+                "INSERT OR IGNORE INTO users (name, email, password, created) VALUES (?1, NULL, ?2, ?3)",
+                params![name.as_str(), hash, now as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Removes a user and their memberships; false if there was none.
+    pub fn remove_user(&self, name: &UserName) -> Result<bool> {
+        let n = self
+            .db
+            .execute("DELETE FROM users WHERE name = ?1", [name.as_str()])?;
+        self.db.execute(
+            "DELETE FROM members WHERE owner = ?1 OR member = ?1",
+            [name.as_str()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Every user, sorted by name.
+    pub fn users(&self) -> Result<Vec<UserRow>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT name, email, created FROM users ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, email, created) = row?;
+            // A row edited by hand into an illegal name is skipped, not fatal.
+            if let Ok(name) = UserName::new(name) {
+                out.push(UserRow {
+                    name,
+                    email,
+                    created: created.max(0) as u64,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every user name.
+    pub fn user_names(&self) -> Result<BTreeSet<UserName>> {
+        Ok(self.users()?.into_iter().map(|u| u.name).collect())
+    }
+
+    /// A user's password hash.
+    pub fn password_hash(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row("SELECT password FROM users WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Every group with its members, sorted.
+    pub fn groups(&self) -> Result<Vec<(GroupId, Vec<UserName>)>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT owner, grp, member FROM members ORDER BY owner, grp, member")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out: Vec<(GroupId, Vec<UserName>)> = Vec::new();
+        for row in rows {
+            let (owner, grp, member) = row?;
+            let (Ok(owner), Ok(name), Ok(member)) = (
+                UserName::new(owner),
+                GroupName::new(grp),
+                UserName::new(member),
+            ) else {
+                continue;
+            };
+            let id = GroupId { owner, name };
+            match out.last_mut() {
+                Some((last, members)) if *last == id => members.push(member),
+                _ => out.push((id, vec![member])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces a group's membership (empty deletes the group).
+    pub fn set_group(&mut self, group: &GroupId, members: &[UserName]) -> Result<()> {
+        let tx = self.db.transaction()?;
+        tx.execute(
+            "DELETE FROM members WHERE owner = ?1 AND grp = ?2",
+            params![group.owner.as_str(), group.name.as_str()],
+        )?;
+        for m in members {
+            tx.execute(
+                "INSERT OR IGNORE INTO members (owner, grp, member) VALUES (?1, ?2, ?3)",
+                params![group.owner.as_str(), group.name.as_str(), m.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// An argon2id hash of `password` in PHC string form, with a random salt.
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?
+        .to_string())
+}
+
+/// True if `password` matches `hash`. Slow on purpose (argon2): never call
+/// it on an event loop.
+pub fn check_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash of a random password, checked against for unknown users so that a
+/// wrong name costs as long as a wrong password.
+pub fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let mut pw = [0u8; 16];
+        let _ = getrandom::fill(&mut pw);
+        hash_password(&format!("{pw:?}")).unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp() -> PathBuf {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).unwrap();
+        std::env::temp_dir().join(format!("brume-store-{:016x}", u64::from_le_bytes(b)))
+    }
+
+    #[test]
+    fn users_groups_and_key_persist() {
+        let dir = tmp();
+        let alice = UserName::new("alice").unwrap();
+        let bob = UserName::new("bob").unwrap();
+        {
+            let mut s = Store::open(&dir).unwrap();
+            s.add_user(&alice, Some("a@example.org"), "pw", 1).unwrap();
+            s.add_user(&bob, None, "pw2", 2).unwrap();
+            assert!(s.add_user(&bob, None, "x", 3).is_err());
+            let g = GroupId {
+                owner: alice.clone(),
+                name: GroupName::new("team").unwrap(),
+            };
+            s.set_group(&g, std::slice::from_ref(&bob)).unwrap();
+        }
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.users().unwrap().len(), 2);
+        assert_eq!(s.groups().unwrap()[0].1, vec![bob.clone()]);
+        let hash = s.password_hash("alice").unwrap().unwrap();
+        assert!(check_password(&hash, "pw"));
+        assert!(!check_password(&hash, "pw2"));
+        assert!(!check_password(dummy_hash(), "pw"));
+        let k1 = s.signing_key().unwrap();
+        let k2 = s.signing_key().unwrap();
+        let t = k1.mint(&alice, brume_proto::token::TokenKind::Access, 10, 10);
+        assert!(
+            k2.verify(Some(&t), brume_proto::token::TokenKind::Access, 11)
+                .is_ok()
+        );
+        let mode = fs::metadata(dir.join(KEY_FILE)).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+        assert!(s.remove_user(&bob).unwrap());
+        assert!(s.groups().unwrap().is_empty());
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
