@@ -421,6 +421,9 @@ impl World {
         node.ep.add_local_address(now, node.addr);
         node.transfers = Transfers::new(TransferConfig::new(seed));
         node.storage_queue.clear();
+        // A new process: what the old one told its application is gone with it.
+        node.events.clear();
+        node.transfer_events.clear();
         node.conn = ConnId(1000 * self.restarts + i as u64);
         let conn = node.conn;
         self.hub.handle_input(now, HubInput::Opened(conn));

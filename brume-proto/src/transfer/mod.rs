@@ -156,7 +156,7 @@ pub enum TransferEvent {
 pub struct TransferConfig {
     /// Seeds transfer ids.
     pub seed: u64,
-    /// Keep at most this many bytes queued on a transfer channel.
+    /// Keep at most this many bytes queued across one peer's transfer channels.
     pub high_water: usize,
     /// Source reads in flight per sending transfer.
     pub read_ahead: usize,
@@ -165,11 +165,12 @@ pub struct TransferConfig {
 }
 
 impl TransferConfig {
-    /// The defaults: 1 MiB queued, four reads ahead, progress every 250 ms.
+    /// The defaults: 768 KiB queued per peer (under the endpoint's 1 MiB
+    /// SCTP send buffer, which chat shares), four reads ahead, progress every 250 ms.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
-            high_water: 1 << 20,
+            high_water: 768 << 10,
             read_ahead: 4,
             progress_every: Duration::from_millis(250),
         }
@@ -186,6 +187,8 @@ enum Side {
 struct Transfer {
     state: TransferState,
     channel: Option<ChannelId>,
+    /// The channel's open was confirmed (always, for a receiver).
+    open: bool,
     /// Frames waiting for room on the channel, in order.
     outbox: VecDeque<Vec<u8>>,
     /// Progress bookkeeping.
@@ -227,6 +230,9 @@ pub struct Transfers {
     transfers: BTreeMap<TransferKey, Transfer>,
     by_channel: ChannelIndex,
     requests: BTreeMap<RequestId, TransferKey>,
+    /// Our transfers that ended before their channel finished opening, with
+    /// the reason to tell the peer once it does.
+    unopened: BTreeMap<(UserName, u64), String>,
     next_request: u64,
     actions: VecDeque<StorageAction>,
     events: VecDeque<TransferEvent>,
@@ -259,6 +265,7 @@ impl Transfers {
             transfers: BTreeMap::new(),
             by_channel: ChannelIndex::default(),
             requests: BTreeMap::new(),
+            unopened: BTreeMap::new(),
             next_request: 0,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -313,6 +320,7 @@ impl Transfers {
             Transfer {
                 state: TransferState::Inviting,
                 channel: None,
+                open: false,
                 outbox: VecDeque::new(),
                 done: 0,
                 total,
@@ -399,7 +407,18 @@ impl Transfers {
                 };
                 if let Some(key) = self.by_channel.get(peer, *channel) {
                     // Our own channel is open: offer.
+                    if let Some(t) = self.transfers.get_mut(&key) {
+                        t.open = true;
+                    }
                     self.sender_channel_open(now, ep, &key);
+                } else if let Some(reason) = u64::from_str_radix(id, 16)
+                    .ok()
+                    .and_then(|id| self.unopened.remove(&(peer.clone(), id)))
+                {
+                    // Ours, ended while it opened: the peer still hears why.
+                    let cancel = Wire::Control(Control::Cancel { reason }).encode();
+                    let _ = ep.channel_write(now, peer, *channel, &cancel);
+                    let _ = ep.close_channel(now, peer, *channel);
                 } else {
                     self.receiver_channel_open(now, ep, peer, *channel, id);
                 }
@@ -530,8 +549,12 @@ impl Transfers {
                 Ok(true) => {
                     t.outbox.pop_front();
                 }
-                Ok(false) => return, // full: the buffered-low event resumes
-                Err(_) => return,    // the channel is going; ChannelClosed follows
+                Ok(false) => {
+                    // str0m's buffer, shared by all of the peer's channels, is full.
+                    self.arm_wakeups(ep, &key.peer);
+                    return;
+                }
+                Err(_) => return, // the channel is going; ChannelClosed follows
             }
         }
     }
@@ -563,6 +586,32 @@ impl Transfers {
             .and_then(|c| ep.buffered_amount(&key.peer, c))
             .unwrap_or(0);
         outbox + channel
+    }
+
+    /// Bytes queued by every transfer with `peer`: they share one SCTP send buffer.
+    fn queued_to_peer(&self, ep: &mut Endpoint, peer: &UserName) -> usize {
+        let keys: Vec<&TransferKey> = self.transfers.keys().filter(|k| k.peer == *peer).collect();
+        keys.into_iter().map(|k| self.queued(ep, k)).sum()
+    }
+
+    /// A transfer is waiting for room: make sure some channel of the peer
+    /// will report when it has drained halfway. Buffered-low events fire only
+    /// on crossing the threshold downwards, so a channel already below its
+    /// threshold would never wake anyone; thresholds follow what is queued,
+    /// which paces the transfers by the peer's SACKs.
+    fn arm_wakeups(&mut self, ep: &mut Endpoint, peer: &UserName) {
+        let channels: Vec<ChannelId> = self
+            .transfers
+            .iter()
+            .filter(|(k, _)| k.peer == *peer)
+            .filter_map(|(_, t)| t.channel)
+            .collect();
+        for channel in channels {
+            let amount = ep.buffered_amount(peer, channel).unwrap_or(0);
+            if amount > 0 {
+                let _ = ep.set_buffered_low(peer, channel, amount / 2);
+            }
+        }
     }
 
     fn progress(&mut self, now: Instant, key: &TransferKey, added: u64, force: bool) {
@@ -602,11 +651,23 @@ impl Transfers {
         by_peer: bool,
         discard: bool,
     ) {
-        let Some(t) = self.transfers.get(key) else {
+        let Some((state, open)) = self.transfers.get(key).map(|t| (t.state, t.open)) else {
             return;
         };
-        if matches!(t.state, TransferState::Cancelled | TransferState::Closed) {
+        if matches!(state, TransferState::Cancelled | TransferState::Closed) {
             return;
+        }
+        if !key.outgoing && self.receiver_awaits_offer(key) {
+            // The application never heard of it: it goes without a word.
+            if !by_peer {
+                self.queue(key, Wire::Control(Control::Cancel { reason }));
+                self.flush(now, ep, key);
+            }
+            return self.forget(now, ep, key);
+        }
+        if !open {
+            self.unopened
+                .insert((key.peer.clone(), key.id), reason.clone());
         }
         if !by_peer {
             self.queue(
@@ -638,6 +699,14 @@ impl Transfers {
         _why: Option<&str>,
     ) {
         self.set_state(key, state);
+        if self.transfers.contains_key(key) {
+            self.forget(now, ep, key);
+            self.state_event(key, TransferState::Closed);
+        }
+    }
+
+    /// Drops every trace of a transfer and closes its channel.
+    fn forget(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
         let Some(t) = self.transfers.remove(key) else {
             return;
         };
@@ -646,16 +715,18 @@ impl Transfers {
             let _ = ep.close_channel(now, &key.peer, channel);
         }
         self.requests.retain(|_, k| k != key);
-        self.state_event(key, TransferState::Closed);
         self.wake_peer(now, ep, &key.peer);
     }
 
     /// The channel (or the whole connection) went away under the transfer.
     fn channel_gone(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
-        let Some(t) = self.transfers.get(key) else {
+        let Some(state) = self.transfers.get(key).map(|t| t.state) else {
             return;
         };
-        match t.state {
+        if !key.outgoing && self.receiver_awaits_offer(key) {
+            return self.forget(now, ep, key);
+        }
+        match state {
             TransferState::Done => self.finish(now, ep, key, TransferState::Done, None),
             TransferState::Cancelled | TransferState::Closed => {}
             _ => {

@@ -190,6 +190,7 @@ impl Transfers {
             Transfer {
                 state: TransferState::Inviting,
                 channel: Some(channel),
+                open: true,
                 outbox: Default::default(),
                 done: 0,
                 total: 0,
@@ -291,14 +292,12 @@ impl Transfers {
                         entries,
                     });
                 }
-                Err(reason) => self.abort(
-                    now,
-                    ep,
-                    key,
-                    format!("refused offer: {reason}"),
-                    false,
-                    false,
-                ),
+                Err(reason) => {
+                    // The application hears of a refused offer: a peer misbehaved.
+                    r.phase = Phase::Offered;
+                    let reason = format!("refused offer: {reason}");
+                    self.abort(now, ep, key, reason, false, false)
+                }
             },
             Wire::Hashes {
                 file,
@@ -731,6 +730,15 @@ impl Transfers {
             from,
             to,
         });
+    }
+
+    /// True while the channel is open but no offer has come: the application
+    /// knows nothing of this transfer yet.
+    pub(super) fn receiver_awaits_offer(&mut self, key: &TransferKey) -> bool {
+        self.transfers
+            .get_mut(key)
+            .and_then(receiver)
+            .is_some_and(|r| r.phase == Phase::AwaitOffer)
     }
 
     /// An explicit cancel or a bad sender: the unfinished temporary file goes.

@@ -12,6 +12,9 @@ use super::{
 };
 use crate::endpoint::Endpoint;
 
+/// The largest data message, framing included: str0m's own default maximum.
+const MAX_CHUNK_MESSAGE: usize = 256 * 1024;
+
 #[derive(Debug)]
 enum Phase {
     /// Reading every file once to hash its blocks.
@@ -358,13 +361,17 @@ impl Transfers {
     fn stream_more(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
         let high_water = self.config.high_water;
         let read_ahead = self.config.read_ahead;
-        let chunk = ep
-            .max_message_size(&key.peer)
-            .map_or(16 * 1024, |m| m.saturating_sub(DATA_OVERHEAD).max(1024))
-            as u64;
+        // Chunks fill a message up to the negotiated maximum. SCTP hands a
+        // message over only once all of it is in, so half-received messages
+        // of several channels sit in the receive window; the per-peer budget
+        // (`high_water`, under the 1 MiB window) keeps them from filling it.
+        let chunk = ep.max_message_size(&key.peer).map_or(16 * 1024, |m| {
+            m.min(MAX_CHUNK_MESSAGE).saturating_sub(DATA_OVERHEAD)
+        }) as u64;
         let mut sent = 0;
         loop {
-            if self.queued(ep, key) >= high_water {
+            if self.queued_to_peer(ep, &key.peer) >= high_water {
+                self.arm_wakeups(ep, &key.peer);
                 break;
             }
             let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
