@@ -236,7 +236,7 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
                 let bytes = render(f, &key, unix, last_offer.get(c));
                 hub.step(now, HubInput::Frame(ConnId(*c), &bytes))
             }
-            Op::RemoveUser(u) => hub.admin(|h| h.remove_user(now, &name(*u))),
+            Op::RemoveUser(u) => hub.remove_user(now, &name(*u)),
             Op::AddUser(u) => hub.admin(|h| h.add_user(name(*u))),
             Op::Shutdown => hub.admin(|h| h.shutdown(now)),
         }

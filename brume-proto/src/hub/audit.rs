@@ -73,9 +73,19 @@ impl AuditedHub {
         self.check_outputs(cause, sender)
     }
 
-    /// Runs a mutator (such as `remove_user` or `shutdown`) and checks its outputs.
+    /// Runs a mutator (such as `add_user` or `shutdown`) and checks its
+    /// outputs. Use [`AuditedHub::remove_user`] to remove a user.
     pub fn admin(&mut self, f: impl FnOnce(&mut Hub)) -> Result<Vec<HubOutput>, String> {
         f(&mut self.hub);
+        self.check_outputs(Cause::Other, None)
+    }
+
+    /// Removes a user: sessions stop watching them, as the hub promises.
+    pub fn remove_user(&mut self, now: Instant, user: &UserName) -> Result<Vec<HubOutput>, String> {
+        self.hub.remove_user(now, user);
+        for users in self.explicit.values_mut() {
+            users.remove(user);
+        }
         self.check_outputs(Cause::Other, None)
     }
 

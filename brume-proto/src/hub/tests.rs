@@ -775,7 +775,7 @@ fn removing_a_user_closes_their_session() {
     let mut b = Bench::new();
     b.login(1, "alice");
     let now = b.now;
-    let outs = b.hub.admin(|h| h.remove_user(now, &u("alice"))).unwrap();
+    let outs = b.hub.remove_user(now, &u("alice")).unwrap();
     assert!(outs.contains(&HubOutput::Close {
         conn: ConnId(1),
         reason: CloseReason::UserRemoved
@@ -871,7 +871,7 @@ fn removing_a_user_frees_the_subscriptions_that_named_them() {
     b.login(1, "alice");
     b.send(1, r#"{"type":"subscribe","users":["bob"]}"#);
     let now = b.now;
-    b.hub.admin(|h| h.remove_user(now, &u("bob"))).unwrap();
+    b.hub.remove_user(now, &u("bob")).unwrap();
     let out = b.send(1, r#"{"type":"subscribe","users":["carol"]}"#);
     assert_eq!(
         out,
