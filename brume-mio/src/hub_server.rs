@@ -617,6 +617,7 @@ impl HubServer {
         {
             *checking = true;
         }
+        self.sync_store(now);
         let known = UserName::new(user.clone())
             .ok()
             .filter(|u| self.users.contains(u));

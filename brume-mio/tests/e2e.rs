@@ -1,0 +1,331 @@
+//! End to end: a real `brume serve` on a free loopback port and real `brume`
+//! clients as processes. Every wait is on an output line, a file or an exit,
+//! with a deadline; nothing sleeps in place of synchronisation.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use brume_proto::signal::UserName;
+use brume_proto::token::{TokenKey, TokenKind};
+
+const BIN: &str = env!("CARGO_BIN_EXE_brume");
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "brume-e2e-{name}-{}-{:x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A child whose stdout lines arrive on a channel.
+struct Proc {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn spawn(cmd: &mut Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("brume runs");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle`; returns it.
+    fn wait_line(&mut self, needle: &str) -> String {
+        let end = Instant::now() + LIMIT;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {needle:?}; saw {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the process to exit; its status code.
+    fn wait_exit(&mut self) -> i32 {
+        let end = Instant::now() + LIMIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < end,
+                "process did not exit; saw {:?}",
+                self.seen
+            );
+            // Polling an exit status: there is nothing to block on.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Hub {
+    proc: Proc,
+    url: String,
+    data: PathBuf,
+    dir: PathBuf,
+}
+
+impl Hub {
+    fn start(name: &str) -> Self {
+        let dir = tmp(name);
+        let data = dir.join("hub");
+        let mut proc = Proc::spawn(
+            Command::new(BIN)
+                .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+                .arg(&data),
+        );
+        let line = proc.wait_line("listening on");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("ws://"))
+            .unwrap()
+            .to_owned();
+        Self {
+            proc,
+            url,
+            data,
+            dir,
+        }
+    }
+
+    /// `brume user add NAME --out DIR/NAME.conf`, password on stdin.
+    fn add_user(&self, name: &str, password: &str) -> PathBuf {
+        let conf = self.dir.join(format!("{name}.conf"));
+        let out = run_stdin(
+            Command::new(BIN)
+                .args(["user", "add", name, "--password-stdin", "--url", &self.url])
+                .arg("--data")
+                .arg(&self.data)
+                .arg("--out")
+                .arg(&conf),
+            password,
+        );
+        assert!(out.status.success(), "{out:?}");
+        conf
+    }
+
+    fn key(&self) -> TokenKey {
+        TokenKey::from_secret(&std::fs::read(self.data.join("hub.key")).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{input}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn brume(conf: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .env("BRUME_CONF", conf)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
+    let mut cmd = Command::new(BIN);
+    cmd.env("BRUME_CONF", conf).args(["recv", "--dir"]).arg(dir);
+    if once {
+        cmd.arg("--once");
+    }
+    let mut p = Proc::spawn(&mut cmd);
+    p.wait_line("ready as");
+    p
+}
+
+#[test]
+fn a_file_goes_end_to_end_through_a_real_hub() {
+    let hub = Hub::start("send");
+    let alice = hub.add_user("alice", "correct horse");
+    let bob = hub.add_user("bob", "battery staple");
+    let inbox = hub.dir.join("inbox");
+    let mut receiver = recv(&bob, &inbox, true);
+
+    let file = hub.dir.join("payload.bin");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let out = brume(&alice, &["send", "bob", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sent payload.bin"));
+
+    receiver.wait_line("done: transfer from alice verified");
+    assert_eq!(receiver.wait_exit(), 0);
+    assert_eq!(std::fs::read(inbox.join("payload.bin")).unwrap(), data);
+
+    // A second send of the same name lands beside it, never over it.
+    let mut receiver = recv(&bob, &inbox, true);
+    let out = brume(&alice, &["send", "bob", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    receiver.wait_line("done:");
+    assert_eq!(receiver.wait_exit(), 0);
+    let names: Vec<_> = std::fs::read_dir(&inbox)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn login_ping_and_clear_errors() {
+    let hub = Hub::start("errors");
+    let _ = hub.add_user("alice", "pw-alice");
+    let bob = hub.add_user("bob", "pw-bob");
+
+    // Password login writes a config that works.
+    let conf = hub.dir.join("login.conf");
+    let out = run_stdin(
+        Command::new(BIN).env("BRUME_CONF", &conf).args([
+            "login",
+            "--url",
+            &hub.url,
+            "alice",
+            "--password-stdin",
+        ]),
+        "pw-alice",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_stdin(
+        Command::new(BIN)
+            .env("BRUME_CONF", hub.dir.join("x.conf"))
+            .args(["login", "--url", &hub.url, "alice", "--password-stdin"]),
+        "wrong",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("wrong user name or password"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = brume(&conf, &["ping", "carol"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no user carol"), "{}", stderr(&out));
+    let out = brume(&conf, &["ping", "bob"]);
+    assert!(
+        stderr(&out).contains("bob is not online"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut receiver = recv(&bob, &hub.dir.join("in"), false);
+    let out = brume(&conf, &["ping", "bob", "-c", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("channel open in") && text.contains("median"),
+        "{text}"
+    );
+
+    // An expired access token is refreshed, and the new one saved.
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&conf).unwrap()).unwrap();
+    let expired = hub.key().mint(
+        &UserName::new("alice").unwrap(),
+        TokenKind::Access,
+        1_000_000,
+        60,
+    );
+    file["access_token"] = expired.clone().into();
+    std::fs::write(&conf, file.to_string()).unwrap();
+    let out = brume(&conf, &["ping", "bob", "-c", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&conf).unwrap()).unwrap();
+    assert_ne!(saved["access_token"].as_str().unwrap(), expired);
+
+    // Without a refresh token, the expired token is a clear error.
+    file["refresh_token"] = serde_json::Value::Null;
+    std::fs::write(&conf, file.to_string()).unwrap();
+    let out = brume(&conf, &["ping", "bob"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
+
+    // Bad flags, and an unreachable hub.
+    let out = brume(&conf, &["ping"]);
+    assert_eq!(out.status.code(), Some(2));
+    file["url"] = "ws://127.0.0.1:1".into();
+    std::fs::write(&conf, file.to_string()).unwrap();
+    let out = brume(&conf, &["ping", "bob"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot reach the hub"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+
+    // SIGTERM: the hub closes sessions with a reason and exits cleanly.
+    let mut hub = hub;
+    hub.proc.signal("-TERM");
+    assert_eq!(hub.proc.wait_exit(), 0);
+    assert_ne!(receiver.wait_exit(), 0);
+}
