@@ -329,3 +329,81 @@ fn login_ping_and_clear_errors() {
     assert_eq!(hub.proc.wait_exit(), 0);
     assert_ne!(receiver.wait_exit(), 0);
 }
+
+#[test]
+fn the_hub_serves_wss_with_a_given_certificate() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = tmp("tls");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    std::fs::write(&cert_pem, leaf.pem()).unwrap();
+    std::fs::write(&key_pem, leaf_key.serialize_pem()).unwrap();
+
+    let data = dir.join("hub");
+    let mut hub = Proc::spawn(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .arg("--tls-cert")
+            .arg(&cert_pem)
+            .arg("--tls-key")
+            .arg(&key_pem),
+    );
+    let line = hub.wait_line("listening on");
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let url = format!("wss://localhost:{port}");
+    for (name, pw) in [("alice", "pa"), ("bob", "pb")] {
+        let out = run_stdin(
+            Command::new(BIN)
+                .args(["user", "add", name, "--password-stdin", "--data"])
+                .arg(&data),
+            pw,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let login = |name: &str, pw: &str| {
+        let conf = dir.join(format!("{name}.conf"));
+        let out = run_stdin(
+            Command::new(BIN)
+                .env("BRUME_CONF", &conf)
+                .args(["login", "--url", &url, name, "--password-stdin", "--ca"])
+                .arg(&ca_pem),
+            pw,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        conf
+    };
+    let (alice, bob) = (login("alice", "pa"), login("bob", "pb"));
+    // Without the CA, the hub's certificate is not trusted.
+    let out = run_stdin(
+        Command::new(BIN)
+            .env("BRUME_CONF", dir.join("x.conf"))
+            .args(["login", "--url", &url, "alice", "--password-stdin"]),
+        "pa",
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    let _receiver = recv(&bob, &dir.join("in"), false);
+    let out = brume(&alice, &["ping", "bob", "-c", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(hub);
+    let _ = std::fs::remove_dir_all(&dir);
+}
