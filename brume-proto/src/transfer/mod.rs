@@ -609,7 +609,7 @@ impl Transfers {
         for channel in channels {
             let amount = ep.buffered_amount(peer, channel).unwrap_or(0);
             if amount > 0 {
-                let _ = ep.set_buffered_low(peer, channel, amount / 2);
+                let _ = ep.set_buffered_low(peer, channel, amount * 3 / 4);
             }
         }
     }

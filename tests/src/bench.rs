@@ -1,0 +1,561 @@
+//! Shared pieces of the benchmarks: two peers driven either in virtual time
+//! (in memory, optionally through `str0m-netem`) or in wall time over real
+//! UDP sockets on loopback; Brume's endpoint (with its hub and, for file
+//! transfers, `Transfers` and in-memory storage) beside raw str0m driven the
+//! same way.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointOutput, Transmit};
+use brume_proto::framing::Data;
+use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+use brume_proto::signal::UserName;
+use brume_proto::token::{TokenKey, TokenKind};
+use brume_proto::transfer::{
+    EntryKind, SourceEntry, TransferConfig, TransferEvent, TransferState, Transfers,
+};
+use str0m::change::SdpOffer;
+use str0m::channel::ChannelId;
+use str0m::config::DtlsCert;
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m_netem::{Input as NetInput, Netem, NetemConfig, Output as NetOutput};
+
+use crate::sim::Packet;
+use crate::storage::MemStorage;
+
+/// Message size for the message benchmarks.
+pub const MSG: usize = 16 * 1024;
+/// str0m's SCTP send buffer, as Brume tunes it.
+pub const BUFFER: usize = 1024 * 1024;
+/// Keep at most this much queued on the sender, as an application would.
+pub const HIGH_WATER: usize = 512 * 1024;
+
+/// Makes a pair at a time, for two addresses.
+pub type MakePair<'a> = &'a dyn Fn(Instant, [SocketAddr; 2]) -> Box<dyn Pair>;
+
+/// Two peers, side 0 and side 1, that can connect and send messages 0 → 1.
+pub trait Pair {
+    fn name(&self) -> &'static str;
+    fn start(&mut self, now: Instant);
+    fn is_open(&self) -> bool;
+    fn input(&mut self, now: Instant, t: &Transmit);
+    fn timeout(&mut self, now: Instant);
+    fn next_timeout(&self) -> Option<Instant>;
+    fn drain(&mut self, out: &mut Vec<Transmit>);
+    /// Sends one message if the sender's buffer has room.
+    fn try_send(&mut self, now: Instant, msg: &[u8]) -> bool;
+    fn received(&self) -> usize;
+}
+
+pub fn cert() -> DtlsCert {
+    str0m::crypto::from_feature_flags()
+        .dtls_provider
+        .generate_certificate()
+        .expect("certificate")
+}
+
+// ----- Brume: a hub and two endpoints; hub frames go across at once -----
+
+/// Brume: a hub, two endpoints (alice sends to bob), and their transfers.
+pub struct BrumePair {
+    hub: Hub,
+    eps: [Endpoint; 2],
+    transfers: [Transfers; 2],
+    storage: [MemStorage; 2],
+    names: [UserName; 2],
+    open: bool,
+    received: usize,
+    /// Set once a file transfer is done on the receiving side.
+    pub transfer_done: bool,
+    transmits: Vec<Transmit>,
+}
+
+impl BrumePair {
+    /// Logs both users in, on `addrs`, with the endpoint's default tuning.
+    pub fn new(now: Instant, addrs: [SocketAddr; 2], certs: &[DtlsCert; 2]) -> Self {
+        let key = TokenKey::from_secret(&[9; 32]).expect("key");
+        let names = [
+            UserName::new("alice").unwrap(),
+            UserName::new("bob").unwrap(),
+        ];
+        let hub = Hub::new(
+            HubConfig::new(key.clone()),
+            names.clone(),
+            now,
+            1_800_000_000,
+        );
+        let eps = [0, 1].map(|i| {
+            let token = key.mint(&names[i], TokenKind::Access, 1_800_000_000, 3600);
+            let config = EndpointConfig::new(token, certs[i].clone(), i as u64);
+            let mut ep = Endpoint::new(config, now);
+            ep.add_local_address(now, addrs[i]);
+            ep
+        });
+        let mut pair = Self {
+            hub,
+            eps,
+            transfers: [0, 1].map(|i| Transfers::new(TransferConfig::new(i))),
+            storage: [MemStorage::new(), MemStorage::new()],
+            names,
+            open: false,
+            received: 0,
+            transfer_done: false,
+            transmits: Vec::new(),
+        };
+        for i in 0..2 {
+            pair.hub
+                .handle_input(now, HubInput::Opened(ConnId(i as u64)));
+            pair.eps[i].hub_connected(now);
+        }
+        pair.route(now);
+        assert!(pair.eps.iter().all(Endpoint::is_ready));
+        pair
+    }
+
+    /// Moves hub frames both ways until everyone is quiet; collects transmits.
+    fn route(&mut self, now: Instant) {
+        loop {
+            let mut moved = false;
+            for i in 0..2 {
+                while let Some(out) = self.eps[i].poll_output() {
+                    match out {
+                        EndpointOutput::HubFrame(f) => {
+                            moved = true;
+                            self.hub
+                                .handle_input(now, HubInput::Frame(ConnId(i as u64), f.as_bytes()));
+                        }
+                        EndpointOutput::Transmit(t) => self.transmits.push(t),
+                        EndpointOutput::Event(EndpointEvent::PeerOpen { .. }) if i == 0 => {
+                            self.open = true
+                        }
+                        EndpointOutput::Event(EndpointEvent::Incoming { peer, .. }) => {
+                            self.eps[i].accept(now, &peer).expect("accept");
+                            moved = true;
+                        }
+                        EndpointOutput::Event(EndpointEvent::Message { data, .. }) => {
+                            self.received += data.as_bytes().len()
+                        }
+                        EndpointOutput::Event(e) => {
+                            moved |= self.transfers[i].handle_event(now, &mut self.eps[i], &e);
+                        }
+                        _ => {}
+                    }
+                }
+                moved |= self.run_transfers(now, i);
+            }
+            while let Some(out) = self.hub.poll_output() {
+                if let HubOutput::Send { conn, frame } = out {
+                    moved = true;
+                    self.eps[conn.0 as usize].handle_hub_frame(now, frame.as_bytes());
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
+impl BrumePair {
+    /// Alice offers bob one file of `data`; bob accepts it into memory.
+    pub fn start_transfer(&mut self, now: Instant, data: Vec<u8>) {
+        let entry = SourceEntry {
+            path: "bench.bin".into(),
+            kind: EntryKind::File,
+            size: data.len() as u64,
+            mtime: 0,
+            mime: None,
+        };
+        let to = self.names[1].clone();
+        let key = self.transfers[0]
+            .send(now, &mut self.eps[0], &to, vec![entry])
+            .expect("send");
+        self.storage[0].sources.insert((key.id, 0), data);
+        self.route(now);
+    }
+
+    /// Executes storage actions and takes transfer events; true if any.
+    fn run_transfers(&mut self, now: Instant, i: usize) -> bool {
+        let mut busy = false;
+        while let Some(action) = self.transfers[i].poll_action() {
+            busy = true;
+            let result = self.storage[i].execute(&action);
+            self.transfers[i].handle_storage(now, &mut self.eps[i], action.req(), result);
+        }
+        // The bench keeps memory flat: nothing but the byte count is kept.
+        self.storage[i].log.clear();
+        while let Some(e) = self.transfers[i].poll_event() {
+            busy = true;
+            match e {
+                TransferEvent::Offered { key, .. } => {
+                    let _ = self.transfers[i].accept(now, &mut self.eps[i], &key, "inbox".into());
+                }
+                TransferEvent::Progress { done, .. } if i == 1 => self.received = done as usize,
+                TransferEvent::State {
+                    state: TransferState::Done,
+                    ..
+                } if i == 1 => self.transfer_done = true,
+                _ => {}
+            }
+        }
+        busy
+    }
+}
+
+impl Pair for BrumePair {
+    fn name(&self) -> &'static str {
+        "brume"
+    }
+    fn start(&mut self, now: Instant) {
+        let to = self.names[1].clone();
+        self.eps[0].connect(now, &to, None).expect("connect");
+        self.route(now);
+    }
+    fn is_open(&self) -> bool {
+        self.open
+    }
+    fn input(&mut self, now: Instant, t: &Transmit) {
+        for ep in &mut self.eps {
+            ep.handle_datagram(now, t.source, t.destination, &t.contents);
+        }
+        self.route(now);
+    }
+    fn timeout(&mut self, now: Instant) {
+        for ep in &mut self.eps {
+            if ep.poll_timeout().is_some_and(|t| t <= now) {
+                ep.handle_timeout(now);
+            }
+        }
+        if self.hub.poll_timeout().is_some_and(|t| t <= now) {
+            self.hub.handle_input(now, HubInput::Timeout);
+        }
+        self.route(now);
+    }
+    fn next_timeout(&self) -> Option<Instant> {
+        self.eps.iter().filter_map(Endpoint::poll_timeout).min()
+    }
+    fn drain(&mut self, out: &mut Vec<Transmit>) {
+        out.append(&mut self.transmits);
+    }
+    fn try_send(&mut self, now: Instant, msg: &[u8]) -> bool {
+        let to = self.names[1].clone();
+        if self.eps[0].main_buffered_amount(&to).unwrap_or(usize::MAX) > HIGH_WATER {
+            return false;
+        }
+        let ok = self.eps[0]
+            .send(now, &to, "bench", &Data::Bytes(msg.to_vec()))
+            .is_ok();
+        self.route(now);
+        ok
+    }
+    fn received(&self) -> usize {
+        self.received
+    }
+}
+
+// ----- raw str0m: two Rtcs with the same tuning, SDP handed across at once -----
+
+/// Raw str0m: two `Rtc`s, SDP handed across in memory, one channel.
+pub struct RawPair {
+    /// str0m's SCTP send buffer; `None` keeps str0m's default (128 KiB).
+    pub buffer: Option<usize>,
+    /// The most the sender keeps queued; `usize::MAX` writes until str0m refuses.
+    pub high_water: usize,
+    certs: [DtlsCert; 2],
+    rtcs: [Rtc; 2],
+    addrs: [SocketAddr; 2],
+    timeouts: [Instant; 2],
+    channel: Option<ChannelId>,
+    /// False: the Rtcs are built at connect time, as an application that
+    /// does not know whom it will call does it.
+    prebuilt: bool,
+    open: [bool; 2],
+    received: usize,
+    transmits: Vec<Transmit>,
+}
+
+impl RawPair {
+    fn build(
+        now: Instant,
+        addrs: [SocketAddr; 2],
+        certs: &[DtlsCert; 2],
+        buffer: Option<usize>,
+    ) -> [Rtc; 2] {
+        [0, 1].map(|i| {
+            let mut config = Rtc::builder()
+                .set_dtls_cert(certs[i].clone())
+                .set_snap_enabled(true)
+                .set_stats_interval(None);
+            if let Some(b) = buffer {
+                config = config.set_sctp_max_buffered_amount(b);
+            }
+            let mut rtc = config.build(now);
+            rtc.add_local_candidate(Candidate::host(addrs[i], "udp").unwrap());
+            rtc
+        })
+    }
+
+    /// A pair tuned as Brume tunes its endpoint (SNAP, 1 MiB buffer).
+    pub fn new(
+        now: Instant,
+        addrs: [SocketAddr; 2],
+        certs: &[DtlsCert; 2],
+        prebuilt: bool,
+    ) -> Self {
+        let rtcs = Self::build(now, addrs, certs, Some(BUFFER));
+        Self {
+            buffer: Some(BUFFER),
+            high_water: HIGH_WATER,
+            certs: certs.clone(),
+            prebuilt,
+            rtcs,
+            addrs,
+            timeouts: [now; 2],
+            channel: None,
+            open: [false; 2],
+            received: 0,
+            transmits: Vec::new(),
+        }
+    }
+
+    fn poll(&mut self, i: usize) {
+        loop {
+            match self.rtcs[i].poll_output().expect("poll") {
+                Output::Timeout(t) => {
+                    self.timeouts[i] = t;
+                    return;
+                }
+                Output::Transmit(t) => self.transmits.push(Transmit {
+                    source: t.source,
+                    destination: t.destination,
+                    contents: t.contents.to_vec(),
+                }),
+                Output::Event(Event::ChannelOpen(id, _)) => {
+                    self.open[i] = true;
+                    if i == 0 {
+                        self.channel = Some(id);
+                    }
+                }
+                Output::Event(Event::ChannelData(d)) => self.received += d.data.len(),
+                Output::Event(_) => {}
+            }
+        }
+    }
+}
+
+impl Pair for RawPair {
+    fn name(&self) -> &'static str {
+        if self.prebuilt {
+            "str0m prebuilt"
+        } else {
+            "str0m"
+        }
+    }
+    fn start(&mut self, now: Instant) {
+        if !self.prebuilt {
+            self.rtcs = Self::build(now, self.addrs, &self.certs, self.buffer);
+        }
+        let mut change = self.rtcs[0].sdp_api();
+        change.add_channel("raw".into());
+        let (offer, pending) = change.apply().expect("offer");
+        // Through text, as Brume does.
+        let offer = SdpOffer::from_sdp_string(&offer.to_sdp_string()).unwrap();
+        let answer = self.rtcs[1].sdp_api().accept_offer(offer).expect("answer");
+        self.rtcs[0]
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .expect("accept");
+        self.poll(0);
+        self.poll(1);
+    }
+    fn is_open(&self) -> bool {
+        self.open[0]
+    }
+    fn input(&mut self, now: Instant, t: &Transmit) {
+        let Some(i) = self.addrs.iter().position(|a| *a == t.destination) else {
+            return;
+        };
+        let r = Receive::new(Protocol::Udp, t.source, t.destination, &t.contents).expect("parse");
+        self.rtcs[i]
+            .handle_input(Input::Receive(now, r))
+            .expect("input");
+        self.poll(i);
+    }
+    fn timeout(&mut self, now: Instant) {
+        for i in 0..2 {
+            if self.timeouts[i] <= now {
+                self.rtcs[i]
+                    .handle_input(Input::Timeout(now))
+                    .expect("timeout");
+                self.poll(i);
+            }
+        }
+    }
+    fn next_timeout(&self) -> Option<Instant> {
+        self.timeouts.iter().min().copied()
+    }
+    fn drain(&mut self, out: &mut Vec<Transmit>) {
+        out.append(&mut self.transmits);
+    }
+    fn try_send(&mut self, _now: Instant, msg: &[u8]) -> bool {
+        let Some(id) = self.channel else {
+            return false;
+        };
+        let Some(mut ch) = self.rtcs[0].channel(id) else {
+            return false;
+        };
+        if ch.buffered_amount() > self.high_water {
+            return false;
+        }
+        let ok = ch.write(true, msg).unwrap_or(false);
+        self.poll(0);
+        ok
+    }
+    fn received(&self) -> usize {
+        self.received
+    }
+}
+
+// ----- the two ways of moving datagrams -----
+
+/// In memory on a virtual clock: a fixed one-way latency, or a seeded
+/// `str0m-netem` per direction.
+pub struct VirtualNet {
+    /// The virtual clock.
+    pub now: Instant,
+    latency: Duration,
+    queue: BTreeMap<(Instant, u64), Transmit>,
+    seq: u64,
+    /// Per receiving address: the link towards it.
+    links: Vec<(SocketAddr, Netem<Packet>)>,
+}
+
+impl VirtualNet {
+    /// Every datagram arrives `latency` after it left.
+    pub fn new(now: Instant, latency: Duration) -> Self {
+        Self {
+            now,
+            latency,
+            queue: BTreeMap::new(),
+            seq: 0,
+            links: Vec::new(),
+        }
+    }
+
+    /// Datagrams to `addr` go through `config` instead.
+    pub fn with_link(mut self, addr: SocketAddr, config: NetemConfig) -> Self {
+        self.links.push((addr, Netem::new(config)));
+        self
+    }
+
+    /// Advances to the next event and handles it; false if nothing is pending.
+    pub fn step(&mut self, pair: &mut dyn Pair) -> bool {
+        let mut out = Vec::new();
+        pair.drain(&mut out);
+        for t in out {
+            match self.links.iter_mut().find(|(a, _)| *a == t.destination) {
+                Some((_, link)) => link.handle_input(NetInput::Packet(self.now, Packet(t))),
+                None => {
+                    self.seq += 1;
+                    self.queue.insert((self.now + self.latency, self.seq), t);
+                }
+            }
+        }
+        let next_packet = self.queue.keys().next().map(|(at, _)| *at);
+        let next_link = self
+            .links
+            .iter()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(_, l)| l.poll_timeout())
+            .min();
+        let Some(next) = [next_packet, next_link, pair.next_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            return false;
+        };
+        self.now = self.now.max(next);
+        while let Some(entry) = self.queue.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let t = entry.remove();
+            pair.input(self.now, &t);
+        }
+        for (_, link) in &mut self.links {
+            link.handle_input(NetInput::Timeout(self.now));
+            while let Some(o) = link.poll_output() {
+                if let NetOutput::Packet(Packet(t)) = o {
+                    pair.input(self.now, &t);
+                }
+            }
+        }
+        pair.timeout(self.now);
+        true
+    }
+}
+
+/// Real UDP sockets on 127.0.0.1, one thread spinning over both peers.
+pub struct Loopback {
+    sockets: [UdpSocket; 2],
+    buf: Vec<u8>,
+}
+
+impl Loopback {
+    /// Two sockets with 4 MiB buffers.
+    pub fn new() -> Self {
+        let sockets = [0, 1].map(|_| {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+            // The kernel's default (about 208 KiB) overflows under bursts.
+            s.set_recv_buffer_size(4 << 20).unwrap();
+            s.set_send_buffer_size(4 << 20).unwrap();
+            s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+                .unwrap();
+            let s: UdpSocket = s.into();
+            s.set_nonblocking(true).unwrap();
+            s
+        });
+        Self {
+            sockets,
+            buf: vec![0; 2048],
+        }
+    }
+
+    /// Their addresses.
+    pub fn addrs(&self) -> [SocketAddr; 2] {
+        [0, 1].map(|i| self.sockets[i].local_addr().unwrap())
+    }
+
+    /// One turn: send what is pending, read what arrived, fire timers.
+    pub fn step(&mut self, pair: &mut dyn Pair) {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        pair.drain(&mut out);
+        for t in out {
+            let Some(i) = self.addrs().iter().position(|a| *a == t.source) else {
+                continue;
+            };
+            // Loopback with 4 MiB buffers: a full buffer is retried, never dropped.
+            while let Err(e) = self.sockets[i].send_to(&t.contents, t.destination) {
+                assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
+            }
+        }
+        let addrs = self.addrs();
+        for (i, socket) in self.sockets.iter().enumerate() {
+            while let Ok((n, source)) = socket.recv_from(&mut self.buf) {
+                let t = Transmit {
+                    source,
+                    destination: addrs[i],
+                    contents: self.buf[..n].to_vec(),
+                };
+                pair.input(Instant::now(), &t);
+            }
+        }
+        pair.timeout(now);
+    }
+}
