@@ -500,9 +500,16 @@ impl VirtualNet {
 }
 
 /// Real UDP sockets on 127.0.0.1, one thread spinning over both peers.
+#[derive(Debug)]
 pub struct Loopback {
     sockets: [UdpSocket; 2],
     buf: Vec<u8>,
+}
+
+impl Default for Loopback {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Loopback {
