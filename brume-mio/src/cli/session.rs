@@ -145,6 +145,15 @@ impl Session {
     /// Says goodbye to peers and the hub.
     pub fn close(mut self) {
         self.client.shutdown(Duration::from_secs(1));
+        let stats = self.client.stats();
+        tracing::info!(
+            datagrams_in = stats.datagrams_in,
+            datagrams_out = stats.datagrams_out,
+            most_queued = stats.max_queued,
+            send_errors = self.client.udp_send_errors(),
+            kernel_drops = ?self.client.udp_drops(),
+            "UDP"
+        );
     }
 }
 
