@@ -682,7 +682,12 @@ impl Driver {
             Op::RemoveUser(u) => {
                 let (now, name) = (self.now, u.name());
                 self.known.remove(&name);
-                self.admin("remove_user", |h| h.remove_user(now, &name));
+                let out = self
+                    .audited
+                    .remove_user(now, &name)
+                    .unwrap_or_else(|e| panic!("audit failed after remove_user: {e}"));
+                self.twin.remove_user(now, &name);
+                self.check(&out, None);
             }
             Op::AddUser(u) => {
                 if u.addable() {

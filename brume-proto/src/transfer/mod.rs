@@ -499,6 +499,42 @@ impl Transfers {
         }
     }
 
+    /// Test seam: a receiving transfer from `peer` whose channel is not real,
+    /// for fuzzing the receiver with raw messages (`fuzz_message`).
+    #[cfg(feature = "testing")]
+    pub fn fuzz_receiver(&mut self, peer: &UserName, id: u64) -> TransferKey {
+        let key = TransferKey {
+            peer: peer.clone(),
+            id,
+            outgoing: false,
+        };
+        self.receiver_adopt(key.clone());
+        key
+    }
+
+    /// Test seam: a message on a transfer's channel, as bytes from the wire.
+    #[cfg(feature = "testing")]
+    pub fn fuzz_message(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        bytes: &[u8],
+    ) {
+        match Wire::decode(bytes, crate::endpoint::MAX_MESSAGE_LEN) {
+            Ok(msg) if key.outgoing => self.sender_message(now, ep, key, msg),
+            Ok(msg) => self.receiver_message(now, ep, key, msg),
+            Err(e) => self.abort(
+                now,
+                ep,
+                key,
+                format!("unreadable message: {e}"),
+                false,
+                true,
+            ),
+        }
+    }
+
     // ----- shared machinery -----
 
     fn request(

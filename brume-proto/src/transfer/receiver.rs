@@ -185,11 +185,19 @@ impl Transfers {
             return;
         }
         self.by_channel.insert(peer.clone(), channel, key.clone());
+        self.receiver_adopt(key.clone());
+        if let Some(t) = self.transfers.get_mut(&key) {
+            t.channel = Some(channel);
+        }
+    }
+
+    /// Starts a receiving transfer, waiting for its offer.
+    pub(super) fn receiver_adopt(&mut self, key: TransferKey) {
         self.transfers.insert(
             key,
             Transfer {
                 state: TransferState::Inviting,
-                channel: Some(channel),
+                channel: None,
                 open: true,
                 outbox: Default::default(),
                 done: 0,
