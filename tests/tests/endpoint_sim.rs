@@ -64,6 +64,19 @@ fn say(w: &mut World, from: usize, to: usize, text: &str) -> Result<(), String> 
     .map_err(|e| format!("send {text}: {e}"))
 }
 
+/// Only keepalive pongs went to the hub since `before` (frame counts per node).
+fn hub_saw_nothing_since(w: &World, before: &[usize]) -> Result<(), String> {
+    for (n, skip) in w.nodes.iter().zip(before) {
+        let signaling = n.frames_to_hub[*skip..]
+            .iter()
+            .find(|f| !f.contains(r#""type":"pong""#));
+        if let Some(f) = signaling {
+            return Err(format!("the hub saw {f}"));
+        }
+    }
+    Ok(())
+}
+
 fn heard(w: &World, i: usize, text: &str) -> bool {
     w.saw(
         i,
@@ -381,14 +394,7 @@ fn media_added_after_connect_is_negotiated_on_the_data_channel_only() {
         }
         w.settle(Duration::from_secs(1));
         // The hub saw nothing for it: at most keepalive pongs went its way.
-        for (n, skip) in w.nodes.iter().zip(before) {
-            if let Some(f) = n.frames_to_hub[skip..]
-                .iter()
-                .find(|f| !f.contains(r#""type":"pong""#))
-            {
-                return Err(format!("the hub saw {f}"));
-            }
-        }
+        hub_saw_nothing_since(&w, &before)?;
         Ok(())
     });
 }
@@ -615,14 +621,7 @@ fn extra_channels_open_carry_bytes_and_close_without_the_hub() {
         if !(got && closed) {
             return Err(format!("got {got} closed {closed}\n{}", events(&w, 1)));
         }
-        for (n, skip) in w.nodes.iter().zip(before) {
-            if let Some(f) = n.frames_to_hub[skip..]
-                .iter()
-                .find(|f| !f.contains(r#""type":"pong""#))
-            {
-                return Err(format!("the hub saw {f}"));
-            }
-        }
+        hub_saw_nothing_since(&w, &before)?;
         // The main channel still works.
         say(&mut w, 1, 0, "still")?;
         if w.run_until(Duration::from_secs(2), |w| heard(w, 0, "still")) {
@@ -673,14 +672,7 @@ fn a_track_is_removed_over_the_data_channel() {
         if !stopped {
             return Err(events(&w, 1));
         }
-        for (n, skip) in w.nodes.iter().zip(before) {
-            if let Some(f) = n.frames_to_hub[skip..]
-                .iter()
-                .find(|f| !f.contains(r#""type":"pong""#))
-            {
-                return Err(format!("the hub saw {f}"));
-            }
-        }
+        hub_saw_nothing_since(&w, &before)?;
         Ok(())
     });
 }

@@ -432,18 +432,7 @@ impl Transfers {
                 let Some(key) = self.by_channel.get(peer, *channel) else {
                     return false;
                 };
-                match Wire::decode(data, crate::endpoint::MAX_MESSAGE_LEN) {
-                    Ok(msg) if key.outgoing => self.sender_message(now, ep, &key, msg),
-                    Ok(msg) => self.receiver_message(now, ep, &key, msg),
-                    Err(e) => self.abort(
-                        now,
-                        ep,
-                        &key,
-                        format!("unreadable message: {e}"),
-                        false,
-                        true,
-                    ),
-                }
+                self.on_wire(now, ep, &key, data);
                 true
             }
             EndpointEvent::ChannelBufferedLow { peer, channel } => {
@@ -462,13 +451,7 @@ impl Transfers {
                 true
             }
             EndpointEvent::PeerClosed { peer, .. } | EndpointEvent::PeerFailed { peer, .. } => {
-                let keys: Vec<TransferKey> = self
-                    .transfers
-                    .keys()
-                    .filter(|k| k.peer == *peer)
-                    .cloned()
-                    .collect();
-                for key in keys {
+                for key in self.keys_of(peer) {
                     self.channel_gone(now, ep, &key);
                 }
                 false // the application wants to know about the peer too
@@ -521,6 +504,13 @@ impl Transfers {
         key: &TransferKey,
         bytes: &[u8],
     ) {
+        self.on_wire(now, ep, key, bytes);
+    }
+
+    // ----- shared machinery -----
+
+    /// A message arrived on a transfer's channel.
+    fn on_wire(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey, bytes: &[u8]) {
         match Wire::decode(bytes, crate::endpoint::MAX_MESSAGE_LEN) {
             Ok(msg) if key.outgoing => self.sender_message(now, ep, key, msg),
             Ok(msg) => self.receiver_message(now, ep, key, msg),
@@ -534,8 +524,6 @@ impl Transfers {
             ),
         }
     }
-
-    // ----- shared machinery -----
 
     fn request(
         &mut self,
@@ -595,15 +583,18 @@ impl Transfers {
         }
     }
 
-    /// Flushes and moves along every transfer with `peer`.
-    fn wake_peer(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
-        let keys: Vec<TransferKey> = self
-            .transfers
+    /// Every transfer with `peer`, sorted.
+    fn keys_of(&self, peer: &UserName) -> Vec<TransferKey> {
+        self.transfers
             .keys()
             .filter(|k| k.peer == *peer)
             .cloned()
-            .collect();
-        for key in keys {
+            .collect()
+    }
+
+    /// Flushes and moves along every transfer with `peer`.
+    fn wake_peer(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
+        for key in self.keys_of(peer) {
             self.flush(now, ep, &key);
             if key.outgoing {
                 self.sender_step(now, ep, &key);
@@ -626,8 +617,7 @@ impl Transfers {
 
     /// Bytes queued by every transfer with `peer`: they share one SCTP send buffer.
     fn queued_to_peer(&self, ep: &mut Endpoint, peer: &UserName) -> usize {
-        let keys: Vec<&TransferKey> = self.transfers.keys().filter(|k| k.peer == *peer).collect();
-        keys.into_iter().map(|k| self.queued(ep, k)).sum()
+        self.keys_of(peer).iter().map(|k| self.queued(ep, k)).sum()
     }
 
     /// A transfer is waiting for room: make sure some channel of the peer
