@@ -137,3 +137,196 @@ mod tests {
         assert_eq!(decode_hub(encode_hub(&msg).as_bytes()).unwrap(), msg);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::signal::{AttemptId, CloseReason, GroupId, GroupName, SessionLimits, UserName};
+    use proptest::prelude::*;
+
+    fn user() -> impl Strategy<Value = UserName> {
+        "[a-z0-9][a-z0-9._-]{0,20}".prop_map(|s| UserName::new(s).unwrap())
+    }
+
+    fn attempt() -> impl Strategy<Value = AttemptId> {
+        "[!-~]{1,64}".prop_map(|s| AttemptId::new(s).unwrap())
+    }
+
+    fn group() -> impl Strategy<Value = GroupId> {
+        (user(), "[a-z0-9][a-z0-9._-]{0,20}").prop_map(|(owner, n)| GroupId {
+            owner,
+            name: GroupName::new(n).unwrap(),
+        })
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "\\PC{0,40}"
+    }
+
+    fn client() -> impl Strategy<Value = ClientMsg> {
+        prop_oneof![
+            (any::<u32>(), proptest::option::of(text()))
+                .prop_map(|(version, token)| ClientMsg::Hello { version, token }),
+            (any::<u32>(), proptest::option::of(text())).prop_map(|(version, refresh_token)| {
+                ClientMsg::Refresh {
+                    version,
+                    refresh_token,
+                }
+            }),
+            (
+                attempt(),
+                user(),
+                proptest::option::of(group()),
+                text(),
+                any::<bool>()
+            )
+                .prop_map(|(attempt, to, group, sdp, restart)| ClientMsg::Offer {
+                    attempt,
+                    to,
+                    group,
+                    sdp,
+                    restart
+                }),
+            (attempt(), user(), text()).prop_map(|(attempt, to, sdp)| ClientMsg::Answer {
+                attempt,
+                to,
+                sdp
+            }),
+            (attempt(), user(), text()).prop_map(|(attempt, to, candidate)| ClientMsg::Candidate {
+                attempt,
+                to,
+                candidate
+            }),
+            (attempt(), user(), proptest::option::of(text())).prop_map(|(attempt, to, reason)| {
+                ClientMsg::Reject {
+                    attempt,
+                    to,
+                    reason,
+                }
+            }),
+            (attempt(), user(), proptest::option::of(text())).prop_map(|(attempt, to, reason)| {
+                ClientMsg::Cancel {
+                    attempt,
+                    to,
+                    reason,
+                }
+            }),
+            proptest::collection::vec(user(), 0..4)
+                .prop_map(|users| ClientMsg::Subscribe { users }),
+            proptest::collection::vec(user(), 0..4)
+                .prop_map(|users| ClientMsg::Unsubscribe { users }),
+            (group(), proptest::collection::vec(user(), 0..4)).prop_map(|(g, members)| {
+                ClientMsg::Members {
+                    group: g.name,
+                    members,
+                }
+            }),
+            any::<u32>().prop_map(|nonce| ClientMsg::Ping { nonce }),
+            any::<u32>().prop_map(|nonce| ClientMsg::Pong { nonce }),
+            proptest::option::of(text()).prop_map(|reason| ClientMsg::Close { reason }),
+        ]
+    }
+
+    fn hub() -> impl Strategy<Value = HubMsg> {
+        let limits = (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+        )
+            .prop_map(|(a, b, c, d, e, f)| SessionLimits {
+                max_frame: a,
+                rate_per_sec: b,
+                burst: c,
+                max_pending_attempts: d,
+                max_subscriptions: e,
+                idle_timeout_secs: f,
+            });
+        let reasons = [
+            CloseReason::Replaced,
+            CloseReason::Idle,
+            CloseReason::AuthTimeout,
+            CloseReason::AuthFailed,
+            CloseReason::Version,
+            CloseReason::Full,
+            CloseReason::Shutdown,
+            CloseReason::UserRemoved,
+            CloseReason::Client,
+        ];
+        prop_oneof![
+            (any::<u32>(), user(), limits).prop_map(|(version, user, limits)| HubMsg::Welcome {
+                version,
+                user,
+                limits
+            }),
+            (text(), any::<u64>()).prop_map(|(access_token, expires_at)| HubMsg::Token {
+                access_token,
+                expires_at
+            }),
+            (
+                attempt(),
+                user(),
+                proptest::option::of(group()),
+                text(),
+                any::<bool>()
+            )
+                .prop_map(|(attempt, from, group, sdp, restart)| HubMsg::Offer {
+                    attempt,
+                    from,
+                    group,
+                    sdp,
+                    restart
+                }),
+            (attempt(), user(), text()).prop_map(|(attempt, from, sdp)| HubMsg::Answer {
+                attempt,
+                from,
+                sdp
+            }),
+            (attempt(), user(), proptest::option::of(text())).prop_map(
+                |(attempt, from, reason)| HubMsg::Cancel {
+                    attempt,
+                    from,
+                    reason
+                }
+            ),
+            (user(), any::<bool>()).prop_map(|(user, online)| HubMsg::Presence { user, online }),
+            (group(), proptest::collection::vec(user(), 0..4))
+                .prop_map(|(group, members)| HubMsg::Members { group, members }),
+            (
+                0..ErrorCode::ALL.len(),
+                proptest::option::of(attempt()),
+                text()
+            )
+                .prop_map(|(i, attempt, message)| {
+                    HubMsg::Error {
+                        code: ErrorCode::ALL[i],
+                        attempt,
+                        message,
+                    }
+                }),
+            (0..reasons.len()).prop_map(move |i| HubMsg::Close { reason: reasons[i] }),
+            any::<u32>().prop_map(|nonce| HubMsg::Ping { nonce }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_round_trip(msg in client()) {
+            prop_assert_eq!(decode_client(encode_client(&msg).as_bytes()).unwrap(), msg);
+        }
+
+        #[test]
+        fn hub_messages_round_trip(msg in hub()) {
+            prop_assert_eq!(decode_hub(encode_hub(&msg).as_bytes()).unwrap(), msg);
+        }
+
+        #[test]
+        fn client_decoding_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode_client(&bytes);
+            let _ = decode_hub(&bytes);
+        }
+    }
+}
