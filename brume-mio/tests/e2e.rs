@@ -407,3 +407,47 @@ fn the_hub_serves_wss_with_a_given_certificate() {
     drop(hub);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The hub survives any bytes on its socket: raw garbage, garbage after a
+/// good WebSocket handshake, frames over the limit, binary frames. After
+/// each, the same hub still logs a user in.
+#[test]
+fn the_hub_survives_any_bytes_on_its_socket() {
+    let hub = Hub::start("garbage");
+    let _ = hub.add_user("alice", "pw-alice");
+    let addr = hub
+        .url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut junk = |n: usize| -> Vec<u8> { (0..n).map(|_| rng.u8(..)).collect() };
+
+    // Raw bytes that are not HTTP at all.
+    for n in [1, 100, 70_000] {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let _ = s.write_all(&junk(n));
+    }
+    // A good handshake, then garbage, an oversized frame and a binary frame.
+    let (mut ws, _) = tungstenite::connect(hub.url.as_str()).unwrap();
+    let _ = ws.send(tungstenite::Message::text("{not json"));
+    let _ = ws.send(tungstenite::Message::binary(junk(1000)));
+    let _ = ws.send(tungstenite::Message::text("x".repeat(200_000)));
+    let _ = ws.get_mut().write_all(&junk(5000));
+    drop(ws);
+
+    // The hub still works.
+    let conf = hub.dir.join("after.conf");
+    let out = run_stdin(
+        Command::new(BIN).env("BRUME_CONF", &conf).args([
+            "login",
+            "--url",
+            &hub.url,
+            "alice",
+            "--password-stdin",
+        ]),
+        "pw-alice",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(conf.exists());
+}
