@@ -134,7 +134,22 @@ fn sim_raw(certs: &[DtlsCert; 2], total: usize, loss: f32, tuned: bool) -> f64 {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "quick");
+    let args: Vec<String> = std::env::args().collect();
+    // One side alone, small, for an instruction profile (valgrind --tool=callgrind).
+    if args
+        .iter()
+        .any(|a| a == "profile-brume" || a == "profile-raw")
+    {
+        let certs = [cert(), cert()];
+        let size = 8 << 20;
+        if args.iter().any(|a| a == "profile-brume") {
+            loopback_brume(&certs, &data(size));
+        } else {
+            loopback_raw(&certs, size);
+        }
+        return;
+    }
+    let quick = args.iter().any(|a| a == "quick");
     let (lo_size, sim_size) = if quick {
         (32 << 20, 16 << 20)
     } else {

@@ -1,6 +1,6 @@
 //! What an endpoint is built with.
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 use std::time::Duration;
 
 use str0m::config::DtlsCert;

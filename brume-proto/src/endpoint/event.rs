@@ -1,6 +1,6 @@
 //! What an endpoint hands its driver and its application.
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 
 use str0m::channel::ChannelId;
 use str0m::media::{Direction, MediaKind, Mid};

@@ -47,8 +47,8 @@ mod peer;
 mod signaling;
 mod stun;
 
+use core::net::SocketAddr;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::channel::{ChannelConfig, ChannelId};

@@ -6,8 +6,8 @@
 //! refuses any binding reply without MESSAGE-INTEGRITY, which a public STUN
 //! server does not send.
 
+use core::net::SocketAddr;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::event::Transmit;
@@ -144,7 +144,7 @@ fn read_address(value: &[u8], xor: bool) -> Option<SocketAddr> {
         port ^= 0x2112;
         ip ^= u32::from_be_bytes(MAGIC_COOKIE);
     }
-    Some(SocketAddr::from((std::net::Ipv4Addr::from(ip), port)))
+    Some(SocketAddr::from((core::net::Ipv4Addr::from(ip), port)))
 }
 
 /// A BINDING request: type 0x0001, no attributes, the magic cookie, the id.

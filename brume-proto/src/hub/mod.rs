@@ -9,11 +9,11 @@
 //! [`Hub::poll_timeout`], when it feeds [`HubInput::Timeout`].
 //!
 //! ```
-//! # use std::time::{Duration, Instant};
+//! # use std::time::Instant;
 //! # use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 //! # use brume_proto::token::TokenKey;
+//! # fn drive(start: Instant) {
 //! # let key = TokenKey::from_secret(&[1; 32]).unwrap();
-//! # let start = Instant::now();
 //! let mut hub = Hub::new(HubConfig::new(key), [], start, 1_700_000_000);
 //! hub.handle_input(start, HubInput::Opened(ConnId(1)));
 //! hub.handle_input(start, HubInput::Frame(ConnId(1), br#"{"type":"ping","nonce":1}"#));
@@ -26,6 +26,7 @@
 //! }
 //! let wake_at = hub.poll_timeout(); // then feed HubInput::Timeout at that time
 //! # assert!(wake_at.is_some());
+//! # }
 //! ```
 //!
 //! The hub never blocks, never reads a clock and iterates only ordered
