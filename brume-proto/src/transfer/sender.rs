@@ -139,14 +139,7 @@ impl Transfers {
             let block = manifest::block_size(size);
             if offset < size {
                 let len = manifest::block_len(size, block, offset / block);
-                let transfer = key.clone();
-                let req = self.request(key, |req| StorageAction::ReadSource {
-                    req,
-                    transfer,
-                    index,
-                    offset,
-                    len,
-                });
+                let req = self.read_source(key, index, offset, len);
                 if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
                     s.hash_read = Some(req);
                 }
@@ -421,18 +414,25 @@ impl Transfers {
             let len = chunk.min(stream.size - offset);
             stream.next_read += len;
             stream.reads += 1;
-            let transfer = key.clone();
-            let req = self.request(key, |req| StorageAction::ReadSource {
-                req,
-                transfer,
-                index,
-                offset,
-                len,
-            });
+            let req = self.read_source(key, index, offset, len);
             if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
                 s.reads.insert(req, (offset, len));
             }
         }
+    }
+}
+
+impl Transfers {
+    /// Asks the driver for `len` bytes at `offset` of source file `index`.
+    fn read_source(&mut self, key: &TransferKey, index: u32, offset: u64, len: u64) -> RequestId {
+        let transfer = key.clone();
+        self.request(key, |req| StorageAction::ReadSource {
+            req,
+            transfer,
+            index,
+            offset,
+            len,
+        })
     }
 }
 
