@@ -1,5 +1,5 @@
 //! WebSocket settings from the protocol's own limits, and small helpers for
-//! running tungstenite over a non-blocking [`Stream`].
+//! running tungstenite over a non-blocking stream.
 //!
 //! tungstenite's defaults suit a browser tab, not a hub: 128 KiB read and
 //! write buffers per connection, 64 MiB messages, an unbounded write buffer.
@@ -12,8 +12,6 @@ use std::io;
 use brume_proto::signal::MAX_FRAME_LEN;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Error, Message, WebSocket};
-
-use crate::stream::Stream;
 
 /// The read buffer: small, so 10,000 idle sessions cost little.
 pub const READ_BUFFER: usize = 4 * 1024;
@@ -48,7 +46,7 @@ pub enum Read {
 }
 
 /// Reads one message without blocking.
-pub fn read(ws: &mut WebSocket<Stream>) -> Read {
+pub fn read<S: io::Read + io::Write>(ws: &mut WebSocket<S>) -> Read {
     match ws.read() {
         Ok(Message::Text(t)) => Read::Data(t.into()),
         Ok(Message::Binary(b)) => Read::Data(b),
@@ -72,7 +70,7 @@ pub enum Flush {
 }
 
 /// Flushes what tungstenite holds.
-pub fn flush(ws: &mut WebSocket<Stream>) -> Flush {
+pub fn flush<S: io::Read + io::Write>(ws: &mut WebSocket<S>) -> Flush {
     match ws.flush() {
         Ok(()) => Flush::Done,
         Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Flush::Pending,
@@ -81,7 +79,7 @@ pub fn flush(ws: &mut WebSocket<Stream>) -> Flush {
 }
 
 /// Queues a text message and writes what the socket takes.
-pub fn send_text(ws: &mut WebSocket<Stream>, text: String) -> Flush {
+pub fn send_text<S: io::Read + io::Write>(ws: &mut WebSocket<S>, text: String) -> Flush {
     match ws.write(Message::text(text)) {
         Ok(()) => flush(ws),
         Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Flush::Pending,
@@ -91,11 +89,57 @@ pub fn send_text(ws: &mut WebSocket<Stream>, text: String) -> Flush {
 }
 
 /// Queues a close frame and writes what the socket takes.
-pub fn close(ws: &mut WebSocket<Stream>) -> Flush {
+pub fn close<S: io::Read + io::Write>(ws: &mut WebSocket<S>) -> Flush {
     match ws.close(None) {
         Ok(()) => flush(ws),
         Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Flush::Pending,
         Err(Error::ConnectionClosed | Error::AlreadyClosed) => Flush::Done,
         Err(e) => Flush::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::protocol::Role;
+
+    /// A peer that never reads: every write would block.
+    struct Stalled;
+
+    impl io::Read for Stalled {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    impl io::Write for Stalled {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_is_dropped_once_its_buffer_fills() {
+        let mut ws = WebSocket::from_raw_socket(Stalled, Role::Server, Some(config()));
+        let frame = "x".repeat(16 * 1024);
+        let mut queued = 0;
+        let outcome = loop {
+            match send_text(&mut ws, frame.clone()) {
+                Flush::Pending => queued += frame.len(),
+                other => break other,
+            }
+            assert!(
+                queued <= 2 * MAX_WRITE_BUFFER,
+                "the write buffer grew past its bound"
+            );
+        };
+        assert_eq!(outcome, Flush::Failed("write buffer full".into()));
+        assert!(
+            queued >= MAX_WRITE_BUFFER - frame.len(),
+            "dropped after only {queued} bytes"
+        );
     }
 }
