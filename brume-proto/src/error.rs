@@ -77,10 +77,15 @@ pub enum ErrorCode {
     /// 500: an unspecified hub error.
     #[serde(rename = "ESERVER")]
     Server,
+    /// A code this version does not know (from a newer hub); treat it as a
+    /// generic failure. Never sent.
+    #[serde(rename = "EUNKNOWN", other)]
+    Unknown,
 }
 
 impl ErrorCode {
-    /// Every code, in wire-string order of declaration; for tables and tests.
+    /// Every code a hub or endpoint sends, in order of declaration; for
+    /// tables and tests. (`Unknown` only stands in for codes from newer peers.)
     pub const ALL: [ErrorCode; 22] = [
         ErrorCode::TokenMissing,
         ErrorCode::TokenExpired,
@@ -131,6 +136,7 @@ impl ErrorCode {
             ErrorCode::ConnRefused => "ECONNREFUSED",
             ErrorCode::NoServer => "ENOSRV",
             ErrorCode::Server => "ESERVER",
+            ErrorCode::Unknown => "EUNKNOWN",
         }
     }
 
@@ -159,6 +165,7 @@ impl ErrorCode {
             ErrorCode::ConnRefused => 503,
             ErrorCode::NoServer => 502,
             ErrorCode::Server => 500,
+            ErrorCode::Unknown => 0,
         }
     }
 
@@ -187,6 +194,7 @@ impl ErrorCode {
             ErrorCode::ConnRefused => "could not connect to the hub",
             ErrorCode::NoServer => "no signaling server connection",
             ErrorCode::Server => "unspecified hub error",
+            ErrorCode::Unknown => "an error this version does not know",
         }
     }
 }
@@ -209,6 +217,48 @@ mod tests {
             let back: ErrorCode = serde_json::from_str(&json).unwrap();
             assert_eq!(back, code);
         }
+    }
+
+    #[test]
+    fn all_lists_every_code_but_unknown() {
+        // Exhaustive: a new variant does not compile until it is placed here.
+        let listed = |c: ErrorCode| match c {
+            ErrorCode::Unknown => false,
+            ErrorCode::TokenMissing
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenInvalid
+            | ErrorCode::NotAuthenticated
+            | ErrorCode::BadDest
+            | ErrorCode::NoDest
+            | ErrorCode::NotMember
+            | ErrorCode::OfferTimeout
+            | ErrorCode::Rejected
+            | ErrorCode::Cancelled
+            | ErrorCode::Negotiation
+            | ErrorCode::NoAttempt
+            | ErrorCode::AttemptLimit
+            | ErrorCode::RateLimited
+            | ErrorCode::Limit
+            | ErrorCode::TooBig
+            | ErrorCode::BadMessage
+            | ErrorCode::Version
+            | ErrorCode::Full
+            | ErrorCode::ConnRefused
+            | ErrorCode::NoServer
+            | ErrorCode::Server => true,
+        };
+        assert!(ErrorCode::ALL.iter().all(|c| listed(*c)));
+        assert_eq!(
+            ErrorCode::ALL.len(),
+            22,
+            "a listed code is missing from ALL"
+        );
+    }
+
+    #[test]
+    fn codes_from_newer_peers_decode_as_unknown() {
+        let code: ErrorCode = serde_json::from_str("\"EBRANDNEW\"").unwrap();
+        assert_eq!(code, ErrorCode::Unknown);
     }
 
     #[test]

@@ -386,17 +386,15 @@ fn every_error_code_has_a_vector() {
     let missing: Vec<_> = all.difference(&seen).map(|c| c.as_str()).collect();
     assert!(missing.is_empty(), "no error vector for {missing:?}");
 
-    // The decoder's own list of codes, so ErrorCode::ALL cannot fall behind it.
+    // A code from a newer hub decodes, as `Unknown`, instead of failing the frame.
     let frame = br#"{"type":"error","code":"E?","message":""}"#;
-    let err = decode_hub(frame).unwrap_err().to_string();
-    let variants = serde_variants(&err);
-    assert_eq!(
-        variants,
-        ErrorCode::ALL
-            .iter()
-            .map(|c| c.as_str().to_owned())
-            .collect()
-    );
+    assert!(matches!(
+        decode_hub(frame),
+        Ok(HubMsg::Error {
+            code: ErrorCode::Unknown,
+            ..
+        })
+    ));
 }
 
 #[test]
