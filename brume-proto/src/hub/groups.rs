@@ -46,21 +46,26 @@ impl Groups {
         }
     }
 
-    /// Drops a user from every group, and every group they own.
-    pub(crate) fn remove_user(&mut self, user: &UserName) {
+    /// Drops a user from every group, and every group they own; returns each
+    /// group that changed with its members now (empty: deleted), sorted.
+    pub(crate) fn remove_user(&mut self, user: &UserName) -> Vec<(GroupId, Vec<UserName>)> {
         let groups: Vec<GroupId> = self
             .by_user
             .get(user)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
+        let mut changed = Vec::new();
         for g in groups {
             if &g.owner == user {
                 self.remove(&g);
+                changed.push((g, Vec::new()));
             } else if let Some(mut members) = self.members.get(&g).cloned() {
                 members.remove(user);
-                self.set(g, members);
+                self.set(g.clone(), members.clone());
+                changed.push((g, members.into_iter().collect()));
             }
         }
+        changed
     }
 
     pub(crate) fn members(&self, group: &GroupId) -> Option<&BTreeSet<UserName>> {
@@ -137,7 +142,11 @@ mod tests {
         let mut groups = Groups::default();
         groups.set(g("bob", "a"), [u("alice"), u("carol")].into());
         groups.set(g("alice", "b"), [u("carol")].into());
-        groups.remove_user(&u("alice"));
+        let changed = groups.remove_user(&u("alice"));
+        assert_eq!(
+            changed,
+            [(g("alice", "b"), vec![]), (g("bob", "a"), vec![u("carol")])]
+        );
         assert!(groups.members(&g("alice", "b")).is_none());
         assert_eq!(
             groups.members(&g("bob", "a")).unwrap(),

@@ -207,13 +207,18 @@ impl Hub {
         self.users.insert(user);
     }
 
-    /// Removes a user: their session closes (`user_removed`) and their groups go.
+    /// Removes a user: their session closes (`user_removed`), their groups go
+    /// and the groups they were in shrink, each reported as `GroupChanged`.
     pub fn remove_user(&mut self, now: Instant, user: &UserName) {
         self.users.remove(user);
         if let Some(&conn) = self.online.get(user) {
             self.close_session(now, conn, CloseReason::UserRemoved);
         }
-        self.groups.remove_user(user);
+        // Groups it owned go, groups it was in shrink: the driver saves both.
+        for (group, members) in self.groups.remove_user(user) {
+            self.outputs
+                .push_back(HubOutput::GroupChanged { group, members });
+        }
         for conn in self.watchers.remove(user).unwrap_or_default() {
             if let Some(s) = self.sessions.get_mut(&conn) {
                 s.subscriptions.remove(user);
@@ -222,13 +227,14 @@ impl Hub {
     }
 
     /// Loads a group's membership from storage (no `GroupChanged` output).
-    /// Members unknown to the hub are dropped.
+    /// Members unknown to the hub are dropped. Safe while sessions are open:
+    /// new group-mates are told each other's presence.
     pub fn set_group(&mut self, group: GroupId, members: impl IntoIterator<Item = UserName>) {
         let members = members
             .into_iter()
             .filter(|m| self.users.contains(m) && *m != group.owner)
             .collect();
-        self.groups.set(group, members);
+        self.replace_group(group, members);
     }
 
     /// Closes every session with `shutdown`.

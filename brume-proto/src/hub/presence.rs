@@ -72,6 +72,38 @@ impl Hub {
         }
     }
 
+    /// Sets a group's members; users who become group-mates learn each
+    /// other's presence at once, so the hub's promise holds whoever changed it.
+    pub(super) fn replace_group(&mut self, group: GroupId, members: BTreeSet<UserName>) {
+        let old = self.groups.members(&group).cloned().unwrap_or_default();
+        let affected: BTreeSet<UserName> = old
+            .iter()
+            .chain(&members)
+            .chain(std::iter::once(&group.owner))
+            .cloned()
+            .collect();
+        let before: BTreeMap<UserName, BTreeSet<UserName>> = affected
+            .iter()
+            .map(|u| (u.clone(), self.groups.mates(u)))
+            .collect();
+        self.groups.set(group, members);
+        for (user, was) in before {
+            let Some(&c) = self.online.get(&user) else {
+                continue;
+            };
+            for mate in self.groups.mates(&user).difference(&was) {
+                let online = self.online.contains_key(mate);
+                self.send(
+                    c,
+                    &HubMsg::Presence {
+                        user: mate.clone(),
+                        online,
+                    },
+                );
+            }
+        }
+    }
+
     /// An owner publishes one of their groups. The whole list is checked
     /// before anything changes; users who become group-mates learn each
     /// other's presence at once.
@@ -104,32 +136,7 @@ impl Hub {
             let text = format!("at most {} groups per owner", limits.max_groups_per_owner);
             return self.send(conn, &error_msg(ErrorCode::Limit, None, &text));
         }
-        let affected: BTreeSet<UserName> = old
-            .iter()
-            .chain(&members)
-            .chain(std::iter::once(&owner))
-            .cloned()
-            .collect();
-        let before: BTreeMap<UserName, BTreeSet<UserName>> = affected
-            .iter()
-            .map(|u| (u.clone(), self.groups.mates(u)))
-            .collect();
-        self.groups.set(group.clone(), members.clone());
-        for (user, was) in before {
-            let Some(&c) = self.online.get(&user) else {
-                continue;
-            };
-            for mate in self.groups.mates(&user).difference(&was) {
-                let online = self.online.contains_key(mate);
-                self.send(
-                    c,
-                    &HubMsg::Presence {
-                        user: mate.clone(),
-                        online,
-                    },
-                );
-            }
-        }
+        self.replace_group(group.clone(), members.clone());
         let members: Vec<UserName> = members.into_iter().collect();
         self.send(
             conn,

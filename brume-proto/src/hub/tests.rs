@@ -884,3 +884,48 @@ fn removing_a_user_frees_the_subscriptions_that_named_them() {
         )]
     );
 }
+
+#[test]
+fn removing_a_member_reports_the_shrunk_group_for_storage() {
+    let mut b = Bench::new();
+    b.login(2, "bob");
+    b.send(
+        2,
+        r#"{"type":"members","group":"g","members":["alice","carol"]}"#,
+    );
+    let now = b.now;
+    let outs = b.hub.remove_user(now, &u("alice")).unwrap();
+    assert!(outs.contains(&HubOutput::GroupChanged {
+        group: GroupId {
+            owner: u("bob"),
+            name: GroupName::new("g").unwrap()
+        },
+        members: vec![u("carol")]
+    }));
+}
+
+#[test]
+fn a_group_loaded_while_sessions_are_open_tells_new_mates_their_presence() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.login(2, "bob");
+    let outs = b
+        .hub
+        .admin(|h| {
+            h.set_group(
+                GroupId {
+                    owner: u("bob"),
+                    name: GroupName::new("g").unwrap(),
+                },
+                [u("alice")],
+            )
+        })
+        .unwrap();
+    let told = |conn: u64, user: &str| {
+        outs.iter().any(|o| {
+            matches!(o, HubOutput::Send { conn: c, frame }
+            if c.0 == conn && frame.contains(&format!(r#""user":"{user}","online":true"#)))
+        })
+    };
+    assert!(told(1, "bob") && told(2, "alice"), "{outs:?}");
+}
