@@ -20,7 +20,4 @@ pub mod signal;
 pub mod token;
 pub mod transfer;
 
-#[cfg(test)]
-pub(crate) mod test_clock;
-
 pub use error::ErrorCode;

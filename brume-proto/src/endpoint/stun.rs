@@ -180,7 +180,7 @@ pub fn binding_response(request: &[u8], mapped: SocketAddr) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_clock::t0;
+    use brume_tests::origin as t0;
 
     #[test]
     fn a_request_is_the_bare_rfc_8489_header() {

@@ -41,7 +41,7 @@ impl TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_clock::t0;
+    use brume_tests::origin as t0;
 
     #[test]
     fn a_burst_then_the_refill_rate() {

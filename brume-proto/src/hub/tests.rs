@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use super::audit::AuditedHub;
 use super::*;
 use crate::signal::{GroupName, SessionLimits};
-use crate::test_clock::t0;
 use crate::token::{TokenKey, TokenKind};
+use brume_tests::origin as t0;
 
 const UNIX0: u64 = 1_800_000_000;
 
