@@ -4,11 +4,10 @@
 //!
 //! `cargo bench -p brume-tests --bench endpoint` (add `-- quick` for a short run).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use brume_tests::bench::{
-    BrumePair, HIGH_WATER, Loopback, MSG, MakePair, Pair, RawPair, VirtualNet, cert,
+    BrumePair, HIGH_WATER, Loopback, MSG, MakePair, Pair, RawPair, cert, open_virtual,
 };
 
 // ----- measurements -----
@@ -19,18 +18,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn connect_virtual(make: MakePair) -> Duration {
-    let start = Instant::now();
-    let addrs = [
-        SocketAddr::from(([10, 0, 0, 1], 5000)),
-        SocketAddr::from(([10, 0, 0, 2], 5000)),
-    ];
-    let mut pair = make(start, addrs);
-    let mut net = VirtualNet::new(start, Duration::from_millis(1));
-    pair.start(start);
-    while !pair.is_open() {
-        assert!(net.step(pair.as_mut()), "stalled");
-        assert!(net.now - start < Duration::from_secs(30), "no open");
-    }
+    let (_, net, start) = open_virtual(make);
     net.now - start
 }
 
@@ -68,17 +56,7 @@ fn throughput(make: MakePair, total: usize, loopback: bool) -> (f64, f64) {
         let secs = start.elapsed().as_secs_f64();
         (secs, secs)
     } else {
-        let start = Instant::now();
-        let addrs = [
-            SocketAddr::from(([10, 0, 0, 1], 5000)),
-            SocketAddr::from(([10, 0, 0, 2], 5000)),
-        ];
-        let mut pair = make(start, addrs);
-        let mut net = VirtualNet::new(start, Duration::from_millis(1));
-        pair.start(start);
-        while !pair.is_open() {
-            net.step(pair.as_mut());
-        }
+        let (mut pair, mut net, _) = open_virtual(make);
         let (vstart, cpu) = (net.now, Instant::now());
         let mut sent = 0;
         while pair.received() < total {

@@ -9,10 +9,9 @@
 //! hashing and verification included; the sender hashes the file before it
 //! offers it, and that time counts.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use brume_tests::bench::{BrumePair, Loopback, Pair, RawPair, VirtualNet, cert};
+use brume_tests::bench::{BrumePair, Loopback, Pair, RawPair, VirtualNet, cert, virtual_addrs};
 use str0m::config::DtlsCert;
 use str0m_netem::{Bitrate, DataSize, NetemConfig, Probability, RandomLoss};
 
@@ -63,13 +62,6 @@ fn loopback_raw(certs: &[DtlsCert; 2], total: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-fn addrs() -> [SocketAddr; 2] {
-    [
-        SocketAddr::from(([10, 0, 0, 1], 5000)),
-        SocketAddr::from(([10, 0, 0, 2], 5000)),
-    ]
-}
-
 /// 25 ms each way (50 ms RTT), 100 Mbit/s with a bandwidth-delay product of buffer.
 fn link(loss: f32, seed: u64) -> NetemConfig {
     NetemConfig::new()
@@ -80,7 +72,7 @@ fn link(loss: f32, seed: u64) -> NetemConfig {
 }
 
 fn net(start: Instant, loss: f32) -> VirtualNet {
-    let [a, b] = addrs();
+    let [a, b] = virtual_addrs();
     VirtualNet::new(start, Duration::ZERO)
         .with_link(a, link(loss, 1))
         .with_link(b, link(loss, 2))
@@ -90,7 +82,7 @@ fn net(start: Instant, loss: f32) -> VirtualNet {
 fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32) -> f64 {
     let start = Instant::now();
     let mut net = net(start, loss);
-    let mut pair = BrumePair::new(start, addrs(), certs);
+    let mut pair = BrumePair::new(start, virtual_addrs(), certs);
     pair.start(start);
     while !pair.is_open() {
         assert!(net.step(&mut pair), "stalled");
@@ -110,7 +102,7 @@ fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32) -> f64 {
 fn sim_raw(certs: &[DtlsCert; 2], total: usize, loss: f32, tuned: bool) -> f64 {
     let start = Instant::now();
     let mut net = net(start, loss);
-    let mut pair = RawPair::new(start, addrs(), certs, false);
+    let mut pair = RawPair::new(start, virtual_addrs(), certs, false);
     if tuned {
         pair.high_water = TRANSFER_HIGH_WATER;
     } else {

@@ -421,6 +421,27 @@ impl Pair for RawPair {
 
 // ----- the two ways of moving datagrams -----
 
+/// The two peers' addresses on a virtual network.
+pub fn virtual_addrs() -> [SocketAddr; 2] {
+    [
+        SocketAddr::from(([10, 0, 0, 1], 5000)),
+        SocketAddr::from(([10, 0, 0, 2], 5000)),
+    ]
+}
+
+/// A pair made on a 1 ms virtual network and run until its channel is open.
+pub fn open_virtual(make: MakePair) -> (Box<dyn Pair>, VirtualNet, Instant) {
+    let start = Instant::now();
+    let mut pair = make(start, virtual_addrs());
+    let mut net = VirtualNet::new(start, Duration::from_millis(1));
+    pair.start(start);
+    while !pair.is_open() {
+        assert!(net.step(pair.as_mut()), "stalled");
+        assert!(net.now - start < Duration::from_secs(30), "no open");
+    }
+    (pair, net, start)
+}
+
 /// In memory on a virtual clock: a fixed one-way latency, or a seeded
 /// `str0m-netem` per direction.
 pub struct VirtualNet {
