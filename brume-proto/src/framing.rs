@@ -124,8 +124,22 @@ pub fn encode_in(namespace: Namespace, kind: &str, data: &Data) -> Result<Vec<u8
     Ok(out)
 }
 
-/// Decodes a message of at most `max` bytes. Total: any input gives a message or an error.
-pub fn decode(bytes: &[u8], max: usize) -> Result<Message, FramingError> {
+/// A decoded message that borrows its type and payload from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRef<'a> {
+    /// Application or control.
+    pub namespace: Namespace,
+    /// What the data is; chosen by the sender.
+    pub kind: &'a str,
+    /// The payload is text (checked to be UTF-8), not bytes.
+    pub text: bool,
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
+/// Decodes a message of at most `max` bytes without copying it, for
+/// receivers that take the payload apart themselves. Total, like [`decode`].
+pub fn decode_ref(bytes: &[u8], max: usize) -> Result<MessageRef<'_>, FramingError> {
     if bytes.len() > max {
         return Err(FramingError::TooLarge {
             len: bytes.len(),
@@ -151,20 +165,35 @@ pub fn decode(bytes: &[u8], max: usize) -> Result<Message, FramingError> {
     }
     let (kind, payload) = rest.split_at(len);
     let kind = std::str::from_utf8(kind).map_err(|_| FramingError::TypeNotUtf8)?;
-    let data = if flags & FLAG_TEXT != 0 {
-        let text = std::str::from_utf8(payload).map_err(|_| FramingError::DataNotUtf8)?;
-        Data::Text(text.to_owned())
-    } else {
-        Data::Bytes(payload.to_vec())
-    };
+    let text = flags & FLAG_TEXT != 0;
+    if text {
+        std::str::from_utf8(payload).map_err(|_| FramingError::DataNotUtf8)?;
+    }
     let namespace = if flags & FLAG_CONTROL != 0 {
         Namespace::Control
     } else {
         Namespace::App
     };
-    Ok(Message {
+    Ok(MessageRef {
         namespace,
-        kind: kind.to_owned(),
+        kind,
+        text,
+        payload,
+    })
+}
+
+/// Decodes a message of at most `max` bytes. Total: any input gives a message or an error.
+pub fn decode(bytes: &[u8], max: usize) -> Result<Message, FramingError> {
+    let m = decode_ref(bytes, max)?;
+    let data = if m.text {
+        // Checked to be UTF-8 by `decode_ref`.
+        Data::Text(String::from_utf8_lossy(m.payload).into_owned())
+    } else {
+        Data::Bytes(m.payload.to_vec())
+    };
+    Ok(Message {
+        namespace: m.namespace,
+        kind: m.kind.to_owned(),
         data,
     })
 }

@@ -2,8 +2,8 @@
 //! data-channel throughput driven the same way, over real UDP on loopback
 //! and over a simulated 50 ms RTT, 100 Mbit/s link in virtual time.
 //!
-//! `cargo bench -p brume-tests --bench transfer` (256 MiB on loopback, 64 MiB
-//! simulated); `-- quick` for 32 MiB and 16 MiB.
+//! `cargo bench -p brume-tests --bench transfer` (256 MiB each); `-- quick`
+//! for 32 MiB and 16 MiB.
 //!
 //! Storage is in memory on both sides, so the figures are the protocol's,
 //! hashing and verification included; the sender hashes the file before it
@@ -15,18 +15,84 @@ use brume_tests::bench::{BrumePair, Loopback, Pair, RawPair, VirtualNet, cert, v
 use str0m::config::DtlsCert;
 use str0m_netem::{Bitrate, DataSize, NetemConfig, Probability, RandomLoss};
 
-/// Brume's data chunk: a 256 KiB message.
-const CHUNK: usize = 256 * 1024 - 15;
-/// What Brume keeps queued per peer.
-const TRANSFER_HIGH_WATER: usize = 768 * 1024;
+/// The largest message Brume sends: 256 KiB with its 15-byte header.
+const MAX_CHUNK: usize = 256 * 1024 - 15;
+/// The fixed pacing Brume used before its send window: 768 KiB kept queued.
+const FIXED_HIGH_WATER: usize = 768 * 1024;
 /// What an application on str0m's defaults typically sends.
 const DEFAULT_MSG: usize = 16 * 1024;
+/// The router queue of the simulated link: one bandwidth-delay product.
+const BDP: usize = 625_000;
+
+/// How raw str0m decides what to write.
+#[derive(Clone, Copy)]
+enum RawPacing {
+    /// Brume's adaptive send window and chunk size, refilled on every
+    /// acknowledgement (see `RawPair::send_windowed`).
+    Window,
+    /// Keep at most `high_water` buffered, in messages of `msg` bytes.
+    Fixed { high_water: usize, msg: usize },
+    /// str0m's defaults (128 KiB send buffer), 16 KiB messages written until
+    /// str0m refuses.
+    Defaults,
+}
+
+impl RawPacing {
+    fn buffer(self) -> Option<usize> {
+        match self {
+            RawPacing::Defaults => None,
+            _ => Some(brume_tests::bench::BUFFER),
+        }
+    }
+}
+
+/// A raw str0m sender moving `total` bytes at a fixed limit; with
+/// [`RawPacing::Window`] the pair paces itself and this sends nothing.
+struct RawSender {
+    limit: Option<(usize, usize)>,
+    msg: Vec<u8>,
+    sent: usize,
+    total: usize,
+}
+
+impl RawSender {
+    fn new(pacing: RawPacing, total: usize) -> Self {
+        let limit = match pacing {
+            RawPacing::Window => None,
+            RawPacing::Fixed { high_water, msg } => Some((high_water, msg)),
+            RawPacing::Defaults => Some((usize::MAX, DEFAULT_MSG)),
+        };
+        Self {
+            limit,
+            msg: vec![0x5a; MAX_CHUNK],
+            sent: 0,
+            total,
+        }
+    }
+
+    /// Writes what the limit allows now.
+    fn send(&mut self, pair: &mut RawPair) {
+        let Some((high_water, chunk)) = self.limit else {
+            return;
+        };
+        let mut queued = pair.buffered();
+        while self.sent < self.total && queued <= high_water {
+            let len = chunk.min(self.total - self.sent);
+            if !pair.write(&self.msg[..len]) {
+                return;
+            }
+            queued += len;
+            self.sent += len;
+        }
+    }
+}
 
 fn data(len: usize) -> Vec<u8> {
     let mut rng = fastrand::Rng::with_seed(7);
     (0..len).map(|_| rng.u8(..)).collect()
 }
 
+/// Wall seconds for a Brume transfer of `bytes` on loopback.
 fn loopback_brume(certs: &[DtlsCert; 2], bytes: &[u8]) -> f64 {
     let mut lo = Loopback::new();
     let mut pair = BrumePair::new(Instant::now(), lo.addrs(), certs);
@@ -34,54 +100,60 @@ fn loopback_brume(certs: &[DtlsCert; 2], bytes: &[u8]) -> f64 {
     while !pair.is_open() {
         lo.step(&mut pair);
     }
+    let bytes = bytes.to_vec();
     let start = Instant::now();
-    pair.start_transfer(start, bytes.to_vec());
+    pair.start_transfer(start, bytes);
     while !pair.transfer_done {
         lo.step(&mut pair);
     }
     start.elapsed().as_secs_f64()
 }
 
-fn loopback_raw(certs: &[DtlsCert; 2], total: usize) -> f64 {
+/// Wall seconds for raw str0m moving `total` bytes on loopback.
+fn loopback_raw(certs: &[DtlsCert; 2], total: usize, pacing: RawPacing) -> f64 {
     let mut lo = Loopback::new();
     let mut pair = RawPair::new(Instant::now(), lo.addrs(), certs, false);
-    pair.high_water = TRANSFER_HIGH_WATER;
     pair.start(Instant::now());
     while !pair.is_open() {
         lo.step(&mut pair);
     }
-    let msg = vec![0x5a; CHUNK];
+    let mut sender = RawSender::new(pacing, total);
     let start = Instant::now();
-    let mut sent = 0;
+    if let RawPacing::Window = pacing {
+        pair.send_windowed(start, total, MAX_CHUNK);
+    }
     while pair.received() < total {
-        while sent < total && pair.try_send(Instant::now(), &msg[..CHUNK.min(total - sent)]) {
-            sent += CHUNK.min(total - sent);
-        }
+        sender.send(&mut pair);
         lo.step(&mut pair);
     }
     start.elapsed().as_secs_f64()
 }
 
-/// 25 ms each way (50 ms RTT), 100 Mbit/s with a bandwidth-delay product of buffer.
-fn link(loss: f32, seed: u64) -> NetemConfig {
+/// 25 ms each way (50 ms RTT), 100 Mbit/s, with a router queue of `queue`
+/// bytes. str0m-netem counts packets still on the wire against its buffer,
+/// so the buffer is that queue plus the 25 ms (312.5 kB) in flight.
+fn link(loss: f32, queue: usize, seed: u64) -> NetemConfig {
     NetemConfig::new()
         .latency(Duration::from_millis(25))
-        .link(Bitrate::mbps(100), DataSize::bytes(625_000))
+        .link(
+            Bitrate::mbps(100),
+            DataSize::bytes((queue + BDP / 2) as i64),
+        )
         .loss(RandomLoss::new(Probability::new(loss)))
         .seed(seed)
 }
 
-fn net(start: Instant, loss: f32) -> VirtualNet {
+fn net(start: Instant, loss: f32, queue: usize) -> VirtualNet {
     let [a, b] = virtual_addrs();
     VirtualNet::new(start, Duration::ZERO)
-        .with_link(a, link(loss, 1))
-        .with_link(b, link(loss, 2))
+        .with_link(a, link(loss, queue, 1))
+        .with_link(b, link(loss, queue, 2))
 }
 
 /// Virtual seconds for a Brume transfer of `bytes` over the simulated link.
-fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32) -> f64 {
+fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32, queue: usize) -> f64 {
     let start = Instant::now();
-    let mut net = net(start, loss);
+    let mut net = net(start, loss, queue);
     let mut pair = BrumePair::new(start, virtual_addrs(), certs);
     pair.start(start);
     while !pair.is_open() {
@@ -95,31 +167,23 @@ fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32) -> f64 {
     (net.now - begin).as_secs_f64()
 }
 
-/// Virtual seconds for raw str0m moving `total` bytes in 16 KiB messages:
-/// on its default configuration (128 KiB send buffer, written until it
-/// refuses) when `tuned` is false, else tuned as Brume tunes it (1 MiB
-/// buffer, 768 KiB queued).
-fn sim_raw(certs: &[DtlsCert; 2], total: usize, loss: f32, tuned: bool) -> f64 {
+/// Virtual seconds for raw str0m moving `total` bytes over the simulated link.
+fn sim_raw(certs: &[DtlsCert; 2], total: usize, loss: f32, pacing: RawPacing) -> f64 {
     let start = Instant::now();
-    let mut net = net(start, loss);
+    let mut net = net(start, loss, BDP);
     let mut pair = RawPair::new(start, virtual_addrs(), certs, false);
-    if tuned {
-        pair.high_water = TRANSFER_HIGH_WATER;
-    } else {
-        pair.buffer = None;
-        pair.high_water = usize::MAX;
-    }
+    pair.buffer = pacing.buffer();
     pair.start(start);
     while !pair.is_open() {
         assert!(net.step(&mut pair), "stalled");
     }
     let begin = net.now;
-    let msg = vec![0x5a; DEFAULT_MSG];
-    let mut sent = 0;
+    let mut sender = RawSender::new(pacing, total);
+    if let RawPacing::Window = pacing {
+        pair.send_windowed(begin, total, MAX_CHUNK);
+    }
     while pair.received() < total {
-        while sent < total && pair.try_send(net.now, &msg) {
-            sent += DEFAULT_MSG;
-        }
+        sender.send(&mut pair);
         assert!(net.step(&mut pair), "stalled");
     }
     (net.now - begin).as_secs_f64()
@@ -133,41 +197,103 @@ fn main() {
         .any(|a| a == "profile-brume" || a == "profile-raw")
     {
         let certs = [cert(), cert()];
-        let size = 8 << 20;
+        let size = 32 << 20;
         if args.iter().any(|a| a == "profile-brume") {
             loopback_brume(&certs, &data(size));
         } else {
-            loopback_raw(&certs, size);
+            loopback_raw(&certs, size, RawPacing::Window);
         }
         return;
     }
     let quick = args.iter().any(|a| a == "quick");
-    let (lo_size, sim_size) = if quick {
-        (32 << 20, 16 << 20)
+    let (lo_size, sim_size, rounds) = if quick {
+        (32 << 20, 16 << 20, 5)
     } else {
-        (256 << 20, 64 << 20)
+        (256 << 20, 256 << 20, 3)
     };
     let certs = [cert(), cert()];
+    // `loopback` or `sim` runs that part alone.
+    let only = |part: &str| {
+        !args.iter().any(|a| a == "loopback" || a == "sim") || args.iter().any(|a| a == part)
+    };
 
+    if only("loopback") {
+        loopback(&certs, lo_size, rounds);
+    }
+    if only("sim") {
+        simulated(&certs, sim_size);
+    }
+}
+
+/// The median of `runs`.
+fn median(mut runs: Vec<f64>) -> f64 {
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize) {
     let mib = |n: usize| n as f64 / (1 << 20) as f64;
     println!(
-        "# loopback: {:.0} MiB, one process, UDP on 127.0.0.1 with SO_RCVBUF/SO_SNDBUF 4 MiB",
+        "# loopback: {:.0} MiB, one process, UDP on 127.0.0.1 with SO_RCVBUF/SO_SNDBUF 4 MiB; \
+         median of {rounds} rounds, Brume and raw str0m taking turns",
         mib(lo_size)
     );
     let bytes = data(lo_size);
-    let brume = loopback_brume(&certs, &bytes);
-    let raw = loopback_raw(&certs, lo_size);
+    let fixed = RawPacing::Fixed {
+        high_water: FIXED_HIGH_WATER,
+        msg: MAX_CHUNK,
+    };
+    let small = RawPacing::Fixed {
+        high_water: 64 << 10,
+        msg: DEFAULT_MSG,
+    };
+    let mut secs = [(); 4].map(|_| Vec::new());
+    for _ in 0..rounds {
+        secs[0].push(loopback_brume(certs, &bytes));
+        secs[1].push(loopback_raw(certs, lo_size, RawPacing::Window));
+        secs[2].push(loopback_raw(certs, lo_size, fixed));
+        secs[3].push(loopback_raw(certs, lo_size, small));
+    }
+    let rates: Vec<Vec<f64>> = secs
+        .iter()
+        .map(|s| s.iter().map(|t| mib(lo_size) / t).collect())
+        .collect();
+    let show = |r: &[f64]| {
+        let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = r.iter().copied().fold(0.0, f64::max);
+        format!("{:>6.1} MiB/s ({lo:.1}–{hi:.1})", median(r.to_vec()))
+    };
+    // The ratio of each round's pair, so both saw the same machine.
+    let ratios: Vec<f64> = secs[0].iter().zip(&secs[1]).map(|(b, r)| r / b).collect();
     println!(
-        "  brume transfer (hash, offer, verify, write): {:>7.1} MiB/s",
-        mib(lo_size) / brume
+        "  brume transfer (hash, offer, verify, write):        {}",
+        show(&rates[0])
     );
     println!(
-        "  raw str0m, same messages and pacing:         {:>7.1} MiB/s",
-        mib(lo_size) / raw
+        "  raw str0m, Brume's send window and chunks:          {}",
+        show(&rates[1])
     );
-    println!("  ratio brume/str0m: {:.3}", raw / brume);
-    drop(bytes);
+    println!(
+        "  ratio brume/str0m, median of rounds: {:.3} ({})",
+        median(ratios.clone()),
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "  raw str0m, 768 KiB kept buffered, 256 KiB messages: {}",
+        show(&rates[2])
+    );
+    println!(
+        "  raw str0m, 64 KiB kept buffered, 16 KiB messages:   {}",
+        show(&rates[3])
+    );
+}
 
+fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {
+    let mib = |n: usize| n as f64 / (1 << 20) as f64;
     println!(
         "\n# simulated link: 50 ms RTT, 100 Mbit/s, {:.0} MiB, virtual time",
         mib(sim_size)
@@ -175,16 +301,18 @@ fn main() {
     let bytes = data(sim_size);
     let mbit = |secs: f64| (sim_size * 8) as f64 / secs / 1e6;
     for loss in [0.0, 0.005] {
-        let b = sim_brume(&certs, &bytes, loss);
-        let r = sim_raw(&certs, sim_size, loss, false);
-        let t = sim_raw(&certs, sim_size, loss, true);
+        let b = sim_brume(certs, &bytes, loss, BDP);
+        let d = sim_raw(certs, sim_size, loss, RawPacing::Defaults);
+        let w = sim_raw(certs, sim_size, loss, RawPacing::Window);
         println!(
-            "  loss {:>4.1} %: brume {:>6.1} Mbit/s   str0m defaults {:>6.1} Mbit/s (ratio {:.2})   str0m tuned like brume {:>6.1} Mbit/s",
+            "  loss {:>3.1} %, queue 1 BDP:   brume {:>5.1} Mbit/s   str0m defaults {:>5.1} (brume/defaults {:.2})   str0m with Brume's window {:>5.1}",
             loss * 100.0,
             mbit(b),
-            mbit(r),
-            r / b,
-            mbit(t)
+            mbit(d),
+            d / b,
+            mbit(w)
         );
     }
+    let b = sim_brume(certs, &bytes, 0.0, BDP / 2);
+    println!("  loss 0.0 %, queue BDP/2: brume {:>5.1} Mbit/s", mbit(b));
 }

@@ -14,7 +14,8 @@ use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use brume_proto::signal::UserName;
 use brume_proto::token::{TokenKey, TokenKind};
 use brume_proto::transfer::{
-    EntryKind, SourceEntry, TransferConfig, TransferEvent, TransferState, Transfers,
+    EntryKind, SendWindow, SourceEntry, TransferConfig, TransferEvent, TransferState, Transfers,
+    WindowLimits,
 };
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
@@ -66,6 +67,7 @@ pub struct BrumePair {
     transfers: [Transfers; 2],
     storage: [MemStorage; 2],
     names: [UserName; 2],
+    addrs: [SocketAddr; 2],
     open: bool,
     received: usize,
     /// Set once a file transfer is done on the receiving side.
@@ -98,8 +100,12 @@ impl BrumePair {
             hub,
             eps,
             transfers: [0, 1].map(|i| Transfers::new(TransferConfig::new(i))),
-            storage: [MemStorage::new(), MemStorage::new()],
+            storage: [0, 1].map(|_| MemStorage {
+                logging: false,
+                ..MemStorage::new()
+            }),
             names,
+            addrs,
             open: false,
             received: 0,
             transfer_done: false,
@@ -185,8 +191,6 @@ impl BrumePair {
             let result = self.storage[i].execute(&action);
             self.transfers[i].handle_storage(now, &mut self.eps[i], action.req(), result);
         }
-        // The bench keeps memory flat: nothing but the byte count is kept.
-        self.storage[i].log.clear();
         while let Some(e) = self.transfers[i].poll_event() {
             busy = true;
             match e {
@@ -218,9 +222,11 @@ impl Pair for BrumePair {
         self.open
     }
     fn input(&mut self, now: Instant, t: &Transmit) {
-        for ep in &mut self.eps {
-            ep.handle_datagram(now, t.source, t.destination, &t.contents);
-        }
+        // As a socket would: only the endpoint it is addressed to sees it.
+        let Some(i) = self.addrs.iter().position(|a| *a == t.destination) else {
+            return;
+        };
+        self.eps[i].handle_datagram(now, t.source, t.destination, &t.contents);
         self.route(now);
     }
     fn timeout(&mut self, now: Instant) {
@@ -275,6 +281,16 @@ pub struct RawPair {
     open: [bool; 2],
     received: usize,
     transmits: Vec<Transmit>,
+    windowed: Option<WindowedSend>,
+}
+
+/// Bytes still to send through Brume's send window, refilled whenever the
+/// sender takes input (acknowledgements), as Brume's transfers refill on
+/// every buffered-low event.
+struct WindowedSend {
+    window: SendWindow,
+    msg: Vec<u8>,
+    left: usize,
 }
 
 impl RawPair {
@@ -318,7 +334,38 @@ impl RawPair {
             open: [false; 2],
             received: 0,
             transmits: Vec::new(),
+            windowed: None,
         }
+    }
+
+    /// Sends `total` bytes in messages of at most `max_message`, paced by
+    /// Brume's send window from now on.
+    pub fn send_windowed(&mut self, now: Instant, total: usize, max_message: usize) {
+        self.windowed = Some(WindowedSend {
+            window: SendWindow::new(WindowLimits::default()),
+            msg: vec![0x5a; max_message],
+            left: total,
+        });
+        self.refill(now);
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let Some(mut w) = self.windowed.take() else {
+            return;
+        };
+        let buffered = self.buffered();
+        w.window.on_buffered(now, buffered);
+        let mut queued = buffered;
+        while w.left > 0 {
+            let len = w.window.chunk(w.msg.len()).min(w.left);
+            if !w.window.admits(queued, len) || !self.write(&w.msg[..len]) {
+                break;
+            }
+            w.window.on_write(now, len);
+            queued += len;
+            w.left -= len;
+        }
+        self.windowed = Some(w);
     }
 
     fn poll(&mut self, i: usize) {
@@ -343,6 +390,32 @@ impl RawPair {
                 Output::Event(_) => {}
             }
         }
+    }
+}
+
+impl RawPair {
+    /// What the sender's channel holds, written and not yet acknowledged.
+    pub fn buffered(&mut self) -> usize {
+        let Some(id) = self.channel else {
+            return 0;
+        };
+        self.rtcs[0]
+            .channel(id)
+            .map_or(0, |mut ch| ch.buffered_amount())
+    }
+
+    /// Writes one message on the channel, whatever is buffered; false if
+    /// str0m refused it.
+    pub fn write(&mut self, msg: &[u8]) -> bool {
+        let Some(id) = self.channel else {
+            return false;
+        };
+        let Some(mut ch) = self.rtcs[0].channel(id) else {
+            return false;
+        };
+        let ok = ch.write(true, msg).unwrap_or(false);
+        self.poll(0);
+        ok
     }
 }
 
@@ -383,6 +456,9 @@ impl Pair for RawPair {
             .handle_input(Input::Receive(now, r))
             .expect("input");
         self.poll(i);
+        if i == 0 {
+            self.refill(now);
+        }
     }
     fn timeout(&mut self, now: Instant) {
         for i in 0..2 {
@@ -393,6 +469,7 @@ impl Pair for RawPair {
                 self.poll(i);
             }
         }
+        self.refill(now);
     }
     fn next_timeout(&self) -> Option<Instant> {
         self.timeouts.iter().min().copied()
@@ -401,18 +478,10 @@ impl Pair for RawPair {
         out.append(&mut self.transmits);
     }
     fn try_send(&mut self, _now: Instant, msg: &[u8]) -> bool {
-        let Some(id) = self.channel else {
-            return false;
-        };
-        let Some(mut ch) = self.rtcs[0].channel(id) else {
-            return false;
-        };
-        if ch.buffered_amount() > self.high_water {
+        if self.buffered() > self.high_water {
             return false;
         }
-        let ok = ch.write(true, msg).unwrap_or(false);
-        self.poll(0);
-        ok
+        self.write(msg)
     }
     fn received(&self) -> usize {
         self.received
@@ -524,6 +593,7 @@ impl VirtualNet {
 #[derive(Debug)]
 pub struct Loopback {
     sockets: [UdpSocket; 2],
+    addrs: [SocketAddr; 2],
     buf: Vec<u8>,
 }
 
@@ -548,15 +618,17 @@ impl Loopback {
             s.set_nonblocking(true).unwrap();
             s
         });
+        let addrs = [0, 1].map(|i| sockets[i].local_addr().unwrap());
         Self {
             sockets,
+            addrs,
             buf: vec![0; 2048],
         }
     }
 
     /// Their addresses.
     pub fn addrs(&self) -> [SocketAddr; 2] {
-        [0, 1].map(|i| self.sockets[i].local_addr().unwrap())
+        self.addrs
     }
 
     /// One turn: send what is pending, read what arrived, fire timers.
@@ -565,7 +637,7 @@ impl Loopback {
         let mut out = Vec::new();
         pair.drain(&mut out);
         for t in out {
-            let Some(i) = self.addrs().iter().position(|a| *a == t.source) else {
+            let Some(i) = self.addrs.iter().position(|a| *a == t.source) else {
                 continue;
             };
             // Loopback with 4 MiB buffers: a full buffer is retried, never dropped.
@@ -573,7 +645,7 @@ impl Loopback {
                 assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
             }
         }
-        let addrs = self.addrs();
+        let addrs = self.addrs;
         for (i, socket) in self.sockets.iter().enumerate() {
             while let Ok((n, source)) = socket.recv_from(&mut self.buf) {
                 let t = Transmit {

@@ -20,6 +20,9 @@ pub struct MemStorage {
     pub free: u64,
     /// Every action executed, in order, for assertions.
     pub log: Vec<StorageAction>,
+    /// Whether to keep that log; benchmarks turn it off, since it copies
+    /// every write.
+    pub logging: bool,
 }
 
 fn full(p: &TargetPath) -> Vec<String> {
@@ -33,6 +36,7 @@ impl MemStorage {
     pub fn new() -> Self {
         Self {
             free: 1 << 40,
+            logging: true,
             ..Self::default()
         }
     }
@@ -46,7 +50,9 @@ impl MemStorage {
 
     /// Executes one action.
     pub fn execute(&mut self, action: &StorageAction) -> StorageResult {
-        self.log.push(action.clone());
+        if self.logging {
+            self.log.push(action.clone());
+        }
         match action {
             StorageAction::ReadSource {
                 transfer,

@@ -34,6 +34,7 @@ pub mod names;
 mod receiver;
 mod sender;
 mod storage;
+mod window;
 pub mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -46,6 +47,7 @@ pub use manifest::{
     hash_block,
 };
 pub use storage::{RequestId, StorageAction, StorageResult, TargetPath};
+pub use window::{SendWindow, WindowLimits};
 
 use crate::endpoint::{Endpoint, EndpointEvent};
 use crate::signal::UserName;
@@ -156,8 +158,9 @@ pub enum TransferEvent {
 pub struct TransferConfig {
     /// Seeds transfer ids.
     pub seed: u64,
-    /// Keep at most this many bytes queued across one peer's transfer channels.
-    pub high_water: usize,
+    /// Bounds of the send window towards each peer, which all of that
+    /// peer's transfer channels share (see [`SendWindow`]).
+    pub window: WindowLimits,
     /// Source reads in flight per sending transfer.
     pub read_ahead: usize,
     /// Least time between two progress events of one transfer.
@@ -165,12 +168,13 @@ pub struct TransferConfig {
 }
 
 impl TransferConfig {
-    /// The defaults: 768 KiB queued per peer (under the endpoint's 1 MiB
-    /// SCTP send buffer, which chat shares), four reads ahead, progress every 250 ms.
+    /// The defaults: a send window of 64 to 896 KiB per peer (under the
+    /// endpoint's 1 MiB SCTP send buffer, which chat shares), four reads
+    /// ahead, progress every 250 ms.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
-            high_water: 768 << 10,
+            window: WindowLimits::default(),
             read_ahead: 4,
             progress_every: Duration::from_millis(250),
         }
@@ -233,6 +237,8 @@ pub struct Transfers {
     /// Our transfers that ended before their channel finished opening, with
     /// the reason to tell the peer once it does.
     unopened: BTreeMap<(UserName, u64), String>,
+    /// The send window towards each peer with a transfer.
+    windows: BTreeMap<UserName, SendWindow>,
     next_request: u64,
     actions: VecDeque<StorageAction>,
     events: VecDeque<TransferEvent>,
@@ -266,6 +272,7 @@ impl Transfers {
             by_channel: ChannelIndex::default(),
             requests: BTreeMap::new(),
             unopened: BTreeMap::new(),
+            windows: BTreeMap::new(),
             next_request: 0,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -568,18 +575,26 @@ impl Transfers {
         let Some(channel) = t.channel else {
             return;
         };
-        while let Some(frame) = t.outbox.front() {
+        let mut written = 0;
+        let full = loop {
+            let Some(frame) = t.outbox.front() else {
+                break false;
+            };
             match ep.channel_write(now, &key.peer, channel, frame) {
                 Ok(true) => {
+                    written += frame.len();
                     t.outbox.pop_front();
                 }
-                Ok(false) => {
-                    // str0m's buffer, shared by all of the peer's channels, is full.
-                    self.arm_wakeups(ep, &key.peer);
-                    return;
-                }
-                Err(_) => return, // the channel is going; ChannelClosed follows
+                // str0m's buffer, shared by all of the peer's channels, is full.
+                Ok(false) => break true,
+                Err(_) => break false, // the channel is going; ChannelClosed follows
             }
+        };
+        if written > 0 {
+            self.window_mut(&key.peer).on_write(now, written);
+        }
+        if full {
+            self.arm_wakeups(ep, &key.peer);
         }
     }
 
@@ -600,6 +615,27 @@ impl Transfers {
                 self.sender_step(now, ep, &key);
             }
         }
+    }
+
+    /// The send window towards `peer`, made on first use.
+    fn window_mut(&mut self, peer: &UserName) -> &mut SendWindow {
+        let limits = self.config.window;
+        self.windows
+            .entry(peer.clone())
+            .or_insert_with(|| SendWindow::new(limits))
+    }
+
+    /// Tells `peer`'s window what its transfer channels still hold, and so
+    /// how much has been acknowledged since it last looked.
+    fn observe_window(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
+        let buffered: usize = self
+            .transfers
+            .iter()
+            .filter(|(k, _)| k.peer == *peer)
+            .filter_map(|(_, t)| t.channel)
+            .filter_map(|c| ep.buffered_amount(peer, c))
+            .sum();
+        self.window_mut(peer).on_buffered(now, buffered);
     }
 
     /// Bytes queued on the transfer's channel plus its outbox.
@@ -635,7 +671,7 @@ impl Transfers {
         for channel in channels {
             let amount = ep.buffered_amount(peer, channel).unwrap_or(0);
             if amount > 0 {
-                let _ = ep.set_buffered_low(peer, channel, amount * 3 / 4);
+                let _ = ep.set_buffered_low(peer, channel, amount * 7 / 8);
             }
         }
     }
@@ -741,6 +777,10 @@ impl Transfers {
             let _ = ep.close_channel(now, &key.peer, channel);
         }
         self.requests.retain(|_, k| k != key);
+        if !self.transfers.keys().any(|k| k.peer == key.peer) {
+            // Learnt afresh next time: the path, or the connection, may differ.
+            self.windows.remove(&key.peer);
+        }
         self.wake_peer(now, ep, &key.peer);
     }
 

@@ -409,8 +409,14 @@ impl Transfers {
             return self.abort(now, ep, key, reason, false, true);
         }
         cur.expected = end;
-        cur.buf.extend_from_slice(&bytes);
-        let list = r.hashes.get(&file).cloned().unwrap_or_default();
+        if cur.buf.is_empty() && bytes.len() as u64 >= cur.block {
+            cur.buf = bytes; // a whole block or more: no copy
+        } else {
+            // One allocation per block, not one per doubling.
+            let want = (cur.block as usize).max(cur.buf.len() + bytes.len());
+            cur.buf.reserve_exact(want - cur.buf.len());
+            cur.buf.extend_from_slice(&bytes);
+        }
         let mut writes = Vec::new();
         loop {
             let Some(cur) = r.current.as_mut() else {
@@ -422,8 +428,12 @@ impl Transfers {
             if len == 0 || cur.buf.len() < len {
                 break;
             }
-            let data: Vec<u8> = cur.buf.drain(..len).collect();
-            if list.get(index as usize) != Some(&manifest::hash_block(&data)) {
+            // The block leaves the buffer without a copy; only what follows it moves.
+            let rest = cur.buf[len..].to_vec();
+            cur.buf.truncate(len);
+            let data = std::mem::replace(&mut cur.buf, rest);
+            let expected = r.hashes.get(&file).and_then(|l| l.get(index as usize));
+            if expected != Some(&manifest::hash_block(&data)) {
                 let path = r.entries[file as usize].path.clone();
                 let reason = format!("block {index} of {path} does not match its hash");
                 return self.abort(now, ep, key, reason, false, true);

@@ -181,10 +181,10 @@ impl Transfers {
         ep: &mut Endpoint,
         key: &TransferKey,
     ) {
-        let high_water = self.config.high_water;
+        let low = self.window_mut(&key.peer).size() / 2;
         if let Some(channel) = self.transfers.get(key).and_then(|t| t.channel) {
             // Refill at half: the buffer never runs dry while SACKs drain it.
-            let _ = ep.set_buffered_low(&key.peer, channel, high_water / 2);
+            let _ = ep.set_buffered_low(&key.peer, channel, low);
         }
         let per_message = ep
             .max_message_size(&key.peer)
@@ -350,20 +350,35 @@ impl Transfers {
         self.stream_more(now, ep, key);
     }
 
-    /// Sends what is ready while the channel has room, and reads ahead.
+    /// The length of the next data message, if its chunk has been read.
+    fn next_chunk_len(&self, key: &TransferKey) -> Option<usize> {
+        let stream = match &self.transfers.get(key)?.side {
+            Side::Send(s) => s.stream.as_ref()?,
+            Side::Recv(_) => return None,
+        };
+        let bytes = stream.ready.get(&stream.next_send)?;
+        Some(bytes.len() + DATA_OVERHEAD)
+    }
+
+    /// Sends what is ready while the peer's send window has room, and reads ahead.
     fn stream_more(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
-        let high_water = self.config.high_water;
         let read_ahead = self.config.read_ahead;
-        // Chunks fill a message up to the negotiated maximum. SCTP hands a
-        // message over only once all of it is in, so half-received messages
-        // of several channels sit in the receive window; the per-peer budget
-        // (`high_water`, under the 1 MiB window) keeps them from filling it.
-        let chunk = ep.max_message_size(&key.peer).map_or(16 * 1024, |m| {
-            m.min(MAX_CHUNK_MESSAGE).saturating_sub(DATA_OVERHEAD)
-        }) as u64;
+        self.observe_window(now, ep, &key.peer);
+        // Chunks are an eighth of the peer's send window, up to the
+        // negotiated maximum message: small on a short path, where bytes in
+        // flight only cost CPU, large on a long one. SCTP hands a message
+        // over only once all of it is in, so half-received messages of
+        // several channels sit in the receive window; the window (under the
+        // 1 MiB receive window) keeps them from filling it.
+        let max_message = ep
+            .max_message_size(&key.peer)
+            .map_or(16 * 1024, |m| m.min(MAX_CHUNK_MESSAGE));
+        let message = self.window_mut(&key.peer).chunk(max_message);
+        let chunk = message.saturating_sub(DATA_OVERHEAD).max(1) as u64;
         let mut sent = 0;
-        loop {
-            if self.queued_to_peer(ep, &key.peer) >= high_water {
+        while let Some(len) = self.next_chunk_len(key) {
+            let queued = self.queued_to_peer(ep, &key.peer);
+            if !self.window_mut(&key.peer).admits(queued, len) {
                 self.arm_wakeups(ep, &key.peer);
                 break;
             }

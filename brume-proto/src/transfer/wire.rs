@@ -134,13 +134,14 @@ impl Wire {
 
     /// Decodes a message of at most `max` bytes. Total: never panics.
     pub fn decode(bytes: &[u8], max: usize) -> Result<Wire, WireError> {
-        let msg = framing::decode(bytes, max)?;
-        match (msg.namespace, msg.kind.as_str(), msg.data) {
-            (Namespace::Control, "c", Data::Text(json)) => serde_json::from_str(&json)
+        // Borrowed: a data message's payload is copied once, into its own Vec.
+        let msg = framing::decode_ref(bytes, max)?;
+        match (msg.namespace, msg.kind, msg.text) {
+            (Namespace::Control, "c", true) => serde_json::from_slice(msg.payload)
                 .map(Wire::Control)
                 .map_err(|e| WireError::Control(e.to_string())),
-            (Namespace::App, "h", Data::Bytes(b)) => {
-                let (file, start, rest) = split_header(&b)?;
+            (Namespace::App, "h", false) => {
+                let (file, start, rest) = split_header(msg.payload)?;
                 if rest.len() % 32 != 0 {
                     return Err(WireError::Binary(
                         "hash list is not a whole number of hashes",
@@ -160,8 +161,8 @@ impl Wire {
                     hashes,
                 })
             }
-            (Namespace::App, "d", Data::Bytes(b)) => {
-                let (file, hi, rest) = split_header(&b)?;
+            (Namespace::App, "d", false) => {
+                let (file, hi, rest) = split_header(msg.payload)?;
                 let [l0, l1, l2, l3, payload @ ..] = rest else {
                     return Err(WireError::Binary("data header too short"));
                 };
