@@ -457,6 +457,7 @@ impl Endpoint {
     /// Sets the level below which a channel reports [`EndpointEvent::ChannelBufferedLow`].
     pub fn set_buffered_low(
         &mut self,
+        now: Instant,
         peer: &UserName,
         channel: ChannelId,
         threshold: usize,
@@ -468,6 +469,10 @@ impl Endpoint {
             )));
         };
         ch.set_buffered_amount_low_threshold(threshold);
+        // str0m hands the threshold to SCTP on its next poll. Without this
+        // drain, the next input (the very SACK that crosses the threshold)
+        // would be weighed against the old one, and the event never come.
+        self.pump(now, peer);
         Ok(())
     }
 

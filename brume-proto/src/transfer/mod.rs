@@ -168,7 +168,7 @@ pub struct TransferConfig {
 }
 
 impl TransferConfig {
-    /// The defaults: a send window of 64 to 896 KiB per peer (under the
+    /// The defaults: a send window of 32 to 896 KiB per peer (under the
     /// endpoint's 1 MiB SCTP send buffer, which chat shares), four reads
     /// ahead, progress every 250 ms.
     pub fn new(seed: u64) -> Self {
@@ -594,7 +594,7 @@ impl Transfers {
             self.window_mut(&key.peer).on_write(now, written);
         }
         if full {
-            self.arm_wakeups(ep, &key.peer);
+            self.arm_wakeups(now, ep, &key.peer);
         }
     }
 
@@ -661,7 +661,7 @@ impl Transfers {
     /// on crossing the threshold downwards, so a channel already below its
     /// threshold would never wake anyone; thresholds follow what is queued,
     /// which paces the transfers by the peer's SACKs.
-    fn arm_wakeups(&mut self, ep: &mut Endpoint, peer: &UserName) {
+    fn arm_wakeups(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
         let channels: Vec<ChannelId> = self
             .transfers
             .iter()
@@ -671,7 +671,7 @@ impl Transfers {
         for channel in channels {
             let amount = ep.buffered_amount(peer, channel).unwrap_or(0);
             if amount > 0 {
-                let _ = ep.set_buffered_low(peer, channel, amount * 7 / 8);
+                let _ = ep.set_buffered_low(now, peer, channel, amount * 7 / 8);
             }
         }
     }

@@ -184,7 +184,7 @@ impl Transfers {
         let low = self.window_mut(&key.peer).size() / 2;
         if let Some(channel) = self.transfers.get(key).and_then(|t| t.channel) {
             // Refill at half: the buffer never runs dry while SACKs drain it.
-            let _ = ep.set_buffered_low(&key.peer, channel, low);
+            let _ = ep.set_buffered_low(now, &key.peer, channel, low);
         }
         let per_message = ep
             .max_message_size(&key.peer)
@@ -379,7 +379,7 @@ impl Transfers {
         while let Some(len) = self.next_chunk_len(key) {
             let queued = self.queued_to_peer(ep, &key.peer);
             if !self.window_mut(&key.peer).admits(queued, len) {
-                self.arm_wakeups(ep, &key.peer);
+                self.arm_wakeups(now, ep, &key.peer);
                 break;
             }
             let Some(s) = self.transfers.get_mut(key).and_then(sender) else {

@@ -43,7 +43,7 @@ pub struct WindowLimits {
 impl Default for WindowLimits {
     fn default() -> Self {
         Self {
-            min: 64 << 10,
+            min: 32 << 10,
             max: 896 << 10,
         }
     }
