@@ -17,12 +17,19 @@
 //! is the round trip with no queue, so `rate × shortest` is the
 //! bandwidth-delay product.
 //!
-//! - A round no longer than the shortest (plus the slack of sampling only at
-//!   wake-ups) saw no queue: if the window was what held the sender back, it
-//!   grows, doubling until the first queue is seen, then by a quarter.
-//! - A longer round means a queue is building: the window falls to 5/4 of
-//!   the bandwidth-delay product, which leaves SCTP's congestion window room
-//!   to grow and keeps any router queue under a quarter of the path.
+//! - A round no longer than 5/4 of the shortest saw no queue: if the window
+//!   was what held the sender back, it grows. In startup it grows to twice
+//!   what the round delivered (about doubling, as SCTP's slow start does);
+//!   after startup to 5/4 of the bandwidth-delay product, which is a quarter
+//!   more while the window limits the rate and no more once the path is full.
+//! - A longer round means a queue. In startup, while the delivery rate still
+//!   grows by a quarter within three rounds, it is our own queue behind SCTP's
+//!   slow start, and the window holds; otherwise startup ends and the window
+//!   falls to 5/4 of the bandwidth-delay product, which leaves SCTP's
+//!   congestion window room to grow and keeps a router queue under a quarter
+//!   of the path.
+//! - Every 10 s the window halves for two rounds, so that the shortest round
+//!   is measured without a queue of our own in it.
 //!
 //! Pure arithmetic over the times and amounts it is given, like the rest of
 //! the core.
@@ -219,6 +226,7 @@ impl SendWindow {
                     self.probe = Some(self.window);
                     self.probe_rounds = 2;
                     self.window = (self.window / 2).max(self.limits.min);
+                    return;
                 }
                 d
             }
@@ -235,8 +243,8 @@ impl SendWindow {
                 // that limited the rate earns a quarter more, one that did
                 // not (the path is full) stays at 5/4 of the path.
                 let grown = if self.startup {
-                    // Double, but no further than twice what was delivered:
-                    // SCTP's own slow start doubles no faster.
+                    // Twice what the round delivered: about doubling, and no
+                    // faster than SCTP's own slow start.
                     let delivered = round_rate * min_delay.as_secs_f64();
                     self.window.max((2.0 * delivered) as usize)
                 } else {
