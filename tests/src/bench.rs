@@ -368,32 +368,6 @@ impl RawPair {
         self.windowed = Some(w);
     }
 
-    fn poll(&mut self, i: usize) {
-        loop {
-            match self.rtcs[i].poll_output().expect("poll") {
-                Output::Timeout(t) => {
-                    self.timeouts[i] = t;
-                    return;
-                }
-                Output::Transmit(t) => self.transmits.push(Transmit {
-                    source: t.source,
-                    destination: t.destination,
-                    contents: t.contents.to_vec(),
-                }),
-                Output::Event(Event::ChannelOpen(id, _)) => {
-                    self.open[i] = true;
-                    if i == 0 {
-                        self.channel = Some(id);
-                    }
-                }
-                Output::Event(Event::ChannelData(d)) => self.received += d.data.len(),
-                Output::Event(_) => {}
-            }
-        }
-    }
-}
-
-impl RawPair {
     /// What the sender's channel holds, written and not yet acknowledged.
     pub fn buffered(&mut self) -> usize {
         let Some(id) = self.channel else {
@@ -416,6 +390,30 @@ impl RawPair {
         let ok = ch.write(true, msg).unwrap_or(false);
         self.poll(0);
         ok
+    }
+
+    fn poll(&mut self, i: usize) {
+        loop {
+            match self.rtcs[i].poll_output().expect("poll") {
+                Output::Timeout(t) => {
+                    self.timeouts[i] = t;
+                    return;
+                }
+                Output::Transmit(t) => self.transmits.push(Transmit {
+                    source: t.source,
+                    destination: t.destination,
+                    contents: t.contents.to_vec(),
+                }),
+                Output::Event(Event::ChannelOpen(id, _)) => {
+                    self.open[i] = true;
+                    if i == 0 {
+                        self.channel = Some(id);
+                    }
+                }
+                Output::Event(Event::ChannelData(d)) => self.received += d.data.len(),
+                Output::Event(_) => {}
+            }
+        }
     }
 }
 

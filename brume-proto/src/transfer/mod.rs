@@ -617,6 +617,15 @@ impl Transfers {
         }
     }
 
+    /// The channels of every transfer with `peer`, in transfer order.
+    fn channels_of(&self, peer: &UserName) -> Vec<ChannelId> {
+        self.transfers
+            .iter()
+            .filter(|(k, _)| k.peer == *peer)
+            .filter_map(|(_, t)| t.channel)
+            .collect()
+    }
+
     /// The send window towards `peer`, made on first use.
     fn window_mut(&mut self, peer: &UserName) -> &mut SendWindow {
         let limits = self.config.window;
@@ -629,10 +638,8 @@ impl Transfers {
     /// how much has been acknowledged since it last looked.
     fn observe_window(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
         let buffered: usize = self
-            .transfers
-            .iter()
-            .filter(|(k, _)| k.peer == *peer)
-            .filter_map(|(_, t)| t.channel)
+            .channels_of(peer)
+            .into_iter()
             .filter_map(|c| ep.buffered_amount(peer, c))
             .sum();
         self.window_mut(peer).on_buffered(now, buffered);
@@ -662,13 +669,7 @@ impl Transfers {
     /// threshold would never wake anyone; thresholds follow what is queued,
     /// which paces the transfers by the peer's SACKs.
     fn arm_wakeups(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
-        let channels: Vec<ChannelId> = self
-            .transfers
-            .iter()
-            .filter(|(k, _)| k.peer == *peer)
-            .filter_map(|(_, t)| t.channel)
-            .collect();
-        for channel in channels {
+        for channel in self.channels_of(peer) {
             let amount = ep.buffered_amount(peer, channel).unwrap_or(0);
             if amount > 0 {
                 let _ = ep.set_buffered_low(now, peer, channel, amount * 7 / 8);
