@@ -104,23 +104,46 @@ pub fn encode(kind: &str, data: &Data) -> Result<Vec<u8>, FramingError> {
 
 /// Encodes a message in either namespace.
 pub fn encode_in(namespace: Namespace, kind: &str, data: &Data) -> Result<Vec<u8>, FramingError> {
+    let text = matches!(data, Data::Text(_));
+    encode_parts(namespace, kind, text, &[data.as_bytes()])
+}
+
+/// Encodes a binary message whose payload is `parts` one after the other,
+/// copying each once, for senders that put a header before their data.
+pub fn encode_binary(
+    namespace: Namespace,
+    kind: &str,
+    parts: &[&[u8]],
+) -> Result<Vec<u8>, FramingError> {
+    encode_parts(namespace, kind, false, parts)
+}
+
+/// `text` only when the parts are UTF-8 (they come from a `Data::Text`).
+fn encode_parts(
+    namespace: Namespace,
+    kind: &str,
+    text: bool,
+    parts: &[&[u8]],
+) -> Result<Vec<u8>, FramingError> {
     if kind.is_empty() || kind.len() > MAX_TYPE_LEN {
         return Err(FramingError::TypeLength(kind.len()));
     }
     let mut flags = FRAMING_VERSION << 4;
-    if matches!(data, Data::Text(_)) {
+    if text {
         flags |= FLAG_TEXT;
     }
     if namespace == Namespace::Control {
         flags |= FLAG_CONTROL;
     }
-    let payload = data.as_bytes();
-    let mut out = Vec::with_capacity(2 + kind.len() + payload.len());
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(2 + kind.len() + len);
     out.push(flags);
     // Checked above: 1..=255 fits a byte.
     out.push(kind.len() as u8);
     out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(payload);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
     Ok(out)
 }
 

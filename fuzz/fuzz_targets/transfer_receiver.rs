@@ -188,7 +188,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 let msg = Wire::Data {
                     file,
                     offset: from as u64,
-                    bytes,
+                    bytes: bytes.into(),
                 };
                 t.fuzz_message(now, &mut ep, &key, &msg.encode());
             }

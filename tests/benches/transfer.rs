@@ -92,10 +92,12 @@ fn data(len: usize) -> Vec<u8> {
     (0..len).map(|_| rng.u8(..)).collect()
 }
 
-/// Wall seconds for a Brume transfer of `bytes` on loopback.
-fn loopback_brume(certs: &[DtlsCert; 2], bytes: &[u8]) -> f64 {
+/// Wall seconds for a Brume transfer of `bytes` on loopback; the receiver's
+/// storage keeps the bytes in memory if `keep`, else drops them.
+fn loopback_brume(certs: &[DtlsCert; 2], bytes: &[u8], keep: bool) -> f64 {
     let mut lo = Loopback::new();
     let mut pair = BrumePair::new(Instant::now(), lo.addrs(), certs);
+    pair.keep_writes(keep);
     pair.start(Instant::now());
     while !pair.is_open() {
         lo.step(&mut pair);
@@ -197,20 +199,30 @@ fn main() {
         .any(|a| a == "profile-brume" || a == "profile-raw")
     {
         let certs = [cert(), cert()];
-        let size = 32 << 20;
-        if args.iter().any(|a| a == "profile-brume") {
-            loopback_brume(&certs, &data(size));
+        // A number among the arguments is the size in MiB (default 32).
+        let mib = args.iter().find_map(|a| a.parse::<usize>().ok()).unwrap_or(32);
+        let size = mib << 20;
+        let secs = if args.iter().any(|a| a == "profile-brume") {
+            loopback_brume(&certs, &data(size), args.iter().any(|a| a == "keep"))
         } else {
-            loopback_raw(&certs, size, RawPacing::Window);
-        }
+            loopback_raw(&certs, size, RawPacing::Window)
+        };
+        println!("{:.1} MiB/s", mib as f64 / secs);
         return;
     }
     let quick = args.iter().any(|a| a == "quick");
-    let (lo_size, sim_size, rounds) = if quick {
+    let (lo_size, sim_size, mut rounds) = if quick {
         (32 << 20, 16 << 20, 5)
     } else {
         (256 << 20, 256 << 20, 3)
     };
+    // `rounds=N` sets the loopback rounds.
+    if let Some(n) = args
+        .iter()
+        .find_map(|a| a.strip_prefix("rounds=")?.parse().ok())
+    {
+        rounds = n;
+    }
     let certs = [cert(), cert()];
     // `loopback` or `sim` runs that part alone.
     let only = |part: &str| {
@@ -218,7 +230,7 @@ fn main() {
     };
 
     if only("loopback") {
-        loopback(&certs, lo_size, rounds);
+        loopback(&certs, lo_size, rounds, args.iter().any(|a| a == "ratio"));
     }
     if only("sim") {
         simulated(&certs, sim_size);
@@ -231,7 +243,8 @@ fn median(mut runs: Vec<f64>) -> f64 {
     runs[runs.len() / 2]
 }
 
-fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize) {
+/// With `ratio_only`, just the two runs whose ratio is the target.
+fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize, ratio_only: bool) {
     let mib = |n: usize| n as f64 / (1 << 20) as f64;
     println!(
         "# loopback: {:.0} MiB, one process, UDP on 127.0.0.1 with SO_RCVBUF/SO_SNDBUF 4 MiB; \
@@ -247,10 +260,14 @@ fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize) {
         high_water: 64 << 10,
         msg: DEFAULT_MSG,
     };
-    let mut secs = [(); 4].map(|_| Vec::new());
+    let mut secs = [(); 5].map(|_| Vec::new());
     for _ in 0..rounds {
-        secs[0].push(loopback_brume(certs, &bytes));
+        secs[0].push(loopback_brume(certs, &bytes, false));
         secs[1].push(loopback_raw(certs, lo_size, RawPacing::Window));
+        if ratio_only {
+            continue;
+        }
+        secs[4].push(loopback_brume(certs, &bytes, true));
         secs[2].push(loopback_raw(certs, lo_size, fixed));
         secs[3].push(loopback_raw(certs, lo_size, small));
     }
@@ -266,7 +283,7 @@ fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize) {
     // The ratio of each round's pair, so both saw the same machine.
     let ratios: Vec<f64> = secs[0].iter().zip(&secs[1]).map(|(b, r)| r / b).collect();
     println!(
-        "  brume transfer (hash, offer, verify, write):        {}",
+        "  brume transfer (hash, offer, verify; writes dropped): {}",
         show(&rates[0])
     );
     println!(
@@ -281,6 +298,13 @@ fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize) {
             .map(|r| format!("{r:.2}"))
             .collect::<Vec<_>>()
             .join(" ")
+    );
+    if ratio_only {
+        return;
+    }
+    println!(
+        "  brume transfer, writes kept in a growing Vec:      {}",
+        show(&rates[4])
     );
     println!(
         "  raw str0m, 768 KiB kept buffered, 256 KiB messages: {}",

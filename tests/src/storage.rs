@@ -23,6 +23,10 @@ pub struct MemStorage {
     /// Whether to keep that log; benchmarks turn it off, since it copies
     /// every write.
     pub logging: bool,
+    /// Whether to drop written bytes instead of keeping them, as raw str0m's
+    /// receiver drops its messages; benchmarks comparing the two turn this
+    /// on. Files then stay empty (and `Stat` says so): nothing may resume.
+    pub discard_writes: bool,
 }
 
 fn full(p: &TargetPath) -> Vec<String> {
@@ -82,6 +86,9 @@ impl MemStorage {
                 path, offset, data, ..
             } => {
                 let file = self.files.entry(full(path)).or_default();
+                if self.discard_writes {
+                    return StorageResult::Done;
+                }
                 let end = *offset as usize + data.len();
                 if file.len() < end {
                     file.resize(end, 0);

@@ -477,7 +477,7 @@ fn too_little_free_space_is_a_clear_error() {
 
 /// Opens a transfer channel from alice (whose own transfer logic is off) and
 /// sends `messages` on it; returns the receiver's cancel reason.
-fn hostile(seed: u64, messages: impl Fn() -> Vec<Wire>) -> (Option<(String, bool)>, World) {
+fn hostile(seed: u64, messages: impl Fn() -> Vec<Wire<'static>>) -> (Option<(String, bool)>, World) {
     let mut w = pair(seed).unwrap();
     w.nodes[0].transfers_enabled = false;
     let ch = w
@@ -500,7 +500,7 @@ fn hostile(seed: u64, messages: impl Fn() -> Vec<Wire>) -> (Option<(String, bool
 }
 
 /// Builds the messages a hostile sender sends.
-type Script = Box<dyn Fn() -> Vec<Wire>>;
+type Script = Box<dyn Fn() -> Vec<Wire<'static>>>;
 
 fn file_entry(path: &str, data: &[u8]) -> (Entry, Vec<[u8; 32]>) {
     let block = block_size(data.len() as u64);
@@ -592,7 +592,7 @@ fn a_hostile_sender_gets_clear_errors_and_leaves_nothing_outside() {
                     Wire::Data {
                         file: 0,
                         offset: 0,
-                        bytes: more,
+                        bytes: more.into(),
                     },
                 ]
             }),
@@ -618,7 +618,7 @@ fn a_hostile_sender_gets_clear_errors_and_leaves_nothing_outside() {
                     Wire::Data {
                         file: 0,
                         offset: 0,
-                        bytes: bad,
+                        bytes: bad.into(),
                     },
                 ]
             }),

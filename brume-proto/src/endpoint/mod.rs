@@ -127,6 +127,11 @@ pub struct Endpoint {
     last_now: Instant,
     /// Remote addresses whose STUN named a peer's Rtc.
     learned: BTreeMap<SocketAddr, UserName>,
+    /// Peers whose Rtc took channel writes or thresholds since it was last
+    /// drained. One drain after a burst of writes costs what one after each
+    /// write would (sctp-proto scans everything in flight on every poll), so
+    /// it waits for the next output, timeout or input, whichever comes first.
+    unpumped: BTreeSet<UserName>,
     outputs: VecDeque<EndpointOutput>,
     stopped: bool,
 }
@@ -148,6 +153,7 @@ impl Endpoint {
             srflx: None,
             peers: BTreeMap::new(),
             learned: BTreeMap::new(),
+            unpumped: BTreeSet::new(),
             outputs: VecDeque::new(),
             stopped: false,
         }
@@ -223,6 +229,7 @@ impl Endpoint {
         contents: &[u8],
     ) {
         self.last_now = self.last_now.max(now);
+        self.pump_deferred(now);
         if let Some(stun) = &mut self.stun
             && let Some(mapped) = stun.handle_response(source, destination, contents)
         {
@@ -269,6 +276,7 @@ impl Endpoint {
     /// Time has reached [`Endpoint::poll_timeout`] (or later).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
+        self.pump_deferred(now);
         self.refill_spare(now);
         if let Some(stun) = &mut self.stun {
             stun.handle_timeout(now);
@@ -450,7 +458,7 @@ impl Endpoint {
         let accepted = ch
             .write(true, data)
             .map_err(|e| EndpointError::Rtc(e.to_string()))?;
-        self.pump(now, peer);
+        self.defer_pump(now, peer);
         Ok(accepted)
     }
 
@@ -469,10 +477,11 @@ impl Endpoint {
             )));
         };
         ch.set_buffered_amount_low_threshold(threshold);
-        // str0m hands the threshold to SCTP on its next poll. Without this
-        // drain, the next input (the very SACK that crosses the threshold)
-        // would be weighed against the old one, and the event never come.
-        self.pump(now, peer);
+        // str0m hands the threshold to SCTP on its next poll, which must come
+        // before the next input: the very SACK that crosses the threshold
+        // would otherwise be weighed against the old one, and the event
+        // never come. Every input drains deferred peers first.
+        self.defer_pump(now, peer);
         Ok(())
     }
 
@@ -535,6 +544,9 @@ impl Endpoint {
     /// The next thing for the driver to do, or `None`.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<EndpointOutput> {
+        if self.outputs.is_empty() {
+            self.pump_deferred(self.last_now);
+        }
         self.outputs.pop_front()
     }
 
@@ -545,7 +557,9 @@ impl Endpoint {
         let stun = self.stun.as_ref().and_then(StunClient::next_timeout);
         let spare =
             (self.spare.is_none() && !self.stopped && !self.connecting()).then_some(self.last_now);
-        peers.chain(stun).chain(spare).min()
+        // A deferred drain is due now (for a driver that did not poll output).
+        let deferred = (!self.unpumped.is_empty()).then_some(self.last_now);
+        peers.chain(stun).chain(spare).chain(deferred).min()
     }
 
     // ----- internals -----
@@ -687,8 +701,24 @@ impl Endpoint {
         }
     }
 
+    /// Marks a peer's Rtc for a drain before the next output, timeout or input.
+    fn defer_pump(&mut self, now: Instant, name: &UserName) {
+        self.last_now = self.last_now.max(now);
+        if !self.unpumped.contains(name) {
+            self.unpumped.insert(name.clone());
+        }
+    }
+
+    /// Drains every peer whose drain was deferred.
+    pub(super) fn pump_deferred(&mut self, now: Instant) {
+        while let Some(name) = self.unpumped.pop_first() {
+            self.pump(now, &name);
+        }
+    }
+
     /// Drains a peer's Rtc, acting on its events, until it is quiet.
     fn pump(&mut self, now: Instant, name: &UserName) {
+        self.unpumped.remove(name);
         // Each event handler may write (an answer, a control message), which
         // needs another drain; a peer cannot keep this going forever because
         // every round consumes events str0m produced from finite input.

@@ -62,6 +62,7 @@ impl Endpoint {
             return;
         }
         self.last_now = self.last_now.max(now);
+        self.pump_deferred(now);
         let msg = match decode_hub(bytes) {
             Ok(msg) => msg,
             Err(e) => {

@@ -61,6 +61,8 @@ struct Current {
     expected: u64,
     /// Bytes of the block being assembled.
     buf: Vec<u8>,
+    /// Their hash so far (boxed: it holds a stack of chaining values).
+    hasher: Box<blake3::Hasher>,
     writes: usize,
     /// Every byte arrived and was verified.
     complete: bool,
@@ -358,7 +360,7 @@ impl Transfers {
                 file,
                 offset,
                 bytes,
-            } => self.receiver_data(now, ep, key, file, offset, bytes),
+            } => self.receiver_data(now, ep, key, file, offset, &bytes),
             Wire::Control(Control::Cancel { reason }) => {
                 self.abort(now, ep, key, reason, true, true)
             }
@@ -376,7 +378,7 @@ impl Transfers {
         key: &TransferKey,
         file: u32,
         offset: u64,
-        bytes: Vec<u8>,
+        bytes: &[u8],
     ) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
@@ -408,39 +410,38 @@ impl Transfers {
             );
             return self.abort(now, ep, key, reason, false, true);
         }
-        cur.expected = end;
-        if cur.buf.is_empty() && bytes.len() as u64 >= cur.block {
-            cur.buf = bytes; // a whole block or more: no copy
-        } else {
-            // One allocation per block, not one per doubling.
-            let want = (cur.block as usize).max(cur.buf.len() + bytes.len());
-            cur.buf.reserve_exact(want - cur.buf.len());
-            cur.buf.extend_from_slice(&bytes);
-        }
+        // Each piece is copied into its block and hashed at once, while it
+        // is still in cache; a full block is checked and leaves for storage.
         let mut writes = Vec::new();
-        loop {
-            let Some(cur) = r.current.as_mut() else {
-                return;
-            };
-            let written = cur.expected - cur.buf.len() as u64;
-            let index = written / cur.block;
+        let mut input = bytes;
+        let mut at = offset;
+        while !input.is_empty() {
+            let block_start = at - cur.buf.len() as u64;
+            let index = block_start / cur.block;
             let len = manifest::block_len(cur.size, cur.block, index) as usize;
-            if len == 0 || cur.buf.len() < len {
+            let (piece, later) = input.split_at((len - cur.buf.len()).min(input.len()));
+            if cur.buf.is_empty() {
+                cur.buf.reserve_exact(len); // one allocation per block
+            }
+            cur.buf.extend_from_slice(piece);
+            cur.hasher.update(piece);
+            at += piece.len() as u64;
+            input = later;
+            if cur.buf.len() < len {
                 break;
             }
-            // The block leaves the buffer without a copy; only what follows it moves.
-            let rest = cur.buf[len..].to_vec();
-            cur.buf.truncate(len);
-            let data = std::mem::replace(&mut cur.buf, rest);
+            let hash = *cur.hasher.finalize().as_bytes();
+            cur.hasher.reset();
             let expected = r.hashes.get(&file).and_then(|l| l.get(index as usize));
-            if expected != Some(&manifest::hash_block(&data)) {
+            if expected != Some(&hash) {
                 let path = r.entries[file as usize].path.clone();
                 let reason = format!("block {index} of {path} does not match its hash");
                 return self.abort(now, ep, key, reason, false, true);
             }
             cur.writes += 1;
-            writes.push((cur.temp.clone(), written, data));
+            writes.push((cur.temp.clone(), block_start, std::mem::take(&mut cur.buf)));
         }
+        cur.expected = end;
         if let Some(cur) = r.current.as_mut()
             && cur.expected == cur.size
             && cur.buf.is_empty()
@@ -638,6 +639,7 @@ impl Transfers {
             temp,
             expected: 0,
             buf: Vec::new(),
+            hasher: Box::default(),
             writes: 0,
             complete: false,
             final_path: r.paths[index as usize].clone(),

@@ -1,5 +1,6 @@
 //! The sending side: hash, offer, then stream each file the receiver asks for.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
@@ -394,10 +395,7 @@ impl Transfers {
             let msg = Wire::Data {
                 file: stream.file,
                 offset: stream.next_send,
-                bytes,
-            };
-            let Wire::Data { bytes, .. } = &msg else {
-                unreachable!("built just above")
+                bytes: Cow::Borrowed(&bytes),
             };
             stream.next_send += bytes.len() as u64;
             sent += bytes.len() as u64;

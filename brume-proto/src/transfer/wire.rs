@@ -9,6 +9,8 @@
 //! d: file u32 BE | offset u64 BE | bytes…
 //! ```
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{Entry, Hash};
@@ -50,9 +52,11 @@ pub enum Control {
     },
 }
 
-/// One message on a transfer channel.
+/// One message on a transfer channel. File data is borrowed where it can
+/// be: decoding leaves it in the received message and encoding copies it
+/// once, straight into the frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wire {
+pub enum Wire<'a> {
     /// A control message.
     Control(Control),
     /// Block hashes of a file, from block `start` on.
@@ -71,7 +75,7 @@ pub enum Wire {
         /// Where they go.
         offset: u64,
         /// The bytes.
-        bytes: Vec<u8>,
+        bytes: Cow<'a, [u8]>,
     },
 }
 
@@ -94,47 +98,45 @@ pub const DATA_OVERHEAD: usize = 2 + 1 + 4 + 8;
 /// Bytes of header before a hash list, framing included.
 pub const HASHES_OVERHEAD: usize = 2 + 1 + 4 + 4;
 
-impl Wire {
+impl Wire<'_> {
     /// Encodes for the channel.
     pub fn encode(&self) -> Vec<u8> {
-        let (ns, kind, data) = match self {
+        // The kinds are one byte, inside the framing's limits.
+        const FRAMES: &str = "one-byte kinds always frame";
+        match self {
             Wire::Control(c) => {
                 // Control messages are plain structs of strings and numbers.
                 let json = serde_json::to_string(c).expect("control messages serialise");
-                (Namespace::Control, "c", Data::Text(json))
+                framing::encode_in(Namespace::Control, "c", &Data::Text(json)).expect(FRAMES)
             }
             Wire::Hashes {
                 file,
                 start,
                 hashes,
             } => {
-                let mut b = Vec::with_capacity(8 + 32 * hashes.len());
-                b.extend_from_slice(&file.to_be_bytes());
-                b.extend_from_slice(&start.to_be_bytes());
-                for h in hashes {
-                    b.extend_from_slice(h);
-                }
-                (Namespace::App, "h", Data::Bytes(b))
+                let head = [file.to_be_bytes(), start.to_be_bytes()].concat();
+                let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + hashes.len());
+                parts.push(&head);
+                parts.extend(hashes.iter().map(|h| &h[..]));
+                framing::encode_binary(Namespace::App, "h", &parts).expect(FRAMES)
             }
             Wire::Data {
                 file,
                 offset,
                 bytes,
             } => {
-                let mut b = Vec::with_capacity(12 + bytes.len());
-                b.extend_from_slice(&file.to_be_bytes());
-                b.extend_from_slice(&offset.to_be_bytes());
-                b.extend_from_slice(bytes);
-                (Namespace::App, "d", Data::Bytes(b))
+                let (file, offset) = (file.to_be_bytes(), offset.to_be_bytes());
+                framing::encode_binary(Namespace::App, "d", &[&file, &offset, bytes])
+                    .expect(FRAMES)
             }
-        };
-        // The kinds are one byte, inside the framing's limits.
-        framing::encode_in(ns, kind, &data).expect("one-byte kinds always frame")
+        }
     }
+}
 
-    /// Decodes a message of at most `max` bytes. Total: never panics.
-    pub fn decode(bytes: &[u8], max: usize) -> Result<Wire, WireError> {
-        // Borrowed: a data message's payload is copied once, into its own Vec.
+impl<'a> Wire<'a> {
+    /// Decodes a message of at most `max` bytes; file data stays in `bytes`.
+    /// Total: never panics.
+    pub fn decode(bytes: &'a [u8], max: usize) -> Result<Wire<'a>, WireError> {
         let msg = framing::decode_ref(bytes, max)?;
         match (msg.namespace, msg.kind, msg.text) {
             (Namespace::Control, "c", true) => serde_json::from_slice(msg.payload)
@@ -170,7 +172,7 @@ impl Wire {
                 Ok(Wire::Data {
                     file,
                     offset: (u64::from(hi) << 32) | u64::from(lo),
-                    bytes: payload.to_vec(),
+                    bytes: Cow::Borrowed(payload),
                 })
             }
             _ => Err(WireError::Binary("unknown message kind")),
@@ -228,7 +230,7 @@ mod tests {
         let w = Wire::Data {
             file: 7,
             offset: (5 << 32) + 9,
-            bytes: vec![1, 2, 3],
+            bytes: vec![1, 2, 3].into(),
         };
         let bytes = w.encode();
         assert_eq!(bytes.len(), DATA_OVERHEAD + 3);
@@ -258,8 +260,9 @@ mod tests {
 
         #[test]
         fn binary_round_trip(file in any::<u32>(), offset in any::<u64>(), bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
-            let w = Wire::Data { file, offset, bytes };
-            prop_assert_eq!(Wire::decode(&w.encode(), usize::MAX).unwrap(), w);
+            let w = Wire::Data { file, offset, bytes: bytes.into() };
+            let bytes = w.encode();
+            prop_assert_eq!(Wire::decode(&bytes, usize::MAX).unwrap(), w);
         }
     }
 }
