@@ -200,7 +200,10 @@ fn main() {
     {
         let certs = [cert(), cert()];
         // A number among the arguments is the size in MiB (default 32).
-        let mib = args.iter().find_map(|a| a.parse::<usize>().ok()).unwrap_or(32);
+        let mib = args
+            .iter()
+            .find_map(|a| a.parse::<usize>().ok())
+            .unwrap_or(32);
         let size = mib << 20;
         let secs = if args.iter().any(|a| a == "profile-brume") {
             loopback_brume(&certs, &data(size), args.iter().any(|a| a == "keep"))

@@ -477,7 +477,10 @@ fn too_little_free_space_is_a_clear_error() {
 
 /// Opens a transfer channel from alice (whose own transfer logic is off) and
 /// sends `messages` on it; returns the receiver's cancel reason.
-fn hostile(seed: u64, messages: impl Fn() -> Vec<Wire<'static>>) -> (Option<(String, bool)>, World) {
+fn hostile(
+    seed: u64,
+    messages: impl Fn() -> Vec<Wire<'static>>,
+) -> (Option<(String, bool)>, World) {
     let mut w = pair(seed).unwrap();
     w.nodes[0].transfers_enabled = false;
     let ch = w

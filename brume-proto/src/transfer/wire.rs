@@ -126,8 +126,7 @@ impl Wire<'_> {
                 bytes,
             } => {
                 let (file, offset) = (file.to_be_bytes(), offset.to_be_bytes());
-                framing::encode_binary(Namespace::App, "d", &[&file, &offset, bytes])
-                    .expect(FRAMES)
+                framing::encode_binary(Namespace::App, "d", &[&file, &offset, bytes]).expect(FRAMES)
             }
         }
     }
