@@ -166,6 +166,9 @@ fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32, queue: usize) -> f6
     while !pair.transfer_done {
         assert!(net.step(&mut pair), "stalled");
     }
+    if std::env::args().any(|a| a == "fec") {
+        println!("  fec {:?}", pair.fec_stats());
+    }
     (net.now - begin).as_secs_f64()
 }
 
@@ -327,7 +330,11 @@ fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {
     );
     let bytes = data(sim_size);
     let mbit = |secs: f64| (sim_size * 8) as f64 / secs / 1e6;
-    for loss in [0.0, 0.005] {
+    // `loss=P` (a fraction) measures that loss rate instead of 0 and 0.5 %.
+    let losses: Vec<f32> = std::env::args()
+        .find_map(|a| a.strip_prefix("loss=")?.parse().ok())
+        .map_or(vec![0.0, 0.005], |p| vec![p]);
+    for loss in losses {
         let b = sim_brume(certs, &bytes, loss, BDP);
         let d = sim_raw(certs, sim_size, loss, RawPacing::Defaults);
         let w = sim_raw(certs, sim_size, loss, RawPacing::Window);

@@ -166,6 +166,11 @@ impl BrumePair {
 }
 
 impl BrumePair {
+    /// What datagram protection did on each side, towards the other.
+    pub fn fec_stats(&self) -> [Option<brume_proto::endpoint::FecStats>; 2] {
+        [0, 1].map(|i| self.eps[i].fec_stats(&self.names[1 - i]))
+    }
+
     /// Whether bob's storage keeps what it is given to write (the default)
     /// or drops it, as raw str0m's receiver drops its messages.
     pub fn keep_writes(&mut self, keep: bool) {

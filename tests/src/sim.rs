@@ -120,6 +120,11 @@ fn dtls_cert() -> DtlsCert {
 impl World {
     /// A world whose hub knows `users`; each becomes a node, logged in.
     pub fn new(seed: u64, users: &[&str]) -> Self {
+        Self::with_config(seed, users, |_| {})
+    }
+
+    /// As [`World::new`], with every node's config adjusted by `tune`.
+    pub fn with_config(seed: u64, users: &[&str], tune: impl Fn(&mut EndpointConfig)) -> Self {
         // str0m draws from fastrand's thread-local generator; seed it so the
         // world is reproducible (DTLS keys still come from the crypto provider).
         fastrand::seed(seed);
@@ -143,7 +148,7 @@ impl World {
             restarts: 0,
         };
         for name in names {
-            world.add_node(name, |_| {});
+            world.add_node(name, &tune);
         }
         world.settle(Duration::from_millis(100));
         world

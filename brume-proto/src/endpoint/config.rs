@@ -38,6 +38,11 @@ pub struct EndpointConfig {
     pub sctp_max_buffered_amount: usize,
     /// SNAP puts the SCTP INIT in the SDP and saves a round trip at connect.
     pub snap: bool,
+    /// Repair random loss below SCTP (see `endpoint/fec.rs`): report the
+    /// loss of what arrives, send parity when the peer reports loss, and
+    /// hold datagrams behind a gap while the peer sends parity. Default on;
+    /// off, this endpoint neither reports nor sends parity.
+    pub datagram_parity: bool,
 }
 
 impl EndpointConfig {
@@ -55,6 +60,7 @@ impl EndpointConfig {
             stun_server: None,
             sctp_max_buffered_amount: 1024 * 1024,
             snap: true,
+            datagram_parity: true,
         }
     }
 }

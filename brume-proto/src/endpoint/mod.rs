@@ -42,6 +42,8 @@
 mod config;
 mod control;
 mod event;
+mod fec;
+mod holdback;
 mod negotiate;
 mod peer;
 mod signaling;
@@ -58,6 +60,8 @@ use str0m::{Candidate, Input, Rtc};
 
 pub use config::EndpointConfig;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
+pub use fec::FecStats;
+use holdback::{Arrival, Datagram};
 pub use peer::MAIN_CHANNEL;
 #[cfg(any(test, feature = "testing"))]
 pub use stun::binding_response;
@@ -188,6 +192,11 @@ impl Endpoint {
         Some(p.rtc.channel(channel)?.buffered_amount())
     }
 
+    /// What datagram protection did on this connection (see `fec.rs`).
+    pub fn fec_stats(&self, peer: &UserName) -> Option<FecStats> {
+        self.peers.get(peer).map(|p| p.fec.stats())
+    }
+
     /// The largest data-channel message both sides accept on this connection.
     pub fn max_message_size(&self, peer: &UserName) -> Option<usize> {
         let p = self.peers.get(peer)?;
@@ -236,6 +245,32 @@ impl Endpoint {
             self.on_srflx(now, mapped, destination);
             return;
         }
+        if matches!(contents.first(), Some(&fec::PARITY | &fec::REPORT)) {
+            // Only from an address STUN tied to a peer.
+            let Some(name) = self.learned.get(&source).cloned() else {
+                return;
+            };
+            let rebuilt = self
+                .peers
+                .get_mut(&name)
+                .and_then(|p| p.fec.on_fec_datagram(contents));
+            if let Some(rebuilt) = rebuilt {
+                self.receive(now, source, destination, &rebuilt, true);
+            }
+            return;
+        }
+        self.receive(now, source, destination, contents, false);
+    }
+
+    /// A datagram for an `Rtc`, as it came or `rebuilt` from parity.
+    fn receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+        rebuilt: bool,
+    ) {
         let Ok(receive) = Receive::new(Protocol::Udp, source, destination, contents) else {
             return; // not STUN, DTLS, RTP or RTCP: nobody's
         };
@@ -264,13 +299,42 @@ impl Endpoint {
         let Some(name) = owner.filter(|n| self.peers.contains_key(n)) else {
             return;
         };
-        if let Some(peer) = self.peers.get_mut(&name)
-            && let Err(e) = peer.rtc.handle_input(input)
-        {
-            self.peer_error(now, &name, e.to_string());
+        let Some(peer) = self.peers.get_mut(&name) else {
             return;
+        };
+        let mut released = Vec::new();
+        let path = (source, destination);
+        let (arrival, report) = peer
+            .fec
+            .on_receive(now, path, contents, rebuilt, &mut released);
+        if let Some(report) = report {
+            self.outputs.push_back(EndpointOutput::Transmit(report));
         }
-        self.pump(now, &name);
+        if arrival == Arrival::Deliver {
+            if let Err(e) = peer.rtc.handle_input(input) {
+                return self.peer_error(now, &name, e.to_string());
+            }
+            self.pump(now, &name);
+        }
+        self.deliver(now, &name, released);
+    }
+
+    /// Hands datagrams that waited behind a gap to a peer's Rtc, in order,
+    /// draining it after each as after any input (DTLS bounds its queue).
+    fn deliver(&mut self, now: Instant, name: &UserName, datagrams: Vec<Datagram>) {
+        for d in datagrams {
+            let Some(peer) = self.peers.get_mut(name) else {
+                return;
+            };
+            let Ok(receive) = Receive::new(Protocol::Udp, d.source, d.destination, &d.contents)
+            else {
+                continue;
+            };
+            if let Err(e) = peer.rtc.handle_input(Input::Receive(now, receive)) {
+                return self.peer_error(now, name, e.to_string());
+            }
+            self.pump(now, name);
+        }
     }
 
     /// Time has reached [`Endpoint::poll_timeout`] (or later).
@@ -285,6 +349,15 @@ impl Endpoint {
         let names: Vec<UserName> = self.peers.keys().cloned().collect();
         for name in names {
             self.on_peer_deadline(now, &name);
+            let Some(peer) = self.peers.get_mut(&name) else {
+                continue;
+            };
+            if let Some(parity) = peer.fec.on_timeout(now) {
+                self.outputs.push_back(EndpointOutput::Transmit(parity));
+            }
+            let mut released = Vec::new();
+            peer.fec.release_due(now, &mut released);
+            self.deliver(now, &name, released);
             let Some(peer) = self.peers.get_mut(&name) else {
                 continue;
             };
@@ -729,7 +802,11 @@ impl Endpoint {
             let mut drained = Drained::default();
             peer.drain(&mut drained);
             for t in drained.transmits {
+                let parity = peer.fec.on_send(now, &t);
                 self.outputs.push_back(EndpointOutput::Transmit(t));
+                if let Some(parity) = parity {
+                    self.outputs.push_back(EndpointOutput::Transmit(parity));
+                }
             }
             if let Some(err) = drained.error {
                 return self.peer_error(now, name, err);

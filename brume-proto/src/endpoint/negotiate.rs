@@ -6,6 +6,7 @@ use std::time::Instant;
 use str0m::Candidate;
 use str0m::change::{SdpAnswer, SdpOffer};
 
+use super::fec::Fec;
 use super::peer::{self, MAIN_CHANNEL, Peer, PeerState};
 use super::{Endpoint, EndpointError, EndpointEvent};
 use crate::error::ErrorCode;
@@ -27,6 +28,7 @@ impl Endpoint {
         };
         let attempt = self.new_attempt_id();
         let mut peer = Peer::new(rtc, PeerState::Offering { pending }, attempt.clone(), now);
+        peer.fec = Fec::new(self.config.datagram_parity);
         peer.deadline = Some(now + self.config.connect_timeout);
         self.peers.insert(name.clone(), peer);
         self.send_hub(&ClientMsg::Offer {
@@ -141,6 +143,7 @@ impl Endpoint {
         let rtc = self.new_rtc(now);
         let _ = group; // announced in the event; the state needs only the offer
         let mut peer = Peer::new(rtc, PeerState::Incoming { offer }, attempt, now);
+        peer.fec = Fec::new(self.config.datagram_parity);
         peer.deadline = Some(now + self.config.incoming_timeout);
         self.peers.insert(from.clone(), peer);
     }

@@ -10,6 +10,7 @@ use str0m::media::{Direction, MediaKind, Mid};
 use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
 
 use super::event::Transmit;
+use super::fec::Fec;
 use crate::signal::AttemptId;
 
 /// The label of the channel every connection opens first: Brume's messages
@@ -97,6 +98,8 @@ pub(crate) struct Peer {
     pub(crate) mids: BTreeSet<Mid>,
     /// Candidates that came before the application accepted.
     pub(crate) early_candidates: Vec<Candidate>,
+    /// Parity for our datagrams, rebuilding of theirs, loss reports.
+    pub(crate) fec: Fec,
 }
 
 /// What draining an `Rtc` produced, for the endpoint to act on.
@@ -122,6 +125,7 @@ impl Peer {
             early_candidates: Vec::new(),
             mids: BTreeSet::new(),
             remote_max_message: DEFAULT_MAX_MESSAGE,
+            fec: Fec::new(true),
         }
     }
 
@@ -159,10 +163,10 @@ impl Peer {
 
     /// The earliest of the Rtc's timeout and our own deadline.
     pub(crate) fn next_timeout(&self) -> Instant {
-        match self.deadline {
-            Some(d) => d.min(self.rtc_timeout),
-            None => self.rtc_timeout,
-        }
+        [self.deadline, self.fec.next_timeout()]
+            .into_iter()
+            .flatten()
+            .fold(self.rtc_timeout, Instant::min)
     }
 
     /// True if this ICE state means the path is gone.
