@@ -203,14 +203,16 @@ impl Fec {
                 self.stats.recovered += 1;
                 Some(rebuilt)
             }
-            Some(&REPORT) if self.enabled => {
-                if let [_, r @ .., _, _, _, _] = datagram
-                    && let (Ok(r), Some(l)) = (<[u8; 4]>::try_from(r), datagram.get(5..9))
-                    && datagram.len() == 9
-                {
-                    let lost = u32::from_be_bytes([l[0], l[1], l[2], l[3]]);
-                    self.tx.on_report(u32::from_be_bytes(r), lost);
-                }
+            Some(&REPORT) if self.enabled && datagram.len() == 9 => {
+                let word = |i: usize| {
+                    u32::from_be_bytes([
+                        datagram[i],
+                        datagram[i + 1],
+                        datagram[i + 2],
+                        datagram[i + 3],
+                    ])
+                };
+                self.tx.on_report(word(1), word(5));
                 None
             }
             _ => None,
@@ -579,6 +581,32 @@ mod tests {
             e.on_report(256, 0);
         }
         assert_eq!(e.group, 0, "smoothed loss decays to nothing");
+    }
+
+    #[test]
+    fn reports_of_the_wrong_length_or_while_off_change_nothing() {
+        let mut on = Fec::new(true);
+        let mut long = report(200, 56);
+        long.push(0);
+        on.on_fec_datagram(&long);
+        on.on_fec_datagram(&long[..8]);
+        assert_eq!(on.stats().group, 0);
+        on.on_fec_datagram(&report(200, 56));
+        assert_eq!(on.stats().group, 4);
+        let mut off = Fec::new(false);
+        off.on_fec_datagram(&report(200, 56));
+        assert_eq!(off.stats().group, 0);
+        let now = brume_tests::origin();
+        for seq in 0..600 {
+            let (_, report) = off.on_receive(
+                now,
+                (addr(1), addr(2)),
+                &dtls(seq * 2, 40),
+                false,
+                &mut Vec::new(),
+            );
+            assert!(report.is_none(), "off: no reports");
+        }
     }
 
     #[test]
