@@ -152,11 +152,12 @@ fn net(start: Instant, loss: f32, queue: usize) -> VirtualNet {
         .with_link(b, link(loss, queue, 2))
 }
 
-/// Virtual seconds for a Brume transfer of `bytes` over the simulated link.
-fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32, queue: usize) -> f64 {
+/// Virtual seconds for a Brume transfer of `bytes` over the simulated link,
+/// with datagram parity on or off.
+fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32, queue: usize, parity: bool) -> f64 {
     let start = Instant::now();
     let mut net = net(start, loss, queue);
-    let mut pair = BrumePair::new(start, virtual_addrs(), certs);
+    let mut pair = BrumePair::with_parity(start, virtual_addrs(), certs, parity);
     pair.start(start);
     while !pair.is_open() {
         assert!(net.step(&mut pair), "stalled");
@@ -335,18 +336,25 @@ fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {
         .find_map(|a| a.strip_prefix("loss=")?.parse().ok())
         .map_or(vec![0.0, 0.005], |p| vec![p]);
     for loss in losses {
-        let b = sim_brume(certs, &bytes, loss, BDP);
+        let b = sim_brume(certs, &bytes, loss, BDP, true);
+        let off = sim_brume(certs, &bytes, loss, BDP, false);
         let d = sim_raw(certs, sim_size, loss, RawPacing::Defaults);
         let w = sim_raw(certs, sim_size, loss, RawPacing::Window);
         println!(
-            "  loss {:>3.1} %, queue 1 BDP:   brume {:>5.1} Mbit/s   str0m defaults {:>5.1} (brume/defaults {:.2})   str0m with Brume's window {:>5.1}",
+            "  loss {:>3.1} %, queue 1 BDP:   brume {:>5.1} Mbit/s   str0m defaults {:>5.1} (brume/defaults {:.2})   brume without datagram parity {:>5.1}   str0m with Brume's window {:>5.1}",
             loss * 100.0,
             mbit(b),
             mbit(d),
             d / b,
+            mbit(off),
             mbit(w)
         );
     }
-    let b = sim_brume(certs, &bytes, 0.0, BDP / 2);
-    println!("  loss 0.0 %, queue BDP/2: brume {:>5.1} Mbit/s", mbit(b));
+    let b = sim_brume(certs, &bytes, 0.0, BDP / 2, true);
+    let off = sim_brume(certs, &bytes, 0.0, BDP / 2, false);
+    println!(
+        "  loss 0.0 %, queue BDP/2: brume {:>5.1} Mbit/s   brume without datagram parity {:>5.1}",
+        mbit(b),
+        mbit(off)
+    );
 }

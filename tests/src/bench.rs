@@ -78,6 +78,16 @@ pub struct BrumePair {
 impl BrumePair {
     /// Logs both users in, on `addrs`, with the endpoint's default tuning.
     pub fn new(now: Instant, addrs: [SocketAddr; 2], certs: &[DtlsCert; 2]) -> Self {
+        Self::with_parity(now, addrs, certs, true)
+    }
+
+    /// As [`BrumePair::new`], with datagram parity on or off.
+    pub fn with_parity(
+        now: Instant,
+        addrs: [SocketAddr; 2],
+        certs: &[DtlsCert; 2],
+        parity: bool,
+    ) -> Self {
         let key = TokenKey::from_secret(&[9; 32]).expect("key");
         let names = [
             UserName::new("alice").unwrap(),
@@ -91,7 +101,8 @@ impl BrumePair {
         );
         let eps = [0, 1].map(|i| {
             let token = key.mint(&names[i], TokenKind::Access, 1_800_000_000, 3600);
-            let config = EndpointConfig::new(token, certs[i].clone(), i as u64);
+            let mut config = EndpointConfig::new(token, certs[i].clone(), i as u64);
+            config.datagram_parity = parity;
             let mut ep = Endpoint::new(config, now);
             ep.add_local_address(now, addrs[i]);
             ep
