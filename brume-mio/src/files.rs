@@ -56,6 +56,7 @@ impl FileStorage {
                 index,
                 offset,
                 len,
+                head_room,
                 ..
             } => {
                 let Some(path) = self
@@ -66,11 +67,11 @@ impl FileStorage {
                 else {
                     return StorageResult::Failed("no such source".into());
                 };
-                self.read(&path, *offset, *len)
+                self.read(&path, *offset, *len, *head_room)
             }
             StorageAction::Read {
                 path, offset, len, ..
-            } => self.read(&target(path), *offset, *len),
+            } => self.read(&target(path), *offset, *len, 0),
             StorageAction::Stat { path, .. } => {
                 let path = target(path);
                 match fs::metadata(&path) {
@@ -182,7 +183,8 @@ impl FileStorage {
         }
     }
 
-    fn read(&mut self, path: &Path, offset: u64, len: u64) -> StorageResult {
+    /// Reads after `head_room` zero bytes (see `StorageAction::ReadSource`).
+    fn read(&mut self, path: &Path, offset: u64, len: u64, head_room: usize) -> StorageResult {
         if self.reading.as_ref().is_none_or(|(p, _)| p != path) {
             match File::open(path) {
                 Ok(f) => self.reading = Some((path.to_owned(), f)),
@@ -192,7 +194,8 @@ impl FileStorage {
         let Some((_, f)) = &mut self.reading else {
             unreachable!("opened just above");
         };
-        let mut buf = Vec::with_capacity(len.min(1 << 24) as usize);
+        let mut buf = Vec::with_capacity(head_room + len.min(1 << 24) as usize);
+        buf.resize(head_room, 0);
         let r = f
             .seek(SeekFrom::Start(offset))
             .and_then(|_| f.take(len).read_to_end(&mut buf));

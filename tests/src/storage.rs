@@ -63,15 +63,21 @@ impl MemStorage {
                 index,
                 offset,
                 len,
+                head_room,
                 ..
             } => match self.sources.get(&(transfer.id, *index)) {
-                Some(data) => StorageResult::Data(slice(data, *offset, *len)),
+                Some(data) => {
+                    let mut out = Vec::with_capacity(head_room + *len as usize);
+                    out.resize(*head_room, 0);
+                    out.extend_from_slice(slice(data, *offset, *len));
+                    StorageResult::Data(out)
+                }
                 None => StorageResult::Failed("no such source".into()),
             },
             StorageAction::Read {
                 path, offset, len, ..
             } => match self.files.get(&full(path)) {
-                Some(data) => StorageResult::Data(slice(data, *offset, *len)),
+                Some(data) => StorageResult::Data(slice(data, *offset, *len).to_vec()),
                 None => StorageResult::Failed("no such file".into()),
             },
             StorageAction::Stat { path, .. } => {
@@ -135,8 +141,8 @@ impl MemStorage {
     }
 }
 
-fn slice(data: &[u8], offset: u64, len: u64) -> Vec<u8> {
+fn slice(data: &[u8], offset: u64, len: u64) -> &[u8] {
     let start = (offset as usize).min(data.len());
     let end = (start + len as usize).min(data.len());
-    data[start..end].to_vec()
+    &data[start..end]
 }

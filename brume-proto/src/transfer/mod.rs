@@ -562,8 +562,13 @@ impl Transfers {
     }
 
     fn queue(&mut self, key: &TransferKey, msg: Wire) {
+        self.queue_frame(key, msg.encode());
+    }
+
+    /// Queues an encoded message.
+    fn queue_frame(&mut self, key: &TransferKey, frame: Vec<u8>) {
         if let Some(t) = self.transfers.get_mut(key) {
-            t.outbox.push_back(msg.encode());
+            t.outbox.push_back(frame);
         }
     }
 

@@ -1,12 +1,11 @@
 //! The sending side: hash, offer, then stream each file the receiver asks for.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::manifest::{self, Entry, EntryKind, Hash};
 use super::names::check_relative_path;
-use super::wire::{Control, DATA_OVERHEAD, HASHES_OVERHEAD, Wire};
+use super::wire::{self, Control, DATA_OVERHEAD, HASHES_OVERHEAD, Wire};
 use super::{
     CHANNEL_PREFIX, MAX_ENTRIES, RequestId, Side, SourceEntry, StorageAction, StorageResult,
     TransferKey, TransferState, Transfers,
@@ -140,7 +139,7 @@ impl Transfers {
             let block = manifest::block_size(size);
             if offset < size {
                 let len = manifest::block_len(size, block, offset / block);
-                let req = self.read_source(key, index, offset, len);
+                let req = self.read_source(key, (index, offset, len), 0);
                 if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
                     s.hash_read = Some(req);
                 }
@@ -336,7 +335,7 @@ impl Transfers {
             return;
         };
         stream.reads -= 1;
-        if bytes.len() as u64 != len {
+        if bytes.len() as u64 != DATA_OVERHEAD as u64 + len {
             let path = s.entries[stream.file as usize].path.clone();
             return self.abort(
                 now,
@@ -357,8 +356,8 @@ impl Transfers {
             Side::Send(s) => s.stream.as_ref()?,
             Side::Recv(_) => return None,
         };
-        let bytes = stream.ready.get(&stream.next_send)?;
-        Some(bytes.len() + DATA_OVERHEAD)
+        // Read with room for the header: already a whole message's length.
+        stream.ready.get(&stream.next_send).map(Vec::len)
     }
 
     /// Sends what is ready while the peer's send window has room, and reads ahead.
@@ -389,17 +388,14 @@ impl Transfers {
             let Some(stream) = &mut s.stream else {
                 break;
             };
-            let Some(bytes) = stream.ready.remove(&stream.next_send) else {
+            let Some(mut frame) = stream.ready.remove(&stream.next_send) else {
                 break;
             };
-            let msg = Wire::Data {
-                file: stream.file,
-                offset: stream.next_send,
-                bytes: Cow::Borrowed(&bytes),
-            };
-            stream.next_send += bytes.len() as u64;
-            sent += bytes.len() as u64;
-            self.queue(key, msg);
+            wire::frame_data_in_place(stream.file, stream.next_send, &mut frame);
+            let len = (frame.len() - DATA_OVERHEAD) as u64;
+            stream.next_send += len;
+            sent += len;
+            self.queue_frame(key, frame);
             self.flush(now, ep, key);
         }
         if sent > 0 {
@@ -427,7 +423,7 @@ impl Transfers {
             let len = chunk.min(stream.size - offset);
             stream.next_read += len;
             stream.reads += 1;
-            let req = self.read_source(key, index, offset, len);
+            let req = self.read_source(key, (index, offset, len), DATA_OVERHEAD);
             if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
                 s.reads.insert(req, (offset, len));
             }
@@ -436,8 +432,14 @@ impl Transfers {
 }
 
 impl Transfers {
-    /// Asks the driver for `len` bytes at `offset` of source file `index`.
-    fn read_source(&mut self, key: &TransferKey, index: u32, offset: u64, len: u64) -> RequestId {
+    /// Asks for `len` bytes at `offset` of source file `index`, after
+    /// `head_room` bytes left for a message header.
+    fn read_source(
+        &mut self,
+        key: &TransferKey,
+        (index, offset, len): (u32, u64, u64),
+        head_room: usize,
+    ) -> RequestId {
         let transfer = key.clone();
         self.request(key, |req| StorageAction::ReadSource {
             req,
@@ -445,6 +447,7 @@ impl Transfers {
             index,
             offset,
             len,
+            head_room,
         })
     }
 }

@@ -24,7 +24,10 @@ pub struct TargetPath {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageAction {
     /// Read `len` bytes at `offset` of source file `index` of an outgoing
-    /// transfer → `Data` (fewer bytes only at the end of the file).
+    /// transfer → `Data`: `head_room` bytes of any value, then what was read
+    /// (fewer bytes only at the end of the file). The core writes a message
+    /// header into the head room, so file data is copied once, from the
+    /// file into the message.
     ReadSource {
         /// The request.
         req: RequestId,
@@ -36,6 +39,8 @@ pub enum StorageAction {
         offset: u64,
         /// How much.
         len: u64,
+        /// Bytes to leave before the data.
+        head_room: usize,
     },
     /// Read `len` bytes at `offset` of a target file → `Data`.
     Read {

@@ -179,6 +179,20 @@ impl<'a> Wire<'a> {
     }
 }
 
+/// Makes `frame` a data message by writing its header into the first
+/// [`DATA_OVERHEAD`] bytes; the rest is the data. The same bytes as encoding
+/// [`Wire::Data`], without copying the data (the driver reads file data in
+/// after that much head room).
+pub fn frame_data_in_place(file: u32, offset: u64, frame: &mut [u8]) {
+    let header = framing::encode_binary(
+        Namespace::App,
+        "d",
+        &[&file.to_be_bytes(), &offset.to_be_bytes()],
+    )
+    .expect("one-byte kinds always frame");
+    frame[..DATA_OVERHEAD].copy_from_slice(&header);
+}
+
 fn split_header(b: &[u8]) -> Result<(u32, u32, &[u8]), WireError> {
     let [a0, a1, a2, a3, b0, b1, b2, b3, rest @ ..] = b else {
         return Err(WireError::Binary("header too short"));
@@ -234,6 +248,20 @@ mod tests {
         let bytes = w.encode();
         assert_eq!(bytes.len(), DATA_OVERHEAD + 3);
         assert_eq!(Wire::decode(&bytes, 1 << 20).unwrap(), w);
+    }
+
+    #[test]
+    fn framing_in_place_matches_encoding() {
+        let data = [7u8, 8, 9, 10];
+        let mut frame = vec![0xff; DATA_OVERHEAD];
+        frame.extend_from_slice(&data);
+        frame_data_in_place(3, 1 << 33, &mut frame);
+        let w = Wire::Data {
+            file: 3,
+            offset: 1 << 33,
+            bytes: data[..].into(),
+        };
+        assert_eq!(frame, w.encode());
     }
 
     #[test]
