@@ -88,8 +88,9 @@ impl RawSender {
 }
 
 fn data(len: usize) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(7);
-    (0..len).map(|_| rng.u8(..)).collect()
+    let mut bytes = vec![0; len];
+    fastrand::Rng::with_seed(7).fill(&mut bytes);
+    bytes
 }
 
 /// Wall seconds for a Brume transfer of `bytes` on loopback; the receiver's
@@ -195,33 +196,65 @@ fn sim_raw(certs: &[DtlsCert; 2], total: usize, loss: f32, pacing: RawPacing) ->
     (net.now - begin).as_secs_f64()
 }
 
+/// The loopback runs, each made in a process of its own (see `loopback`).
+const RUNS: [&str; 5] = ["brume", "raw-window", "brume-keep", "raw-768k", "raw-64k"];
+
+/// One loopback run of `what` (one of [`RUNS`]) over `size` bytes: wall seconds.
+fn run_one(what: &str, size: usize) -> f64 {
+    let certs = [cert(), cert()];
+    match what {
+        "brume" | "brume-keep" => loopback_brume(&certs, &data(size), what == "brume-keep"),
+        "raw-window" => loopback_raw(&certs, size, RawPacing::Window),
+        "raw-768k" => loopback_raw(
+            &certs,
+            size,
+            RawPacing::Fixed {
+                high_water: FIXED_HIGH_WATER,
+                msg: MAX_CHUNK,
+            },
+        ),
+        "raw-64k" => loopback_raw(
+            &certs,
+            size,
+            RawPacing::Fixed {
+                high_water: 64 << 10,
+                msg: DEFAULT_MSG,
+            },
+        ),
+        other => panic!("no run called {other}"),
+    }
+}
+
+/// Runs `what` in a fresh process of this benchmark: wall seconds.
+fn in_child(what: &str, size: usize) -> f64 {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let out = std::process::Command::new(exe)
+        .args(["run", what, &(size >> 20).to_string()])
+        .output()
+        .expect("run a child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("secs=")?.parse().ok())
+        .unwrap_or_else(|| panic!("child {what} said: {text}"))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // One side alone, small, for an instruction profile (valgrind --tool=callgrind).
-    if args
-        .iter()
-        .any(|a| a == "profile-brume" || a == "profile-raw")
-    {
-        let certs = [cert(), cert()];
-        // A number among the arguments is the size in MiB (default 32).
-        let mib = args
-            .iter()
-            .find_map(|a| a.parse::<usize>().ok())
-            .unwrap_or(32);
-        let size = mib << 20;
-        let secs = if args.iter().any(|a| a == "profile-brume") {
-            loopback_brume(&certs, &data(size), args.iter().any(|a| a == "keep"))
-        } else {
-            loopback_raw(&certs, size, RawPacing::Window)
-        };
-        println!("{:.1} MiB/s", mib as f64 / secs);
+    // `run WHAT MIB`: one loopback run, alone in this process (as the
+    // loopback part calls it; also for profiling, e.g. valgrind --tool=callgrind).
+    if let Some(i) = args.iter().position(|a| a == "run") {
+        let what = args.get(i + 1).map_or("brume", String::as_str);
+        let mib = args.get(i + 2).and_then(|m| m.parse().ok()).unwrap_or(32);
+        let secs = run_one(what, mib << 20);
+        println!("{what}: {:.1} MiB/s", mib as f64 / secs);
+        println!("secs={secs}");
         return;
     }
     let quick = args.iter().any(|a| a == "quick");
     let (lo_size, sim_size, mut rounds) = if quick {
         (32 << 20, 16 << 20, 5)
     } else {
-        (256 << 20, 256 << 20, 3)
+        (256 << 20, 256 << 20, 5)
     };
     // `rounds=N` sets the loopback rounds.
     if let Some(n) = args
@@ -230,17 +263,16 @@ fn main() {
     {
         rounds = n;
     }
-    let certs = [cert(), cert()];
     // `loopback` or `sim` runs that part alone.
     let only = |part: &str| {
         !args.iter().any(|a| a == "loopback" || a == "sim") || args.iter().any(|a| a == part)
     };
 
     if only("loopback") {
-        loopback(&certs, lo_size, rounds, args.iter().any(|a| a == "ratio"));
+        loopback(lo_size, rounds, args.iter().any(|a| a == "ratio"));
     }
     if only("sim") {
-        simulated(&certs, sim_size);
+        simulated(&[cert(), cert()], sim_size);
     }
 }
 
@@ -250,33 +282,24 @@ fn median(mut runs: Vec<f64>) -> f64 {
     runs[runs.len() / 2]
 }
 
-/// With `ratio_only`, just the two runs whose ratio is the target.
-fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize, ratio_only: bool) {
+/// Each run is a process of its own, Brume and raw str0m taking turns: a
+/// run's leftovers (allocator, sockets) moved the next one by up to 10 %
+/// when they shared a process, and not the same way for both. With
+/// `ratio_only`, just the two runs whose ratio is the target.
+fn loopback(lo_size: usize, rounds: usize, ratio_only: bool) {
     let mib = |n: usize| n as f64 / (1 << 20) as f64;
     println!(
-        "# loopback: {:.0} MiB, one process, UDP on 127.0.0.1 with SO_RCVBUF/SO_SNDBUF 4 MiB; \
-         median of {rounds} rounds, Brume and raw str0m taking turns",
+        "# loopback: {:.0} MiB, both peers in one process (a fresh one per run), UDP on \
+         127.0.0.1 with SO_RCVBUF/SO_SNDBUF 4 MiB; median of {rounds} rounds, Brume and raw \
+         str0m taking turns",
         mib(lo_size)
     );
-    let bytes = data(lo_size);
-    let fixed = RawPacing::Fixed {
-        high_water: FIXED_HIGH_WATER,
-        msg: MAX_CHUNK,
-    };
-    let small = RawPacing::Fixed {
-        high_water: 64 << 10,
-        msg: DEFAULT_MSG,
-    };
-    let mut secs = [(); 5].map(|_| Vec::new());
+    let runs = if ratio_only { &RUNS[..2] } else { &RUNS[..] };
+    let mut secs = vec![Vec::new(); runs.len()];
     for _ in 0..rounds {
-        secs[0].push(loopback_brume(certs, &bytes, false));
-        secs[1].push(loopback_raw(certs, lo_size, RawPacing::Window));
-        if ratio_only {
-            continue;
+        for (i, what) in runs.iter().enumerate() {
+            secs[i].push(in_child(what, lo_size));
         }
-        secs[4].push(loopback_brume(certs, &bytes, true));
-        secs[2].push(loopback_raw(certs, lo_size, fixed));
-        secs[3].push(loopback_raw(certs, lo_size, small));
     }
     let rates: Vec<Vec<f64>> = secs
         .iter()
@@ -294,7 +317,7 @@ fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize, ratio_only: bo
         show(&rates[0])
     );
     println!(
-        "  raw str0m, Brume's send window and chunks:          {}",
+        "  raw str0m, Brume's send window and chunks:           {}",
         show(&rates[1])
     );
     println!(
@@ -310,16 +333,16 @@ fn loopback(certs: &[DtlsCert; 2], lo_size: usize, rounds: usize, ratio_only: bo
         return;
     }
     println!(
-        "  brume transfer, writes kept in a growing Vec:      {}",
-        show(&rates[4])
-    );
-    println!(
-        "  raw str0m, 768 KiB kept buffered, 256 KiB messages: {}",
+        "  brume transfer, writes kept in a growing Vec:        {}",
         show(&rates[2])
     );
     println!(
-        "  raw str0m, 64 KiB kept buffered, 16 KiB messages:   {}",
+        "  raw str0m, 768 KiB kept buffered, 256 KiB messages:  {}",
         show(&rates[3])
+    );
+    println!(
+        "  raw str0m, 64 KiB kept buffered, 16 KiB messages:    {}",
+        show(&rates[4])
     );
 }
 
