@@ -692,3 +692,45 @@ fn a_track_is_removed_over_the_data_channel() {
         Ok(())
     });
 }
+
+#[test]
+fn garbage_from_the_peers_address_does_not_end_the_connection() {
+    for_seeds(|seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        open_pair(&mut w, 0, 1)?;
+        let (from, to) = (w.nodes[1].addr, w.nodes[0].addr);
+        // What an off-path sender spoofing bob's address could send: DTLS
+        // application data that does not authenticate, a record cut short,
+        // a handshake record, and parity and reports of every length.
+        let mut bad: Vec<Vec<u8>> = vec![
+            [
+                &[23u8, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 3, 0xe8, 0, 40][..],
+                &[0x55; 40],
+            ]
+            .concat(),
+            vec![23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 3, 0xe9, 0x40, 0, 1, 2],
+            [
+                &[22u8, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 20][..],
+                &[7; 20],
+            ]
+            .concat(),
+        ];
+        for n in 0..40 {
+            bad.push([&[0x60u8, 1][..], &vec![0xaa; n]].concat());
+            bad.push([&[0x61u8][..], &vec![0xff; n]].concat());
+        }
+        w.with(0, |ep, now| {
+            for b in &bad {
+                ep.handle_datagram(now, from, to, b);
+            }
+        });
+        say(&mut w, 1, 0, "still here")?;
+        if !w.run_until(Duration::from_secs(2), |w| heard(w, 0, "still here")) {
+            return Err(events(&w, 0));
+        }
+        if w.saw(0, |e| matches!(e, EndpointEvent::PeerClosed { .. })) {
+            return Err("garbage closed the peer".into());
+        }
+        Ok(())
+    });
+}
