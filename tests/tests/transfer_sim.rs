@@ -278,6 +278,47 @@ fn a_folder_arrives_with_its_tree_and_an_empty_file() {
 }
 
 #[test]
+fn the_same_file_received_twice_at_once_arrives_whole_twice() {
+    for_seeds(|seed| {
+        let mut w = pair(seed)?;
+        let data = content(seed, 3 << 20);
+        w.send_files(0, "bob", &[("twice.bin", &data)])?;
+        // The second offer comes while the first is under way.
+        w.run_until(Duration::from_secs(10), |w| temp_len(w, 1) >= 1 << 20);
+        w.send_files(0, "bob", &[("twice.bin", &data)])?;
+        let both = w.run_until(Duration::from_secs(30), |w| {
+            w.nodes[1]
+                .transfer_events
+                .iter()
+                .filter(|(_, e)| {
+                    matches!(
+                        e,
+                        TransferEvent::State {
+                            state: TransferState::Done,
+                            ..
+                        }
+                    )
+                })
+                .count()
+                == 2
+        });
+        if !both {
+            return Err(format!("not both done\n{}", log(&w, 1)));
+        }
+        let s = &w.nodes[1].storage;
+        for name in ["twice.bin", "twice (1).bin"] {
+            if s.file("inbox", &[name]) != Some(&data) {
+                return Err(format!("{name} is not the content"));
+            }
+        }
+        if !temp_files(&w, 1).is_empty() {
+            return Err(format!("temporary files left: {:?}", temp_files(&w, 1)));
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn an_existing_file_is_never_overwritten() {
     let mut w = pair(1).unwrap();
     let old = b"precious".to_vec();

@@ -112,14 +112,17 @@ impl Receiver {
 
     /// The hidden file a file is received into, beside its final place, named
     /// after its content so a later transfer of the same content finds it.
-    fn temp_path(&self, index: u32) -> TargetPath {
+    /// Where file `index` is received: named by its content, so that a new
+    /// transfer of the same content resumes it; or, with `private`, also by
+    /// this transfer's id, for when another transfer is receiving into the
+    /// content's name right now.
+    fn temp_path(&self, index: u32, private: Option<u64>) -> TargetPath {
         let mut parts = self.paths[index as usize].clone();
-        let tag = self.entries[index as usize]
-            .hash
-            .as_deref()
-            .and_then(|h| h.get(..16))
-            .unwrap_or("0")
-            .to_owned();
+        let hash = self.entries[index as usize].hash.as_deref().unwrap_or("0");
+        let tag = match private {
+            None => hash.get(..16).unwrap_or(hash).to_owned(),
+            Some(id) => format!("{}{:08x}", hash.get(..8).unwrap_or(hash), id as u32),
+        };
         let last = parts.pop().unwrap_or_default();
         parts.push(temp_name(&last, &tag));
         self.target(parts)
@@ -248,7 +251,8 @@ impl Transfers {
         r.phase = Phase::Preparing;
         // Look for what earlier transfers of the same content left behind.
         let files = r.files.clone();
-        let temps: Vec<(u32, TargetPath)> = files.iter().map(|i| (*i, r.temp_path(*i))).collect();
+        let temps: Vec<(u32, TargetPath)> =
+            files.iter().map(|i| (*i, r.temp_path(*i, None))).collect();
         r.outstanding = temps.len();
         self.set_state(key, TransferState::Connecting);
         for (index, path) in temps {
@@ -629,6 +633,17 @@ impl Transfers {
     }
 
     /// Starts the next file: check what is held, then ask for the rest.
+    /// Whether a transfer other than `key` is receiving a file into `temp` now.
+    fn receiving_into(&self, key: &TransferKey, temp: &TargetPath) -> bool {
+        self.transfers.iter().any(|(k, t)| {
+            k != key
+                && match &t.side {
+                    Side::Recv(r) => r.current.as_ref().is_some_and(|c| &c.temp == temp),
+                    Side::Send(_) => false,
+                }
+        })
+    }
+
     fn receiver_start_file(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
@@ -647,7 +662,19 @@ impl Transfers {
             r.awaiting_hashes = true;
             return;
         }
-        let temp = r.temp_path(index);
+        let (shared, private) = (r.temp_path(index, None), r.temp_path(index, Some(key.id)));
+        // Two transfers writing one temporary file would cut and fill each
+        // other's blocks: the second takes a name of its own (no resume).
+        let busy = self.receiving_into(key, &shared);
+        let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
+            return;
+        };
+        let temp = if busy {
+            r.held.remove(&index); // what it held is the other transfer's
+            private
+        } else {
+            shared
+        };
         r.current = Some(Current {
             index,
             size,
