@@ -199,6 +199,15 @@ fn sim_raw(certs: &[DtlsCert; 2], total: usize, loss: f32, pacing: RawPacing) ->
 /// The loopback runs, each made in a process of its own (see `loopback`).
 const RUNS: [&str; 5] = ["brume", "raw-window", "brume-keep", "raw-768k", "raw-64k"];
 
+/// What each of [`RUNS`] is, for the report.
+const LABELS: [&str; 5] = [
+    "brume transfer (hash, offer, verify; writes dropped):",
+    "raw str0m, Brume's send window and chunks:",
+    "brume transfer, writes kept in a growing Vec:",
+    "raw str0m, 768 KiB kept buffered, 256 KiB messages:",
+    "raw str0m, 64 KiB kept buffered, 16 KiB messages:",
+];
+
 /// One loopback run of `what` (one of [`RUNS`]) over `size` bytes: wall seconds.
 fn run_one(what: &str, size: usize) -> f64 {
     let certs = [cert(), cert()];
@@ -312,14 +321,9 @@ fn loopback(lo_size: usize, rounds: usize, ratio_only: bool) {
     };
     // The ratio of each round's pair, so both saw the same machine.
     let ratios: Vec<f64> = secs[0].iter().zip(&secs[1]).map(|(b, r)| r / b).collect();
-    println!(
-        "  brume transfer (hash, offer, verify; writes dropped): {}",
-        show(&rates[0])
-    );
-    println!(
-        "  raw str0m, Brume's send window and chunks:           {}",
-        show(&rates[1])
-    );
+    let row = |i: usize| println!("  {:<52} {}", LABELS[i], show(&rates[i]));
+    row(0);
+    row(1);
     println!(
         "  ratio brume/str0m, median of rounds: {:.3} ({})",
         median(ratios.clone()),
@@ -329,21 +333,7 @@ fn loopback(lo_size: usize, rounds: usize, ratio_only: bool) {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    if ratio_only {
-        return;
-    }
-    println!(
-        "  brume transfer, writes kept in a growing Vec:        {}",
-        show(&rates[2])
-    );
-    println!(
-        "  raw str0m, 768 KiB kept buffered, 256 KiB messages:  {}",
-        show(&rates[3])
-    );
-    println!(
-        "  raw str0m, 64 KiB kept buffered, 16 KiB messages:    {}",
-        show(&rates[4])
-    );
+    (2..runs.len()).for_each(row);
 }
 
 fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {

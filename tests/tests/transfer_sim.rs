@@ -60,6 +60,23 @@ fn done(w: &World, i: usize) -> bool {
     })
 }
 
+/// How many transfers node `i` saw done.
+fn finished(w: &World, i: usize) -> usize {
+    w.nodes[i]
+        .transfer_events
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                TransferEvent::State {
+                    state: TransferState::Done,
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
 fn cancelled(w: &World, i: usize) -> Option<(String, bool)> {
     w.nodes[i]
         .transfer_events
@@ -286,22 +303,7 @@ fn the_same_file_received_twice_at_once_arrives_whole_twice() {
         // The second offer comes while the first is under way.
         w.run_until(Duration::from_secs(10), |w| temp_len(w, 1) >= 1 << 20);
         w.send_files(0, "bob", &[("twice.bin", &data)])?;
-        let both = w.run_until(Duration::from_secs(30), |w| {
-            w.nodes[1]
-                .transfer_events
-                .iter()
-                .filter(|(_, e)| {
-                    matches!(
-                        e,
-                        TransferEvent::State {
-                            state: TransferState::Done,
-                            ..
-                        }
-                    )
-                })
-                .count()
-                == 2
-        });
+        let both = w.run_until(Duration::from_secs(30), |w| finished(w, 1) == 2);
         if !both {
             return Err(format!("not both done\n{}", log(&w, 1)));
         }
@@ -533,21 +535,6 @@ fn several_transfers_run_at_once_in_both_directions_beside_chat() {
         if !w.run_until(Duration::from_secs(2), chat) {
             return Err("chat waited for the transfers".into());
         }
-        let finished = |w: &World, i: usize| {
-            w.nodes[i]
-                .transfer_events
-                .iter()
-                .filter(|(_, e)| {
-                    matches!(
-                        e,
-                        TransferEvent::State {
-                            state: TransferState::Done,
-                            ..
-                        }
-                    )
-                })
-                .count()
-        };
         if !w.run_until(Duration::from_secs(60), |w| {
             finished(w, 1) == 3 && finished(w, 0) == 3
         }) {

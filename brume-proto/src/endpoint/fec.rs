@@ -21,8 +21,8 @@
 //! A datagram's id is its first DTLS record's epoch and sequence number
 //! (header bytes 3..11), unique within a connection.
 
+use core::net::SocketAddr;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::event::Transmit;

@@ -9,8 +9,8 @@
 //! [`MAX_HELD`] of them) and reach str0m in order once the gap is filled, or
 //! as they are when the wait is over.
 
+use core::net::SocketAddr;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::fec::record_range;
