@@ -344,30 +344,22 @@ impl Decoder {
         if xor.len() > MAX_DATAGRAM {
             return None;
         }
-        let mut missing = None;
-        for member in list.chunks_exact(10) {
-            let mut id = [0; 8];
-            id.copy_from_slice(&member[..8]);
-            let id = u64::from_be_bytes(id);
-            let len = usize::from(u16::from_be_bytes([member[8], member[9]]));
-            if len > xor.len() {
-                return None;
-            }
-            if !self.kept.contains_key(&id) {
-                if missing.is_some() {
-                    return None; // two lost: beyond one parity
-                }
-                missing = Some((id, len));
-            }
+        let members: Vec<(u64, usize)> = list
+            .chunks_exact(10)
+            .map(|m| {
+                let id = u64::from_be_bytes([m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]]);
+                (id, usize::from(u16::from_be_bytes([m[8], m[9]])))
+            })
+            .collect();
+        if members.iter().any(|&(_, len)| len > xor.len()) {
+            return None;
         }
-        let (id, len) = missing?;
+        let mut lost = members.iter().filter(|(id, _)| !self.kept.contains_key(id));
+        let (Some(&(id, len)), None) = (lost.next(), lost.next()) else {
+            return None; // nothing lost, or two: beyond one parity
+        };
         let mut out = xor.to_vec();
-        for member in list.chunks_exact(10) {
-            let mut other = [0; 8];
-            other.copy_from_slice(&member[..8]);
-            let Some(bytes) = self.kept.get(&u64::from_be_bytes(other)) else {
-                continue;
-            };
+        for bytes in members.iter().filter_map(|(other, _)| self.kept.get(other)) {
             for (o, b) in out.iter_mut().zip(bytes) {
                 *o ^= b;
             }

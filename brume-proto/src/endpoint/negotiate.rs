@@ -6,7 +6,6 @@ use std::time::Instant;
 use str0m::Candidate;
 use str0m::change::{SdpAnswer, SdpOffer};
 
-use super::fec::Fec;
 use super::peer::{self, MAIN_CHANNEL, Peer, PeerState};
 use super::{Endpoint, EndpointError, EndpointEvent};
 use crate::error::ErrorCode;
@@ -27,8 +26,14 @@ impl Endpoint {
             return Err(EndpointError::Rtc("no offer was produced".into()));
         };
         let attempt = self.new_attempt_id();
-        let mut peer = Peer::new(rtc, PeerState::Offering { pending }, attempt.clone(), now);
-        peer.fec = Fec::new(self.config.datagram_parity);
+        let parity = self.config.datagram_parity;
+        let mut peer = Peer::new(
+            rtc,
+            PeerState::Offering { pending },
+            attempt.clone(),
+            now,
+            parity,
+        );
         peer.deadline = Some(now + self.config.connect_timeout);
         self.peers.insert(name.clone(), peer);
         self.send_hub(&ClientMsg::Offer {
@@ -142,8 +147,8 @@ impl Endpoint {
     ) {
         let rtc = self.new_rtc(now);
         let _ = group; // announced in the event; the state needs only the offer
-        let mut peer = Peer::new(rtc, PeerState::Incoming { offer }, attempt, now);
-        peer.fec = Fec::new(self.config.datagram_parity);
+        let parity = self.config.datagram_parity;
+        let mut peer = Peer::new(rtc, PeerState::Incoming { offer }, attempt, now, parity);
         peer.deadline = Some(now + self.config.incoming_timeout);
         self.peers.insert(from.clone(), peer);
     }

@@ -111,7 +111,14 @@ pub(crate) struct Drained {
 }
 
 impl Peer {
-    pub(crate) fn new(rtc: Rtc, state: PeerState, attempt: AttemptId, now: Instant) -> Self {
+    /// `parity`: whether this connection reports loss and sends parity.
+    pub(crate) fn new(
+        rtc: Rtc,
+        state: PeerState,
+        attempt: AttemptId,
+        now: Instant,
+        parity: bool,
+    ) -> Self {
         Self {
             rtc,
             state,
@@ -125,7 +132,7 @@ impl Peer {
             early_candidates: Vec::new(),
             mids: BTreeSet::new(),
             remote_max_message: DEFAULT_MAX_MESSAGE,
-            fec: Fec::new(true),
+            fec: Fec::new(parity),
         }
     }
 
