@@ -1,0 +1,203 @@
+//! What the end-to-end tests share: a real `brume serve` on a free loopback
+//! port, real `brume` processes, and waits on output lines and exits with
+//! deadlines (nothing sleeps in place of synchronisation).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use brume_proto::token::TokenKey;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_brume");
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+pub fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "brume-e2e-{name}-{}-{:x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A child whose stdout lines arrive on a channel.
+pub struct Proc {
+    pub child: Child,
+    pub lines: Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Proc {
+    pub fn spawn(cmd: &mut Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("brume runs");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle`; returns it.
+    pub fn wait_line(&mut self, needle: &str) -> String {
+        let end = Instant::now() + LIMIT;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {needle:?}; saw {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the process to exit; its status code.
+    pub fn wait_exit(&mut self) -> i32 {
+        let end = Instant::now() + LIMIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < end,
+                "process did not exit; saw {:?}",
+                self.seen
+            );
+            // Polling an exit status: there is nothing to block on.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Hub {
+    pub proc: Proc,
+    pub url: String,
+    pub data: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Hub {
+    pub fn start(name: &str) -> Self {
+        let dir = tmp(name);
+        let data = dir.join("hub");
+        let mut proc = Proc::spawn(
+            Command::new(BIN)
+                .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+                .arg(&data),
+        );
+        let line = proc.wait_line("listening on");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("ws://"))
+            .unwrap()
+            .to_owned();
+        Self {
+            proc,
+            url,
+            data,
+            dir,
+        }
+    }
+
+    /// `brume user add NAME --out DIR/NAME.conf`, password on stdin.
+    pub fn add_user(&self, name: &str, password: &str) -> PathBuf {
+        let conf = self.dir.join(format!("{name}.conf"));
+        let out = run_stdin(
+            Command::new(BIN)
+                .args(["user", "add", name, "--password-stdin", "--url", &self.url])
+                .arg("--data")
+                .arg(&self.data)
+                .arg("--out")
+                .arg(&conf),
+            password,
+        );
+        assert!(out.status.success(), "{out:?}");
+        conf
+    }
+
+    pub fn key(&self) -> TokenKey {
+        TokenKey::from_secret(&std::fs::read(self.data.join("hub.key")).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn run_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{input}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+pub fn brume(conf: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .env("BRUME_CONF", conf)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
+    let mut cmd = Command::new(BIN);
+    cmd.env("BRUME_CONF", conf).args(["recv", "--dir"]).arg(dir);
+    if once {
+        cmd.arg("--once");
+    }
+    let mut p = Proc::spawn(&mut cmd);
+    p.wait_line("ready as");
+    p
+}
