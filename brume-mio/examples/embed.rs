@@ -28,7 +28,8 @@ fn main() -> anyhow::Result<()> {
     // `next_event` runs the loop (sockets, timers) until something happens.
     while let Some(event) = client.next_event(None)? {
         match event {
-            ClientEvent::HubUnreachable(why) => anyhow::bail!(why),
+            // The client reconnects on its own; open peers carry on meanwhile.
+            ClientEvent::HubWaiting { why, retry_in } => eprintln!("{why}; again in {retry_in:?}"),
             ClientEvent::Endpoint(EndpointEvent::Ready { user }) => println!("online as {user}"),
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 file.access_token = access_token; // keep the refreshed token

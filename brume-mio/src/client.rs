@@ -25,10 +25,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
+use brume_proto::ErrorCode;
 use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointOutput};
 use brume_proto::framing::Data;
-use brume_proto::signal::UserName;
+use brume_proto::signal::{CloseReason, UserName};
 use brume_proto::transfer::{TransferConfig, TransferEvent, TransferKey, Transfers};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -39,6 +40,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 
+use crate::backoff::Backoff;
 use crate::files::FileStorage;
 use crate::hub_server::ceil_ms;
 use crate::stream::Stream;
@@ -98,8 +100,35 @@ pub enum ClientEvent {
     Endpoint(EndpointEvent),
     /// From the transfers.
     Transfer(TransferEvent),
-    /// The hub could not be reached, or its connection broke before it opened.
-    HubUnreachable(String),
+    /// The hub could not be reached, or its connection was lost; the client
+    /// tries again after `retry_in` on its own. Open peer connections carry
+    /// on meanwhile; [`EndpointEvent::Ready`] says the hub is back.
+    HubWaiting {
+        /// What went wrong, for people.
+        why: String,
+        /// When the next try comes.
+        retry_in: Duration,
+    },
+}
+
+/// True when the hub ended the session for a reason that trying again would
+/// not mend: the token was refused, the user is gone, another session of the
+/// user took over, or we asked to leave. Anything else (a hub shutting down,
+/// a full hub, a lost connection) is worth another try.
+pub fn hub_close_is_final(reason: Option<CloseReason>, error: Option<ErrorCode>) -> bool {
+    if error.is_some() {
+        return true;
+    }
+    matches!(
+        reason,
+        Some(
+            CloseReason::Replaced
+                | CloseReason::UserRemoved
+                | CloseReason::AuthFailed
+                | CloseReason::Version
+                | CloseReason::Client
+        )
+    )
 }
 
 enum HubConn {
@@ -125,6 +154,13 @@ pub struct Client {
     events: Events,
     hub: HubConn,
     url: HubUrl,
+    /// TLS settings for `wss://`, made once.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    /// When to try the hub again, while it is unreachable.
+    retry_at: Option<Instant>,
+    backoff: Backoff,
+    /// False once the hub ended the session for good or the client stopped.
+    reconnect: bool,
     udp: Udp,
     ep: Endpoint,
     transfers: Transfers,
@@ -171,11 +207,20 @@ impl Client {
         config.stun_server = opts.stun;
         let mut ep = Endpoint::new(config, now);
         ep.add_local_address(now, udp.local_addr());
+        let tls = if url.tls {
+            Some(crate::stream::client_config(opts.ca.as_deref())?)
+        } else {
+            None
+        };
         let mut client = Self {
             poll,
             events: Events::with_capacity(256),
             hub: HubConn::Closed,
             url: url.clone(),
+            tls,
+            retry_at: None,
+            backoff: Backoff::new(seed ^ 0xb0ff),
+            reconnect: true,
             udp,
             ep,
             transfers: Transfers::new(TransferConfig::new(seed ^ 0x7f7f)),
@@ -188,19 +233,31 @@ impl Client {
             buf: vec![0; MAX_DATAGRAM],
             stats: Stats::default(),
         };
-        client.open_hub(now, addr, opts.ca.as_deref())?;
+        client.try_hub(now, Some(addr));
         client.pump(now);
         Ok(client)
     }
 
-    fn open_hub(&mut self, now: Instant, addr: SocketAddr, ca: Option<&Path>) -> Result<()> {
-        let sock = TcpStream::connect(addr)
-            .with_context(|| format!("cannot reach the hub at {}", self.url))?;
+    /// Starts a connection to the hub; a failure schedules the next try.
+    fn try_hub(&mut self, now: Instant, addr: Option<SocketAddr>) {
+        self.retry_at = None;
+        self.deregister_hub();
+        self.hub = HubConn::Closed;
+        let addr = match addr.map_or_else(|| self.url.resolve(), Ok) {
+            Ok(addr) => addr,
+            Err(e) => return self.hub_failed(now, format!("{e:#}")),
+        };
+        if let Err(e) = self.open_hub(now, addr) {
+            self.hub_failed(now, format!("{e:#}"));
+        }
+    }
+
+    fn open_hub(&mut self, now: Instant, addr: SocketAddr) -> Result<()> {
+        let sock = TcpStream::connect(addr)?;
         let _ = sock.set_nodelay(true);
-        let mut stream = if self.url.tls {
-            Stream::tls_client(sock, &self.url.host, &crate::stream::client_config(ca)?)?
-        } else {
-            Stream::Plain(sock)
+        let mut stream = match &self.tls {
+            Some(tls) => Stream::tls_client(sock, &self.url.host, tls)?,
+            None => Stream::Plain(sock),
         };
         self.poll.registry().register(
             stream.tcp(),
@@ -303,8 +360,15 @@ impl Client {
         Ok(())
     }
 
+    /// True while the hub session is authenticated.
+    pub fn is_hub_ready(&self) -> bool {
+        self.ep.is_ready()
+    }
+
     /// Closes every connection and the hub session; [`EndpointEvent::Stopped`] follows.
     pub fn stop(&mut self) {
+        self.reconnect = false;
+        self.retry_at = None;
         self.with(|ep, _, now| ep.stop(now));
     }
 
@@ -355,11 +419,16 @@ impl Client {
         let timeout = if self.udp_again || self.hub_again {
             Some(Duration::ZERO)
         } else {
-            [self.ep.poll_timeout(), deadline, hub_deadline]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|at| ceil_ms(at.saturating_duration_since(now)))
+            [
+                self.ep.poll_timeout(),
+                deadline,
+                hub_deadline,
+                self.retry_at,
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| ceil_ms(at.saturating_duration_since(now)))
         };
         if let Err(e) = self.poll.poll(&mut self.events, timeout)
             && e.kind() != io::ErrorKind::Interrupted
@@ -393,7 +462,11 @@ impl Client {
         if let HubConn::Connecting(_, d) = &self.hub
             && now >= *d
         {
-            self.hub_failed(now, "timed out".into());
+            self.hub_failed(now, "no Brume hub answered in time".into());
+        }
+        if self.retry_at.is_some_and(|at| at <= now) {
+            self.try_hub(now, None);
+            self.pump(now);
         }
         if self.ep.poll_timeout().is_some_and(|t| t <= now) {
             self.ep.handle_timeout(now);
@@ -481,22 +554,58 @@ impl Client {
         }
     }
 
+    /// The hub could not be reached: try again later.
     fn hub_failed(&mut self, now: Instant, why: String) {
-        let _ = now;
         self.deregister_hub();
         self.hub = HubConn::Closed;
-        self.queue.push_back(ClientEvent::HubUnreachable(format!(
-            "cannot reach the hub at {}: {why}",
-            self.url
-        )));
+        self.schedule_retry(now, format!("cannot reach the hub at {}: {why}", self.url));
     }
 
+    /// An open hub connection ended: the endpoint hears of it (open peers
+    /// carry on), and the client tries again later unless the session ended
+    /// for good.
     fn hub_gone(&mut self, now: Instant) {
         self.deregister_hub();
         self.hub = HubConn::Closed;
         self.hub_again = false;
         self.ep.hub_closed(now);
         self.pump(now);
+        self.schedule_retry(
+            now,
+            format!("lost the connection to the hub at {}", self.url),
+        );
+    }
+
+    /// Schedules the next try at the hub, once per outage step, and says so.
+    fn schedule_retry(&mut self, now: Instant, why: String) {
+        if !self.reconnect || self.retry_at.is_some() {
+            return;
+        }
+        let retry_in = self.backoff.next_wait();
+        debug!("{why}; trying again in {retry_in:?}");
+        self.retry_at = Some(now + retry_in);
+        self.queue
+            .push_back(ClientEvent::HubWaiting { why, retry_in });
+    }
+
+    /// What the client itself learns from an endpoint event about the hub.
+    fn watch_hub(&mut self, now: Instant, event: &EndpointEvent) {
+        match event {
+            EndpointEvent::Ready { .. } => self.backoff.reset(),
+            EndpointEvent::HubClosed { reason, error } => {
+                if hub_close_is_final(*reason, *error) {
+                    self.reconnect = false;
+                    self.retry_at = None;
+                } else {
+                    let why = match reason {
+                        Some(r) => format!("the hub closed the session ({})", r.as_str()),
+                        None => format!("lost the connection to the hub at {}", self.url),
+                    };
+                    self.schedule_retry(now, why);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn deregister_hub(&mut self) {
@@ -534,6 +643,7 @@ impl Client {
                         self.stats.max_queued = self.stats.max_queued.max(self.udp.queued());
                     }
                     EndpointOutput::Event(e) => {
+                        self.watch_hub(now, &e);
                         if !self.transfers.handle_event(now, &mut self.ep, &e) {
                             self.queue.push_back(ClientEvent::Endpoint(e));
                         }

@@ -10,6 +10,7 @@
 //!   file), [`files`] (transfer storage on real files), [`udp`], [`ws`],
 //!   [`stream`] (TLS), [`login`] (password login), [`url`]: the pieces.
 
+pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod files;

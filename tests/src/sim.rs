@@ -107,6 +107,8 @@ pub struct World {
     hub_queue: BTreeMap<(Instant, u64), HubDelivery>,
     seq: u64,
     restarts: u64,
+    /// False while the hub process is down: frames to it are lost.
+    hub_alive: bool,
 }
 
 fn dtls_cert() -> DtlsCert {
@@ -146,6 +148,7 @@ impl World {
             hub_queue: BTreeMap::new(),
             seq: 0,
             restarts: 0,
+            hub_alive: true,
         };
         for name in names {
             world.add_node(name, &tune);
@@ -261,7 +264,7 @@ impl World {
             let net = n.inbound.poll_timeout();
             [n.ep.poll_timeout(), (!n.inbound.is_empty()).then_some(net)]
         });
-        let hub = self.hub.poll_timeout();
+        let hub = self.hub.poll_timeout().filter(|_| self.hub_alive);
         let queue = self.hub_queue.keys().next().map(|(at, _)| *at);
         nodes.chain([hub, queue]).flatten().min()
     }
@@ -289,7 +292,7 @@ impl World {
                 }
             }
         }
-        if self.hub.poll_timeout().is_some_and(|t| t <= now) {
+        if self.hub_alive && self.hub.poll_timeout().is_some_and(|t| t <= now) {
             self.hub.handle_input(now, HubInput::Timeout);
             self.flush_hub();
         }
@@ -344,11 +347,12 @@ impl World {
             while let Some(out) = self.nodes[i].ep.poll_output() {
                 busy = true;
                 match out {
-                    EndpointOutput::HubFrame(frame) => {
+                    EndpointOutput::HubFrame(frame) if self.hub_alive => {
                         self.nodes[i].frames_to_hub.push(frame.clone());
                         let conn = self.nodes[i].conn;
                         self.schedule(now + HUB_LATENCY, HubDelivery::ToHub(conn, frame));
                     }
+                    EndpointOutput::HubFrame(_) => {}
                     EndpointOutput::CloseHub => {
                         let conn = self.nodes[i].conn;
                         self.schedule(now + HUB_LATENCY, HubDelivery::ClosedAtHub(conn));
@@ -434,6 +438,37 @@ impl World {
         self.hub.handle_input(now, HubInput::Opened(conn));
         self.nodes[i].ep.hub_connected(now);
         self.flush_node(i);
+    }
+
+    /// The hub process dies: every hub connection breaks at once, frames on
+    /// their way are lost, and nothing reaches the hub until
+    /// [`World::restart_hub`]. Peer links are untouched.
+    pub fn kill_hub(&mut self) {
+        let now = self.now;
+        self.hub_alive = false;
+        self.hub_queue.clear();
+        for i in 0..self.nodes.len() {
+            self.nodes[i].ep.hub_closed(now);
+            self.flush_node(i);
+        }
+    }
+
+    /// A fresh hub process with the same key that knows `users`; every node
+    /// reconnects to it (its driver's backoff is not modelled here).
+    pub fn restart_hub(&mut self, users: &[&str]) {
+        let now = self.now;
+        let names: Vec<UserName> = users.iter().map(|u| Self::user(u)).collect();
+        let unix_now = UNIX0 + self.elapsed().as_secs();
+        self.hub = Hub::new(HubConfig::new(self.key.clone()), names, now, unix_now);
+        self.hub_alive = true;
+        self.restarts += 1;
+        for i in 0..self.nodes.len() {
+            self.nodes[i].conn = ConnId(1000 * self.restarts + i as u64);
+            let conn = self.nodes[i].conn;
+            self.hub.handle_input(now, HubInput::Opened(conn));
+            self.nodes[i].ep.hub_connected(now);
+            self.flush_node(i);
+        }
     }
 
     /// Node `i` offers `files` (path, bytes) to `peer`; the store keeps the bytes.

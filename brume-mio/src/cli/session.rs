@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
-use brume_mio::client::{Client, ClientEvent, ClientOptions};
+use brume_mio::client::{Client, ClientEvent, ClientOptions, hub_close_is_final};
 use brume_mio::config::ClientFile;
 use brume_proto::ErrorCode;
 use brume_proto::endpoint::EndpointEvent;
@@ -20,6 +20,8 @@ pub struct Session {
     file: ClientFile,
     path: PathBuf,
     stop: Arc<AtomicBool>,
+    /// Why the hub is out of reach, while it is.
+    hub_down: Option<String>,
 }
 
 pub fn user_name(name: &str) -> Result<UserName> {
@@ -65,6 +67,7 @@ impl Session {
             file,
             path: config.to_owned(),
             stop,
+            hub_down: None,
         })
     }
 
@@ -83,14 +86,28 @@ impl Session {
             return Ok(None);
         };
         match &event {
-            ClientEvent::HubUnreachable(why) => bail!("{why}"),
+            ClientEvent::HubWaiting { why, retry_in } => {
+                if self.hub_down.is_none() {
+                    eprintln!(
+                        "brume: {why}; trying again every few seconds (open connections carry on)"
+                    );
+                }
+                tracing::info!("{why}; next try in {retry_in:?}");
+                self.hub_down = Some(why.clone());
+            }
+            ClientEvent::Endpoint(EndpointEvent::Ready { .. }) if self.hub_down.is_some() => {
+                self.hub_down = None;
+                eprintln!("brume: the hub is back");
+            }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 self.file.access_token = access_token.clone();
                 if let Err(e) = self.file.save(&self.path) {
                     tracing::warn!("cannot save the refreshed token: {e:#}");
                 }
             }
-            ClientEvent::Endpoint(EndpointEvent::HubClosed { reason, error }) => {
+            ClientEvent::Endpoint(EndpointEvent::HubClosed { reason, error })
+                if hub_close_is_final(*reason, *error) =>
+            {
                 return Err(hub_closed(&self.file.user, *reason, *error));
             }
             ClientEvent::Endpoint(EndpointEvent::Message { peer, kind, data })
@@ -103,15 +120,29 @@ impl Session {
         Ok(Some(event))
     }
 
-    /// Waits until the hub has authenticated us.
+    /// Waits until the hub has authenticated us, saying so while it is out
+    /// of reach, and fails once `limit` has passed.
     pub fn wait_ready(&mut self, limit: Duration) -> Result<UserName> {
         let end = Instant::now() + limit;
+        if let Some(user) = self.client.endpoint().user()
+            && self.client.is_hub_ready()
+        {
+            return Ok(user.clone());
+        }
+        let mut said = false;
         loop {
+            if self.hub_down.is_some() && !said {
+                eprintln!("brume: waiting for the hub (up to {} s)", limit.as_secs());
+                said = true;
+            }
             match self.next(Some(end))? {
                 Some(ClientEvent::Endpoint(EndpointEvent::Ready { user })) => return Ok(user),
                 Some(_) => {}
                 None if self.stopping() => bail!("interrupted"),
-                None if Instant::now() >= end => bail!("the hub did not answer in time"),
+                None if Instant::now() >= end => match &self.hub_down {
+                    Some(why) => bail!("no answer from the hub in {} s: {why}", limit.as_secs()),
+                    None => bail!("the hub did not answer in {} s", limit.as_secs()),
+                },
                 None => {}
             }
         }
@@ -119,6 +150,8 @@ impl Session {
 
     /// Connects to `peer` and waits for the open channel; returns the time it took.
     pub fn connect(&mut self, peer: &UserName, limit: Duration) -> Result<Duration> {
+        // A new connection needs the hub: wait for it if it is away.
+        self.wait_ready(limit)?;
         let start = Instant::now();
         self.client.connect_peer(peer)?;
         let end = start + limit;

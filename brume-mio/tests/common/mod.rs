@@ -201,3 +201,38 @@ pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
     p.wait_line("ready as");
     p
 }
+
+/// As [`Proc::spawn`], with standard error's lines arriving on the same
+/// channel as standard output's (each stream keeps its own order).
+pub fn spawn_all(cmd: &mut Command) -> Proc {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("brume runs");
+    let (tx, lines) = channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if tx2.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    Proc {
+        child,
+        lines,
+        seen: Vec::new(),
+    }
+}

@@ -136,6 +136,9 @@ pub struct Endpoint {
     /// write would (sctp-proto scans everything in flight on every poll), so
     /// it waits for the next output, timeout or input, whichever comes first.
     unpumped: BTreeSet<UserName>,
+    /// Users whose presence the application asked for; asked again of every
+    /// new hub session, so a watch outlives a hub outage.
+    subscriptions: BTreeSet<UserName>,
     outputs: VecDeque<EndpointOutput>,
     stopped: bool,
 }
@@ -158,6 +161,7 @@ impl Endpoint {
             peers: BTreeMap::new(),
             learned: BTreeMap::new(),
             unpumped: BTreeSet::new(),
+            subscriptions: BTreeSet::new(),
             outputs: VecDeque::new(),
             stopped: false,
         }
@@ -558,12 +562,17 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Asks the hub for presence of these users.
+    /// Asks the hub for presence of these users, now if the hub session is
+    /// ready and again at the start of every later session (after a hub
+    /// outage, say), so the watch lasts as long as the endpoint.
     pub fn subscribe(&mut self, users: Vec<UserName>) -> Result<(), EndpointError> {
-        if !self.is_ready() {
-            return Err(EndpointError::NoServer);
+        if self.stopped {
+            return Err(EndpointError::Stopped);
         }
-        self.send_hub(&ClientMsg::Subscribe { users });
+        self.subscriptions.extend(users.iter().cloned());
+        if self.is_ready() {
+            self.send_hub(&ClientMsg::Subscribe { users });
+        }
         Ok(())
     }
 

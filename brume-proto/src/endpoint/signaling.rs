@@ -75,6 +75,10 @@ impl Endpoint {
         match msg {
             HubMsg::Welcome { user, .. } => {
                 self.hub = HubState::Ready { user: user.clone() };
+                if !self.subscriptions.is_empty() {
+                    let users = self.subscriptions.iter().cloned().collect();
+                    self.send_hub(&ClientMsg::Subscribe { users });
+                }
                 self.event(EndpointEvent::Ready { user });
             }
             HubMsg::Token {
@@ -140,8 +144,10 @@ impl Endpoint {
         message: String,
     ) {
         if let HubState::Authenticating { refreshed } = self.hub {
-            let expired = code == ErrorCode::TokenExpired;
-            match (&self.config.refresh_token, expired, refreshed) {
+            // An expired access token, or one the hub no longer accepts (a
+            // damaged config, a rotated key), is worth one refresh.
+            let refusable = matches!(code, ErrorCode::TokenExpired | ErrorCode::TokenInvalid);
+            match (&self.config.refresh_token, refusable, refreshed) {
                 (Some(refresh), true, false) => {
                     let refresh_token = Some(refresh.clone());
                     self.hub = HubState::Authenticating { refreshed: true };
