@@ -593,6 +593,12 @@ impl Client {
         match event {
             EndpointEvent::Ready { .. } => self.backoff.reset(),
             EndpointEvent::HubClosed { reason, error } => {
+                // Over for the endpoint: a mute socket is not waited on.
+                if matches!(self.hub, HubConn::Open(_)) {
+                    self.deregister_hub();
+                    self.hub = HubConn::Closed;
+                    self.hub_again = false;
+                }
                 if hub_close_is_final(*reason, *error) {
                     self.reconnect = false;
                     self.retry_at = None;

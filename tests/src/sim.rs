@@ -453,6 +453,13 @@ impl World {
         }
     }
 
+    /// The hub goes mute: its connections stay open, but nothing reaches it
+    /// and nothing comes back (a vanished machine, a path that drops all).
+    pub fn mute_hub(&mut self) {
+        self.hub_alive = false;
+        self.hub_queue.clear();
+    }
+
     /// A fresh hub process with the same key that knows `users`; every node
     /// reconnects to it (its driver's backoff is not modelled here).
     pub fn restart_hub(&mut self, users: &[&str]) {

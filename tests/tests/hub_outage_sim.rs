@@ -170,3 +170,36 @@ fn a_damaged_access_token_beside_a_valid_refresh_token_is_refreshed() {
     });
     assert!(ok, "{:#?}", w.nodes[0].events);
 }
+
+#[test]
+fn a_mute_hub_is_given_up_within_half_a_minute_and_a_live_idle_one_never() {
+    for_seeds(|seed| {
+        let mut w = connected(seed, &["alice", "bob"])?;
+        // Idle for two minutes with a live hub: pings keep the session.
+        w.settle(Duration::from_secs(120));
+        if w.saw(0, |e| matches!(e, EndpointEvent::HubClosed { .. })) {
+            return Err("a live hub was given up".into());
+        }
+        let muted = w.elapsed();
+        w.mute_hub();
+        let noticed = w.run_until(Duration::from_secs(30), |w| {
+            w.saw(0, |e| matches!(e, EndpointEvent::HubClosed { .. }))
+        });
+        if !noticed {
+            return Err("a mute hub was not noticed in 30 s".into());
+        }
+        let at = w.nodes[0]
+            .events
+            .iter()
+            .find(|(_, e)| matches!(e, EndpointEvent::HubClosed { .. }))
+            .map(|(t, _)| *t - muted)
+            .unwrap_or_default();
+        if at > Duration::from_secs(26) {
+            return Err(format!("noticed after {at:?}"));
+        }
+        if w.saw(0, |e| matches!(e, EndpointEvent::PeerClosed { .. })) {
+            return Err("the peer went with the hub".into());
+        }
+        Ok(())
+    });
+}

@@ -43,6 +43,14 @@ pub struct EndpointConfig {
     /// hold datagrams behind a gap while the peer sends parity. Default on;
     /// off, this endpoint neither reports nor sends parity.
     pub datagram_parity: bool,
+    /// After this long without a frame from the hub, the endpoint pings it.
+    /// Default 15 s (the hub pings a quiet client after 20 s, so a live hub
+    /// is seldom pinged).
+    pub hub_quiet_after: Duration,
+    /// If nothing at all arrives within this long of that ping, the hub
+    /// connection counts as lost (`CloseHub`, then `HubClosed`), so the
+    /// driver reconnects instead of waiting on a mute socket. Default 10 s.
+    pub hub_answer_within: Duration,
 }
 
 impl EndpointConfig {
@@ -61,6 +69,8 @@ impl EndpointConfig {
             sctp_max_buffered_amount: 1024 * 1024,
             snap: true,
             datagram_parity: true,
+            hub_quiet_after: Duration::from_secs(15),
+            hub_answer_within: Duration::from_secs(10),
         }
     }
 }

@@ -44,6 +44,7 @@ mod control;
 mod event;
 mod fec;
 mod holdback;
+mod hub_watch;
 mod negotiate;
 mod peer;
 mod signaling;
@@ -139,6 +140,8 @@ pub struct Endpoint {
     /// Users whose presence the application asked for; asked again of every
     /// new hub session, so a watch outlives a hub outage.
     subscriptions: BTreeSet<UserName>,
+    /// Whether the hub still answers.
+    hub_watch: hub_watch::HubWatch,
     outputs: VecDeque<EndpointOutput>,
     stopped: bool,
 }
@@ -149,6 +152,7 @@ impl Endpoint {
         let rng = fastrand::Rng::with_seed(config.seed);
         let stun = config.stun_server.map(StunClient::new);
         let spare = Some(Self::bare_rtc(&config, now));
+        let hub_watch = hub_watch::HubWatch::new(config.hub_quiet_after, config.hub_answer_within);
         Self {
             spare,
             last_now: now,
@@ -162,6 +166,7 @@ impl Endpoint {
             learned: BTreeMap::new(),
             unpumped: BTreeSet::new(),
             subscriptions: BTreeSet::new(),
+            hub_watch,
             outputs: VecDeque::new(),
             stopped: false,
         }
@@ -350,6 +355,7 @@ impl Endpoint {
             stun.handle_timeout(now);
         }
         self.drain_stun();
+        self.check_hub(now);
         let names: Vec<UserName> = self.peers.keys().cloned().collect();
         for name in names {
             self.on_peer_deadline(now, &name);
@@ -617,6 +623,7 @@ impl Endpoint {
             self.outputs.push_back(EndpointOutput::CloseHub);
         }
         self.hub = HubState::Closed;
+        self.hub_watch.stop();
         self.stopped = true;
         self.event(EndpointEvent::Stopped);
     }
@@ -641,7 +648,13 @@ impl Endpoint {
             (self.spare.is_none() && !self.stopped && !self.connecting()).then_some(self.last_now);
         // A deferred drain is due now (for a driver that did not poll output).
         let deferred = (!self.unpumped.is_empty()).then_some(self.last_now);
-        peers.chain(stun).chain(spare).chain(deferred).min()
+        let hub = self.hub_watch.next_timeout();
+        peers
+            .chain(stun)
+            .chain(spare)
+            .chain(deferred)
+            .chain(hub)
+            .min()
     }
 
     // ----- internals -----

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use super::hub_watch::HubWatchAction;
 use super::peer::PeerState;
 use super::{Endpoint, EndpointEvent, EndpointOutput};
 use crate::error::ErrorCode;
@@ -31,10 +32,12 @@ impl HubState {
 
 impl Endpoint {
     /// The driver's WebSocket to the hub is open: the endpoint authenticates.
-    pub fn hub_connected(&mut self, _now: Instant) {
+    pub fn hub_connected(&mut self, now: Instant) {
         if self.stopped {
             return;
         }
+        self.last_now = self.last_now.max(now);
+        self.hub_watch.heard(now);
         self.hub = HubState::Authenticating { refreshed: false };
         self.send_hub(&ClientMsg::Hello {
             version: PROTOCOL_VERSION,
@@ -49,6 +52,7 @@ impl Endpoint {
             return;
         }
         self.hub = HubState::Disconnected;
+        self.hub_watch.stop();
         self.lose_signaling(now);
         self.event(EndpointEvent::HubClosed {
             reason: None,
@@ -63,6 +67,9 @@ impl Endpoint {
         }
         self.last_now = self.last_now.max(now);
         self.pump_deferred(now);
+        if !matches!(self.hub, HubState::Disconnected | HubState::Closed) {
+            self.hub_watch.heard(now);
+        }
         let msg = match decode_hub(bytes) {
             Ok(msg) => msg,
             Err(e) => {
@@ -126,6 +133,7 @@ impl Endpoint {
             } => self.on_hub_error(now, code, attempt, message),
             HubMsg::Close { reason } => {
                 self.hub = HubState::Disconnected;
+                self.hub_watch.stop();
                 self.outputs.push_back(EndpointOutput::CloseHub);
                 self.lose_signaling(now);
                 self.event(EndpointEvent::HubClosed {
@@ -158,6 +166,7 @@ impl Endpoint {
                 }
                 _ => {
                     self.hub = HubState::Disconnected;
+                    self.hub_watch.stop();
                     self.outputs.push_back(EndpointOutput::CloseHub);
                     self.event(EndpointEvent::HubClosed {
                         reason: None,
@@ -184,6 +193,20 @@ impl Endpoint {
         }
         let _ = now;
         self.event(EndpointEvent::HubError { code, message });
+    }
+
+    /// Pings a quiet hub, and gives up a mute one: the driver is told to
+    /// close the connection, and the endpoint carries on as after
+    /// [`Endpoint::hub_closed`].
+    pub(super) fn check_hub(&mut self, now: Instant) {
+        match self.hub_watch.on_timeout(now) {
+            None => {}
+            Some(HubWatchAction::Ping(nonce)) => self.send_hub(&ClientMsg::Ping { nonce }),
+            Some(HubWatchAction::Lost) => {
+                self.outputs.push_back(EndpointOutput::CloseHub);
+                self.hub_closed(now);
+            }
+        }
     }
 
     /// Signaling is gone: attempts that still needed it fail.
