@@ -1,6 +1,7 @@
 //! The hub's own storage: users (with argon2 password hashes), groups and
 //! memberships in an embedded SQLite database, and the token signing key in a
-//! file beside it (mode 0600). Both are created on first use.
+//! file beside it. Both are created on first use, private to their owner: the
+//! folder 0700, the key, the database and SQLite's files beside it 0600.
 //!
 //! Owns: the data directory's files. Never: protocol decisions (the `Hub`
 //! decides who may log in with a token; this only answers who exists).
@@ -8,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -21,6 +22,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub const DB_FILE: &str = "brume.db";
 /// The signing key file under the data directory.
 pub const KEY_FILE: &str = "hub.key";
+/// What SQLite keeps beside the database, as suffixes of its name.
+const DB_SIBLINGS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 /// One user as `brume user list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,12 +44,44 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store under `dir`.
+    /// Opens (creating if needed) the store under `dir`: for `serve`, and
+    /// `user add`, which is how a hub is set up before its first start.
     pub fn open(dir: &Path) -> Result<Self> {
-        fs::create_dir_all(dir)
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         let path = dir.join(DB_FILE);
-        let db = Connection::open(&path)
+        // SQLite gives its -wal, -shm and -journal files the database's
+        // mode, so a database made 0600 here keeps them private too.
+        fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create the database {}", path.display()))?;
+        make_private(dir)?;
+        Self::connect(dir, &path)
+    }
+
+    /// Opens the store under `dir`, refusing a folder that holds no
+    /// database (a mistyped `--data` must not become an empty hub).
+    pub fn open_existing(dir: &Path) -> Result<Self> {
+        let path = dir.join(DB_FILE);
+        if !path.is_file() {
+            bail!(
+                "no hub database in {} ({DB_FILE} is missing): check --data, or set the hub up \
+                 with `brume user add` or `brume serve`",
+                dir.display()
+            );
+        }
+        make_private(dir)?;
+        Self::connect(dir, &path)
+    }
+
+    fn connect(dir: &Path, path: &Path) -> Result<Self> {
+        let db = Connection::open(path)
             .with_context(|| format!("cannot open the database {}", path.display()))?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.execute_batch(
@@ -65,6 +100,8 @@ impl Store {
              );",
         )
         .with_context(|| format!("cannot set up the database {}", path.display()))?;
+        // The WAL files exist now: tighten any left by an older version.
+        make_private(dir)?;
         Ok(Self {
             db,
             dir: dir.to_owned(),
@@ -260,6 +297,31 @@ impl Store {
     }
 }
 
+/// Takes group and other permissions off the data folder, the database and
+/// the files beside it, and the key: folders made by older versions were
+/// 0755 with a 0644 database, which holds password hashes and e-mails.
+fn make_private(dir: &Path) -> Result<()> {
+    let tighten = |path: &Path, mode: u32| -> Result<()> {
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("cannot stat {}", path.display())),
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot make {} private", path.display()))?;
+        }
+        Ok(())
+    };
+    tighten(dir, 0o700)?;
+    tighten(&dir.join(KEY_FILE), 0o600)?;
+    tighten(&dir.join(DB_FILE), 0o600)?;
+    for suffix in DB_SIBLINGS {
+        tighten(&dir.join(format!("{DB_FILE}{suffix}")), 0o600)?;
+    }
+    Ok(())
+}
+
 /// An argon2id hash of `password` in PHC string form, with a random salt.
 pub fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
@@ -302,6 +364,51 @@ mod tests {
         std::env::temp_dir().join(format!("brume-store-{:016x}", u64::from_le_bytes(b)))
     }
 
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_new_store_is_private() {
+        let dir = tmp();
+        let s = Store::open(&dir).unwrap();
+        s.signing_key().unwrap();
+        assert_eq!(mode_of(&dir), 0o700);
+        for file in [KEY_FILE, DB_FILE, "brume.db-wal", "brume.db-shm"] {
+            assert_eq!(mode_of(&dir.join(file)), 0o600, "{file}");
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_old_open_store_is_made_private() {
+        let dir = tmp();
+        Store::open(&dir).unwrap().signing_key().unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        for file in [KEY_FILE, DB_FILE] {
+            fs::set_permissions(dir.join(file), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let _s = Store::open_existing(&dir).unwrap();
+        assert_eq!(mode_of(&dir), 0o700);
+        for file in [KEY_FILE, DB_FILE, "brume.db-wal", "brume.db-shm"] {
+            assert_eq!(mode_of(&dir.join(file)), 0o600, "{file}");
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn open_existing_refuses_a_folder_without_a_database() {
+        let dir = tmp();
+        let err = Store::open_existing(&dir).unwrap_err().to_string();
+        assert!(err.contains(&dir.display().to_string()), "{err}");
+        assert!(err.contains("no hub database"), "{err}");
+        assert!(!dir.exists(), "nothing is created");
+        fs::create_dir_all(&dir).unwrap();
+        assert!(Store::open_existing(&dir).is_err());
+        assert!(!dir.join(DB_FILE).exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn users_groups_and_key_persist() {
         let dir = tmp();
@@ -332,9 +439,7 @@ mod tests {
             k2.verify(Some(&t), brume_proto::token::TokenKind::Access, 11)
                 .is_ok()
         );
-        let mode = fs::metadata(dir.join(KEY_FILE)).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+        assert_eq!(mode_of(&dir.join(KEY_FILE)), 0o600);
         assert!(s.remove_user(&bob).unwrap());
         assert!(s.groups().unwrap().is_empty());
         fs::remove_dir_all(dir).unwrap();

@@ -134,7 +134,7 @@ pub fn run(cmd: UserCmd) -> Result<()> {
             Ok(())
         }
         UserCmd::List { data } => {
-            let store = Store::open(&data.unwrap_or_else(super::default_data_dir))?;
+            let store = Store::open_existing(&data.unwrap_or_else(super::default_data_dir))?;
             for u in store.users()? {
                 println!("{}\t{}", u.name, u.email.as_deref().unwrap_or("-"));
             }
@@ -142,7 +142,7 @@ pub fn run(cmd: UserCmd) -> Result<()> {
         }
         UserCmd::Remove { name, data } => {
             let name = user_name(&name)?;
-            let store = Store::open(&data.unwrap_or_else(super::default_data_dir))?;
+            let store = Store::open_existing(&data.unwrap_or_else(super::default_data_dir))?;
             if !store.remove_user(&name)? {
                 bail!("no user {name}");
             }
