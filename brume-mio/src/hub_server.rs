@@ -142,6 +142,8 @@ pub struct HubServer {
     logins_in_flight: Arc<Mutex<usize>>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     addr: SocketAddr,
+    /// Held while the hub runs: one hub per data folder.
+    _lock: std::fs::File,
 }
 
 fn unix_now() -> u64 {
@@ -154,6 +156,7 @@ impl HubServer {
     /// Opens the store, loads users and groups, and binds the listener.
     pub fn bind(opts: &ServeOptions) -> Result<(Self, HubHandle)> {
         let store = Store::open(&opts.data)?;
+        let lock = store.lock_for_hub()?;
         let key = store.signing_key()?;
         let tls = match &opts.tls {
             Some((cert, key)) => Some(crate::stream::server_config(cert, key)?),
@@ -214,6 +217,7 @@ impl HubServer {
                 logins_in_flight: Arc::new(Mutex::new(0)),
                 signals,
                 addr,
+                _lock: lock,
             },
             handle,
         ))

@@ -22,6 +22,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub const DB_FILE: &str = "brume.db";
 /// The signing key file under the data directory.
 pub const KEY_FILE: &str = "hub.key";
+/// The lock file a running hub holds under the data directory.
+pub const LOCK_FILE: &str = "brume.lock";
 /// What SQLite keeps beside the database, as suffixes of its name.
 const DB_SIBLINGS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
@@ -143,6 +145,42 @@ impl Store {
         };
         TokenKey::from_secret(&secret)
             .with_context(|| format!("{} holds a key shorter than 32 bytes", path.display()))
+    }
+
+    /// Takes the data directory for one hub: an exclusive `flock` on
+    /// [`LOCK_FILE`], held while the returned file is open and released by
+    /// the kernel however the process ends (SIGKILL included). A second hub
+    /// on the same folder gets a clear error naming the first one's pid.
+    pub fn lock_for_hub(&self) -> Result<fs::File> {
+        use fs4::fs_std::FileExt;
+        let path = self.dir.join(LOCK_FILE);
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let locked = FileExt::try_lock_exclusive(&file)
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        if !locked {
+            let holder = fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            let who = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            };
+            bail!(
+                "another brume serve{who} is using the data folder {}",
+                self.dir.display()
+            );
+        }
+        // Who holds it, for the error above; the lock itself is the flock.
+        file.set_len(0)?;
+        write!(file, "{}", std::process::id())?;
+        Ok(file)
     }
 
     /// Changes whenever another connection commits: a cheap "did anything change".
@@ -315,6 +353,7 @@ fn make_private(dir: &Path) -> Result<()> {
     };
     tighten(dir, 0o700)?;
     tighten(&dir.join(KEY_FILE), 0o600)?;
+    tighten(&dir.join(LOCK_FILE), 0o600)?;
     tighten(&dir.join(DB_FILE), 0o600)?;
     for suffix in DB_SIBLINGS {
         tighten(&dir.join(format!("{DB_FILE}{suffix}")), 0o600)?;

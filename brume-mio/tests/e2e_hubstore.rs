@@ -67,3 +67,64 @@ fn user_commands_refuse_a_data_folder_without_a_database() {
     assert!(!empty.join("brume.db").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs a command to its end, killing it (and failing) if it outlives [`LIMIT`].
+fn output_within(cmd: &mut Command) -> std::process::Output {
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(LIMIT) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            panic!("{cmd:?} did not exit within {LIMIT:?}");
+        }
+    }
+}
+
+fn serve(data: &Path) -> Proc {
+    Proc::spawn(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data),
+    )
+}
+
+#[test]
+fn one_hub_per_data_folder_even_after_sigkill() {
+    let mut hub = Hub::start("lock");
+    let out = output_within(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&hub.data),
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = stderr(&out);
+    let pid = format!("pid {}", hub.proc.child.id());
+    assert!(
+        err.contains("another brume serve")
+            && err.contains(&pid)
+            && err.contains(&hub.data.display().to_string()),
+        "{err}"
+    );
+
+    // The lock is a flock: the kernel drops it with the process.
+    hub.proc.signal("-KILL");
+    hub.proc.wait_exit();
+    let mut again = serve(&hub.data);
+    again.wait_line("listening on");
+
+    // And a hub that stops cleanly lets the next one start.
+    again.signal("-TERM");
+    assert_eq!(again.wait_exit(), 0);
+    let mut third = serve(&hub.data);
+    third.wait_line("listening on");
+}
