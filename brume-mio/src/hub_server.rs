@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput, HubUser};
 use brume_proto::signal::UserName;
 use brume_proto::token::{TokenKey, TokenKind};
 use mio::net::{TcpListener, TcpStream};
@@ -116,7 +116,9 @@ struct Conn {
 
 struct LoginDone {
     conn: u64,
-    user: Option<UserName>,
+    /// The user and their token generation when the check began, if the
+    /// password matched.
+    user: Option<(UserName, u64)>,
 }
 
 /// A hub bound to its socket, ready to [`HubServer::run`].
@@ -127,7 +129,8 @@ pub struct HubServer {
     hub: Hub,
     store: Store,
     key: TokenKey,
-    users: BTreeSet<UserName>,
+    /// Users and their token generations, as last read from the store.
+    users: BTreeMap<UserName, u64>,
     data_version: i64,
     next_sync: Instant,
     conns: BTreeMap<u64, Conn>,
@@ -181,8 +184,8 @@ impl HubServer {
             None
         };
         let now = Instant::now();
-        let users = store.user_names()?;
-        let mut hub = Hub::new(HubConfig::new(key.clone()), users.clone(), now, unix_now());
+        let users = store.user_generations()?;
+        let mut hub = Hub::new(HubConfig::new(key.clone()), hub_users(&users), now, unix_now());
         for (group, members) in store.groups()? {
             hub.set_group(group, members);
         }
@@ -330,17 +333,26 @@ impl HubServer {
             return;
         }
         self.data_version = version;
-        let (users, groups) = match (self.store.user_names(), self.store.groups()) {
+        let (users, groups) = match (self.store.user_generations(), self.store.groups()) {
             (Ok(u), Ok(g)) => (u, g),
             (Err(e), _) | (_, Err(e)) => return warn!("store: {e:#}"),
         };
-        for gone in self.users.difference(&users) {
+        for gone in self.users.keys().filter(|u| !users.contains_key(*u)) {
             info!(user = %gone, "user removed");
             self.hub.remove_user(now, gone);
         }
-        for new in users.difference(&self.users) {
-            info!(user = %new, "user added");
-            self.hub.add_user(new.clone());
+        for (user, &generation) in &users {
+            match self.users.get(user) {
+                Some(&old) if old == generation => continue,
+                // A new password, `brume user revoke`, or removed and
+                // added again since the last look: older tokens die.
+                Some(_) => info!(%user, generation, "tokens revoked"),
+                None => info!(%user, "user added"),
+            }
+            self.hub.add_user(HubUser {
+                name: user.clone(),
+                generation,
+            });
         }
         self.users = users;
         for (group, members) in groups {
@@ -624,9 +636,9 @@ impl HubServer {
         self.sync_store(now);
         let known = UserName::new(user.clone())
             .ok()
-            .filter(|u| self.users.contains(u));
+            .and_then(|u| self.users.get(&u).map(|&g| (u, g)));
         let hash = match &known {
-            Some(u) => self.store.password_hash(u.as_str()).ok().flatten(),
+            Some((u, _)) => self.store.password_hash(u.as_str()).ok().flatten(),
             None => None,
         };
         let tx = self.login_tx.clone();
@@ -645,22 +657,18 @@ impl HubServer {
     fn logins_done(&mut self, now: Instant) {
         while let Ok(done) = self.login_rx.try_recv() {
             let reply = match done.user {
-                Some(user) => {
+                Some((user, generation)) => {
                     let unix = self.hub.unix_time(now);
                     info!(%user, "login");
+                    // The generation from before the check: a password
+                    // changed meanwhile makes these tokens dead on arrival.
+                    let mint = |kind, lifetime| {
+                        self.key
+                            .mint_generation(&user, generation, kind, unix, lifetime)
+                    };
                     LoginReply::Tokens {
-                        access_token: self.key.mint(
-                            &user,
-                            TokenKind::Access,
-                            unix,
-                            ACCESS_LIFETIME,
-                        ),
-                        refresh_token: self.key.mint(
-                            &user,
-                            TokenKind::Refresh,
-                            unix,
-                            REFRESH_LIFETIME,
-                        ),
+                        access_token: mint(TokenKind::Access, ACCESS_LIFETIME),
+                        refresh_token: mint(TokenKind::Refresh, REFRESH_LIFETIME),
                         expires_at: unix + ACCESS_LIFETIME,
                         user: user.as_str().to_owned(),
                     }
@@ -683,6 +691,16 @@ impl HubServer {
             self.begin_close(now, id);
         }
     }
+}
+
+fn hub_users(users: &BTreeMap<UserName, u64>) -> Vec<HubUser> {
+    users
+        .iter()
+        .map(|(name, &generation)| HubUser {
+            name: name.clone(),
+            generation,
+        })
+        .collect()
 }
 
 fn error_reply(code: &str, message: &str) -> LoginReply {

@@ -6,7 +6,7 @@
 //! Owns: the data directory's files. Never: protocol decisions (the `Hub`
 //! decides who may log in with a token; this only answers who exists).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -55,6 +55,13 @@ impl Store {
             .create(dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         let path = dir.join(DB_FILE);
+        let key = dir.join(KEY_FILE);
+        if !path.exists() && key.exists() {
+            // A new database means new accounts: a key left from the old one
+            // would let its tokens in (generations start again at 0).
+            fs::remove_file(&key)
+                .with_context(|| format!("cannot retire the old key {}", key.display()))?;
+        }
         // SQLite gives its -wal, -shm and -journal files the database's
         // mode, so a database made 0600 here keeps them private too.
         fs::OpenOptions::new()
@@ -94,6 +101,13 @@ impl Store {
                  password TEXT NOT NULL,
                  created INTEGER NOT NULL
              );
+             -- Token generations outlive their users, so that a name
+             -- removed and added again never honours the old tokens.
+             CREATE TABLE IF NOT EXISTS generations (
+                 name TEXT PRIMARY KEY,
+                 generation INTEGER NOT NULL
+             );
+             INSERT OR IGNORE INTO generations (name, generation) SELECT name, 0 FROM users;
              CREATE TABLE IF NOT EXISTS members (
                  owner TEXT NOT NULL,
                  grp TEXT NOT NULL,
@@ -188,32 +202,37 @@ impl Store {
         Ok(self.db.query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
-    /// Adds a user with an already hashed password.
+    /// Adds a user with an already hashed password; returns their token
+    /// generation (0 for a new name, one more than last time for a name
+    /// that existed before).
     pub fn add_user_hashed(
         &self,
         name: &UserName,
         email: Option<&str>,
         hash: &str,
         now: u64,
-    ) -> Result<()> {
-        let n = self.db.execute(
+    ) -> Result<u64> {
+        let tx = self.db.unchecked_transaction()?;
+        let n = tx.execute(
             "INSERT OR IGNORE INTO users (name, email, password, created) VALUES (?1, ?2, ?3, ?4)",
             params![name.as_str(), email, hash, now as i64],
         )?;
         if n == 0 {
             bail!("user {name} already exists");
         }
-        Ok(())
+        let generation = new_generation(&tx, name)?;
+        tx.commit()?;
+        Ok(generation)
     }
 
-    /// Adds a user, hashing the password with argon2.
+    /// Adds a user, hashing the password with argon2; returns their token generation.
     pub fn add_user(
         &self,
         name: &UserName,
         email: Option<&str>,
         password: &str,
         now: u64,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         self.add_user_hashed(name, email, &hash_password(password)?, now)
     }
 
@@ -223,25 +242,82 @@ impl Store {
         let tx = self.db.transaction()?;
         let mut added = 0;
         for (name, hash) in users {
-            added += tx.execute(
+            let n = tx.execute(
                 "INSERT OR IGNORE INTO users (name, email, password, created) VALUES (?1, NULL, ?2, ?3)",
                 params![name.as_str(), hash, now as i64],
             )?;
+            if n > 0 {
+                new_generation(&tx, name)?;
+            }
+            added += n;
         }
         tx.commit()?;
         Ok(added)
     }
 
-    /// Removes a user and their memberships; false if there was none.
+    /// Removes a user and their memberships; false if there was none. Their
+    /// generation stays, so their tokens never work for a later namesake.
     pub fn remove_user(&self, name: &UserName) -> Result<bool> {
-        let n = self
-            .db
-            .execute("DELETE FROM users WHERE name = ?1", [name.as_str()])?;
-        self.db.execute(
+        let tx = self.db.unchecked_transaction()?;
+        let n = tx.execute("DELETE FROM users WHERE name = ?1", [name.as_str()])?;
+        tx.execute(
             "DELETE FROM members WHERE owner = ?1 OR member = ?1",
             [name.as_str()],
         )?;
+        tx.commit()?;
         Ok(n > 0)
+    }
+
+    /// Replaces a user's password and revokes every token of theirs; their
+    /// new generation, or `None` if there is no such user.
+    pub fn set_password(&self, name: &UserName, password: &str) -> Result<Option<u64>> {
+        let hash = hash_password(password)?;
+        let tx = self.db.unchecked_transaction()?;
+        let n = tx.execute(
+            "UPDATE users SET password = ?2 WHERE name = ?1",
+            params![name.as_str(), hash],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let generation = new_generation(&tx, name)?;
+        tx.commit()?;
+        Ok(Some(generation))
+    }
+
+    /// Revokes every token of a user, keeping the password; their new
+    /// generation, or `None` if there is no such user.
+    pub fn revoke(&self, name: &UserName) -> Result<Option<u64>> {
+        let tx = self.db.unchecked_transaction()?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT 1 FROM users WHERE name = ?1", [name.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let generation = new_generation(&tx, name)?;
+        tx.commit()?;
+        Ok(Some(generation))
+    }
+
+    /// Every user with their token generation, sorted by name.
+    pub fn user_generations(&self) -> Result<BTreeMap<UserName, u64>> {
+        let mut stmt = self.db.prepare(
+            "SELECT users.name, COALESCE(generations.generation, 0) FROM users \
+             LEFT JOIN generations ON generations.name = users.name",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (name, generation) = row?;
+            // A row edited by hand into an illegal name is skipped, not fatal.
+            if let Ok(name) = UserName::new(name) {
+                out.insert(name, generation.max(0) as u64);
+            }
+        }
+        Ok(out)
     }
 
     /// Every user, sorted by name.
@@ -333,6 +409,19 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Moves `name` to a generation of tokens none of theirs was minted at:
+/// 0 for a name never seen, else one more. Returns it.
+fn new_generation(tx: &rusqlite::Transaction<'_>, name: &UserName) -> Result<u64> {
+    let generation: i64 = tx.query_row(
+        "INSERT INTO generations (name, generation) VALUES (?1, 0) \
+         ON CONFLICT (name) DO UPDATE SET generation = generation + 1 \
+         RETURNING generation",
+        [name.as_str()],
+        |r| r.get(0),
+    )?;
+    Ok(generation.max(0) as u64)
 }
 
 /// Takes group and other permissions off the data folder, the database and
@@ -445,6 +534,56 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         assert!(Store::open_existing(&dir).is_err());
         assert!(!dir.join(DB_FILE).exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn generations_move_on_with_every_revocation_and_outlive_the_user() {
+        let dir = tmp();
+        let bob = UserName::new("bob").unwrap();
+        let carol = UserName::new("carol").unwrap();
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.add_user(&bob, None, "pw", 1).unwrap(), 0);
+        assert_eq!(s.revoke(&bob).unwrap(), Some(1));
+        let hash = s.password_hash("bob").unwrap().unwrap();
+        assert_eq!(s.set_password(&bob, "new").unwrap(), Some(2));
+        let new_hash = s.password_hash("bob").unwrap().unwrap();
+        assert!(check_password(&new_hash, "new") && !check_password(&new_hash, "pw"));
+        assert_ne!(hash, new_hash);
+        assert!(s.remove_user(&bob).unwrap());
+        assert_eq!(s.revoke(&bob).unwrap(), None);
+        assert_eq!(s.set_password(&bob, "x").unwrap(), None);
+        assert_eq!(s.add_user(&bob, None, "pw", 2).unwrap(), 3);
+        assert_eq!(s.add_user(&carol, None, "pw", 2).unwrap(), 0);
+        let all = s.user_generations().unwrap();
+        assert_eq!(all, BTreeMap::from([(bob.clone(), 3), (carol, 0)]));
+        drop(s);
+        assert_eq!(Store::open(&dir).unwrap().user_generations().unwrap()[&bob], 3);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_database_retires_an_old_key() {
+        let dir = tmp();
+        let alice = UserName::new("alice").unwrap();
+        let old = Store::open(&dir).unwrap().signing_key().unwrap();
+        let t = old.mint(&alice, brume_proto::token::TokenKind::Access, 10, 10);
+        fs::remove_file(dir.join(DB_FILE)).unwrap();
+        let s = Store::open(&dir).unwrap();
+        let new = s.signing_key().unwrap();
+        assert!(
+            new.verify(Some(&t), brume_proto::token::TokenKind::Access, 11)
+                .is_err()
+        );
+        // An existing database keeps its key.
+        drop(s);
+        let again = Store::open(&dir).unwrap().signing_key().unwrap();
+        let t = new.mint(&alice, brume_proto::token::TokenKind::Access, 10, 10);
+        assert!(
+            again
+                .verify(Some(&t), brume_proto::token::TokenKind::Access, 11)
+                .is_ok()
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

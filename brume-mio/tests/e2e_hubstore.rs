@@ -128,3 +128,92 @@ fn one_hub_per_data_folder_even_after_sigkill() {
     let mut third = serve(&hub.data);
     third.wait_line("listening on");
 }
+
+fn user_cmd(hub: &Hub, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("user").args(args).arg("--data").arg(&hub.data);
+    let out = match stdin {
+        Some(input) => run_stdin(&mut cmd, input),
+        None => output_within(&mut cmd),
+    };
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    out
+}
+
+/// `brume login` into a new config file; its path.
+fn login(hub: &Hub, name: &str, password: &str, file: &str) -> std::path::PathBuf {
+    let conf = hub.dir.join(file);
+    let out = run_stdin(
+        Command::new(BIN)
+            .env("BRUME_CONF", &conf)
+            .args(["login", "--url", &hub.url, name, "--password-stdin"]),
+        password,
+    );
+    assert!(out.status.success(), "login: {}", stderr(&out));
+    conf
+}
+
+/// A config whose tokens were revoked fails at once, saying to log in again.
+fn assert_refused(conf: &Path) {
+    let out = brume(conf, &["ping", "alice", "-c", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr(&out).contains("brume login"), "{}", stderr(&out));
+}
+
+fn keep_copy(hub: &Hub, conf: &Path, name: &str) -> std::path::PathBuf {
+    let copy = hub.dir.join(name);
+    std::fs::copy(conf, &copy).unwrap();
+    copy
+}
+
+#[test]
+fn tokens_die_with_the_account_a_new_password_and_a_revocation() {
+    let hub = Hub::start("revoke");
+    let _alice = hub.add_user("alice", "pw-alice");
+    let inbox = hub.dir.join("in");
+
+    // Removed and added again: the old config does not log into the new account.
+    let first = keep_copy(&hub, &hub.add_user("bob", "pw-1"), "bob-first.conf");
+    let mut live = recv(&first, &inbox, false);
+    user_cmd(&hub, &["remove", "bob"], None);
+    assert_ne!(live.wait_exit(), 0, "the removed user's session ends");
+    let second = keep_copy(&hub, &hub.add_user("bob", "pw-2"), "bob-second.conf");
+    assert_refused(&first);
+
+    // A new password: the live session closes, the old tokens are refused,
+    // the new password logs in and the old one does not.
+    let mut live = recv(&second, &inbox, false);
+    user_cmd(&hub, &["passwd", "bob", "--password-stdin"], Some("pw-3"));
+    assert_ne!(live.wait_exit(), 0, "the session of revoked tokens ends");
+    assert_refused(&second);
+    let out = run_stdin(
+        Command::new(BIN)
+            .env("BRUME_CONF", hub.dir.join("never.conf"))
+            .args(["login", "--url", &hub.url, "bob", "--password-stdin"]),
+        "pw-2",
+    );
+    assert_eq!(out.status.code(), Some(1), "the old password: {out:?}");
+    let third = login(&hub, "bob", "pw-3", "bob-third.conf");
+
+    // A revocation: the same, and the password still works.
+    let mut live = recv(&third, &inbox, false);
+    user_cmd(&hub, &["revoke", "bob"], None);
+    assert_ne!(live.wait_exit(), 0, "the session of revoked tokens ends");
+    assert_refused(&third);
+    let fourth = login(&hub, "bob", "pw-3", "bob-fourth.conf");
+    let _ready = recv(&fourth, &inbox, false);
+
+    // Unknown users are errors, not silent successes.
+    for args in [&["passwd", "carol", "--password-stdin"][..], &["revoke", "carol"][..]] {
+        let out = run_stdin(
+            Command::new(BIN)
+                .arg("user")
+                .args(args)
+                .arg("--data")
+                .arg(&hub.data),
+            "pw",
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains("no user carol"), "{}", stderr(&out));
+    }
+}

@@ -10,11 +10,12 @@
 //!
 //! ```
 //! # use std::time::Instant;
-//! # use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+//! # use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput, HubUser};
 //! # use brume_proto::token::TokenKey;
 //! # fn drive(start: Instant) {
 //! # let key = TokenKey::from_secret(&[1; 32]).unwrap();
-//! let mut hub = Hub::new(HubConfig::new(key), [], start, 1_700_000_000);
+//! let users: Vec<HubUser> = Vec::new(); // names and token generations, from storage
+//! let mut hub = Hub::new(HubConfig::new(key), users, start, 1_700_000_000);
 //! hub.handle_input(start, HubInput::Opened(ConnId(1)));
 //! hub.handle_input(start, HubInput::Frame(ConnId(1), br#"{"type":"ping","nonce":1}"#));
 //! while let Some(out) = hub.poll_output() {
@@ -40,6 +41,7 @@ mod rate;
 mod relay;
 mod session;
 mod timers;
+mod users;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod audit;
@@ -50,6 +52,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 pub use config::{HubConfig, HubLimits};
+pub use users::HubUser;
 
 use crate::error::ErrorCode;
 use crate::signal::{
@@ -59,6 +62,7 @@ use groups::Groups;
 use relay::Attempt;
 use session::{Session, SessionState};
 use timers::{TimerKey, Timers};
+use users::Users;
 
 /// The driver's name for one client connection. The hub never invents these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,7 +115,7 @@ pub struct Hub {
     /// `unix_anchor` seconds since the epoch at `instant_anchor`.
     instant_anchor: Instant,
     unix_anchor: u64,
-    users: BTreeSet<UserName>,
+    users: Users,
     sessions: BTreeMap<ConnId, Session>,
     online: BTreeMap<UserName, ConnId>,
     /// Explicit presence subscriptions: watched user → watching sessions.
@@ -123,11 +127,12 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub that knows `users`, at time `now`, which is `unix_now` seconds
-    /// since the Unix epoch (used only to check and mint token expiry).
-    pub fn new(
+    /// A hub that knows `users` (names, at generation 0, or [`HubUser`]s),
+    /// at time `now`, which is `unix_now` seconds since the Unix epoch (used
+    /// only to check and mint token expiry).
+    pub fn new<U: Into<HubUser>>(
         config: HubConfig,
-        users: impl IntoIterator<Item = UserName>,
+        users: impl IntoIterator<Item = U>,
         now: Instant,
         unix_now: u64,
     ) -> Self {
@@ -135,7 +140,7 @@ impl Hub {
             config,
             instant_anchor: now,
             unix_anchor: unix_now,
-            users: users.into_iter().collect(),
+            users: users.into_iter().map(Into::into).collect(),
             sessions: BTreeMap::new(),
             online: BTreeMap::new(),
             watchers: BTreeMap::new(),
@@ -189,7 +194,7 @@ impl Hub {
         match input {
             HubInput::Opened(conn) => self.on_opened(now, conn),
             HubInput::Frame(conn, bytes) => self.on_frame(now, conn, bytes),
-            HubInput::Closed(conn) => self.forget_session(now, conn, CancelWhy::PeerGone),
+            HubInput::Closed(conn) => self.forget_session(conn, CancelWhy::PeerGone),
             HubInput::Timeout => self.on_timeout(now),
         }
     }
@@ -202,17 +207,30 @@ impl Hub {
         self.unix_anchor = unix_now;
     }
 
-    /// A new user can now be reached and can log in.
-    pub fn add_user(&mut self, user: UserName) {
-        self.users.insert(user);
+    /// A new user can now be reached and can log in; a name alone is at
+    /// generation 0. For a known user at a new generation, every older token
+    /// is revoked: their live session, if any, is told `ETOKENINVALID`
+    /// (`token revoked`) and closed (`auth_failed`).
+    pub fn add_user(&mut self, user: impl Into<HubUser>) {
+        let user = user.into();
+        let name = user.name.clone();
+        let generation = user.generation;
+        let before = self.users.insert(user);
+        if before.is_some_and(|g| g != generation)
+            && let Some(&conn) = self.online.get(&name)
+        {
+            let e = crate::token::TokenError::Revoked;
+            self.send(conn, &error_msg(e.code(), None, &e.to_string()));
+            self.close_session(conn, CloseReason::AuthFailed);
+        }
     }
 
     /// Removes a user: their session closes (`user_removed`), their groups go
     /// and the groups they were in shrink, each reported as `GroupChanged`.
-    pub fn remove_user(&mut self, now: Instant, user: &UserName) {
+    pub fn remove_user(&mut self, _now: Instant, user: &UserName) {
         self.users.remove(user);
         if let Some(&conn) = self.online.get(user) {
-            self.close_session(now, conn, CloseReason::UserRemoved);
+            self.close_session(conn, CloseReason::UserRemoved);
         }
         // Groups it owned go, groups it was in shrink: the driver saves both.
         for (group, members) in self.groups.remove_user(user) {
@@ -238,10 +256,10 @@ impl Hub {
     }
 
     /// Closes every session with `shutdown`.
-    pub fn shutdown(&mut self, now: Instant) {
+    pub fn shutdown(&mut self, _now: Instant) {
         let conns: Vec<ConnId> = self.sessions.keys().copied().collect();
         for conn in conns {
-            self.close_session(now, conn, CloseReason::Shutdown);
+            self.close_session(conn, CloseReason::Shutdown);
         }
     }
 
@@ -366,7 +384,7 @@ impl Hub {
             ClientMsg::Members { group, members } => self.on_members(conn, user, group, members),
             ClientMsg::Ping { nonce } => self.send(conn, &HubMsg::Pong { nonce }),
             ClientMsg::Pong { .. } => {}
-            ClientMsg::Close { .. } => self.close_session(now, conn, CloseReason::Client),
+            ClientMsg::Close { .. } => self.close_session(conn, CloseReason::Client),
         }
     }
 
@@ -386,8 +404,8 @@ impl Hub {
         };
         session.scheduled = None; // popped from the table
         match session.due(now, limits) {
-            session::Due::AuthTimeout => self.close_session(now, conn, CloseReason::AuthTimeout),
-            session::Due::Idle => self.close_session(now, conn, CloseReason::Idle),
+            session::Due::AuthTimeout => self.close_session(conn, CloseReason::AuthTimeout),
+            session::Due::Idle => self.close_session(conn, CloseReason::Idle),
             session::Due::Ping => {
                 session.ping_sent = true;
                 session.pings = session.pings.wrapping_add(1);
@@ -410,7 +428,7 @@ impl Hub {
     }
 
     /// Tells the client why, asks the driver to close, and forgets the session.
-    fn close_session(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
+    fn close_session(&mut self, conn: ConnId, reason: CloseReason) {
         if !self.sessions.contains_key(&conn) {
             return;
         }
@@ -421,12 +439,12 @@ impl Hub {
         } else {
             CancelWhy::PeerGone
         };
-        self.forget_session(now, conn, why);
+        self.forget_session(conn, why);
     }
 
     /// Drops every trace of a session: its timer, attempts, subscriptions and
     /// presence. Peers it was negotiating with are told the attempt is over.
-    fn forget_session(&mut self, _now: Instant, conn: ConnId, why: CancelWhy) {
+    fn forget_session(&mut self, conn: ConnId, why: CancelWhy) {
         let Some(session) = self.sessions.remove(&conn) else {
             return;
         };
