@@ -290,9 +290,11 @@ impl Store {
     pub fn revoke(&self, name: &UserName) -> Result<Option<u64>> {
         let tx = self.db.unchecked_transaction()?;
         let exists: Option<i64> = tx
-            .query_row("SELECT 1 FROM users WHERE name = ?1", [name.as_str()], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT 1 FROM users WHERE name = ?1",
+                [name.as_str()],
+                |r| r.get(0),
+            )
             .optional()?;
         if exists.is_none() {
             return Ok(None);
@@ -558,7 +560,10 @@ mod tests {
         let all = s.user_generations().unwrap();
         assert_eq!(all, BTreeMap::from([(bob.clone(), 3), (carol, 0)]));
         drop(s);
-        assert_eq!(Store::open(&dir).unwrap().user_generations().unwrap()[&bob], 3);
+        assert_eq!(
+            Store::open(&dir).unwrap().user_generations().unwrap()[&bob],
+            3
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -84,7 +84,9 @@ fn output_within(cmd: &mut Command) -> std::process::Output {
     match rx.recv_timeout(LIMIT) {
         Ok(out) => out.unwrap(),
         Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("{cmd:?} did not exit within {LIMIT:?}");
         }
     }
@@ -144,9 +146,13 @@ fn user_cmd(hub: &Hub, args: &[&str], stdin: Option<&str>) -> std::process::Outp
 fn login(hub: &Hub, name: &str, password: &str, file: &str) -> std::path::PathBuf {
     let conf = hub.dir.join(file);
     let out = run_stdin(
-        Command::new(BIN)
-            .env("BRUME_CONF", &conf)
-            .args(["login", "--url", &hub.url, name, "--password-stdin"]),
+        Command::new(BIN).env("BRUME_CONF", &conf).args([
+            "login",
+            "--url",
+            &hub.url,
+            name,
+            "--password-stdin",
+        ]),
         password,
     );
     assert!(out.status.success(), "login: {}", stderr(&out));
@@ -204,7 +210,10 @@ fn tokens_die_with_the_account_a_new_password_and_a_revocation() {
     let _ready = recv(&fourth, &inbox, false);
 
     // Unknown users are errors, not silent successes.
-    for args in [&["passwd", "carol", "--password-stdin"][..], &["revoke", "carol"][..]] {
+    for args in [
+        &["passwd", "carol", "--password-stdin"][..],
+        &["revoke", "carol"][..],
+    ] {
         let out = run_stdin(
             Command::new(BIN)
                 .arg("user")
@@ -215,5 +224,134 @@ fn tokens_die_with_the_account_a_new_password_and_a_revocation() {
         );
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(stderr(&out).contains("no user carol"), "{}", stderr(&out));
+    }
+}
+
+/// A hub whose stderr (its logs, at the default verbosity) arrives as lines
+/// with its stdout.
+fn logged_hub(name: &str) -> Hub {
+    let dir = tmp(name);
+    let data = dir.join("hub");
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(reader)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let _ = child.stdout.take();
+    let mut proc = Proc {
+        child,
+        lines,
+        seen: Vec::new(),
+    };
+    let line = proc.wait_line("listening on");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .unwrap()
+        .to_owned();
+    Hub {
+        proc,
+        url,
+        data,
+        dir,
+    }
+}
+
+fn try_login(hub: &Hub, name: &str, password: &str) -> (std::process::Output, std::time::Duration) {
+    let start = std::time::Instant::now();
+    let out = run_stdin(
+        Command::new(BIN)
+            .env("BRUME_CONF", hub.dir.join("tried.conf"))
+            .args(["login", "--url", &hub.url, name, "--password-stdin"]),
+        password,
+    );
+    (out, start.elapsed())
+}
+
+#[test]
+fn the_hub_logs_sessions_and_failures_and_slows_repeated_failures() {
+    const PASSWORD: &str = "pw-bob-secret";
+    let mut hub = logged_hub("logs");
+    let bob = hub.add_user("bob", PASSWORD);
+    let conf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bob).unwrap()).unwrap();
+    let access = conf["access_token"].as_str().unwrap().to_owned();
+    let refresh = conf["refresh_token"].as_str().unwrap().to_owned();
+
+    // Sessions opening and closing, with user and address.
+    let receiver = recv(&bob, &hub.dir.join("in"), false);
+    let line = hub.proc.wait_line("session opened");
+    assert!(
+        line.contains("user=bob") && line.contains("addr=127.0.0.1:"),
+        "{line}"
+    );
+    drop(receiver);
+    let line = hub.proc.wait_line("session closed");
+    assert!(
+        line.contains("user=bob") && line.contains("addr=127.0.0.1:"),
+        "{line}"
+    );
+
+    // Wrong passwords: logged with user and address, each answered later.
+    let mut took = Vec::new();
+    for wrong in ["wrong-1", "wrong-2", "wrong-3", "wrong-4"] {
+        let (out, elapsed) = try_login(&hub, "bob", wrong);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        took.push(elapsed);
+        let line = hub.proc.wait_line("password login failed");
+        assert!(
+            line.contains("user=\"bob\"") && line.contains("addr=127.0.0.1:"),
+            "{line}"
+        );
+    }
+    // After three failures the address waits a second before the next
+    // check starts (0.25 s, 0.5 s, 1 s: the delay doubles).
+    assert!(
+        took[3] >= std::time::Duration::from_millis(900),
+        "the 4th try took {:?} ({took:?})",
+        took[3]
+    );
+    assert!(took[3] > took[0], "{took:?}");
+
+    // A refused token in `hello` is logged and counted too.
+    let mut tampered = conf.clone();
+    tampered["access_token"] = "x.y.z".into();
+    tampered["refresh_token"] = serde_json::Value::Null;
+    let bad = hub.dir.join("tampered.conf");
+    std::fs::write(&bad, tampered.to_string()).unwrap();
+    let out = brume(&bad, &["ping", "bob", "-c", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let line = hub.proc.wait_line("token refused");
+    assert!(
+        line.contains("addr=127.0.0.1:")
+            && line.contains("ETOKENINVALID")
+            && line.contains("failures=5"),
+        "{line}"
+    );
+
+    // Nothing the hub logged holds a secret.
+    hub.proc.signal("-TERM");
+    hub.proc.wait_line("hub stopped");
+    for line in &hub.proc.seen {
+        for secret in [PASSWORD, "wrong-1", &access, &refresh] {
+            assert!(!line.contains(secret), "a secret in the log: {line}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::session::SessionState;
-use super::{ConnId, Hub, error_msg};
+use super::{ConnId, Hub, HubEvent, error_msg};
 use crate::error::ErrorCode;
 use crate::signal::{ClientMsg, CloseReason, HubMsg, PROTOCOL_VERSION, UserName};
 use crate::token::{TokenError, TokenKind};
@@ -53,7 +53,14 @@ impl Hub {
         let user = match self.verify(refresh_token, TokenKind::Refresh, unix) {
             Ok(user) => user,
             Err(e) if current.is_none() => return self.auth_failed(conn, &e),
-            Err(e) => return self.send(conn, &error_msg(e.code(), None, &e.to_string())),
+            Err(e) => {
+                self.event(HubEvent::AuthFailed {
+                    conn,
+                    code: e.code(),
+                    reason: e.to_string(),
+                });
+                return self.send(conn, &error_msg(e.code(), None, &e.to_string()));
+            }
         };
         if current.is_some_and(|c| *c != user) {
             let e = TokenError::Invalid("refresh token belongs to another user".into());
@@ -108,6 +115,11 @@ impl Hub {
     }
 
     fn auth_failed(&mut self, conn: ConnId, e: &TokenError) {
+        self.event(HubEvent::AuthFailed {
+            conn,
+            code: e.code(),
+            reason: e.to_string(),
+        });
         self.send(conn, &error_msg(e.code(), None, &e.to_string()));
         let max = self.config.limits.max_auth_failures;
         let Some(session) = self.sessions.get_mut(&conn) else {
@@ -136,6 +148,10 @@ impl Hub {
         };
         session.state = SessionState::Authenticated { user: user.clone() };
         self.online.insert(user.clone(), conn);
+        self.event(HubEvent::Authenticated {
+            conn,
+            user: user.clone(),
+        });
         self.reschedule_session(conn);
         let limits = self.config.limits.session_limits();
         self.send(

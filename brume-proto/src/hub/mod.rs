@@ -35,6 +35,7 @@
 
 mod auth;
 mod config;
+mod event;
 mod groups;
 mod presence;
 mod rate;
@@ -52,6 +53,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 pub use config::{HubConfig, HubLimits};
+pub use event::HubEvent;
 pub use users::HubUser;
 
 use crate::error::ErrorCode;
@@ -124,6 +126,8 @@ pub struct Hub {
     attempts: BTreeMap<(UserName, AttemptId), Attempt>,
     timers: Timers,
     outputs: VecDeque<HubOutput>,
+    /// Only filled when `config.session_events` is set.
+    events: VecDeque<HubEvent>,
 }
 
 impl Hub {
@@ -148,6 +152,7 @@ impl Hub {
             attempts: BTreeMap::new(),
             timers: Timers::default(),
             outputs: VecDeque::new(),
+            events: VecDeque::new(),
         }
     }
 
@@ -194,7 +199,17 @@ impl Hub {
         match input {
             HubInput::Opened(conn) => self.on_opened(now, conn),
             HubInput::Frame(conn, bytes) => self.on_frame(now, conn, bytes),
-            HubInput::Closed(conn) => self.forget_session(conn, CancelWhy::PeerGone),
+            HubInput::Closed(conn) => {
+                if self.sessions.contains_key(&conn) {
+                    let user = self.user_of(conn).cloned();
+                    self.forget_session(conn, CancelWhy::PeerGone);
+                    self.event(HubEvent::Closed {
+                        conn,
+                        user,
+                        reason: None,
+                    });
+                }
+            }
             HubInput::Timeout => self.on_timeout(now),
         }
     }
@@ -269,6 +284,13 @@ impl Hub {
     #[must_use]
     pub fn poll_output(&mut self) -> Option<HubOutput> {
         self.outputs.pop_front()
+    }
+
+    /// The next session event, if [`HubConfig::session_events`] is on;
+    /// drain it with the outputs.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<HubEvent> {
+        self.events.pop_front()
     }
 
     /// When to feed [`HubInput::Timeout`] next; `None` if no timer is set.
@@ -439,7 +461,13 @@ impl Hub {
         } else {
             CancelWhy::PeerGone
         };
+        let user = self.user_of(conn).cloned();
         self.forget_session(conn, why);
+        self.event(HubEvent::Closed {
+            conn,
+            user,
+            reason: Some(reason),
+        });
     }
 
     /// Drops every trace of a session: its timer, attempts, subscriptions and
@@ -471,6 +499,12 @@ impl Hub {
             if why != CancelWhy::Replaced {
                 self.broadcast_presence(&user, false);
             }
+        }
+    }
+
+    fn event(&mut self, event: HubEvent) {
+        if self.config.session_events {
+            self.events.push_back(event);
         }
     }
 

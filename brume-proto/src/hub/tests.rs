@@ -991,8 +991,10 @@ fn a_new_generation_revokes_every_older_token_and_the_live_session() {
         3,
         &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{fresh}"}}"#),
     );
-    let Some(HubMsg::Token { access_token, .. }) =
-        out.iter().map(|(_, m)| m).find(|m| matches!(m, HubMsg::Token { .. }))
+    let Some(HubMsg::Token { access_token, .. }) = out
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| matches!(m, HubMsg::Token { .. }))
     else {
         panic!("{out:?}")
     };
@@ -1017,4 +1019,71 @@ fn a_re_added_user_at_a_new_generation_refuses_the_old_tokens() {
         panic!("{out:?}")
     };
     assert!(message.contains("revoked"), "{message}");
+}
+
+#[test]
+fn session_events_name_the_user_and_never_the_token() {
+    let start = t0();
+    let mut config = HubConfig::new(key());
+    config.session_events = true;
+    let mut hub = Hub::new(config, [u("alice"), u("bob")], start, UNIX0);
+    let hello = |user: &str, generation: u64| {
+        let t = key().mint_generation(&u(user), generation, TokenKind::Access, UNIX0, 60);
+        (
+            t.clone(),
+            format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+        )
+    };
+    hub.handle_input(start, HubInput::Opened(ConnId(1)));
+    let (stale, frame) = hello("alice", 9);
+    hub.handle_input(start, HubInput::Frame(ConnId(1), frame.as_bytes()));
+    let (_, frame) = hello("alice", 0);
+    hub.handle_input(start, HubInput::Frame(ConnId(1), frame.as_bytes()));
+    hub.handle_input(start, HubInput::Opened(ConnId(2)));
+    let (_, frame) = hello("bob", 0);
+    hub.handle_input(start, HubInput::Frame(ConnId(2), frame.as_bytes()));
+    hub.handle_input(start, HubInput::Closed(ConnId(2)));
+    hub.handle_input(start, HubInput::Closed(ConnId(2))); // twice: one event
+    hub.shutdown(start);
+    while hub.poll_output().is_some() {}
+    let events: Vec<HubEvent> = std::iter::from_fn(|| hub.poll_event()).collect();
+    assert_eq!(
+        events,
+        [
+            HubEvent::AuthFailed {
+                conn: ConnId(1),
+                code: ErrorCode::TokenInvalid,
+                reason: "token revoked: log in again".into()
+            },
+            HubEvent::Authenticated {
+                conn: ConnId(1),
+                user: u("alice")
+            },
+            HubEvent::Authenticated {
+                conn: ConnId(2),
+                user: u("bob")
+            },
+            HubEvent::Closed {
+                conn: ConnId(2),
+                user: Some(u("bob")),
+                reason: None
+            },
+            HubEvent::Closed {
+                conn: ConnId(1),
+                user: Some(u("alice")),
+                reason: Some(CloseReason::Shutdown)
+            },
+        ]
+    );
+    assert!(!format!("{events:?}").contains(&stale));
+}
+
+#[test]
+fn session_events_are_off_by_default() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.open(2);
+    b.send(2, r#"{"type":"hello","version":1,"token":"x.y.z"}"#);
+    b.step(HubInput::Closed(ConnId(1)));
+    assert_eq!(b.hub.hub.poll_event(), None);
 }
