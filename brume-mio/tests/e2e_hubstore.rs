@@ -22,7 +22,7 @@ fn the_store_is_private_to_its_owner() {
     let hub = Hub::start("perms");
     let _ = hub.add_user("alice", "pw-alice");
     assert_eq!(mode_of(&hub.data), 0o700);
-    for file in ["brume.db", "brume.db-wal", "brume.db-shm", "hub.key"] {
+    for file in ["brume.db", "brume.db-wal", "brume.db-shm", "hub.key", "brume.lock"] {
         assert_eq!(mode_of(&hub.data.join(file)), 0o600, "{file}");
     }
 
@@ -48,7 +48,12 @@ fn user_commands_refuse_a_data_folder_without_a_database() {
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     for data in [&typo, &empty] {
-        for args in [&["user", "list"][..], &["user", "remove", "bob"][..]] {
+        for args in [
+            &["user", "list"][..],
+            &["user", "remove", "bob"][..],
+            &["user", "passwd", "bob", "--password-stdin"][..],
+            &["user", "revoke", "bob"][..],
+        ] {
             let out = Command::new(BIN)
                 .args(args)
                 .arg("--data")
@@ -209,18 +214,18 @@ fn tokens_die_with_the_account_a_new_password_and_a_revocation() {
     let fourth = login(&hub, "bob", "pw-3", "bob-fourth.conf");
     let _ready = recv(&fourth, &inbox, false);
 
-    // Unknown users are errors, not silent successes.
+    // Unknown users are errors, not silent successes (and no password is
+    // asked for first).
     for args in [
         &["passwd", "carol", "--password-stdin"][..],
         &["revoke", "carol"][..],
     ] {
-        let out = run_stdin(
+        let out = output_within(
             Command::new(BIN)
                 .arg("user")
                 .args(args)
                 .arg("--data")
                 .arg(&hub.data),
-            "pw",
         );
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(stderr(&out).contains("no user carol"), "{}", stderr(&out));
@@ -336,8 +341,15 @@ fn the_hub_logs_sessions_and_failures_and_slows_repeated_failures() {
     tampered["refresh_token"] = serde_json::Value::Null;
     let bad = hub.dir.join("tampered.conf");
     std::fs::write(&bad, tampered.to_string()).unwrap();
+    let start = std::time::Instant::now();
     let out = brume(&bad, &["ping", "bob", "-c", "1"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // Its `hello` waited out the 2 s the 4th failure earned the address.
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(1500),
+        "answered after {:?}",
+        start.elapsed()
+    );
     let line = hub.proc.wait_line("token refused");
     assert!(
         line.contains("addr=127.0.0.1:")
