@@ -22,6 +22,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub const DB_FILE: &str = "brume.db";
 /// The signing key file under the data directory.
 pub const KEY_FILE: &str = "hub.key";
+/// Where the key of a database that is gone is set aside.
+pub const RETIRED_KEY_FILE: &str = "hub.key.retired";
 /// The lock file a running hub holds under the data directory.
 pub const LOCK_FILE: &str = "brume.lock";
 /// What SQLite keeps beside the database, as suffixes of its name.
@@ -58,8 +60,10 @@ impl Store {
         let key = dir.join(KEY_FILE);
         if !path.exists() && key.exists() {
             // A new database means new accounts: a key left from the old one
-            // would let its tokens in (generations start again at 0).
-            fs::remove_file(&key)
+            // would let its tokens in (generations start again at 0). It is
+            // set aside, not deleted, and a new one is made on first use.
+            let retired = dir.join(RETIRED_KEY_FILE);
+            fs::rename(&key, &retired)
                 .with_context(|| format!("cannot retire the old key {}", key.display()))?;
         }
         // SQLite gives its -wal, -shm and -journal files the database's
@@ -575,6 +579,7 @@ mod tests {
         let t = old.mint(&alice, brume_proto::token::TokenKind::Access, 10, 10);
         fs::remove_file(dir.join(DB_FILE)).unwrap();
         let s = Store::open(&dir).unwrap();
+        assert!(dir.join(RETIRED_KEY_FILE).exists(), "set aside, not lost");
         let new = s.signing_key().unwrap();
         assert!(
             new.verify(Some(&t), brume_proto::token::TokenKind::Access, 11)

@@ -22,7 +22,13 @@ fn the_store_is_private_to_its_owner() {
     let hub = Hub::start("perms");
     let _ = hub.add_user("alice", "pw-alice");
     assert_eq!(mode_of(&hub.data), 0o700);
-    for file in ["brume.db", "brume.db-wal", "brume.db-shm", "hub.key", "brume.lock"] {
+    for file in [
+        "brume.db",
+        "brume.db-wal",
+        "brume.db-shm",
+        "hub.key",
+        "brume.lock",
+    ] {
         assert_eq!(mode_of(&hub.data.join(file)), 0o600, "{file}");
     }
 
