@@ -121,6 +121,9 @@ struct Conn {
 
 struct LoginDone {
     conn: u64,
+    /// Where it came from: a failure counts there even if the client has
+    /// hung up meanwhile (hanging up must not dodge the throttle).
+    addr: SocketAddr,
     /// The name tried, if it is one of the hub's users (for the log).
     tried: Option<UserName>,
     /// The user and their token generation when the check began, if the
@@ -731,6 +734,7 @@ impl HubServer {
             .ok()
             .and_then(|u| self.users.get(&u).map(|&g| (u, g)));
         let tried = known.as_ref().map(|(u, _)| u.clone());
+        let addr = self.peer(id);
         let hash = match &known {
             Some((u, _)) => self.store.password_hash(u.as_str()).ok().flatten(),
             None => None,
@@ -745,6 +749,7 @@ impl HubServer {
             *in_flight.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
             let _ = tx.send(LoginDone {
                 conn: id,
+                addr,
                 tried,
                 user,
             });
@@ -757,7 +762,7 @@ impl HubServer {
             let reply = match done.user {
                 Some((user, generation)) => {
                     let unix = self.hub.unix_time(now);
-                    info!(%user, addr = %self.peer(done.conn), "password login");
+                    info!(%user, addr = %done.addr, "password login");
                     // The generation from before the check: a password
                     // changed meanwhile makes these tokens dead on arrival.
                     let mint = |kind, lifetime| {
@@ -772,7 +777,7 @@ impl HubServer {
                     }
                 }
                 None => {
-                    let addr = self.peer(done.conn);
+                    let addr = done.addr;
                     let failures = self.throttle.failed(now, addr.ip());
                     // Only names of users: a password typed into the name
                     // field must not reach the log.
