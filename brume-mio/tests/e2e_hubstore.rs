@@ -373,3 +373,24 @@ fn the_hub_logs_sessions_and_failures_and_slows_repeated_failures() {
         }
     }
 }
+
+#[test]
+fn hanging_up_does_not_dodge_the_slowdown() {
+    let mut hub = logged_hub("hangup");
+    let _bob = hub.add_user("bob", "pw-bob");
+    let login_url = format!("{}/login", hub.url);
+    for _ in 0..3 {
+        let (mut ws, _) = tungstenite::connect(login_url.as_str()).unwrap();
+        let frame = r#"{"type":"login","user":"bob","password":"wrong"}"#;
+        ws.send(tungstenite::Message::text(frame)).unwrap();
+        drop(ws); // gone before the answer
+        let line = hub.proc.wait_line("password login failed");
+        assert!(line.contains("addr=127.0.0.1:"), "{line}");
+    }
+    let (out, took) = try_login(&hub, "bob", "wrong-again");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        took >= std::time::Duration::from_millis(900),
+        "three failures, and the next try took only {took:?}"
+    );
+}
