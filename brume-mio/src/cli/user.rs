@@ -49,8 +49,10 @@ pub enum UserCmd {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
-    /// Set a user's password and revoke every token of theirs (they log in
-    /// again with `brume login`; a running hub closes their session).
+    /// Set a user's password, revoking every token of theirs.
+    ///
+    /// They log in again with `brume login`; a running hub closes their
+    /// session within a second.
     Passwd {
         /// The user name.
         name: String,
@@ -61,8 +63,10 @@ pub enum UserCmd {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
-    /// Revoke every token of a user, keeping the password (they log in
-    /// again with `brume login`; a running hub closes their session).
+    /// Revoke every token of a user, keeping their password.
+    ///
+    /// They log in again with `brume login`; a running hub closes their
+    /// session within a second.
     Revoke {
         /// The user name.
         name: String,
