@@ -6,7 +6,14 @@
 //! The driver owns the connections and the clock. It feeds [`HubInput`]s with
 //! [`Hub::handle_input`] (or mutates the user and group tables), then drains
 //! [`Hub::poll_output`] until it returns `None`, and sleeps until
-//! [`Hub::poll_timeout`], when it feeds [`HubInput::Timeout`].
+//! [`Hub::poll_timeout`], when it feeds [`HubInput::Timeout`]. With
+//! [`HubConfig::session_events`] on, it also drains [`Hub::poll_event`] (who
+//! authenticated, whose token was refused, which session ended), for its
+//! logs; the hub knows users, the driver knows addresses.
+//!
+//! Users come with a token generation ([`HubUser`]): a token counts only at
+//! its user's current generation, so handing the hub a new generation with
+//! [`Hub::add_user`] revokes every older token and ends the live session.
 //!
 //! ```
 //! # use std::time::Instant;
