@@ -40,7 +40,7 @@ ENUMS = {
     "Step": ["Millis", "Long", "Secs"],
     "Op": [
         "Open", "Login", "Closed", "Send", "Reply", "Advance", "NextTimer",
-        "RemoveUser", "AddUser", "Shutdown", "WallClock", "LoadGroup",
+        "RemoveUser", "AddUser", "Revoke", "Shutdown", "WallClock", "LoadGroup",
     ],
 }
 
@@ -175,7 +175,7 @@ class Enc:
             {"Millis": self.u8, "Long": self.u16, "Secs": self.u8}[step](n)
         elif kind in ("NextTimer", "Shutdown"):
             pass
-        elif kind in ("RemoveUser", "AddUser"):
+        elif kind in ("RemoveUser", "AddUser", "Revoke"):
             self.variant("User", a[0])
         elif kind == "WallClock":
             self.i8(a[0])
@@ -304,6 +304,22 @@ SCENARIOS = {
         ("RemoveUser", "Bob"),
         ("AddUser", "Bob"),
         ("Login", "C1", "Bob"),
+    ],
+    # Revoked tokens: a live session ends, the old tokens are refused, the
+    # generation moved back lets them in again.
+    "revoke": [
+        ("Login", "C0", "Alice"),
+        ("Login", "C1", "Bob"),
+        send("C0", "Subscribe", ["Bob"]),
+        ("Revoke", "Bob"),
+        ("Open", "C2"),
+        send("C2", "Hello", 1, ("Access", "Bob")),
+        send("C2", "Refresh", 1, ("Refresh", "Bob")),
+        ("Revoke", "Bob"),
+        ("Login", "C3", "Bob"),
+        ("RemoveUser", "Bob"),
+        ("AddUser", "Bob"),
+        ("Login", "C4", "Bob"),
     ],
     # Time: pings, idle, expiring tokens, the wall clock, the rate limit.
     "timers": [

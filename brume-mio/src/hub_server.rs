@@ -1,7 +1,10 @@
 //! The hub server: one mio loop that accepts WebSocket connections (plain or
 //! TLS), feeds the sans-IO [`Hub`], writes its outputs, answers password
 //! logins on `/login`, and keeps the hub's users and groups in step with the
-//! [`Store`] (so `brume user add` takes effect on a running hub).
+//! [`Store`] (so `brume user add` takes effect on a running hub). It logs
+//! sessions opening and closing and failed logins (user and address, never a
+//! secret) at info, and slows down repeated failures from one address
+//! ([`LoginThrottle`]).
 //!
 //! Owns: sockets, the clock, the store, login workers. Never: decides who
 //! may talk to whom (the `Hub` does).
@@ -16,7 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+use brume_proto::ErrorCode;
+use brume_proto::hub::{ConnId, Hub, HubConfig, HubEvent, HubInput, HubOutput, HubUser};
 use brume_proto::signal::UserName;
 use brume_proto::token::{TokenKey, TokenKind};
 use mio::net::{TcpListener, TcpStream};
@@ -27,6 +31,7 @@ use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response,
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 
 use crate::login::{ACCESS_LIFETIME, LOGIN_PATH, LoginReply, LoginRequest, REFRESH_LIFETIME};
+use crate::login_throttle::LoginThrottle;
 use crate::store::{self, Store};
 use crate::stream::Stream;
 use crate::ws::{self, Flush};
@@ -116,7 +121,14 @@ struct Conn {
 
 struct LoginDone {
     conn: u64,
-    user: Option<UserName>,
+    /// Where it came from: a failure counts there even if the client has
+    /// hung up meanwhile (hanging up must not dodge the throttle).
+    addr: SocketAddr,
+    /// The name tried, if it is one of the hub's users (for the log).
+    tried: Option<UserName>,
+    /// The user and their token generation when the check began, if the
+    /// password matched.
+    user: Option<(UserName, u64)>,
 }
 
 /// A hub bound to its socket, ready to [`HubServer::run`].
@@ -127,11 +139,18 @@ pub struct HubServer {
     hub: Hub,
     store: Store,
     key: TokenKey,
-    users: BTreeSet<UserName>,
+    /// Users and their token generations, as last read from the store.
+    users: BTreeMap<UserName, u64>,
     data_version: i64,
     next_sync: Instant,
     conns: BTreeMap<u64, Conn>,
+    /// Every connection's remote address, until it is gone.
+    peers: BTreeMap<u64, SocketAddr>,
     deadlines: BTreeSet<(Instant, u64)>,
+    throttle: LoginThrottle,
+    /// Unauthenticated connections left unread until their address may try
+    /// again, and when.
+    held: BTreeSet<(Instant, u64)>,
     next_id: u64,
     again: BTreeSet<u64>,
     accept_again: bool,
@@ -142,6 +161,8 @@ pub struct HubServer {
     logins_in_flight: Arc<Mutex<usize>>,
     signals: Option<signal_hook_mio::v1_0::Signals>,
     addr: SocketAddr,
+    /// Held while the hub runs: one hub per data folder.
+    _lock: std::fs::File,
 }
 
 fn unix_now() -> u64 {
@@ -154,6 +175,7 @@ impl HubServer {
     /// Opens the store, loads users and groups, and binds the listener.
     pub fn bind(opts: &ServeOptions) -> Result<(Self, HubHandle)> {
         let store = Store::open(&opts.data)?;
+        let lock = store.lock_for_hub()?;
         let key = store.signing_key()?;
         let tls = match &opts.tls {
             Some((cert, key)) => Some(crate::stream::server_config(cert, key)?),
@@ -178,8 +200,10 @@ impl HubServer {
             None
         };
         let now = Instant::now();
-        let users = store.user_names()?;
-        let mut hub = Hub::new(HubConfig::new(key.clone()), users.clone(), now, unix_now());
+        let users = store.user_generations()?;
+        let mut config = HubConfig::new(key.clone());
+        config.session_events = true;
+        let mut hub = Hub::new(config, hub_users(&users), now, unix_now());
         for (group, members) in store.groups()? {
             hub.set_group(group, members);
         }
@@ -203,7 +227,10 @@ impl HubServer {
                 data_version,
                 next_sync: now + SYNC_EVERY,
                 conns: BTreeMap::new(),
+                peers: BTreeMap::new(),
                 deadlines: BTreeSet::new(),
+                throttle: LoginThrottle::default(),
+                held: BTreeSet::new(),
                 next_id: FIRST_CONN,
                 again: BTreeSet::new(),
                 accept_again: false,
@@ -214,6 +241,7 @@ impl HubServer {
                 logins_in_flight: Arc::new(Mutex::new(0)),
                 signals,
                 addr,
+                _lock: lock,
             },
             handle,
         ))
@@ -288,6 +316,7 @@ impl HubServer {
         [
             self.hub.poll_timeout(),
             self.deadlines.first().map(|(at, _)| *at),
+            self.held.first().map(|(at, _)| *at),
             Some(self.next_sync),
             stopping,
         ]
@@ -308,8 +337,17 @@ impl HubServer {
             debug!(conn = id, "connection deadline");
             self.drop_conn(now, id);
         }
+        while let Some(&(at, id)) = self.held.first() {
+            if at > now {
+                break;
+            }
+            self.held.pop_first();
+            // Read what waited in the socket: mio will not say so again.
+            self.again.insert(id);
+        }
         if now >= self.next_sync {
             self.next_sync = now + SYNC_EVERY;
+            self.throttle.prune(now);
             self.hub.set_wall_clock(now, unix_now());
             self.sync_store(now);
         }
@@ -326,17 +364,26 @@ impl HubServer {
             return;
         }
         self.data_version = version;
-        let (users, groups) = match (self.store.user_names(), self.store.groups()) {
+        let (users, groups) = match (self.store.user_generations(), self.store.groups()) {
             (Ok(u), Ok(g)) => (u, g),
             (Err(e), _) | (_, Err(e)) => return warn!("store: {e:#}"),
         };
-        for gone in self.users.difference(&users) {
+        for gone in self.users.keys().filter(|u| !users.contains_key(*u)) {
             info!(user = %gone, "user removed");
             self.hub.remove_user(now, gone);
         }
-        for new in users.difference(&self.users) {
-            info!(user = %new, "user added");
-            self.hub.add_user(new.clone());
+        for (user, &generation) in &users {
+            match self.users.get(user) {
+                Some(&old) if old == generation => continue,
+                // A new password, `brume user revoke`, or removed and
+                // added again since the last look: older tokens die.
+                Some(_) => info!(%user, generation, "tokens revoked"),
+                None => info!(%user, "user added"),
+            }
+            self.hub.add_user(HubUser {
+                name: user.clone(),
+                generation,
+            });
         }
         self.users = users;
         for (group, members) in groups {
@@ -382,6 +429,7 @@ impl HubServer {
             return warn!("register: {e}");
         }
         debug!(conn = id, %peer, "accepted");
+        self.peers.insert(id, peer);
         let login = Arc::new(AtomicBool::new(false));
         let mid = ServerHandshake::start(stream, PathCheck(login.clone()), Some(ws::config()));
         let deadline = now + HANDSHAKE_TIMEOUT;
@@ -445,8 +493,31 @@ impl HubServer {
         self.flush_conn(now, id);
     }
 
+    /// True (and the connection set aside until then) if it has not logged
+    /// in and its address must wait after failed logins.
+    fn must_wait(&mut self, now: Instant, id: u64) -> bool {
+        let unauthenticated = match self.conns.get(&id).map(|c| &c.state) {
+            Some(State::Login(_, false)) => true,
+            Some(State::Session(_)) => self.hub.user_of(ConnId(id)).is_none(),
+            _ => false,
+        };
+        let Some(peer) = self.peers.get(&id) else {
+            return false;
+        };
+        match self.throttle.wait_until(now, peer.ip()) {
+            Some(until) if unauthenticated => {
+                self.held.insert((until, id));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Reads up to the budget, then hands what came to the hub or the login.
     fn read_conn(&mut self, now: Instant, id: u64) {
+        if self.must_wait(now, id) {
+            return;
+        }
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -531,7 +602,47 @@ impl HubServer {
         }
         if was_session {
             self.hub.handle_input(now, HubInput::Closed(ConnId(id)));
+            self.drain_events(now);
         }
+        self.peers.remove(&id);
+    }
+
+    /// Logs what the hub says of sessions, and counts refused tokens
+    /// against their address.
+    fn drain_events(&mut self, now: Instant) {
+        while let Some(event) = self.hub.poll_event() {
+            match event {
+                HubEvent::Authenticated { conn, user } => {
+                    let addr = self.peer(conn.0);
+                    info!(%user, %addr, "session opened");
+                }
+                HubEvent::AuthFailed { conn, code, reason } => {
+                    let addr = self.peer(conn.0);
+                    if code == ErrorCode::TokenExpired {
+                        // The client refreshes it next: routine.
+                        debug!(%addr, "token expired");
+                    } else {
+                        let failures = self.throttle.failed(now, addr.ip());
+                        info!(%addr, code = code.as_str(), %reason, failures, "token refused");
+                    }
+                }
+                HubEvent::Closed { conn, user, reason } => {
+                    let addr = self.peer(conn.0);
+                    let reason = reason.map_or("connection lost", |r| r.as_str());
+                    match user {
+                        Some(user) => info!(%user, %addr, reason, "session closed"),
+                        None => debug!(%addr, reason, "unauthenticated session closed"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn peer(&self, id: u64) -> SocketAddr {
+        self.peers
+            .get(&id)
+            .copied()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// Sends the close frame and lingers briefly for the other side's.
@@ -585,6 +696,7 @@ impl HubServer {
                     }
                 }
             }
+            self.drain_events(now);
             if broken.is_empty() {
                 return;
             }
@@ -618,11 +730,13 @@ impl HubServer {
             *checking = true;
         }
         self.sync_store(now);
-        let known = UserName::new(user.clone())
+        let known = UserName::new(user)
             .ok()
-            .filter(|u| self.users.contains(u));
+            .and_then(|u| self.users.get(&u).map(|&g| (u, g)));
+        let tried = known.as_ref().map(|(u, _)| u.clone());
+        let addr = self.peer(id);
         let hash = match &known {
-            Some(u) => self.store.password_hash(u.as_str()).ok().flatten(),
+            Some((u, _)) => self.store.password_hash(u.as_str()).ok().flatten(),
             None => None,
         };
         let tx = self.login_tx.clone();
@@ -633,7 +747,12 @@ impl HubServer {
             let ok = store::check_password(hash, &password);
             let user = if ok { known } else { None };
             *in_flight.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-            let _ = tx.send(LoginDone { conn: id, user });
+            let _ = tx.send(LoginDone {
+                conn: id,
+                addr,
+                tried,
+                user,
+            });
             let _ = waker.wake();
         });
     }
@@ -641,27 +760,31 @@ impl HubServer {
     fn logins_done(&mut self, now: Instant) {
         while let Ok(done) = self.login_rx.try_recv() {
             let reply = match done.user {
-                Some(user) => {
+                Some((user, generation)) => {
                     let unix = self.hub.unix_time(now);
-                    info!(%user, "login");
+                    info!(%user, addr = %done.addr, "password login");
+                    // The generation from before the check: a password
+                    // changed meanwhile makes these tokens dead on arrival.
+                    let mint = |kind, lifetime| {
+                        self.key
+                            .mint_generation(&user, generation, kind, unix, lifetime)
+                    };
                     LoginReply::Tokens {
-                        access_token: self.key.mint(
-                            &user,
-                            TokenKind::Access,
-                            unix,
-                            ACCESS_LIFETIME,
-                        ),
-                        refresh_token: self.key.mint(
-                            &user,
-                            TokenKind::Refresh,
-                            unix,
-                            REFRESH_LIFETIME,
-                        ),
+                        access_token: mint(TokenKind::Access, ACCESS_LIFETIME),
+                        refresh_token: mint(TokenKind::Refresh, REFRESH_LIFETIME),
                         expires_at: unix + ACCESS_LIFETIME,
                         user: user.as_str().to_owned(),
                     }
                 }
-                None => error_reply("ELOGIN", "wrong user name or password"),
+                None => {
+                    let addr = done.addr;
+                    let failures = self.throttle.failed(now, addr.ip());
+                    // Only names of users: a password typed into the name
+                    // field must not reach the log.
+                    let user = done.tried.as_ref().map_or("(unknown)", |u| u.as_str());
+                    info!(user, %addr, failures, "password login failed");
+                    error_reply("ELOGIN", "wrong user name or password")
+                }
             };
             self.login_reply(now, done.conn, reply);
         }
@@ -679,6 +802,16 @@ impl HubServer {
             self.begin_close(now, id);
         }
     }
+}
+
+fn hub_users(users: &BTreeMap<UserName, u64>) -> Vec<HubUser> {
+    users
+        .iter()
+        .map(|(name, &generation)| HubUser {
+            name: name.clone(),
+            generation,
+        })
+        .collect()
 }
 
 fn error_reply(code: &str, message: &str) -> LoginReply {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod files;
 pub mod hub_server;
 pub mod login;
+pub mod login_throttle;
 pub mod store;
 pub mod stream;
 pub mod udp;

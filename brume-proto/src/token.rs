@@ -1,4 +1,7 @@
-//! Access and refresh tokens: HS256 JWTs whose subject is the user name.
+//! Access and refresh tokens: HS256 JWTs whose subject is the user name and
+//! which carry the user's token generation (`gen`): the hub refuses a token
+//! whose generation is not the user's current one, so changing a password,
+//! revoking, or removing and re-adding a user kills every older token.
 //!
 //! Expiry is checked against the `now` the caller passes, never the system
 //! clock, so tests can move time. `jsonwebtoken` only reads the clock when its
@@ -31,6 +34,10 @@ pub struct Claims {
     pub iat: u64,
     /// Access or refresh.
     pub kind: TokenKind,
+    /// The user's token generation when it was minted. Required: a token
+    /// without it (minted before generations existed) does not decode.
+    #[serde(rename = "gen")]
+    pub generation: u64,
 }
 
 /// The hub's HMAC signing key.
@@ -61,6 +68,11 @@ pub enum TokenError {
     /// Bad shape, bad signature, wrong kind or an invalid subject.
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// Well formed and signed, but of an older generation of its user:
+    /// their password changed, their tokens were revoked, or the account
+    /// was removed and made again.
+    #[error("token revoked: log in again")]
+    Revoked,
 }
 
 impl TokenError {
@@ -69,7 +81,7 @@ impl TokenError {
         match self {
             TokenError::Missing => ErrorCode::TokenMissing,
             TokenError::Expired => ErrorCode::TokenExpired,
-            TokenError::Invalid(_) => ErrorCode::TokenInvalid,
+            TokenError::Invalid(_) | TokenError::Revoked => ErrorCode::TokenInvalid,
         }
     }
 }
@@ -83,10 +95,24 @@ impl TokenKey {
         })
     }
 
-    /// Signs a token of `kind` for `user`, valid from `now_unix` for `lifetime_secs`.
+    /// Signs a token of `kind` for `user` at generation 0 (a user that was
+    /// never revoked), valid from `now_unix` for `lifetime_secs`.
     pub fn mint(
         &self,
         user: &UserName,
+        kind: TokenKind,
+        now_unix: u64,
+        lifetime_secs: u64,
+    ) -> String {
+        self.mint_generation(user, 0, kind, now_unix, lifetime_secs)
+    }
+
+    /// Signs a token of `kind` for `user` at token generation `generation`,
+    /// valid from `now_unix` for `lifetime_secs`.
+    pub fn mint_generation(
+        &self,
+        user: &UserName,
+        generation: u64,
         kind: TokenKind,
         now_unix: u64,
         lifetime_secs: u64,
@@ -96,13 +122,15 @@ impl TokenKey {
             exp: now_unix.saturating_add(lifetime_secs),
             iat: now_unix,
             kind,
+            generation,
         };
         // HS256 signing with an in-memory key cannot fail.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing is infallible")
     }
 
-    /// Checks signature, kind and expiry against `now_unix`; returns the claims.
+    /// Checks signature, claims, kind and expiry against `now_unix`; returns
+    /// the claims. The generation is the hub's to check (it knows the users).
     pub fn verify(
         &self,
         token: Option<&str>,
@@ -217,6 +245,38 @@ mod tests {
             .verify(Some("a.b.c"), TokenKind::Access, 0)
             .unwrap_err();
         assert_eq!(err.code().number(), 406);
+    }
+
+    #[test]
+    fn the_generation_travels_in_the_token() {
+        let t = key().mint_generation(&alice(), 7, TokenKind::Access, 0, 60);
+        let (_, claims) = key().verify(Some(&t), TokenKind::Access, 1).unwrap();
+        assert_eq!(claims.generation, 7);
+        let t = key().mint(&alice(), TokenKind::Refresh, 0, 60);
+        let (_, claims) = key().verify(Some(&t), TokenKind::Refresh, 1).unwrap();
+        assert_eq!(claims.generation, 0);
+        // On the wire the claim is `gen`: the example in docs/PROTOCOL.md,
+        // {"sub":"alice","exp":1800003600,"iat":1800000000,"kind":"access","gen":0}.
+        let test_key = TokenKey::from_secret(b"0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(
+            test_key.mint(&alice(), TokenKind::Access, 1_800_000_000, 3600),
+            "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTgwMDAwMzYwMCwiaWF0IjoxODAwMDAwMDAwLCJraW5kIjoiYWNjZXNzIiwiZ2VuIjowfQ.-xlYQsbR4h5jAsy3Ub49QX3JAi9n7Ch2E4ks7Jv3V4E"
+        );
+    }
+
+    #[test]
+    fn a_token_without_a_generation_is_refused() {
+        // Signed with key() before generations existed:
+        // {"sub":"alice","exp":1800003600,"iat":1800000000,"kind":"access"}.
+        let t = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTgwMDAwMzYwMCwiaWF0IjoxODAwMDAwMDAwLCJraW5kIjoiYWNjZXNzIn0.9vVktvy9Uyh7ZIwoCqOrW-gdVJYbcU5ye0cfbm3rdJg";
+        let err = key()
+            .verify(Some(t), TokenKind::Access, 1_800_000_000)
+            .unwrap_err();
+        assert!(
+            matches!(&err, TokenError::Invalid(why) if why.contains("missing field `gen`")),
+            "{err:?}"
+        );
+        assert_eq!(TokenError::Revoked.code(), ErrorCode::TokenInvalid);
     }
 
     #[test]

@@ -432,6 +432,9 @@ enum Op {
     RemoveUser(User),
     /// Adds (back) a user; `zed` stays unknown.
     AddUser(User),
+    /// Moves a known user's tokens to the other of generations 0 and 1:
+    /// their live session must end.
+    Revoke(User),
     Shutdown,
     /// Re-anchors the wall clock, `drift` seconds off the virtual clock.
     WallClock {
@@ -490,6 +493,8 @@ struct Driver {
     start: Instant,
     now: Instant,
     known: BTreeSet<UserName>,
+    /// Known users at generation 1 (the minted tokens are at 0).
+    revoked: BTreeSet<UserName>,
     issued: Vec<String>,
     relayed: Vec<Relayed>,
 }
@@ -505,6 +510,7 @@ impl Driver {
             start,
             now: start,
             known: USERS[..INITIAL_USERS].iter().map(|u| u.name()).collect(),
+            revoked: BTreeSet::new(),
             issued: Vec::new(),
             relayed: Vec::new(),
         }
@@ -682,6 +688,7 @@ impl Driver {
             Op::RemoveUser(u) => {
                 let (now, name) = (self.now, u.name());
                 self.known.remove(&name);
+                self.revoked.remove(&name);
                 let out = self
                     .audited
                     .remove_user(now, &name)
@@ -693,7 +700,24 @@ impl Driver {
                 if u.addable() {
                     let name = u.name();
                     self.known.insert(name.clone());
+                    self.revoked.remove(&name);
                     self.admin("add_user", |h| h.add_user(name.clone()));
+                }
+            }
+            Op::Revoke(u) => {
+                let name = u.name();
+                if self.known.contains(&name) {
+                    let generation = if self.revoked.insert(name.clone()) {
+                        1
+                    } else {
+                        self.revoked.remove(&name);
+                        0
+                    };
+                    self.admin("add_user", |h| h.add_user((name.clone(), generation)));
+                    assert!(
+                        !self.audited.hub.online_users().any(|o| *o == name),
+                        "{name} is online after a revocation"
+                    );
                 }
             }
             Op::Shutdown => {

@@ -1,6 +1,7 @@
 //! Random input sequences against the hub, under the audit: it never panics,
 //! every relayed `from` is the authenticated sender, nothing reaches a closed
-//! or unauthenticated session, and presence watchers hold the truth.
+//! or unauthenticated session, and presence watchers hold the truth; a token
+//! of an older generation never authenticates.
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,8 @@ enum Op {
     Frame(u64, Frame),
     RemoveUser(usize),
     AddUser(usize),
+    /// The driver hands the hub a new generation of the user's tokens.
+    Revoke(usize),
     Shutdown,
 }
 
@@ -33,10 +36,13 @@ enum Frame {
     Hello {
         user: usize,
         expired: bool,
+        /// Minted at the generation before the user's current one.
+        stale: bool,
     },
     BadHello(u8),
     Refresh {
         user: usize,
+        stale: bool,
     },
     Offer {
         attempt: u8,
@@ -73,9 +79,11 @@ fn frame() -> impl Strategy<Value = Frame> {
     let user = 0..USERS.len();
     let attempt = 0u8..2;
     prop_oneof![
-        3 => (user.clone(), any::<bool>()).prop_map(|(user, expired)| Frame::Hello { user, expired }),
+        3 => (user.clone(), any::<bool>(), prop::bool::weighted(0.2))
+            .prop_map(|(user, expired, stale)| Frame::Hello { user, expired, stale }),
         1 => (0u8..3).prop_map(Frame::BadHello),
-        1 => user.clone().prop_map(|user| Frame::Refresh { user }),
+        1 => (user.clone(), prop::bool::weighted(0.2))
+            .prop_map(|(user, stale)| Frame::Refresh { user, stale }),
         6 => (attempt.clone(), user.clone(), proptest::option::of(0usize..KNOWN))
             .prop_map(|(attempt, to, group)| Frame::Offer { attempt, to, group }),
         5 => (attempt.clone(), user.clone()).prop_map(|(attempt, to)| Frame::Answer { attempt, to }),
@@ -104,6 +112,7 @@ fn op() -> impl Strategy<Value = Op> {
         30 => (conn, frame()).prop_map(|(c, f)| Op::Frame(c, f)),
         1 => (0..KNOWN).prop_map(Op::RemoveUser),
         1 => (0..KNOWN).prop_map(Op::AddUser),
+        1 => (0..KNOWN).prop_map(Op::Revoke),
         1 => Just(Op::Shutdown),
     ]
 }
@@ -112,7 +121,20 @@ fn name(i: usize) -> UserName {
     UserName::new(USERS[i]).unwrap()
 }
 
-fn render(f: &Frame, key: &TokenKey, unix: u64, last: Option<&(String, String)>) -> Vec<u8> {
+fn render(
+    f: &Frame,
+    key: &TokenKey,
+    unix: u64,
+    generations: &[u64; USERS.len()],
+    last: Option<&(String, String)>,
+) -> Vec<u8> {
+    let generation = |user: usize, stale: bool| {
+        if stale {
+            generations[user].wrapping_sub(1)
+        } else {
+            generations[user]
+        }
+    };
     let to = |i: &usize| USERS[*i];
     let json = match f {
         Frame::ReplyLast(kind) => {
@@ -129,16 +151,22 @@ fn render(f: &Frame, key: &TokenKey, unix: u64, last: Option<&(String, String)>)
                 _ => format!(r#"{{"type":"reject","attempt":"{attempt}","to":"{from}"}}"#),
             }
         }
-        Frame::Hello { user, expired } => {
+        Frame::Hello {
+            user,
+            expired,
+            stale,
+        } => {
             let issued = if *expired { unix - 100 } else { unix };
-            let t = key.mint(&name(*user), TokenKind::Access, issued, 60);
+            let g = generation(*user, *stale);
+            let t = key.mint_generation(&name(*user), g, TokenKind::Access, issued, 60);
             format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#)
         }
         Frame::BadHello(0) => r#"{"type":"hello","version":1}"#.into(),
         Frame::BadHello(1) => r#"{"type":"hello","version":1,"token":"x.y.z"}"#.into(),
         Frame::BadHello(_) => r#"{"type":"hello","version":9,"token":"x"}"#.into(),
-        Frame::Refresh { user } => {
-            let t = key.mint(&name(*user), TokenKind::Refresh, unix, 600);
+        Frame::Refresh { user, stale } => {
+            let g = generation(*user, *stale);
+            let t = key.mint_generation(&name(*user), g, TokenKind::Refresh, unix, 600);
             format!(r#"{{"type":"refresh","version":1,"refresh_token":"{t}"}}"#)
         }
         Frame::Offer {
@@ -212,6 +240,7 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
     let mut hub = AuditedHub::new(Hub::new(config, users, start, UNIX0));
     let mut log = Vec::new();
     let mut last_offer = std::collections::BTreeMap::new();
+    let mut generations = [0u64; USERS.len()];
     for op in ops {
         let unix = UNIX0 + (now - start).as_secs();
         let outs = match op {
@@ -222,8 +251,9 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
                     let hello = Frame::Hello {
                         user: *u,
                         expired: false,
+                        stale: false,
                     };
-                    let bytes = render(&hello, &key, unix, None);
+                    let bytes = render(&hello, &key, unix, &generations, None);
                     outs.extend(hub.step(now, HubInput::Frame(ConnId(*c), &bytes))?);
                     Ok(outs)
                 }),
@@ -233,11 +263,33 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
                 hub.step(now, HubInput::Timeout)
             }
             Op::Frame(c, f) => {
-                let bytes = render(f, &key, unix, last_offer.get(c));
-                hub.step(now, HubInput::Frame(ConnId(*c), &bytes))
+                let bytes = render(f, &key, unix, &generations, last_offer.get(c));
+                let outs = hub.step(now, HubInput::Frame(ConnId(*c), &bytes));
+                if let (
+                    Frame::Hello { stale: true, .. } | Frame::Refresh { stale: true, .. },
+                    Ok(outs),
+                ) = (f, &outs)
+                    && outs.iter().any(|o| {
+                        matches!(o, HubOutput::Send { frame, .. }
+                            if matches!(decode_hub(frame.as_bytes()), Ok(HubMsg::Welcome { .. })))
+                    })
+                {
+                    return Err(format!("a stale token authenticated: {op:?}"));
+                }
+                outs
             }
             Op::RemoveUser(u) => hub.remove_user(now, &name(*u)),
-            Op::AddUser(u) => hub.admin(|h| h.add_user(name(*u))),
+            Op::AddUser(u) => hub.admin(|h| h.add_user((name(*u), generations[*u]))),
+            Op::Revoke(u) => {
+                generations[*u] += 1;
+                let user = (name(*u), generations[*u]);
+                hub.admin(|h| h.add_user(user)).and_then(|outs| {
+                    if hub.hub.online_users().any(|w| *w == name(*u)) {
+                        return Err(format!("{} is online after a revocation", USERS[*u]));
+                    }
+                    Ok(outs)
+                })
+            }
             Op::Shutdown => hub.admin(|h| h.shutdown(now)),
         }
         .map_err(|e| format!("after {op:?}: {e}"))?;

@@ -1,4 +1,6 @@
-//! `brume serve`: the hub.
+//! `brume serve`: the hub. Unlike the client commands it logs at info
+//! without `-v`: sessions, failed logins and store changes are what an
+//! operator reads.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,7 +26,23 @@ pub struct ServeArgs {
     tls_key: Option<PathBuf>,
 }
 
+/// Info logs to stderr, unless `-v` already set up logging.
+fn default_logging() {
+    use std::io::IsTerminal;
+    if tracing::dispatcher::has_been_set() {
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
 pub fn run(a: ServeArgs) -> Result<()> {
+    default_logging();
     let data = a.data.unwrap_or_else(super::default_data_dir);
     let tls = match (a.tls_cert, a.tls_key) {
         (Some(c), Some(k)) => Some((c, k)),

@@ -1,5 +1,5 @@
-//! `brume user add|list|remove` (on the hub's machine, through its data
-//! directory) and `brume login` (anywhere, through the hub).
+//! `brume user add|list|remove|passwd|revoke` (on the hub's machine,
+//! through its data directory) and `brume login` (anywhere, through the hub).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -43,6 +43,31 @@ pub enum UserCmd {
     },
     /// Remove a user (a running hub closes their session within a second).
     Remove {
+        /// The user name.
+        name: String,
+        /// The hub's data directory [default: ~/.local/share/brume].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Set a user's password, revoking every token of theirs.
+    ///
+    /// They log in again with `brume login`; a running hub closes their
+    /// session within a second.
+    Passwd {
+        /// The user name.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The hub's data directory [default: ~/.local/share/brume].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Revoke every token of a user, keeping their password.
+    ///
+    /// They log in again with `brume login`; a running hub closes their
+    /// session within a second.
+    Revoke {
         /// The user name.
         name: String,
         /// The hub's data directory [default: ~/.local/share/brume].
@@ -112,13 +137,14 @@ pub fn run(cmd: UserCmd) -> Result<()> {
             let store = Store::open(&data.unwrap_or_else(super::default_data_dir))?;
             let pw = password(password_stdin, true)?;
             let now = unix_now();
-            store.add_user(&name, email.as_deref(), &pw, now)?;
+            let generation = store.add_user(&name, email.as_deref(), &pw, now)?;
             let key = store.signing_key()?;
+            let mint = |kind, lifetime| key.mint_generation(&name, generation, kind, now, lifetime);
             let mut file = ClientFile {
                 url: url.to_string(),
                 user: name.as_str().to_owned(),
-                access_token: key.mint(&name, TokenKind::Access, now, ACCESS_LIFETIME),
-                refresh_token: Some(key.mint(&name, TokenKind::Refresh, now, REFRESH_LIFETIME)),
+                access_token: mint(TokenKind::Access, ACCESS_LIFETIME),
+                refresh_token: Some(mint(TokenKind::Refresh, REFRESH_LIFETIME)),
                 dtls_cert: None,
                 ca: None,
                 stun: None,
@@ -134,7 +160,7 @@ pub fn run(cmd: UserCmd) -> Result<()> {
             Ok(())
         }
         UserCmd::List { data } => {
-            let store = Store::open(&data.unwrap_or_else(super::default_data_dir))?;
+            let store = Store::open_existing(&data.unwrap_or_else(super::default_data_dir))?;
             for u in store.users()? {
                 println!("{}\t{}", u.name, u.email.as_deref().unwrap_or("-"));
             }
@@ -142,11 +168,37 @@ pub fn run(cmd: UserCmd) -> Result<()> {
         }
         UserCmd::Remove { name, data } => {
             let name = user_name(&name)?;
-            let store = Store::open(&data.unwrap_or_else(super::default_data_dir))?;
+            let store = Store::open_existing(&data.unwrap_or_else(super::default_data_dir))?;
             if !store.remove_user(&name)? {
                 bail!("no user {name}");
             }
             println!("removed {name}");
+            Ok(())
+        }
+        UserCmd::Passwd {
+            name,
+            password_stdin,
+            data,
+        } => {
+            let name = user_name(&name)?;
+            let store = Store::open_existing(&data.unwrap_or_else(super::default_data_dir))?;
+            if !store.user_generations()?.contains_key(&name) {
+                bail!("no user {name}");
+            }
+            let pw = password(password_stdin, true)?;
+            if store.set_password(&name, &pw)?.is_none() {
+                bail!("no user {name}");
+            }
+            println!("new password for {name}; their tokens are revoked (`brume login` again)");
+            Ok(())
+        }
+        UserCmd::Revoke { name, data } => {
+            let name = user_name(&name)?;
+            let store = Store::open_existing(&data.unwrap_or_else(super::default_data_dir))?;
+            if store.revoke(&name)?.is_none() {
+                bail!("no user {name}");
+            }
+            println!("revoked every token of {name} (`brume login` again)");
             Ok(())
         }
     }

@@ -84,6 +84,9 @@ pub struct HubConfig {
     pub access_token_lifetime: Duration,
     /// The limits.
     pub limits: HubLimits,
+    /// Queue [`HubEvent`](super::HubEvent)s for
+    /// [`Hub::poll_event`](super::Hub::poll_event); off by default.
+    pub session_events: bool,
 }
 
 impl HubConfig {
@@ -93,6 +96,7 @@ impl HubConfig {
             key,
             access_token_lifetime: Duration::from_secs(3600),
             limits: HubLimits::default(),
+            session_events: false,
         }
     }
 }

@@ -6,15 +6,23 @@
 //! The driver owns the connections and the clock. It feeds [`HubInput`]s with
 //! [`Hub::handle_input`] (or mutates the user and group tables), then drains
 //! [`Hub::poll_output`] until it returns `None`, and sleeps until
-//! [`Hub::poll_timeout`], when it feeds [`HubInput::Timeout`].
+//! [`Hub::poll_timeout`], when it feeds [`HubInput::Timeout`]. With
+//! [`HubConfig::session_events`] on, it also drains [`Hub::poll_event`] (who
+//! authenticated, whose token was refused, which session ended), for its
+//! logs; the hub knows users, the driver knows addresses.
+//!
+//! Users come with a token generation ([`HubUser`]): a token counts only at
+//! its user's current generation, so handing the hub a new generation with
+//! [`Hub::add_user`] revokes every older token and ends the live session.
 //!
 //! ```
 //! # use std::time::Instant;
-//! # use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+//! # use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput, HubUser};
 //! # use brume_proto::token::TokenKey;
 //! # fn drive(start: Instant) {
 //! # let key = TokenKey::from_secret(&[1; 32]).unwrap();
-//! let mut hub = Hub::new(HubConfig::new(key), [], start, 1_700_000_000);
+//! let users: Vec<HubUser> = Vec::new(); // names and token generations, from storage
+//! let mut hub = Hub::new(HubConfig::new(key), users, start, 1_700_000_000);
 //! hub.handle_input(start, HubInput::Opened(ConnId(1)));
 //! hub.handle_input(start, HubInput::Frame(ConnId(1), br#"{"type":"ping","nonce":1}"#));
 //! while let Some(out) = hub.poll_output() {
@@ -34,12 +42,14 @@
 
 mod auth;
 mod config;
+mod event;
 mod groups;
 mod presence;
 mod rate;
 mod relay;
 mod session;
 mod timers;
+mod users;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod audit;
@@ -50,6 +60,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 pub use config::{HubConfig, HubLimits};
+pub use event::HubEvent;
+pub use users::HubUser;
 
 use crate::error::ErrorCode;
 use crate::signal::{
@@ -59,6 +71,7 @@ use groups::Groups;
 use relay::Attempt;
 use session::{Session, SessionState};
 use timers::{TimerKey, Timers};
+use users::Users;
 
 /// The driver's name for one client connection. The hub never invents these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,7 +124,7 @@ pub struct Hub {
     /// `unix_anchor` seconds since the epoch at `instant_anchor`.
     instant_anchor: Instant,
     unix_anchor: u64,
-    users: BTreeSet<UserName>,
+    users: Users,
     sessions: BTreeMap<ConnId, Session>,
     online: BTreeMap<UserName, ConnId>,
     /// Explicit presence subscriptions: watched user → watching sessions.
@@ -120,14 +133,17 @@ pub struct Hub {
     attempts: BTreeMap<(UserName, AttemptId), Attempt>,
     timers: Timers,
     outputs: VecDeque<HubOutput>,
+    /// Only filled when `config.session_events` is set.
+    events: VecDeque<HubEvent>,
 }
 
 impl Hub {
-    /// A hub that knows `users`, at time `now`, which is `unix_now` seconds
-    /// since the Unix epoch (used only to check and mint token expiry).
-    pub fn new(
+    /// A hub that knows `users` (names, at generation 0, or [`HubUser`]s),
+    /// at time `now`, which is `unix_now` seconds since the Unix epoch (used
+    /// only to check and mint token expiry).
+    pub fn new<U: Into<HubUser>>(
         config: HubConfig,
-        users: impl IntoIterator<Item = UserName>,
+        users: impl IntoIterator<Item = U>,
         now: Instant,
         unix_now: u64,
     ) -> Self {
@@ -135,7 +151,7 @@ impl Hub {
             config,
             instant_anchor: now,
             unix_anchor: unix_now,
-            users: users.into_iter().collect(),
+            users: users.into_iter().map(Into::into).collect(),
             sessions: BTreeMap::new(),
             online: BTreeMap::new(),
             watchers: BTreeMap::new(),
@@ -143,6 +159,7 @@ impl Hub {
             attempts: BTreeMap::new(),
             timers: Timers::default(),
             outputs: VecDeque::new(),
+            events: VecDeque::new(),
         }
     }
 
@@ -189,7 +206,17 @@ impl Hub {
         match input {
             HubInput::Opened(conn) => self.on_opened(now, conn),
             HubInput::Frame(conn, bytes) => self.on_frame(now, conn, bytes),
-            HubInput::Closed(conn) => self.forget_session(now, conn, CancelWhy::PeerGone),
+            HubInput::Closed(conn) => {
+                if self.sessions.contains_key(&conn) {
+                    let user = self.user_of(conn).cloned();
+                    self.forget_session(conn, CancelWhy::PeerGone);
+                    self.event(HubEvent::Closed {
+                        conn,
+                        user,
+                        reason: None,
+                    });
+                }
+            }
             HubInput::Timeout => self.on_timeout(now),
         }
     }
@@ -202,17 +229,30 @@ impl Hub {
         self.unix_anchor = unix_now;
     }
 
-    /// A new user can now be reached and can log in.
-    pub fn add_user(&mut self, user: UserName) {
-        self.users.insert(user);
+    /// A new user can now be reached and can log in; a name alone is at
+    /// generation 0. For a known user at a new generation, every older token
+    /// is revoked: their live session, if any, is told `ETOKENINVALID`
+    /// (`token revoked`) and closed (`auth_failed`).
+    pub fn add_user(&mut self, user: impl Into<HubUser>) {
+        let user = user.into();
+        let name = user.name.clone();
+        let generation = user.generation;
+        let before = self.users.insert(user);
+        if before.is_some_and(|g| g != generation)
+            && let Some(&conn) = self.online.get(&name)
+        {
+            let e = crate::token::TokenError::Revoked;
+            self.send(conn, &error_msg(e.code(), None, &e.to_string()));
+            self.close_session(conn, CloseReason::AuthFailed);
+        }
     }
 
     /// Removes a user: their session closes (`user_removed`), their groups go
     /// and the groups they were in shrink, each reported as `GroupChanged`.
-    pub fn remove_user(&mut self, now: Instant, user: &UserName) {
+    pub fn remove_user(&mut self, _now: Instant, user: &UserName) {
         self.users.remove(user);
         if let Some(&conn) = self.online.get(user) {
-            self.close_session(now, conn, CloseReason::UserRemoved);
+            self.close_session(conn, CloseReason::UserRemoved);
         }
         // Groups it owned go, groups it was in shrink: the driver saves both.
         for (group, members) in self.groups.remove_user(user) {
@@ -238,10 +278,10 @@ impl Hub {
     }
 
     /// Closes every session with `shutdown`.
-    pub fn shutdown(&mut self, now: Instant) {
+    pub fn shutdown(&mut self, _now: Instant) {
         let conns: Vec<ConnId> = self.sessions.keys().copied().collect();
         for conn in conns {
-            self.close_session(now, conn, CloseReason::Shutdown);
+            self.close_session(conn, CloseReason::Shutdown);
         }
     }
 
@@ -251,6 +291,13 @@ impl Hub {
     #[must_use]
     pub fn poll_output(&mut self) -> Option<HubOutput> {
         self.outputs.pop_front()
+    }
+
+    /// The next session event, if [`HubConfig::session_events`] is on;
+    /// drain it with the outputs.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<HubEvent> {
+        self.events.pop_front()
     }
 
     /// When to feed [`HubInput::Timeout`] next; `None` if no timer is set.
@@ -366,7 +413,7 @@ impl Hub {
             ClientMsg::Members { group, members } => self.on_members(conn, user, group, members),
             ClientMsg::Ping { nonce } => self.send(conn, &HubMsg::Pong { nonce }),
             ClientMsg::Pong { .. } => {}
-            ClientMsg::Close { .. } => self.close_session(now, conn, CloseReason::Client),
+            ClientMsg::Close { .. } => self.close_session(conn, CloseReason::Client),
         }
     }
 
@@ -386,8 +433,8 @@ impl Hub {
         };
         session.scheduled = None; // popped from the table
         match session.due(now, limits) {
-            session::Due::AuthTimeout => self.close_session(now, conn, CloseReason::AuthTimeout),
-            session::Due::Idle => self.close_session(now, conn, CloseReason::Idle),
+            session::Due::AuthTimeout => self.close_session(conn, CloseReason::AuthTimeout),
+            session::Due::Idle => self.close_session(conn, CloseReason::Idle),
             session::Due::Ping => {
                 session.ping_sent = true;
                 session.pings = session.pings.wrapping_add(1);
@@ -410,7 +457,7 @@ impl Hub {
     }
 
     /// Tells the client why, asks the driver to close, and forgets the session.
-    fn close_session(&mut self, now: Instant, conn: ConnId, reason: CloseReason) {
+    fn close_session(&mut self, conn: ConnId, reason: CloseReason) {
         if !self.sessions.contains_key(&conn) {
             return;
         }
@@ -421,12 +468,18 @@ impl Hub {
         } else {
             CancelWhy::PeerGone
         };
-        self.forget_session(now, conn, why);
+        let user = self.user_of(conn).cloned();
+        self.forget_session(conn, why);
+        self.event(HubEvent::Closed {
+            conn,
+            user,
+            reason: Some(reason),
+        });
     }
 
     /// Drops every trace of a session: its timer, attempts, subscriptions and
     /// presence. Peers it was negotiating with are told the attempt is over.
-    fn forget_session(&mut self, _now: Instant, conn: ConnId, why: CancelWhy) {
+    fn forget_session(&mut self, conn: ConnId, why: CancelWhy) {
         let Some(session) = self.sessions.remove(&conn) else {
             return;
         };
@@ -453,6 +506,12 @@ impl Hub {
             if why != CancelWhy::Replaced {
                 self.broadcast_presence(&user, false);
             }
+        }
+    }
+
+    fn event(&mut self, event: HubEvent) {
+        if self.config.session_events {
+            self.events.push_back(event);
         }
     }
 

@@ -124,7 +124,7 @@ impl Hub {
             let text = format!("at most {} members per group", limits.max_group_members);
             return self.send(conn, &error_msg(ErrorCode::Limit, None, &text));
         }
-        if let Some(unknown) = members.iter().find(|m| !self.users.contains(*m)) {
+        if let Some(unknown) = members.iter().find(|m| !self.users.contains(m)) {
             let text = format!("unknown user {unknown}; group {group} unchanged");
             return self.send(conn, &error_msg(ErrorCode::BadDest, None, &text));
         }

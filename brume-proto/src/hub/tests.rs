@@ -929,3 +929,161 @@ fn a_group_loaded_while_sessions_are_open_tells_new_mates_their_presence() {
     };
     assert!(told(1, "bob") && told(2, "alice"), "{outs:?}");
 }
+
+fn hello(b: &mut Bench, c: u64, token: &str) -> Vec<(ConnId, HubMsg)> {
+    b.send(
+        c,
+        &format!(r#"{{"type":"hello","version":1,"token":"{token}"}}"#),
+    )
+}
+
+#[test]
+fn a_new_generation_revokes_every_older_token_and_the_live_session() {
+    let mut b = Bench::new();
+    let old_access = b.token("alice", TokenKind::Access, 600);
+    let old_refresh = b.token("alice", TokenKind::Refresh, 600);
+    b.login(1, "alice");
+    b.login(2, "bob");
+    b.send(1, r#"{"type":"subscribe","users":["bob"]}"#);
+
+    // The same generation again (a re-sync) changes nothing.
+    let out = b.hub.admin(|h| h.add_user(u("alice"))).unwrap();
+    assert!(out.is_empty(), "{out:?}");
+
+    // A new generation: the session is told why, then closed.
+    let out = b.hub.admin(|h| h.add_user((u("alice"), 1))).unwrap();
+    let msgs: Vec<HubMsg> = out
+        .iter()
+        .filter_map(|o| match o {
+            HubOutput::Send { conn, frame } if *conn == ConnId(1) => {
+                Some(crate::signal::decode_hub(frame.as_bytes()).unwrap())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(&msgs[0], HubMsg::Error { code: ErrorCode::TokenInvalid, message, .. }
+            if message.contains("revoked")),
+        "{msgs:?}"
+    );
+    assert!(out.contains(&HubOutput::Close {
+        conn: ConnId(1),
+        reason: CloseReason::AuthFailed
+    }));
+    assert_eq!(b.hub.hub.user_of(ConnId(1)), None);
+    assert!(!b.hub.hub.online_users().any(|w| *w == u("alice")));
+
+    // Neither old token opens a session any more.
+    b.open(3);
+    let out = hello(&mut b, 3, &old_access);
+    assert_eq!(codes(&out), [(3, ErrorCode::TokenInvalid)]);
+    let out = b.send(
+        3,
+        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{old_refresh}"}}"#),
+    );
+    assert_eq!(codes(&out), [(3, ErrorCode::TokenInvalid)]);
+    assert_eq!(b.hub.hub.user_of(ConnId(3)), None);
+
+    // A token of the new generation does, and refreshing keeps it.
+    let unix = b.unix();
+    let fresh = key().mint_generation(&u("alice"), 1, TokenKind::Refresh, unix, 600);
+    let out = b.send(
+        3,
+        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{fresh}"}}"#),
+    );
+    let Some(HubMsg::Token { access_token, .. }) = out
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| matches!(m, HubMsg::Token { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    let (_, claims) = key()
+        .verify(Some(access_token), TokenKind::Access, unix)
+        .unwrap();
+    assert_eq!(claims.generation, 1);
+    assert_eq!(b.hub.hub.user_of(ConnId(3)), Some(&u("alice")));
+}
+
+#[test]
+fn a_re_added_user_at_a_new_generation_refuses_the_old_tokens() {
+    let mut b = Bench::new();
+    let old = b.token("bob", TokenKind::Access, 600);
+    let now = b.now;
+    b.hub.remove_user(now, &u("bob")).unwrap();
+    b.hub.admin(|h| h.add_user((u("bob"), 1))).unwrap();
+    b.open(1);
+    let out = hello(&mut b, 1, &old);
+    assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
+    let HubMsg::Error { message, .. } = &out[0].1 else {
+        panic!("{out:?}")
+    };
+    assert!(message.contains("revoked"), "{message}");
+}
+
+#[test]
+fn session_events_name_the_user_and_never_the_token() {
+    let start = t0();
+    let mut config = HubConfig::new(key());
+    config.session_events = true;
+    let mut hub = Hub::new(config, [u("alice"), u("bob")], start, UNIX0);
+    let hello = |user: &str, generation: u64| {
+        let t = key().mint_generation(&u(user), generation, TokenKind::Access, UNIX0, 60);
+        (
+            t.clone(),
+            format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+        )
+    };
+    hub.handle_input(start, HubInput::Opened(ConnId(1)));
+    let (stale, frame) = hello("alice", 9);
+    hub.handle_input(start, HubInput::Frame(ConnId(1), frame.as_bytes()));
+    let (_, frame) = hello("alice", 0);
+    hub.handle_input(start, HubInput::Frame(ConnId(1), frame.as_bytes()));
+    hub.handle_input(start, HubInput::Opened(ConnId(2)));
+    let (_, frame) = hello("bob", 0);
+    hub.handle_input(start, HubInput::Frame(ConnId(2), frame.as_bytes()));
+    hub.handle_input(start, HubInput::Closed(ConnId(2)));
+    hub.handle_input(start, HubInput::Closed(ConnId(2))); // twice: one event
+    hub.shutdown(start);
+    while hub.poll_output().is_some() {}
+    let events: Vec<HubEvent> = std::iter::from_fn(|| hub.poll_event()).collect();
+    assert_eq!(
+        events,
+        [
+            HubEvent::AuthFailed {
+                conn: ConnId(1),
+                code: ErrorCode::TokenInvalid,
+                reason: "token revoked: log in again".into()
+            },
+            HubEvent::Authenticated {
+                conn: ConnId(1),
+                user: u("alice")
+            },
+            HubEvent::Authenticated {
+                conn: ConnId(2),
+                user: u("bob")
+            },
+            HubEvent::Closed {
+                conn: ConnId(2),
+                user: Some(u("bob")),
+                reason: None
+            },
+            HubEvent::Closed {
+                conn: ConnId(1),
+                user: Some(u("alice")),
+                reason: Some(CloseReason::Shutdown)
+            },
+        ]
+    );
+    assert!(!format!("{events:?}").contains(&stale));
+}
+
+#[test]
+fn session_events_are_off_by_default() {
+    let mut b = Bench::new();
+    b.login(1, "alice");
+    b.open(2);
+    b.send(2, r#"{"type":"hello","version":1,"token":"x.y.z"}"#);
+    b.step(HubInput::Closed(ConnId(1)));
+    assert_eq!(b.hub.hub.poll_event(), None);
+}
