@@ -206,6 +206,10 @@ fn hub_closed(user: &str, reason: Option<CloseReason>, error: Option<ErrorCode>)
         (None, Some(CloseReason::Replaced)) => {
             anyhow!("{user} logged in elsewhere; this session was replaced")
         }
+        (None, Some(CloseReason::AuthFailed)) => anyhow!(
+            "the hub no longer accepts the login of {user} (its tokens were revoked or its \
+             password changed): run `brume login` again"
+        ),
         (None, Some(CloseReason::UserRemoved)) => {
             anyhow!("the user {user} was removed from the hub")
         }
