@@ -28,6 +28,7 @@ impl Endpoint {
                     if matches!(peer.state, PeerState::Connecting) {
                         peer.state = PeerState::Open;
                         peer.deadline = None;
+                        peer.last_heard = now;
                         self.event(EndpointEvent::PeerOpen { peer: name.clone() });
                         self.renegotiate(now, name);
                     }
@@ -129,6 +130,7 @@ impl Endpoint {
             {
                 peer.state = PeerState::Open;
                 peer.deadline = None;
+                peer.last_heard = now;
                 peer.restart_pending = None;
                 self.event(EndpointEvent::PeerReconnected { peer: name.clone() });
                 self.renegotiate(now, name);

@@ -23,8 +23,9 @@
 //!
 //! `offering` (our offer sent) or `incoming` (their offer waits for
 //! `accept`) → `connecting` (ICE, DTLS, SCTP) → `open` (main channel up) ⇄
-//! `recovering` (ICE lost; restarted after `ice_restart_after`, given up after
-//! `recovery_limit`). Failures are reported as [`EndpointEvent::PeerFailed`]
+//! `recovering` (the peer silent for `silence_limit`, or ICE lost; open again
+//! when heard on a path ICE still holds, restarted after `ice_restart_after`,
+//! given up after `recovery_limit`; see `liveness.rs`). Failures are reported as [`EndpointEvent::PeerFailed`]
 //! with a Brume error code.
 //!
 //! **Glare.** When two users connect to each other at once, the offer of the
@@ -44,6 +45,7 @@ mod control;
 mod event;
 mod fec;
 mod holdback;
+mod liveness;
 mod negotiate;
 mod peer;
 mod signaling;
@@ -317,6 +319,7 @@ impl Endpoint {
             self.pump(now, &name);
         }
         self.deliver(now, &name, released);
+        self.on_heard(now, &name);
     }
 
     /// Hands datagrams that waited behind a gap to a peer's Rtc, in order,
@@ -348,6 +351,7 @@ impl Endpoint {
         self.drain_stun();
         let names: Vec<UserName> = self.peers.keys().cloned().collect();
         for name in names {
+            self.check_silence(now, &name);
             self.on_peer_deadline(now, &name);
             let Some(peer) = self.peers.get_mut(&name) else {
                 continue;
@@ -626,7 +630,8 @@ impl Endpoint {
     /// When to call [`Endpoint::handle_timeout`] next; `None` if nothing is pending.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peers = self.peers.values().map(Peer::next_timeout);
+        let silence = self.config.silence_limit;
+        let peers = self.peers.values().map(|p| p.next_timeout(silence));
         let stun = self.stun.as_ref().and_then(StunClient::next_timeout);
         let spare =
             (self.spare.is_none() && !self.stopped && !self.connecting()).then_some(self.last_now);
@@ -660,12 +665,15 @@ impl Endpoint {
 
     /// An Rtc with the endpoint's certificate and tuning, no candidates yet.
     fn bare_rtc(config: &EndpointConfig, now: Instant) -> Rtc {
-        Rtc::builder()
+        let mut rtc = Rtc::builder()
             .set_dtls_cert(config.dtls_cert.clone())
             .set_snap_enabled(config.snap)
             .set_sctp_max_buffered_amount(config.sctp_max_buffered_amount)
-            .set_stats_interval(None)
-            .build(now)
+            .set_stats_interval(None);
+        // A check of the working path every keepalive: what `silence_limit`
+        // counts on hearing from a live peer.
+        rtc.set_max_stun_rto(config.keepalive);
+        rtc.build(now)
     }
 
     /// An Rtc for a new connection, with this endpoint's candidates. Building
