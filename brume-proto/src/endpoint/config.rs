@@ -46,6 +46,12 @@ pub struct EndpointConfig {
     ///
     /// [`EndpointEvent::PeerClosed`]: super::EndpointEvent::PeerClosed
     pub recovery_limit: Duration,
+    /// How long a channel this endpoint opened may wait for the peer's
+    /// acknowledgement before it is closed (`ChannelClosed`): str0m can
+    /// leave a channel on a just-reused stream id unanswered for good (see
+    /// `endpoint/opening.rs`). Default 10 s, str0m's own limit for opening
+    /// a stream while an old one's reset is under way.
+    pub channel_open_timeout: Duration,
     /// A STUN server for a server-reflexive candidate, if any.
     pub stun_server: Option<SocketAddr>,
     /// str0m's SCTP send buffer across all channels of one peer. The default
@@ -75,6 +81,7 @@ impl EndpointConfig {
             keepalive: Duration::from_secs(1),
             ice_restart_after: Duration::from_secs(2),
             recovery_limit: Duration::from_secs(30),
+            channel_open_timeout: Duration::from_secs(10),
             stun_server: None,
             sctp_max_buffered_amount: 1024 * 1024,
             snap: true,

@@ -33,6 +33,7 @@ impl Endpoint {
                         self.renegotiate(now, name);
                     }
                 } else {
+                    peer.opening.retain(|(c, _)| *c != id);
                     self.event(EndpointEvent::ChannelOpen {
                         peer: name.clone(),
                         channel: id,
@@ -65,6 +66,9 @@ impl Endpoint {
                 }
             }
             Event::ChannelClose(id) => {
+                if let Some(p) = self.peers.get_mut(name) {
+                    p.opening.retain(|(c, _)| *c != id);
+                }
                 let main = self.peers.get(name).and_then(|p| p.main);
                 if Some(id) == main {
                     self.shut_peer(now, name);

@@ -47,6 +47,7 @@ mod fec;
 mod holdback;
 mod liveness;
 mod negotiate;
+mod opening;
 mod peer;
 mod signaling;
 mod stun;
@@ -352,6 +353,7 @@ impl Endpoint {
         let names: Vec<UserName> = self.peers.keys().cloned().collect();
         for name in names {
             self.check_silence(now, &name);
+            self.check_channel_opens(now, &name);
             self.on_peer_deadline(now, &name);
             let Some(peer) = self.peers.get_mut(&name) else {
                 continue;
@@ -507,12 +509,14 @@ impl Endpoint {
         peer: &UserName,
         label: &str,
     ) -> Result<ChannelId, EndpointError> {
+        let deadline = now + self.config.channel_open_timeout;
         let p = self.open_peer(peer)?;
         let config = ChannelConfig {
             label: label.to_owned(),
             ..ChannelConfig::default()
         };
         let id = p.rtc.direct_api().create_data_channel(config);
+        p.opening.push((id, deadline));
         self.pump(now, peer);
         Ok(id)
     }

@@ -103,6 +103,8 @@ pub(crate) struct Peer {
     /// When the peer last sent us anything (its ICE checks and answers to
     /// ours come every keepalive): the liveness signal.
     pub(crate) last_heard: Instant,
+    /// Channels we opened that have not opened yet, with their deadlines.
+    pub(crate) opening: Vec<(ChannelId, Instant)>,
 }
 
 /// What draining an `Rtc` produced, for the endpoint to act on.
@@ -137,6 +139,7 @@ impl Peer {
             remote_max_message: DEFAULT_MAX_MESSAGE,
             fec: Fec::new(parity),
             last_heard: now,
+            opening: Vec::new(),
         }
     }
 
@@ -172,13 +175,15 @@ impl Peer {
         }
     }
 
-    /// The earliest of the Rtc's timeout, our own deadline, the parity timers
-    /// and, while open, the moment the peer's silence reaches `silence_limit`.
+    /// The earliest of the Rtc's timeout, our own deadline, the parity timers,
+    /// the open deadlines of our channels and, while open, the moment the
+    /// peer's silence reaches `silence_limit`.
     pub(crate) fn next_timeout(&self, silence_limit: Duration) -> Instant {
         [
             self.deadline,
             self.fec.next_timeout(),
             self.silent_at(silence_limit),
+            super::opening::next_deadline(&self.opening),
         ]
         .into_iter()
         .flatten()
