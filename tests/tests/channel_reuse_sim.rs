@@ -2,20 +2,23 @@
 //! loss: each new channel lands on the SCTP stream id the last one just
 //! freed, as libwebrtc (every browser) and str0m both allocate.
 //!
-//! str0m 0.25 (sctp-proto 0.10.8) loses some of these channels, in two ways:
-//!
-//! - The side that did not open it still waits for the answer to its own
-//!   reset of the id (the answer was lost) when the new channel's DCEP OPEN
-//!   arrives: its DCEP ACK fails with `ErrStreamClosed`, str0m drops the
-//!   channel there (`Failed to write DCEP ack`, `Stream AwaitConfig ->
-//!   Closed`, `Drop ChannelClose event`) and its reset closes it on ours.
-//! - A reset "in progress" forever: it names a TSN held back behind that
-//!   very reset, so the new channel's DCEP OPEN never goes out.
-//!
-//! Nothing on Brume's side makes such a channel open. What the endpoint
-//! promises is that the opener is always told: the channel opens on both
-//! sides, or it is reported closed to the opener (`ChannelClosed`, at the
-//! latest after `channel_open_timeout`) and the peer never saw it.
+//! str0m 0.25 (sctp-proto 0.10.8) loses some of these channels. When the
+//! side that did not open the channel still waits for the answer to its own
+//! reset of the old stream (that answer was lost; the opener, having had
+//! its own reset answered, already reused the id), the new channel's DCEP
+//! OPEN arrives on a stream sctp-proto still holds closed: the DCEP ACK
+//! fails with `ErrStreamClosed`, and str0m logs `Failed to write DCEP ack`,
+//! `Stream AwaitConfig -> Closed` and `Drop ChannelClose event`, and drops
+//! the channel. When only that side had closed the old channel, its reset
+//! closes the new one on the opener's side too; when both had closed it at
+//! once (a transfer's two sides after `done`), the opener was never told
+//! and waited for the ACK forever. Nothing on Brume's side can make such a
+//! channel open (see `docs/PROTOCOL.md`, "Channels"); what holds, and is
+//! tested here: every channel opens on both sides or is reported closed to
+//! its opener (at the latest after `channel_open_timeout`), the peer never
+//! reports a half-open channel, and the connection goes on. The strict
+//! promise, every channel opens, is the ignored test at the end: it fails
+//! on str0m 0.25.
 
 use std::time::Duration;
 
@@ -25,13 +28,24 @@ use brume_tests::sim::World;
 use str0m::channel::ChannelId;
 use str0m_netem::{NetemConfig, Probability, RandomLoss};
 
-/// Seeds per scenario (60 rounds each).
+/// Seeds per scenario, 60 rounds each.
 const SEEDS: u64 = 12;
-/// `EndpointConfig::channel_open_timeout`'s default.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+const ROUNDS: usize = 60;
+/// How long one channel may take to open or be closed: a DCEP OPEN lost
+/// three times waits out sctp-proto's backed-off retransmissions (1, 2, 4,
+/// 8 s: 15.2 s once with seed 10), which the endpoint's 10 s open deadline
+/// cuts short.
+const SETTLE: Duration = Duration::from_secs(60);
 
-fn lossy_pair(seed: u64) -> Result<World, String> {
-    let mut w = World::with_config(seed, &["alice", "bob"], |c| c.datagram_parity = false);
+/// `deadline`: whether the endpoint's open deadline applies (off: only
+/// str0m decides whether a channel opens).
+fn lossy_pair(seed: u64, deadline: bool) -> Result<World, String> {
+    let mut w = World::with_config(seed, &["alice", "bob"], |c| {
+        c.datagram_parity = false;
+        if !deadline {
+            c.channel_open_timeout = Duration::from_secs(3600);
+        }
+    });
     for n in &mut w.nodes {
         n.transfers_enabled = false;
     }
@@ -71,30 +85,29 @@ fn closed_count(w: &World, i: usize, channel: ChannelId) -> usize {
         .count()
 }
 
-/// Alice opens `rounds` channels one after the other, each as soon as the
-/// last is closed on her side; `closer` closes each once both sides have it.
-/// Returns how many never opened (and were reported closed to alice).
-fn tight_loop(seed: u64, closer: usize, rounds: usize) -> Result<usize, String> {
-    let mut w = lossy_pair(seed)?;
+/// Alice opens `ROUNDS` channels one after the other, each as soon as the
+/// last is closed on her side; once both sides have it, it is closed by
+/// alice (`closer` 0), bob (1) or both at once (2, as a transfer's two
+/// sides do after `done`). Returns how many never opened.
+fn tight_loop(seed: u64, closer: usize, deadline: bool) -> Result<usize, String> {
+    let mut w = lossy_pair(seed, deadline)?;
     let mut lost = 0;
-    for k in 0..rounds {
+    for k in 0..ROUNDS {
         let label = format!("t{k}");
         let ch = w
             .with(0, |ep, now| {
                 ep.open_channel(now, &World::user("bob"), &label)
             })
             .map_err(|e| e.to_string())?;
-        let settled = w.run_until(OPEN_TIMEOUT + Duration::from_secs(5), |w| {
+        let settled = w.run_until(SETTLE, |w| {
             (opened(w, 0, &label).is_some() && opened(w, 1, &label).is_some())
                 || closed_count(w, 0, ch) > 0
         });
         if !settled {
-            return Err(format!(
-                "round {k}: {label} neither opened nor was reported closed"
-            ));
+            return Err(format!("round {k}: {label} neither opened nor closed"));
         }
         if opened(&w, 0, &label).is_none() {
-            // Never opened: reported to the opener, once; the peer saw nothing.
+            // Dropped by the peer: alice is told once, bob never saw it open.
             if closed_count(&w, 0, ch) != 1 || opened(&w, 1, &label).is_some() {
                 return Err(format!("round {k}: {label} half open"));
             }
@@ -102,16 +115,17 @@ fn tight_loop(seed: u64, closer: usize, rounds: usize) -> Result<usize, String> 
             continue;
         }
         let theirs = opened(&w, 1, &label).ok_or("bob lost the channel")?;
-        let (peer, id) = if closer == 0 {
-            ("bob", ch)
-        } else {
-            ("alice", theirs)
-        };
-        w.with(closer, |ep, now| {
-            ep.close_channel(now, &World::user(peer), id)
-        })
-        .map_err(|e| e.to_string())?;
-        if !w.run_until(Duration::from_secs(20), |w| closed_count(w, 0, ch) > 0) {
+        if closer != 1 {
+            w.with(0, |ep, now| ep.close_channel(now, &World::user("bob"), ch))
+                .map_err(|e| e.to_string())?;
+        }
+        if closer != 0 {
+            w.with(1, |ep, now| {
+                ep.close_channel(now, &World::user("alice"), theirs)
+            })
+            .map_err(|e| e.to_string())?;
+        }
+        if !w.run_until(SETTLE, |w| closed_count(w, 0, ch) > 0) {
             return Err(format!("round {k}: no close at alice"));
         }
     }
@@ -125,7 +139,7 @@ fn tight_loop(seed: u64, closer: usize, rounds: usize) -> Result<usize, String> 
         )
     })
     .map_err(|e| e.to_string())?;
-    let heard = w.run_until(Duration::from_secs(20), |w| {
+    let heard = w.run_until(SETTLE, |w| {
         w.saw(
             1,
             |e| matches!(e, EndpointEvent::Message { data: Data::Text(t), .. } if t == "still"),
@@ -136,39 +150,50 @@ fn tight_loop(seed: u64, closer: usize, rounds: usize) -> Result<usize, String> 
         .ok_or_else(|| "the main channel stopped".into())
 }
 
+fn all_seeds(closer: usize, deadline: bool) -> usize {
+    (0..SEEDS)
+        .map(|seed| {
+            tight_loop(seed, closer, deadline).unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+        })
+        .sum()
+}
+
+fn report(lost: usize) {
+    let all = SEEDS * ROUNDS as u64;
+    eprintln!("{lost} of {all} never opened (dropped, or past the open deadline)");
+}
+
 #[test]
-fn channels_closed_by_the_peer_in_a_tight_loop_under_loss() {
-    let mut lost = 0;
-    for seed in 0..SEEDS {
-        lost += tight_loop(seed, 1, 60).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-    }
-    // The loss pattern must have hit str0m's drop at least once, or this
-    // test shows nothing.
+fn channels_closed_by_the_peer_on_reused_ids_open_or_are_reported_closed() {
+    let lost = all_seeds(1, true);
+    // These seeds hit str0m's drop; if none is lost, the scenario no longer
+    // shows it (does the ignored strict test pass now?).
     assert!(
         lost > 0,
-        "no channel was dropped: the scenario no longer reproduces"
+        "no channel was dropped: does the strict test pass now?"
     );
-    eprintln!(
-        "{lost} of {} channels never opened, each reported",
-        SEEDS * 60
-    );
+    report(lost);
 }
 
 #[test]
-fn channels_closed_by_their_opener_in_a_tight_loop_under_loss() {
-    // Seed 10 hits the reset stuck in progress: without the open deadline
-    // its channel neither opened nor closed.
-    for seed in 0..SEEDS {
-        tight_loop(seed, 0, 60).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-    }
+fn channels_closed_by_their_opener_on_reused_ids_open_or_are_reported_closed() {
+    let lost = all_seeds(0, true);
+    report(lost);
 }
 
-/// What str0m should do and does not (0.25): every reused id opens.
 #[test]
-#[ignore = "str0m 0.25 drops a channel opened on an id whose local reset is still unanswered"]
-fn every_channel_on_a_reused_id_opens() {
-    for seed in 0..SEEDS {
-        let lost = tight_loop(seed, 1, 60).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-        assert_eq!(lost, 0, "seed {seed}: {lost} channels dropped");
+fn channels_closed_by_both_at_once_on_reused_ids_open_or_are_reported_closed() {
+    // Seed 1, round 12: without the endpoint's open deadline the opener
+    // waited for good.
+    let lost = all_seeds(2, true);
+    report(lost);
+}
+
+/// What str0m should do and does not (0.25): every channel on a reused id opens.
+#[test]
+#[ignore = "fails on str0m 0.25: a channel on a reused stream id is dropped when the answer to the receiver's own reset of it was lost"]
+fn every_channel_on_a_reused_stream_id_opens() {
+    for closer in [1, 2, 0] {
+        assert_eq!(all_seeds(closer, false), 0, "closer {closer}");
     }
 }

@@ -2,11 +2,11 @@
 //! `channel_open_timeout`, so the application hears `ChannelClosed` instead
 //! of waiting forever.
 //!
-//! str0m 0.25 (with sctp-proto 0.10) can leave a channel opened on a
-//! just-reused SCTP stream id unanswered for good under loss: the peer's
-//! reset of the old stream stays "in progress" because it names a TSN
-//! that is held back behind that very reset, so the new channel's DCEP
-//! OPEN never goes out. See `tests/tests/channel_reuse_sim.rs`.
+//! str0m 0.25 can drop a channel opened on a just-reused SCTP stream id on
+//! the peer's side (its DCEP ACK fails with `ErrStreamClosed` while its own
+//! reset of the old stream is unanswered), and when both sides had closed
+//! the old channel at once, nothing ever tells the opener: its channel
+//! waits for that ACK for good (`tests/tests/channel_reuse_sim.rs`).
 
 use std::time::Instant;
 
