@@ -201,3 +201,55 @@ pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
     p.wait_line("ready as");
     p
 }
+
+/// A child whose stdout and stderr lines both arrive on its channel, with
+/// stdin left open (a pipe nobody writes to) for as long as it runs.
+pub fn spawn_merged(cmd: &mut Command) -> Proc {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("brume runs");
+    let (tx, lines) = channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx2.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    Proc {
+        child,
+        lines,
+        seen: Vec::new(),
+    }
+}
+
+/// Waits up to `limit` for a line of `p` containing `needle`; the line and
+/// when it came.
+pub fn wait_line_within(p: &mut Proc, needle: &str, limit: Duration) -> (String, Instant) {
+    let end = Instant::now() + limit;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match p.lines.recv_timeout(left) {
+            Ok(line) => {
+                p.seen.push(line.clone());
+                if line.contains(needle) {
+                    return (line, Instant::now());
+                }
+            }
+            Err(_) => panic!("no line with {needle:?} within {limit:?}; saw {:?}", p.seen),
+        }
+    }
+}
