@@ -205,10 +205,20 @@ pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
 /// As [`Proc::spawn`], with standard error's lines arriving on the same
 /// channel as standard output's (each stream keeps its own order).
 pub fn spawn_all(cmd: &mut Command) -> Proc {
+    spawn_lines(cmd, Stdio::null())
+}
+
+/// As [`spawn_all`], with stdin left open (a pipe nobody writes to) for as
+/// long as it runs.
+pub fn spawn_merged(cmd: &mut Command) -> Proc {
+    spawn_lines(cmd, Stdio::piped())
+}
+
+fn spawn_lines(cmd: &mut Command, stdin: Stdio) -> Proc {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .spawn()
         .expect("brume runs");
     let (tx, lines) = channel();
@@ -234,5 +244,23 @@ pub fn spawn_all(cmd: &mut Command) -> Proc {
         child,
         lines,
         seen: Vec::new(),
+    }
+}
+
+/// Waits up to `limit` for a line of `p` containing `needle`; the line and
+/// when it came.
+pub fn wait_line_within(p: &mut Proc, needle: &str, limit: Duration) -> (String, Instant) {
+    let end = Instant::now() + limit;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match p.lines.recv_timeout(left) {
+            Ok(line) => {
+                p.seen.push(line.clone());
+                if line.contains(needle) {
+                    return (line, Instant::now());
+                }
+            }
+            Err(_) => panic!("no line with {needle:?} within {limit:?}; saw {:?}", p.seen),
+        }
     }
 }

@@ -26,10 +26,32 @@ pub struct EndpointConfig {
     /// How long an incoming offer waits for `accept` before it is rejected.
     /// Default 25 s, under the hub's 30 s, so the callee's own deadline decides.
     pub incoming_timeout: Duration,
+    /// How long an open peer may send nothing at all before it is reported
+    /// unreachable ([`EndpointEvent::PeerReconnecting`]) and recovery starts.
+    /// A live peer answers our ICE checks, one every `keepalive`, so this is
+    /// three missed ones. str0m's ICE alone declares a path lost only 15 s
+    /// after the peer's own last check (and ~20 s in all), too late for
+    /// people. Default 3 s.
+    ///
+    /// [`EndpointEvent::PeerReconnecting`]: super::EndpointEvent::PeerReconnecting
+    pub silence_limit: Duration,
+    /// How often ICE checks a working path (str0m's maximum STUN
+    /// retransmission timeout, 3 s by default there). Default 1 s.
+    pub keepalive: Duration,
     /// How long a lost path may stay lost before the endpoint restarts ICE. Default 2 s.
     pub ice_restart_after: Duration,
-    /// How long recovery may take before the endpoint gives up on the peer. Default 30 s.
+    /// How long recovery may take, from the moment the peer was reported
+    /// unreachable, before the endpoint gives up on it
+    /// ([`EndpointEvent::PeerClosed`], "connection lost"). Default 30 s.
+    ///
+    /// [`EndpointEvent::PeerClosed`]: super::EndpointEvent::PeerClosed
     pub recovery_limit: Duration,
+    /// How long a channel this endpoint opened may wait for the peer's
+    /// acknowledgement before it is closed (`ChannelClosed`): str0m can
+    /// leave a channel on a just-reused stream id unanswered for good (see
+    /// `endpoint/opening.rs`). Default 10 s, str0m's own limit for opening
+    /// a stream while an old one's reset is under way.
+    pub channel_open_timeout: Duration,
     /// A STUN server for a server-reflexive candidate, if any.
     pub stun_server: Option<SocketAddr>,
     /// str0m's SCTP send buffer across all channels of one peer. The default
@@ -63,8 +85,11 @@ impl EndpointConfig {
             seed,
             connect_timeout: Duration::from_secs(15),
             incoming_timeout: Duration::from_secs(25),
+            silence_limit: Duration::from_secs(3),
+            keepalive: Duration::from_secs(1),
             ice_restart_after: Duration::from_secs(2),
             recovery_limit: Duration::from_secs(30),
+            channel_open_timeout: Duration::from_secs(10),
             stun_server: None,
             sctp_max_buffered_amount: 1024 * 1024,
             snap: true,

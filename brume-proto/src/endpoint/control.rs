@@ -28,10 +28,12 @@ impl Endpoint {
                     if matches!(peer.state, PeerState::Connecting) {
                         peer.state = PeerState::Open;
                         peer.deadline = None;
+                        peer.last_heard = now;
                         self.event(EndpointEvent::PeerOpen { peer: name.clone() });
                         self.renegotiate(now, name);
                     }
                 } else {
+                    peer.opening.retain(|(c, _)| *c != id);
                     self.event(EndpointEvent::ChannelOpen {
                         peer: name.clone(),
                         channel: id,
@@ -64,6 +66,9 @@ impl Endpoint {
                 }
             }
             Event::ChannelClose(id) => {
+                if let Some(p) = self.peers.get_mut(name) {
+                    p.opening.retain(|(c, _)| *c != id);
+                }
                 let main = self.peers.get(name).and_then(|p| p.main);
                 if Some(id) == main {
                     self.shut_peer(now, name);
@@ -129,6 +134,7 @@ impl Endpoint {
             {
                 peer.state = PeerState::Open;
                 peer.deadline = None;
+                peer.last_heard = now;
                 peer.restart_pending = None;
                 self.event(EndpointEvent::PeerReconnected { peer: name.clone() });
                 self.renegotiate(now, name);

@@ -97,12 +97,15 @@ pub enum EndpointEvent {
         /// Why, for people.
         reason: String,
     },
-    /// The path to `peer` was lost; the endpoint is restarting ICE.
+    /// `peer` is unreachable: silent for `silence_limit` (3 s), or ICE lost
+    /// the path. The endpoint is trying to recover (an ICE restart after
+    /// `ice_restart_after`); past `recovery_limit` it gives up with
+    /// [`EndpointEvent::PeerClosed`].
     PeerReconnecting {
         /// The peer.
         peer: UserName,
     },
-    /// The path to `peer` works again.
+    /// `peer` is reachable again, on the same path or a restarted one.
     PeerReconnected {
         /// The peer.
         peer: UserName,

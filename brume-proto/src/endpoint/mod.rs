@@ -23,8 +23,9 @@
 //!
 //! `offering` (our offer sent) or `incoming` (their offer waits for
 //! `accept`) → `connecting` (ICE, DTLS, SCTP) → `open` (main channel up) ⇄
-//! `recovering` (ICE lost; restarted after `ice_restart_after`, given up after
-//! `recovery_limit`). Failures are reported as [`EndpointEvent::PeerFailed`]
+//! `recovering` (the peer silent for `silence_limit`, or ICE lost; open again
+//! when heard on a path ICE still holds, restarted after `ice_restart_after`,
+//! given up after `recovery_limit`; see `liveness.rs`). Failures are reported as [`EndpointEvent::PeerFailed`]
 //! with a Brume error code.
 //!
 //! **Glare.** When two users connect to each other at once, the offer of the
@@ -45,7 +46,9 @@ mod event;
 mod fec;
 mod holdback;
 mod hub_watch;
+mod liveness;
 mod negotiate;
+mod opening;
 mod peer;
 mod signaling;
 mod stun;
@@ -326,6 +329,7 @@ impl Endpoint {
             self.pump(now, &name);
         }
         self.deliver(now, &name, released);
+        self.on_heard(now, &name);
     }
 
     /// Hands datagrams that waited behind a gap to a peer's Rtc, in order,
@@ -358,6 +362,8 @@ impl Endpoint {
         self.check_hub(now);
         let names: Vec<UserName> = self.peers.keys().cloned().collect();
         for name in names {
+            self.check_silence(now, &name);
+            self.check_channel_opens(now, &name);
             self.on_peer_deadline(now, &name);
             let Some(peer) = self.peers.get_mut(&name) else {
                 continue;
@@ -513,12 +519,14 @@ impl Endpoint {
         peer: &UserName,
         label: &str,
     ) -> Result<ChannelId, EndpointError> {
+        let deadline = now + self.config.channel_open_timeout;
         let p = self.open_peer(peer)?;
         let config = ChannelConfig {
             label: label.to_owned(),
             ..ChannelConfig::default()
         };
         let id = p.rtc.direct_api().create_data_channel(config);
+        p.opening.push((id, deadline));
         self.pump(now, peer);
         Ok(id)
     }
@@ -642,7 +650,8 @@ impl Endpoint {
     /// When to call [`Endpoint::handle_timeout`] next; `None` if nothing is pending.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peers = self.peers.values().map(Peer::next_timeout);
+        let silence = self.config.silence_limit;
+        let peers = self.peers.values().map(|p| p.next_timeout(silence));
         let stun = self.stun.as_ref().and_then(StunClient::next_timeout);
         let spare =
             (self.spare.is_none() && !self.stopped && !self.connecting()).then_some(self.last_now);
@@ -682,12 +691,15 @@ impl Endpoint {
 
     /// An Rtc with the endpoint's certificate and tuning, no candidates yet.
     fn bare_rtc(config: &EndpointConfig, now: Instant) -> Rtc {
-        Rtc::builder()
+        let mut rtc = Rtc::builder()
             .set_dtls_cert(config.dtls_cert.clone())
             .set_snap_enabled(config.snap)
             .set_sctp_max_buffered_amount(config.sctp_max_buffered_amount)
-            .set_stats_interval(None)
-            .build(now)
+            .set_stats_interval(None);
+        // A check of the working path every keepalive: what `silence_limit`
+        // counts on hearing from a live peer.
+        rtc.set_max_stun_rto(config.keepalive);
+        rtc.build(now)
     }
 
     /// An Rtc for a new connection, with this endpoint's candidates. Building

@@ -223,7 +223,9 @@ impl Endpoint {
                 };
                 peer.rtc.sdp_api().accept_answer(pending, answer)
             }
-            PeerState::Recovering { .. } => match peer.restart_pending.take() {
+            // Our ICE restart, answered; the path may have come back on its
+            // own meanwhile, but the peer restarted its side, so ours must too.
+            PeerState::Recovering { .. } | PeerState::Open => match peer.restart_pending.take() {
                 Some(pending) => peer.rtc.sdp_api().accept_answer(pending, answer),
                 None => return,
             },

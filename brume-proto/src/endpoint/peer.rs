@@ -2,7 +2,7 @@
 //! the renegotiation that rides on its data channel.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::change::{SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
@@ -100,6 +100,11 @@ pub(crate) struct Peer {
     pub(crate) early_candidates: Vec<Candidate>,
     /// Parity for our datagrams, rebuilding of theirs, loss reports.
     pub(crate) fec: Fec,
+    /// When the peer last sent us anything (its ICE checks and answers to
+    /// ours come every keepalive): the liveness signal.
+    pub(crate) last_heard: Instant,
+    /// Channels we opened that have not opened yet, with their deadlines.
+    pub(crate) opening: Vec<(ChannelId, Instant)>,
 }
 
 /// What draining an `Rtc` produced, for the endpoint to act on.
@@ -133,6 +138,8 @@ impl Peer {
             mids: BTreeSet::new(),
             remote_max_message: DEFAULT_MAX_MESSAGE,
             fec: Fec::new(parity),
+            last_heard: now,
+            opening: Vec::new(),
         }
     }
 
@@ -168,12 +175,24 @@ impl Peer {
         }
     }
 
-    /// The earliest of the Rtc's timeout and our own deadline.
-    pub(crate) fn next_timeout(&self) -> Instant {
-        [self.deadline, self.fec.next_timeout()]
-            .into_iter()
-            .flatten()
-            .fold(self.rtc_timeout, Instant::min)
+    /// The earliest of the Rtc's timeout, our own deadline, the parity timers,
+    /// the open deadlines of our channels and, while open, the moment the
+    /// peer's silence reaches `silence_limit`.
+    pub(crate) fn next_timeout(&self, silence_limit: Duration) -> Instant {
+        [
+            self.deadline,
+            self.fec.next_timeout(),
+            self.silent_at(silence_limit),
+            super::opening::next_deadline(&self.opening),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(self.rtc_timeout, Instant::min)
+    }
+
+    /// While open: when the peer will have been silent for `silence_limit`.
+    pub(crate) fn silent_at(&self, silence_limit: Duration) -> Option<Instant> {
+        matches!(self.state, PeerState::Open).then(|| self.last_heard + silence_limit)
     }
 
     /// True if this ICE state means the path is gone.
