@@ -2,7 +2,7 @@
 //! verified transfer.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -11,8 +11,10 @@ use brume_proto::endpoint::EndpointEvent;
 use brume_proto::transfer::{TransferEvent, TransferState};
 use clap::Args;
 
+use super::ConfigArg;
 use super::progress::{Bars, size};
 use super::session::{Session, user_name};
+use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -21,16 +23,19 @@ pub struct SendArgs {
     /// Files or folders.
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    conf: ConfigArg,
 }
 
-pub fn run(a: SendArgs, config: &Path) -> Result<()> {
+pub fn run(a: SendArgs) -> Result<()> {
     let peer = user_name(&a.name)?;
     for f in &a.files {
         if !f.exists() {
             bail!("no such file: {}", f.display());
         }
     }
-    let mut s = Session::open(config)?;
+    let mut s = Session::open(&a.conf.path())?;
+    s.refuse_self(&peer, "send to")?;
     s.wait_ready(Duration::from_secs(10))?;
     let took = s.connect(&peer, Duration::from_secs(20))?;
     eprintln!("connected to {peer} in {:.1} ms", took.as_secs_f64() * 1e3);
@@ -85,10 +90,16 @@ pub fn run(a: SendArgs, config: &Path) -> Result<()> {
                 let who = if by_peer { peer.as_str() } else { "we" };
                 let name = pending.remove(&key).map(|p| p.0).unwrap_or_default();
                 s.close();
-                bail!("sending {name} was cancelled ({who}): {reason}");
+                bail!(
+                    "sending {name} was cancelled ({who}): {}",
+                    peer_text(&reason)
+                );
             }
             ClientEvent::Endpoint(EndpointEvent::PeerClosed { peer: p, reason }) if p == peer => {
-                bail!("{peer} went away: {reason}; run the same command again to resume");
+                bail!(
+                    "{peer} went away: {}; run the same command again to resume",
+                    peer_text(&reason)
+                );
             }
             _ => {}
         }

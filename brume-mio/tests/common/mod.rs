@@ -193,11 +193,68 @@ pub fn stderr(o: &Output) -> String {
 
 pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
     let mut cmd = Command::new(BIN);
-    cmd.env("BRUME_CONF", conf).args(["recv", "--dir"]).arg(dir);
+    cmd.env("BRUME_CONF", conf)
+        .args(["recv", "--yes", "--dir"])
+        .arg(dir);
     if once {
         cmd.arg("--once");
     }
     let mut p = Proc::spawn(&mut cmd);
     p.wait_line("ready as");
     p
+}
+
+/// A child whose stdout and stderr lines both arrive on one channel (stderr
+/// ones prefixed `stderr: `), with its stdin a pipe the test writes to.
+pub fn spawn_talking(cmd: &mut Command) -> (Proc, std::process::ChildStdin) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("brume runs");
+    let (tx, lines) = channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx2.send(format!("stderr: {line}")).is_err() {
+                return;
+            }
+        }
+    });
+    let stdin = child.stdin.take().unwrap();
+    let proc = Proc {
+        child,
+        lines,
+        seen: Vec::new(),
+    };
+    (proc, stdin)
+}
+
+/// `brume ARGS` as the user of `conf`, with `input` on stdin.
+pub fn brume_stdin(conf: &Path, args: &[&str], input: &str) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.env("BRUME_CONF", conf).args(args);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
