@@ -162,7 +162,10 @@ impl Chat {
                     self.wait_for_peer()?;
                 }
             }
-            EndpointEvent::HubError { code, message } if code == ErrorCode::BadDest => {
+            EndpointEvent::HubError {
+                code: ErrorCode::BadDest,
+                message,
+            } => {
                 bail!(
                     "no user {} on this hub ({})",
                     self.peer,
@@ -170,7 +173,11 @@ impl Chat {
                 );
             }
             EndpointEvent::Incoming { peer, .. } if peer == self.peer => {
-                s.client.accept(&peer)?;
+                // Our own connect may have accepted it already (its presence
+                // came first): the attempt is under way either way.
+                if let Err(e) = s.client.accept(&peer) {
+                    tracing::debug!("accepting {peer}: {e:#}");
+                }
                 self.link = Link::Connecting;
             }
             EndpointEvent::PeerOpen { peer } if peer == self.peer => {
