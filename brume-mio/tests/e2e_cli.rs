@@ -300,3 +300,44 @@ fn help_says_what_brume_does_and_completes() {
     let out = Command::new(BIN).args(["help", "nosuch"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn off_a_terminal_progress_is_plain_lines_or_nothing() {
+    let hub = Hub::start("cli-progress");
+    let alice = hub.add_user("alice", "pw-a");
+    let bob = hub.add_user("bob", "pw-b");
+    let inbox = hub.dir.join("inbox");
+    let file = hub.dir.join("payload.bin");
+    std::fs::write(&file, vec![7u8; 3 << 20]).unwrap();
+    let path = file.to_str().unwrap();
+
+    let mut receiver = recv(&bob, &inbox, true);
+    let out = brume(&alice, &["send", "bob", path, "--progress", "plain"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    for want in [
+        "payload.bin: hashing 0 B/3.00 MiB (0 %)",
+        "payload.bin: offered; waiting for the receiver (100 %)",
+        "payload.bin: 3.00 MiB/3.00 MiB",
+    ] {
+        assert!(err.contains(want), "no {want:?} in {err}");
+    }
+    // One line per file at the end, naming it, with a rate.
+    let text = out_text(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("sent payload.bin (3.00 MiB) in ") && l.ends_with("/s")),
+        "{text}"
+    );
+    receiver.wait_line("saved");
+    assert_eq!(receiver.wait_exit(), 0);
+
+    // By default, off a terminal: no progress at all.
+    let mut receiver = recv(&bob, &inbox, true);
+    let out = brume(&alice, &["send", "bob", path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("MiB"), "{}", stderr(&out));
+    let line = receiver.wait_line("saved");
+    assert!(line.ends_with("payload (1).bin"), "{line}");
+    assert_eq!(receiver.wait_exit(), 0);
+}

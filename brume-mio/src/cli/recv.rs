@@ -19,7 +19,7 @@ use clap::Args;
 
 use super::ConfigArg;
 use super::accept::{Policy, describe};
-use super::progress::Bars;
+use super::progress::{Bars, ProgressArg};
 use super::session::{Session, user_name};
 use super::terminal::peer_text;
 
@@ -38,6 +38,8 @@ pub struct RecvArgs {
     /// refuse everyone else.
     #[arg(long, num_args = 1.., value_name = "NAME")]
     from: Vec<String>,
+    #[command(flatten)]
+    progress: ProgressArg,
     #[command(flatten)]
     conf: ConfigArg,
 }
@@ -69,12 +71,12 @@ pub fn run(a: RecvArgs) -> Result<()> {
     let mut policy = Policy::new(a.yes, from, &s.client)?;
     let me = s.wait_ready(Duration::from_secs(10))?;
     println!("ready as {me}, receiving into {}", dir.display());
-    let mut bars = Bars::default();
+    let mut bars = Bars::new(a.progress.progress);
     let mut offers = Offers::default();
     let result = loop {
         let event = s.next(None)?;
         if let Policy::Ask(prompts) = &mut policy {
-            for (key, yes) in prompts.answered() {
+            for (key, yes) in bars.suspend(|| prompts.answered()) {
                 if yes {
                     offers.active.insert(key.clone());
                     s.client.accept_transfer(&key, &dir)?;
@@ -95,16 +97,18 @@ pub fn run(a: RecvArgs) -> Result<()> {
                 if policy.admits(&peer) {
                     let _ = s.client.accept(&peer);
                 } else {
-                    println!("refused a connection from {peer} (not one of --from)");
+                    bars.println(&format!(
+                        "refused a connection from {peer} (not one of --from)"
+                    ));
                     let reason = format!("{me} accepts only other users");
                     let _ = s.client.with(|ep, _, now| ep.reject(now, &peer, &reason));
                 }
             }
             ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer }) => {
-                println!("connected: {peer}");
+                bars.println(&format!("connected: {peer}"));
             }
             ClientEvent::Endpoint(EndpointEvent::PeerClosed { peer, .. }) => {
-                println!("disconnected: {peer}");
+                bars.println(&format!("disconnected: {peer}"));
                 if a.once
                     && !offers.busy_with(&peer)
                     && let Some(all_ok) = offers.ended.get(&peer)
@@ -121,7 +125,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
                 kind,
                 data: Data::Text(t),
             }) if kind == "chat" => {
-                println!("{peer}: {}", peer_text(&t));
+                bars.println(&format!("{peer}: {}", peer_text(&t)));
             }
             ClientEvent::Transfer(TransferEvent::Offered {
                 key,
@@ -130,11 +134,11 @@ pub fn run(a: RecvArgs) -> Result<()> {
                 entries,
             }) => {
                 let what = describe(&key, &name, total, &entries);
-                bars.start(&key, &peer_text(&name), total);
+                bars.start(&key, &peer_text(&name));
                 if let Policy::Ask(prompts) = &mut policy {
-                    prompts.offer(key, what);
+                    bars.suspend(|| prompts.offer(key, what));
                 } else if policy.admits(&key.peer) {
-                    println!("{what}: accepted");
+                    bars.println(&format!("{what}: accepted"));
                     offers.active.insert(key.clone());
                     s.client.accept_transfer(&key, &dir)?;
                 } else {
@@ -143,29 +147,33 @@ pub fn run(a: RecvArgs) -> Result<()> {
                 }
             }
             ClientEvent::Transfer(TransferEvent::Progress {
-                key, done, total, ..
+                key,
+                done,
+                total,
+                resumed,
+                rate,
             }) => {
-                bars.set(&key, done, total);
+                bars.progress(&key, done, total, resumed, rate);
             }
             ClientEvent::Transfer(TransferEvent::Saved { path, .. }) => {
                 let placed = dir.join(path.join("/"));
-                println!("saved {}", peer_text(&placed.to_string_lossy()));
+                bars.println(&format!("saved {}", peer_text(&placed.to_string_lossy())));
             }
             ClientEvent::Transfer(TransferEvent::State {
                 key,
                 state: TransferState::Done,
             }) => {
                 bars.finish(&key);
-                println!("done: transfer from {} verified", key.peer);
+                bars.println(&format!("done: transfer from {} verified", key.peer));
                 if offers.active.remove(&key) {
                     offers.ended.entry(key.peer).or_insert(true);
                 }
             }
             ClientEvent::Transfer(TransferEvent::Cancelled { key, reason, .. }) => {
                 bars.finish(&key);
-                println!("cancelled: {}", peer_text(&reason));
+                bars.println(&format!("cancelled: {}", peer_text(&reason)));
                 if let Policy::Ask(prompts) = &mut policy {
-                    prompts.withdrawn(&key);
+                    bars.suspend(|| prompts.withdrawn(&key));
                 }
                 if offers.active.remove(&key) {
                     offers.ended.insert(key.peer, false);
