@@ -155,9 +155,20 @@ fn recv_accepts_only_whom_it_is_told() {
     let inbox = hub.dir.join("inbox");
 
     // No terminal to ask at and no flag: it refuses to start.
-    let out = brume(&bob, &["recv", "--dir", inbox.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    // (A process with a deadline: a recv that starts anyway never exits.)
+    let (mut lone, _stdin) = spawn_talking(
+        Command::new(BIN)
+            .env("BRUME_CONF", &bob)
+            .args(["recv", "--dir"])
+            .arg(&inbox),
+    );
+    lone.wait_line("stderr: brume: stdin is not a terminal");
+    assert!(
+        lone.seen.last().unwrap().contains("--yes"),
+        "{:?}",
+        lone.seen
+    );
+    assert_eq!(lone.wait_exit(), 1);
 
     let mut receiver = Proc::spawn(
         Command::new(BIN)
