@@ -63,16 +63,17 @@ enum Command {
     Login(user::LoginArgs),
     /// Send files or folders to a user.
     Send(send::SendArgs),
-    /// Receive files.
+    /// Receive files (asking before each offer, unless --yes or --from).
     Recv(recv::RecvArgs),
-    /// Chat with a user, line by line.
+    /// Chat with a user, line by line (waiting for them to come online).
     Chat(chat::ChatArgs),
     /// Connect to a user and measure the round trip.
     Ping(ping::PingArgs),
     /// Run a hub and two peers here and send a file between them.
     Demo(demo::DemoArgs),
-    /// Print a shell's completion script (for example
-    /// `brume completions bash > ~/.local/share/bash-completion/completions/brume`).
+    /// Print a shell's completion script.
+    ///
+    /// For example: `brume completions bash > ~/.local/share/bash-completion/completions/brume`.
     Completions(help::CompletionsArgs),
     /// Print the help of brume or of one of its commands.
     Help(help::HelpArgs),
