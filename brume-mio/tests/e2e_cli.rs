@@ -352,3 +352,51 @@ fn off_a_terminal_progress_is_plain_lines_or_nothing() {
     assert!(line.ends_with("payload (1).bin"), "{line}");
     assert_eq!(receiver.wait_exit(), 0);
 }
+
+#[test]
+fn at_a_terminal_recv_asks_before_each_offer() {
+    let hub = Hub::start("cli-ask");
+    let alice = hub.add_user("alice", "pw-a");
+    let bob = hub.add_user("bob", "pw-b");
+    let inbox = hub.dir.join("inbox");
+    // `script` gives recv a terminal; what the test writes is typed there.
+    let line = format!(
+        "{BIN} recv --once --progress none --dir {}",
+        inbox.display()
+    );
+    let (mut receiver, mut keys) =
+        spawn_talking(Command::new("script").env("BRUME_CONF", &bob).args([
+            "-qec",
+            &line,
+            "/dev/null",
+        ]));
+    receiver.wait_line("ready as bob");
+    let (yes, no) = (hub.dir.join("wanted.txt"), hub.dir.join("unwanted.txt"));
+    std::fs::write(&yes, "keep me").unwrap();
+    std::fs::write(&no, "not me").unwrap();
+    let mut sender = Proc::spawn(
+        Command::new(BIN)
+            .env("BRUME_CONF", &alice)
+            .args(["send", "bob"])
+            .arg(&yes)
+            .arg(&no),
+    );
+    for _ in 0..2 {
+        let asked = receiver.wait_line("Accept? [y/N]");
+        assert!(asked.contains("alice offers "), "{asked}");
+        let answer = if asked.contains("wanted.txt (7 B)") && !asked.contains("unwanted") {
+            "y"
+        } else {
+            assert!(asked.contains("unwanted.txt (6 B)"), "{asked}");
+            "n"
+        };
+        writeln!(keys, "{answer}").unwrap();
+    }
+    assert_eq!(sender.wait_exit(), 1);
+    assert_eq!(receiver.wait_exit(), 0, "{:?}", receiver.seen);
+    assert_eq!(
+        std::fs::read_to_string(inbox.join("wanted.txt")).unwrap(),
+        "keep me"
+    );
+    assert!(!inbox.join("unwanted.txt").exists());
+}

@@ -133,7 +133,8 @@ impl Prompts {
             return;
         }
         if let Some((_, what)) = self.queue.front() {
-            eprint!("{what}. Accept? [y/N] ");
+            // A whole line: bars drawn below it cannot overwrite it.
+            eprintln!("{what}. Accept? [y/N]");
             self.asking = true;
         }
     }

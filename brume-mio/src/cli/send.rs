@@ -128,13 +128,10 @@ pub fn run(a: SendArgs) -> Result<()> {
         }
     }
     s.close();
-    match failed.as_slice() {
-        [] => Ok(()),
-        [one] => bail!("{one}"),
-        many => bail!(
-            "{} of {} transfers did not complete",
-            many.len(),
-            a.files.len()
-        ),
+    // With several transfers each failure was said as it came.
+    match (failed.as_slice(), a.files.len()) {
+        ([], _) => Ok(()),
+        ([one], 1) => bail!("{one}"),
+        (some, all) => bail!("{} of {all} transfers did not complete", some.len()),
     }
 }
