@@ -400,3 +400,68 @@ fn at_a_terminal_recv_asks_before_each_offer() {
     );
     assert!(!inbox.join("unwanted.txt").exists());
 }
+
+/// What a terminal shows of `raw`: its lines, split at `\r` and `\n`, with
+/// escape sequences removed.
+fn screen_lines(raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = Vec::new();
+    for part in text.split(['\r', '\n']) {
+        let mut line = String::new();
+        let mut chars = part.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                // CSI: ESC [ parameters, then one final letter.
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+            } else {
+                line.push(c);
+            }
+        }
+        out.push(line);
+    }
+    out
+}
+
+#[test]
+fn bars_fit_the_terminal() {
+    let hub = Hub::start("cli-bars");
+    let alice = hub.add_user("alice", "pw-a");
+    let bob = hub.add_user("bob", "pw-b");
+    let mut receiver = recv(&bob, &hub.dir.join("inbox"), true);
+    let file = hub.dir.join("a-file-with-a-rather-long-name-indeed.bin");
+    std::fs::write(&file, vec![3u8; 8 << 20]).unwrap();
+    for cols in [70, 45] {
+        let line = format!(
+            "stty cols {cols} rows 20; {BIN} send bob {}",
+            file.display()
+        );
+        let out = Command::new("script")
+            .env("BRUME_CONF", &alice)
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lines = screen_lines(&out.stdout);
+        // Bars, not the ordinary lines (which may wrap like any text).
+        let bars: Vec<_> = lines
+            .iter()
+            .filter(|l| l.contains("MiB/") && !l.starts_with("sent "))
+            .collect();
+        assert!(!bars.is_empty(), "no bar drawn: {lines:?}");
+        for l in &bars {
+            assert!(l.chars().count() <= cols, "{} > {cols}: {l:?}", l.len());
+        }
+        if cols == 70 {
+            receiver.wait_line("saved");
+            assert_eq!(receiver.wait_exit(), 0);
+            receiver = recv(&bob, &hub.dir.join("inbox"), true);
+        }
+    }
+}

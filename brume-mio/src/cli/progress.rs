@@ -35,6 +35,8 @@ pub struct ProgressArg {
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
 /// Below this width a bar has no room: the figures are shown alone.
 const NARROW: usize = 60;
+/// The narrowest bar worth drawing.
+const MIN_BAR: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Show {
@@ -93,20 +95,16 @@ impl Bars {
         } else {
             format!("hashing {}/{}", size(done), size(total))
         };
-        self.show(key, done, total, &text);
+        self.show(key, done, total, &[text]);
     }
 
     /// Work before data moves (the demo writing its file).
     pub fn phase(&mut self, key: &TransferKey, verb: &str, done: u64, total: u64) {
-        self.show(
-            key,
-            done,
-            total,
-            &format!("{verb} {}/{}", size(done), size(total)),
-        );
+        let text = format!("{verb} {}/{}", size(done), size(total));
+        self.show(key, done, total, &[text]);
     }
 
-    fn show(&mut self, key: &TransferKey, done: u64, total: u64, text: &str) {
+    fn show(&mut self, key: &TransferKey, done: u64, total: u64, text: &[String]) {
         let (show, multi) = (self.show, self.multi.clone());
         if let Some(item) = self.items.get_mut(key) {
             item.update(show, &multi, done, total, text, done >= total);
@@ -131,10 +129,13 @@ impl Bars {
         }
         item.resumed = resumed;
         item.rate = rate;
-        let mut text = format!("{}/{} {}/s", size(done), size(total), size(rate));
+        // Most telling first: a narrow bar keeps what fits.
+        let mut text = vec![
+            format!("{}/{}", size(done), size(total)),
+            format!("{}/s", size(rate)),
+        ];
         if rate > 0 && done < total {
-            let eta = (total - done) / rate;
-            text.push_str(&format!(" eta {}", hms(eta)));
+            text.push(format!("eta {}", hms((total - done) / rate)));
         }
         item.update(show, &multi, done, total, &text, done >= total);
     }
@@ -180,7 +181,7 @@ impl Item {
         multi: &MultiProgress,
         done: u64,
         total: u64,
-        text: &str,
+        text: &[String],
         force: bool,
     ) {
         match show {
@@ -190,7 +191,7 @@ impl Item {
                 if force || self.last_plain.is_none_or(|at| now >= at + PLAIN_EVERY) {
                     self.last_plain = Some(now);
                     let pct = done as f64 * 100.0 / total.max(1) as f64;
-                    eprintln!("{}: {text} ({pct:.0} %)", self.name);
+                    eprintln!("{}: {} ({pct:.0} %)", self.name, text.join(" "));
                 }
             }
             Show::Bars => {
@@ -201,8 +202,13 @@ impl Item {
                 });
                 bar.set_length(total);
                 bar.set_position(done);
-                bar.set_prefix(fit_name(&self.name));
-                bar.set_message(text.to_owned());
+                let width = term_width();
+                let prefix = fit_name(&self.name, width);
+                // Room for the figures: after the name, and the bar's least.
+                let bar_room = if width < NARROW { 0 } else { MIN_BAR + 1 };
+                let room = width.saturating_sub(prefix.chars().count() + 2 + bar_room);
+                bar.set_prefix(prefix);
+                bar.set_message(fit_parts(text, room));
             }
         }
     }
@@ -211,8 +217,7 @@ impl Item {
 /// A bar as wide as the terminal leaves room for: the name, the bar, the
 /// figures; on a narrow terminal the figures alone.
 fn style() -> ProgressStyle {
-    let width = console::Term::stderr().size().1 as usize;
-    let template = if width < NARROW {
+    let template = if term_width() < NARROW {
         "{prefix} {msg}"
     } else {
         "{prefix} {wide_bar} {msg}"
@@ -222,11 +227,31 @@ fn style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-/// The name cut to a quarter of the terminal, at most 24 columns.
-fn fit_name(name: &str) -> String {
-    let width = console::Term::stderr().size().1 as usize;
+/// Columns of the terminal on stderr.
+fn term_width() -> usize {
+    console::Term::stderr().size().1 as usize
+}
+
+/// The name cut to a quarter of the terminal, 8 to 24 columns.
+fn fit_name(name: &str, width: usize) -> String {
     let room = (width / 4).clamp(8, 24);
     console::truncate_str(name, room, "…").into_owned()
+}
+
+/// The first part always, then as many of the next as fit in `room` columns.
+fn fit_parts(parts: &[String], room: usize) -> String {
+    let mut out = String::new();
+    for part in parts {
+        let needed = part.chars().count() + usize::from(!out.is_empty());
+        if !out.is_empty() && out.chars().count() + needed > room {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// Seconds for people: `42s`, `3m05s`, `1h02m`.
@@ -246,6 +271,22 @@ pub fn size(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_keep_what_fits() {
+        let parts: Vec<String> = ["6.03 MiB/7.63 MiB", "23.99 MiB/s", "eta 0s"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            fit_parts(&parts, 80),
+            "6.03 MiB/7.63 MiB 23.99 MiB/s eta 0s"
+        );
+        assert_eq!(fit_parts(&parts, 30), "6.03 MiB/7.63 MiB 23.99 MiB/s");
+        assert_eq!(fit_parts(&parts, 28), "6.03 MiB/7.63 MiB");
+        assert_eq!(fit_parts(&parts, 3), "6.03 MiB/7.63 MiB");
+        assert_eq!(fit_name("a-very-long-file-name.bin", 45), "a-very-lon…");
+        assert_eq!(fit_name("short.txt", 200), "short.txt");
+    }
 
     #[test]
     fn durations_read_well() {
