@@ -465,3 +465,33 @@ fn bars_fit_the_terminal() {
         }
     }
 }
+
+#[test]
+fn once_the_terminal_input_ends_recv_declines_what_it_cannot_ask() {
+    let hub = Hub::start("cli-eof");
+    let alice = hub.add_user("alice", "pw-a");
+    let bob = hub.add_user("bob", "pw-b");
+    let inbox = hub.dir.join("inbox");
+    let line = format!("{BIN} recv --dir {}", inbox.display());
+    let (mut receiver, mut keys) =
+        spawn_talking(Command::new("script").env("BRUME_CONF", &bob).args([
+            "-qec",
+            &line,
+            "/dev/null",
+        ]));
+    receiver.wait_line("ready as bob");
+    // Ctrl-D: the end of the terminal's input.
+    keys.write_all(b"\x04").unwrap();
+    keys.flush().unwrap();
+    let file = hub.dir.join("note.txt");
+    std::fs::write(&file, "hello").unwrap();
+    let (mut sender, _stdin) = spawn_talking(
+        Command::new(BIN)
+            .env("BRUME_CONF", &alice)
+            .args(["send", "bob"])
+            .arg(&file),
+    );
+    sender.wait_line("declined by bob");
+    assert_eq!(sender.wait_exit(), 1);
+    assert!(!inbox.join("note.txt").exists());
+}

@@ -87,6 +87,9 @@ impl Prompts {
                 }
                 let _ = waker.wake();
             }
+            // The end of input, seen as a disconnected channel once woken.
+            drop(tx);
+            let _ = waker.wake();
         });
         Self {
             queue: VecDeque::new(),
@@ -114,10 +117,19 @@ impl Prompts {
         }
     }
 
-    /// The offers answered since the last call, with the answer.
+    /// The offers answered since the last call, with the answer. Once the
+    /// terminal's input has ended nobody can answer: every offer is declined.
     pub fn answered(&mut self) -> Vec<(TransferKey, bool)> {
         let mut out = Vec::new();
-        while let Ok(line) = self.answers.try_recv() {
+        loop {
+            let line = match self.answers.try_recv() {
+                Ok(line) => line,
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    out.extend(self.queue.drain(..).map(|(key, _)| (key, false)));
+                    break;
+                }
+            };
             let Some((key, _)) = self.queue.pop_front() else {
                 continue; // typed with nothing asked
             };

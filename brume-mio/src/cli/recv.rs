@@ -6,7 +6,7 @@
 //! ends, which is the only mark of "everything I meant to send").
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -58,6 +58,30 @@ impl Offers {
     }
 }
 
+/// Accepts or declines the offers answered at the terminal.
+fn answer(
+    s: &mut Session,
+    policy: &mut Policy,
+    bars: &Bars,
+    offers: &mut Offers,
+    dir: &Path,
+    me: &UserName,
+) -> Result<()> {
+    let Policy::Ask(prompts) = policy else {
+        return Ok(());
+    };
+    for (key, yes) in bars.suspend(|| prompts.answered()) {
+        if yes {
+            offers.active.insert(key.clone());
+            s.client.accept_transfer(&key, dir)?;
+        } else {
+            s.client
+                .reject_transfer(&key, &format!("declined by {me}"))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn run(a: RecvArgs) -> Result<()> {
     let from = a
         .from
@@ -75,17 +99,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
     let mut offers = Offers::default();
     let result = loop {
         let event = s.next(None)?;
-        if let Policy::Ask(prompts) = &mut policy {
-            for (key, yes) in bars.suspend(|| prompts.answered()) {
-                if yes {
-                    offers.active.insert(key.clone());
-                    s.client.accept_transfer(&key, &dir)?;
-                } else {
-                    s.client
-                        .reject_transfer(&key, &format!("declined by {me}"))?;
-                }
-            }
-        }
+        answer(&mut s, &mut policy, &bars, &mut offers, &dir, &me)?;
         let Some(event) = event else {
             if s.stopping() {
                 break Ok(());
@@ -137,6 +151,8 @@ pub fn run(a: RecvArgs) -> Result<()> {
                 bars.start(&key, &peer_text(&name));
                 if let Policy::Ask(prompts) = &mut policy {
                     bars.suspend(|| prompts.offer(key, what));
+                    // Answered at once if nobody can answer any more.
+                    answer(&mut s, &mut policy, &bars, &mut offers, &dir, &me)?;
                 } else if policy.admits(&key.peer) {
                     bars.println(&format!("{what}: accepted"));
                     offers.active.insert(key.clone());
