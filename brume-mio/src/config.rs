@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
@@ -69,15 +69,23 @@ pub fn new_cert() -> Result<DtlsCert> {
 }
 
 impl ClientFile {
-    /// Reads a config file.
+    /// Reads a config file: "no config" only when there is none; a file
+    /// that cannot be read or parsed is named with what is wrong with it.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = fs::read_to_string(path).with_context(|| {
-            format!(
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
                 "no config at {} (run `brume login` first, or set {ENV})",
                 path.display()
+            ),
+            Err(e) => bail!("cannot read the config {}: {e}", path.display()),
+        };
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "cannot parse the config {} (run `brume login` again to rewrite it)",
+                path.display()
             )
-        })?;
-        serde_json::from_str(&text).with_context(|| format!("bad config {}", path.display()))
+        })
     }
 
     /// Writes it (mode 0600), replacing the old file atomically.
@@ -134,5 +142,44 @@ impl ClientFile {
                 .decode(&c.private_key)
                 .context("bad private key in the config")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientFile;
+
+    fn dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "brume-config-{}-{:x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn error(path: &std::path::Path) -> String {
+        format!("{:#}", ClientFile::load(path).unwrap_err())
+    }
+
+    #[test]
+    fn a_missing_config_is_not_a_broken_one() {
+        let d = dir();
+        let path = d.join("brume.conf");
+        assert!(error(&path).starts_with("no config at"), "{}", error(&path));
+
+        std::fs::write(&path, [0xff, 0x00, 0x9c, 0x12, 0xfe]).unwrap();
+        let e = error(&path);
+        assert!(e.starts_with("cannot parse the config"), "{e}");
+        assert!(e.contains(&path.display().to_string()), "{e}");
+
+        std::fs::write(&path, "{\"url\": 3}").unwrap();
+        assert!(error(&path).starts_with("cannot parse the config"));
+
+        // A folder where the file should be: it exists, and cannot be read.
+        let e = error(&d);
+        assert!(e.starts_with("cannot read the config"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
@@ -90,6 +90,11 @@ impl Write for Blocking {
     }
 }
 
+/// How long reaching the hub and its WebSocket handshake may take in all.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the hub may take to answer the login itself (argon2 is slow on purpose).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Logs in at the hub behind `url`; returns `(user, access, refresh)`.
 pub fn login(
     url: &HubUrl,
@@ -98,10 +103,16 @@ pub fn login(
     ca: Option<&Path>,
 ) -> Result<(String, String, String)> {
     let addr = url.resolve()?;
-    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+    let start = Instant::now();
+    let tcp = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .with_context(|| format!("cannot reach the hub at {url}"))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
-    tcp.set_write_timeout(Some(Duration::from_secs(10)))?;
+    // A port that accepts and never answers is not a hub: the handshake
+    // gets what is left of the connect timeout, not the answer's.
+    let left = CONNECT_TIMEOUT
+        .saturating_sub(start.elapsed())
+        .max(Duration::from_millis(100));
+    tcp.set_read_timeout(Some(left))?;
+    tcp.set_write_timeout(Some(left))?;
     tcp.set_nodelay(true)?;
     let stream = if url.tls {
         let config: Arc<rustls::ClientConfig> = crate::stream::client_config(ca)?;
@@ -114,7 +125,12 @@ pub fn login(
     let target = url.with_path(LOGIN_PATH).to_string();
     let (mut ws, _) =
         tungstenite::client::client_with_config(target.as_str(), stream, Some(crate::ws::config()))
-            .map_err(|e| anyhow!("cannot reach the hub at {url}: {e}"))?;
+            .map_err(|e| not_a_hub(url, &e))?;
+    let tcp = match ws.get_mut() {
+        Blocking::Plain(s) => &*s,
+        Blocking::Tls(s) => s.get_ref(),
+    };
+    tcp.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     let req = LoginRequest::Login {
         user: user.to_owned(),
         password: password.to_owned(),
@@ -140,5 +156,38 @@ pub fn login(
             } => Ok((user, access_token, refresh_token)),
             LoginReply::Error { message, .. } => bail!("login refused: {message}"),
         };
+    }
+}
+
+/// A failed handshake, for people: whatever answered is not a Brume hub.
+fn not_a_hub<S>(url: &HubUrl, e: &tungstenite::HandshakeError<S>) -> anyhow::Error
+where
+    S: tungstenite::handshake::HandshakeRole,
+{
+    use tungstenite::error::Error as WsError;
+    let failure = match e {
+        tungstenite::HandshakeError::Failure(f) => f,
+        // A blocking stream only stops half-way when its timeout expires.
+        tungstenite::HandshakeError::Interrupted(_) => {
+            return anyhow!(
+                "no Brume hub answered at {url} within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            );
+        }
+    };
+    match failure {
+        WsError::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            anyhow!(
+                "no Brume hub answered at {url} within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )
+        }
+        WsError::Tls(_) | WsError::Io(_) => anyhow!("cannot reach the hub at {url}: {failure}"),
+        other => anyhow!("no Brume hub at {url}: {other}"),
     }
 }

@@ -60,6 +60,21 @@ impl HubUrl {
         })
     }
 
+    /// Parses the URL of a hub's root, as `brume login` and the config
+    /// need it: `ws://` or `wss://`, a host, and no path beyond `/` (the
+    /// hub serves sessions at `/` and password login at `/login`).
+    pub fn parse_root(s: &str) -> Result<Self> {
+        let url = Self::parse(s)?;
+        if url.path != "/" {
+            bail!(
+                "bad hub URL {s:?}: give the hub itself, without a path (ws://{}:{})",
+                url.host,
+                url.port
+            );
+        }
+        Ok(url)
+    }
+
     /// The same hub with another path.
     pub fn with_path(&self, path: &str) -> Self {
         Self {
@@ -108,5 +123,24 @@ mod tests {
         assert!(HubUrl::parse("http://x").is_err());
         assert!(HubUrl::parse("ws://:80").is_err());
         assert!(HubUrl::parse("ws://x:port").is_err());
+    }
+
+    #[test]
+    fn a_hub_root_has_no_path() {
+        assert_eq!(HubUrl::parse_root("ws://h:1").unwrap().path, "/");
+        assert_eq!(HubUrl::parse_root("ws://h:1/").unwrap().path, "/");
+        assert_eq!(HubUrl::parse_root("wss://[::1]").unwrap().port, 443);
+        for bad in [
+            "ws://h:1/login",
+            "ws://h/x/",
+            "ws://h:1/?a=b",
+            "http://h:1",
+            "h:1",
+            "ws://",
+            "ws:///",
+            "wss://:443",
+        ] {
+            assert!(HubUrl::parse_root(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -88,7 +88,7 @@ fn login_ping_and_clear_errors() {
     let mut receiver = spawn_all(
         Command::new(BIN)
             .env("BRUME_CONF", &bob)
-            .args(["recv", "--dir"])
+            .args(["recv", "--yes", "--dir"])
             .arg(hub.dir.join("in")),
     );
     receiver.wait_line("ready as");

@@ -28,6 +28,15 @@ fn chat_reports_a_sigkilled_peer_gone_after_the_recovery_limit() {
     // The peer's process dies without a word: no SCTP or DTLS close.
     bob_recv.signal("-KILL");
     let killed = Instant::now();
+    // Within 5 s the command says the peer is unreachable and that it is
+    // trying to recover.
+    let (line, at) = wait_line_within(&mut chat, "bob is unreachable", Duration::from_secs(5));
+    assert!(line.contains("trying to recover"), "{line}");
+    assert!(
+        at - killed <= Duration::from_secs(5),
+        "noticed after {:?}",
+        at - killed
+    );
     let (line, at) = wait_line_within(&mut chat, "bob left", GIVE_UP + Duration::from_secs(10));
     let took = at - killed;
     assert!(line.contains("connection lost"), "{line}");

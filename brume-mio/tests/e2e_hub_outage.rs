@@ -26,7 +26,7 @@ fn a_transfer_outlives_a_killed_hub_and_the_receiver_is_reachable_after_it_retur
     let mut receiver = spawn_all(
         Command::new(BIN)
             .env("BRUME_CONF", &bob)
-            .args(["recv", "--dir"])
+            .args(["recv", "--yes", "--dir"])
             .arg(&inbox),
     );
     receiver.wait_line("ready as bob");

@@ -126,6 +126,7 @@ fn log(w: &World, i: usize) -> String {
     let short = |e: &TransferEvent| match e {
         TransferEvent::Offered { key, name, .. } => format!("{:x} offered {name}", key.id),
         TransferEvent::State { key, state } => format!("{:x} {state:?}", key.id),
+        TransferEvent::Hashing { key, done, .. } => format!("{:x} hashing {done}", key.id),
         TransferEvent::Progress { key, done, .. } => format!("{:x} progress {done}", key.id),
         TransferEvent::Saved { key, path } => format!("{:x} saved {path:?}", key.id),
         TransferEvent::Cancelled {

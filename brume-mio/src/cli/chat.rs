@@ -1,32 +1,89 @@
 //! `brume chat NAME`: lines from stdin go to NAME over the data channel
 //! (messages of kind `chat`); theirs are printed.
+//!
+//! NAME need not be online yet: chat watches their presence and connects
+//! when they come (or accepts them when they call first; glare is settled by
+//! the endpoint), unless `--no-wait`. Lines typed or piped before the
+//! connection opens are kept and sent once it does; at the end of input,
+//! chat waits until the peer has acknowledged everything before it leaves.
 
+use std::collections::VecDeque;
 use std::io::BufRead;
-use std::path::Path;
+
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use brume_mio::client::ClientEvent;
+use brume_proto::ErrorCode;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::framing::Data;
+use brume_proto::signal::UserName;
 use clap::Args;
 
+use super::ConfigArg;
 use super::session::{Session, peer_failure, user_name};
+use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
     /// Who to chat with.
     name: String,
+    /// Fail at once if NAME is not online, instead of waiting for them.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    conf: ConfigArg,
 }
 
-pub fn run(a: ChatArgs, config: &Path) -> Result<()> {
+/// How long the last lines may take to be acknowledged at the end of input.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// Lines wait in the outbox while this much is queued on the main channel
+/// (str0m refuses writes once its 1 MiB send buffer is full).
+const QUEUED_MAX: usize = 512 * 1024;
+/// How often to look again while lines wait for room or an acknowledgement.
+const RECHECK: Duration = Duration::from_millis(10);
+
+#[derive(Debug, PartialEq, Eq)]
+enum Link {
+    /// Not connected; waiting for NAME to come online (or to call us).
+    Waiting,
+    /// An attempt is under way.
+    Connecting,
+    Open,
+}
+
+pub fn run(a: ChatArgs) -> Result<()> {
     let peer = user_name(&a.name)?;
-    let mut s = Session::open(config)?;
+    let mut s = Session::open(&a.conf.path())?;
+    s.refuse_self(&peer, "chat with")?;
     s.wait_ready(Duration::from_secs(10))?;
-    s.client.connect_peer(&peer)?;
-    eprintln!("connecting to {peer}…");
-    let (tx, rx) = mpsc::channel::<Option<String>>();
+    let lines = stdin_lines(&s);
+    let mut chat = Chat {
+        peer,
+        no_wait: a.no_wait,
+        link: Link::Waiting,
+        outbox: VecDeque::new(),
+        input_ended: false,
+        drain_until: None,
+        said_waiting: false,
+        left: false,
+    };
+    if chat.no_wait {
+        chat.connect(&mut s)?;
+    } else {
+        // The hub answers with the current presence, then every change.
+        let watch = vec![chat.peer.clone()];
+        s.client.with(|ep, _, _| ep.subscribe(watch))?;
+    }
+    let result = chat.run(&mut s, &lines);
+    s.close();
+    result
+}
+
+/// Reads stdin on a thread (it blocks); `None` marks the end of input.
+fn stdin_lines(s: &Session) -> mpsc::Receiver<Option<String>> {
+    let (tx, rx) = mpsc::channel();
     let waker = s.client.waker();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
@@ -39,55 +96,188 @@ pub fn run(a: ChatArgs, config: &Path) -> Result<()> {
         let _ = tx.send(None);
         let _ = waker.wake();
     });
-    let mut open = false;
-    let mut outbox: Vec<String> = Vec::new();
-    loop {
-        let event = s.next(None)?;
-        while let Ok(line) = rx.try_recv() {
-            match line {
-                Some(l) if open => s.client.send_message(&peer, "chat", Data::Text(l))?,
-                Some(l) => outbox.push(l),
-                None => {
-                    s.close();
+    rx
+}
+
+struct Chat {
+    peer: UserName,
+    no_wait: bool,
+    link: Link,
+    /// Lines read and not yet handed to the channel, in order.
+    outbox: VecDeque<String>,
+    input_ended: bool,
+    /// Set once input ended and every line is on the channel.
+    drain_until: Option<Instant>,
+    said_waiting: bool,
+    /// The peer closed the connection.
+    left: bool,
+}
+
+impl Chat {
+    fn run(&mut self, s: &mut Session, lines: &mpsc::Receiver<Option<String>>) -> Result<()> {
+        loop {
+            // Look again soon while something waits on the channel.
+            let busy = self.link == Link::Open && (!self.outbox.is_empty() || self.input_ended);
+            let event = s.next(busy.then(|| Instant::now() + RECHECK))?;
+            while let Ok(line) = lines.try_recv() {
+                match line {
+                    Some(l) => self.outbox.push_back(l),
+                    None => self.input_ended = true,
+                }
+            }
+            if s.stopping() {
+                if !self.outbox.is_empty() {
+                    bail!(
+                        "interrupted; {} line(s) not sent to {}",
+                        self.outbox.len(),
+                        self.peer
+                    );
+                }
+                return Ok(());
+            }
+            if let Some(event) = event {
+                self.on_event(s, event)?;
+                if self.left {
+                    return Ok(());
+                }
+            }
+            if self.link == Link::Open {
+                self.flush(s)?;
+                if self.delivered(s)? {
                     return Ok(());
                 }
             }
         }
-        if s.stopping() {
-            s.close();
+    }
+
+    fn on_event(&mut self, s: &mut Session, event: ClientEvent) -> Result<()> {
+        let ClientEvent::Endpoint(event) = event else {
             return Ok(());
-        }
-        let Some(event) = event else { continue };
+        };
         match event {
-            ClientEvent::Endpoint(EndpointEvent::Incoming { peer: p, .. }) if p == peer => {
-                let _ = s.client.accept(&p);
-            }
-            ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer: p }) if p == peer => {
-                open = true;
-                eprintln!("connected to {peer}; type lines, end with Ctrl-D");
-                for l in outbox.drain(..) {
-                    s.client.send_message(&peer, "chat", Data::Text(l))?;
+            EndpointEvent::Presence { user, online } if user == self.peer => {
+                if online && self.link == Link::Waiting {
+                    self.connect(s)?;
+                } else if !online && self.link == Link::Waiting {
+                    self.wait_for_peer()?;
                 }
             }
-            ClientEvent::Endpoint(EndpointEvent::PeerFailed {
-                peer: p,
-                code,
-                reason,
-            }) if p == peer => {
+            EndpointEvent::HubError {
+                code: ErrorCode::BadDest,
+                message,
+            } => {
+                bail!(
+                    "no user {} on this hub ({})",
+                    self.peer,
+                    peer_text(&message)
+                );
+            }
+            EndpointEvent::Incoming { peer, .. } if peer == self.peer => {
+                // Our own connect may have accepted it already (its presence
+                // came first): the attempt is under way either way.
+                if let Err(e) = s.client.accept(&peer) {
+                    tracing::debug!("accepting {peer}: {e:#}");
+                }
+                self.link = Link::Connecting;
+            }
+            EndpointEvent::PeerOpen { peer } if peer == self.peer => {
+                self.link = Link::Open;
+                eprintln!("connected to {peer}; type lines, end with Ctrl-D");
+            }
+            EndpointEvent::PeerFailed { peer, code, reason } if peer == self.peer => {
+                // Gone again between its presence and our offer: wait on.
+                if code == ErrorCode::NoDest && !self.no_wait {
+                    self.link = Link::Waiting;
+                    self.said_waiting = false;
+                    return self.wait_for_peer();
+                }
                 return Err(peer_failure(&peer, code, &reason));
             }
-            ClientEvent::Endpoint(EndpointEvent::PeerClosed { peer: p, reason }) if p == peer => {
-                bail!("{peer} left: {reason}");
+            EndpointEvent::PeerClosed { peer, reason } if peer == self.peer => {
+                // The other side ended the chat: a normal end, unless lines
+                // of ours were still waiting for the channel.
+                if !self.outbox.is_empty() {
+                    bail!(
+                        "{peer} left ({}); {} line(s) not sent",
+                        peer_text(&reason),
+                        self.outbox.len()
+                    );
+                }
+                // A peer that vanished is a failure; one that said goodbye is not.
+                if reason == "connection lost" {
+                    bail!("{peer} left: connection lost");
+                }
+                eprintln!("{peer} left");
+                self.left = true;
             }
-            ClientEvent::Endpoint(EndpointEvent::Message {
-                peer: p,
-                kind,
-                data,
-            }) if kind == "chat" => match data {
-                Data::Text(t) => println!("{p}: {t}"),
-                Data::Bytes(b) => println!("{p}: ({} bytes)", b.len()),
+            EndpointEvent::Message { peer, kind, data } if kind == "chat" => match data {
+                Data::Text(t) => println!("{peer}: {}", peer_text(&t)),
+                Data::Bytes(b) => println!("{peer}: ({} bytes)", b.len()),
             },
             _ => {}
         }
+        Ok(())
     }
+
+    fn connect(&mut self, s: &mut Session) -> Result<()> {
+        eprintln!("connecting to {}…", self.peer);
+        s.client.connect_peer(&self.peer)?;
+        self.link = Link::Connecting;
+        Ok(())
+    }
+
+    fn wait_for_peer(&mut self) -> Result<()> {
+        if self.no_wait {
+            bail!("{} is not online", self.peer);
+        }
+        if !self.said_waiting {
+            eprintln!(
+                "{} is not online; waiting for them (Ctrl-C to give up)…",
+                self.peer
+            );
+            self.said_waiting = true;
+        }
+        Ok(())
+    }
+
+    /// Hands waiting lines to the channel while it has room.
+    fn flush(&mut self, s: &mut Session) -> Result<()> {
+        while let Some(line) = self.outbox.front() {
+            if queued(s, &self.peer) > QUEUED_MAX {
+                return Ok(());
+            }
+            s.client
+                .send_message(&self.peer, "chat", Data::Text(line.clone()))?;
+            self.outbox.pop_front();
+        }
+        Ok(())
+    }
+
+    /// True once input ended and the peer acknowledged every line.
+    fn delivered(&mut self, s: &mut Session) -> Result<bool> {
+        if !self.input_ended || !self.outbox.is_empty() {
+            return Ok(false);
+        }
+        let until = *self
+            .drain_until
+            .get_or_insert_with(|| Instant::now() + DRAIN_LIMIT);
+        if queued(s, &self.peer) == 0 {
+            return Ok(true);
+        }
+        if Instant::now() >= until {
+            bail!(
+                "{} did not acknowledge the last lines within {} s",
+                self.peer,
+                DRAIN_LIMIT.as_secs()
+            );
+        }
+        Ok(false)
+    }
+}
+
+/// Bytes on the main channel to `peer` that it has not acknowledged yet.
+fn queued(s: &mut Session, peer: &UserName) -> usize {
+    s.client
+        .with(|ep, _, _| ep.main_buffered_amount(peer))
+        .unwrap_or(0)
 }

@@ -20,7 +20,7 @@ use brume_proto::token::{TokenKey, TokenKind};
 use brume_proto::transfer::{TransferEvent, TransferState};
 use clap::Args;
 
-use super::progress::{Bars, size};
+use super::progress::{Bars, ProgressArg, size};
 use super::session::peer_failure;
 
 #[derive(Debug, Args)]
@@ -28,6 +28,8 @@ pub struct DemoArgs {
     /// The size of the generated file: bytes, or with KiB, MiB or GiB.
     #[arg(long, default_value = "64MiB", value_parser = parse_size)]
     size: u64,
+    #[command(flatten)]
+    progress: ProgressArg,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -127,7 +129,14 @@ fn receiver(mut c: Client, inbox: PathBuf, ready: mpsc::Sender<()>) -> Result<Pa
     }
 }
 
-fn generate(path: &Path, len: u64) -> Result<()> {
+fn generate(path: &Path, len: u64, bars: &mut Bars) -> Result<()> {
+    // Progress of making the file, shown like a sender's hashing.
+    let key = brume_proto::transfer::TransferKey {
+        peer: UserName::new("generate").map_err(|e| anyhow!("{e}"))?,
+        id: 0,
+        outgoing: true,
+    };
+    bars.start(&key, "test file");
     let mut f =
         fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut rng = fastrand::Rng::new();
@@ -138,7 +147,9 @@ fn generate(path: &Path, len: u64) -> Result<()> {
         rng.fill(&mut buf[..n]);
         f.write_all(&buf[..n])?;
         left -= n as u64;
+        bars.phase(&key, "writing", len - left, len);
     }
+    bars.finish(&key);
     Ok(())
 }
 
@@ -187,7 +198,8 @@ fn demo(a: &DemoArgs, work: &Path, tag: &str) -> Result<()> {
     println!("brume demo: an embedded hub at {url}, two peers in this process");
 
     let file = work.join(format!("demo-{}.bin", a.size));
-    generate(&file, a.size)?;
+    let mut bars = Bars::new(a.progress.progress);
+    generate(&file, a.size, &mut bars)?;
 
     let (ready_tx, ready_rx) = mpsc::channel();
     let bob_client = client(&url, &key, &bob)?;
@@ -220,13 +232,19 @@ fn demo(a: &DemoArgs, work: &Path, tag: &str) -> Result<()> {
 
     let start = Instant::now();
     let key = c.send_path(&bob, &file)?;
-    let mut bars = Bars::default();
-    bars.start(&key, "demo", a.size);
+    bars.start(&key, "demo");
     loop {
         match c.next_event(Some(start + Duration::from_secs(600)))? {
-            Some(ClientEvent::Transfer(TransferEvent::Progress { done, total, .. })) => {
-                bars.set(&key, done, total)
+            Some(ClientEvent::Transfer(TransferEvent::Hashing { done, total, .. })) => {
+                bars.hashing(&key, done, total)
             }
+            Some(ClientEvent::Transfer(TransferEvent::Progress {
+                done,
+                total,
+                resumed,
+                rate,
+                ..
+            })) => bars.progress(&key, done, total, resumed, rate),
             Some(ClientEvent::Transfer(TransferEvent::State {
                 state: TransferState::Done,
                 ..

@@ -1,33 +1,53 @@
 //! Command-line parsing and dispatch; one file per command.
 
+mod accept;
 mod bench;
 mod chat;
 mod demo;
+mod help;
 mod ping;
 mod progress;
 mod recv;
 mod send;
 mod serve;
 mod session;
+mod terminal;
 mod user;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-/// Reach people by user name through a small hub, then talk peer to peer.
+/// Send files and folders, chat and ping people by their user name, device
+/// to device: a small hub introduces you, then everything goes peer to peer.
 #[derive(Debug, Parser)]
-#[command(name = "brume", version, about)]
+#[command(name = "brume", version, disable_help_subcommand = true)]
 pub struct Args {
     /// Log what happens (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// The client config file.
-    #[arg(long, global = true, env = "BRUME_CONF", value_name = "FILE")]
-    pub config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--config`, for the commands that act as a user (the hub's commands
+/// have a data folder instead).
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The client config file [default: ~/.config/brume/brume.conf].
+    #[arg(long, env = "BRUME_CONF", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// `--config`, `$BRUME_CONF`, or the XDG default.
+    pub fn path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(brume_mio::config::default_path)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,20 +63,26 @@ enum Command {
     Login(user::LoginArgs),
     /// Send files or folders to a user.
     Send(send::SendArgs),
-    /// Receive files.
+    /// Receive files (asking before each offer, unless --yes or --from).
     Recv(recv::RecvArgs),
-    /// Chat with a user, line by line.
+    /// Chat with a user, line by line (waiting for them to come online).
     Chat(chat::ChatArgs),
     /// Connect to a user and measure the round trip.
     Ping(ping::PingArgs),
     /// Run a hub and two peers here and send a file between them.
     Demo(demo::DemoArgs),
+    /// Print a shell's completion script.
+    ///
+    /// For example: `brume completions bash > ~/.local/share/bash-completion/completions/brume`.
+    Completions(help::CompletionsArgs),
+    /// Print the help of brume or of one of its commands.
+    Help(help::HelpArgs),
     /// Open many idle sessions to a hub and measure its memory.
     #[command(hide = true)]
     BenchSessions(bench::BenchArgs),
 }
 
-/// Logs to stderr when asked.
+/// Logs to stderr when asked; colours only on a terminal.
 pub fn init_logging(verbose: u8) {
     if verbose == 0 {
         return;
@@ -71,12 +97,8 @@ pub fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-}
-
-/// The client config path: `--config`, `$BRUME_CONF`, or the XDG default.
-fn config_path(args: &Option<PathBuf>) -> PathBuf {
-    args.clone().unwrap_or_else(brume_mio::config::default_path)
 }
 
 /// The hub's default data directory: `~/.local/share/brume`.
@@ -88,16 +110,17 @@ fn default_data_dir() -> PathBuf {
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<()> {
-    let config = config_path(&args.config);
     match args.command {
         Command::Serve(a) => serve::run(a),
         Command::User { cmd } => user::run(cmd),
-        Command::Login(a) => user::login(a, &config),
-        Command::Send(a) => send::run(a, &config),
-        Command::Recv(a) => recv::run(a, &config),
-        Command::Chat(a) => chat::run(a, &config),
-        Command::Ping(a) => ping::run(a, &config),
+        Command::Login(a) => user::login(a),
+        Command::Send(a) => send::run(a),
+        Command::Recv(a) => recv::run(a),
+        Command::Chat(a) => chat::run(a),
+        Command::Ping(a) => ping::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Completions(a) => help::completions::<Args>(a),
+        Command::Help(a) => help::help::<Args>(a),
         Command::BenchSessions(a) => bench::run(a),
     }
 }

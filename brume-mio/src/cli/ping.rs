@@ -2,7 +2,6 @@
 //! open data channel, then round trips of `ping` messages (any running
 //! `brume` answers them with `pong`).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -11,7 +10,9 @@ use brume_proto::endpoint::EndpointEvent;
 use brume_proto::framing::Data;
 use clap::Args;
 
+use super::ConfigArg;
 use super::session::{Session, user_name};
+use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
 pub struct PingArgs {
@@ -20,16 +21,19 @@ pub struct PingArgs {
     /// Round trips to measure.
     #[arg(short, long, default_value_t = 5)]
     count: u32,
+    #[command(flatten)]
+    conf: ConfigArg,
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-pub fn run(a: PingArgs, config: &Path) -> Result<()> {
+pub fn run(a: PingArgs) -> Result<()> {
     let peer = user_name(&a.name)?;
     let start = Instant::now();
-    let mut s = Session::open(config)?;
+    let mut s = Session::open(&a.conf.path())?;
+    s.refuse_self(&peer, "ping")?;
     s.wait_ready(Duration::from_secs(10))?;
     let ready = start.elapsed();
     let open = s.connect(&peer, Duration::from_secs(20))?;
@@ -58,7 +62,7 @@ pub fn run(a: PingArgs, config: &Path) -> Result<()> {
                     break;
                 }
                 Some(ClientEvent::Endpoint(EndpointEvent::PeerClosed { reason, .. })) => {
-                    bail!("{peer} went away: {reason}");
+                    bail!("{peer} went away: {}", peer_text(&reason));
                 }
                 Some(_) => {}
                 None if s.stopping() => {

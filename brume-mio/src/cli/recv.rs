@@ -1,92 +1,206 @@
 //! `brume recv`: accept connections and files into a folder.
+//!
+//! Whom it accepts from is [`Policy`]'s call. `--once` ends after one
+//! sender's whole offer: every transfer of one `brume send` is over and that
+//! sender's connection has closed (a `send` closes it once its last transfer
+//! ends, which is the only mark of "everything I meant to send").
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use brume_mio::client::ClientEvent;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::framing::Data;
-use brume_proto::transfer::{TransferEvent, TransferState};
+use brume_proto::signal::UserName;
+use brume_proto::transfer::{TransferEvent, TransferKey, TransferState};
 use clap::Args;
 
-use super::progress::{Bars, size};
-use super::session::Session;
+use super::ConfigArg;
+use super::accept::{Policy, describe};
+use super::progress::{Bars, ProgressArg};
+use super::session::{Session, user_name};
+use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
 pub struct RecvArgs {
     /// Where to put received files.
     #[arg(long, default_value = ".")]
     dir: PathBuf,
-    /// Exit after the first complete transfer.
+    /// Exit after one sender's whole offer (every file of one `brume send`).
     #[arg(long)]
     once: bool,
+    /// Accept every offer without asking.
+    #[arg(short, long, conflicts_with = "from")]
+    yes: bool,
+    /// Accept connections and offers only from these users, without asking;
+    /// refuse everyone else.
+    #[arg(long, num_args = 1.., value_name = "NAME")]
+    from: Vec<String>,
+    #[command(flatten)]
+    progress: ProgressArg,
+    #[command(flatten)]
+    conf: ConfigArg,
 }
 
-pub fn run(a: RecvArgs, config: &Path) -> Result<()> {
+/// What `--once` needs to know: transfers under way, and the senders one of
+/// whose accepted transfers has ended (with whether all of theirs succeeded).
+#[derive(Default)]
+struct Offers {
+    active: BTreeSet<TransferKey>,
+    ended: BTreeMap<UserName, bool>,
+}
+
+impl Offers {
+    fn busy_with(&self, peer: &UserName) -> bool {
+        self.active.iter().any(|k| k.peer == *peer)
+    }
+}
+
+/// Accepts or declines the offers answered at the terminal.
+fn answer(
+    s: &mut Session,
+    policy: &mut Policy,
+    bars: &Bars,
+    offers: &mut Offers,
+    dir: &Path,
+    me: &UserName,
+) -> Result<()> {
+    let Policy::Ask(prompts) = policy else {
+        return Ok(());
+    };
+    for (key, yes) in bars.suspend(|| prompts.answered()) {
+        if yes {
+            offers.active.insert(key.clone());
+            s.client.accept_transfer(&key, dir)?;
+        } else {
+            s.client
+                .reject_transfer(&key, &format!("declined by {me}"))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn run(a: RecvArgs) -> Result<()> {
+    let from = a
+        .from
+        .iter()
+        .map(|n| user_name(n))
+        .collect::<Result<Vec<_>>>()?;
     std::fs::create_dir_all(&a.dir)
         .with_context(|| format!("cannot create {}", a.dir.display()))?;
     let dir = a.dir.canonicalize()?;
-    let mut s = Session::open(config)?;
+    let mut s = Session::open(&a.conf.path())?;
+    let mut policy = Policy::new(a.yes, from, &s.client)?;
     let me = s.wait_ready(Duration::from_secs(10))?;
     println!("ready as {me}, receiving into {}", dir.display());
-    let mut bars = Bars::default();
-    loop {
-        let Some(event) = s.next(None)? else {
+    let mut bars = Bars::new(a.progress.progress);
+    let mut offers = Offers::default();
+    let result = loop {
+        let event = s.next(None)?;
+        answer(&mut s, &mut policy, &bars, &mut offers, &dir, &me)?;
+        let Some(event) = event else {
             if s.stopping() {
-                break;
+                break Ok(());
             }
             continue;
         };
         match event {
             ClientEvent::Endpoint(EndpointEvent::Incoming { peer, .. }) => {
-                let _ = s.client.accept(&peer);
+                if policy.admits(&peer) {
+                    let _ = s.client.accept(&peer);
+                } else {
+                    bars.println(&format!(
+                        "refused a connection from {peer} (not one of --from)"
+                    ));
+                    let reason = format!("{me} accepts only other users");
+                    let _ = s.client.with(|ep, _, now| ep.reject(now, &peer, &reason));
+                }
             }
             ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer }) => {
-                println!("connected: {peer}");
+                bars.println(&format!("connected: {peer}"));
             }
             ClientEvent::Endpoint(EndpointEvent::PeerClosed { peer, .. }) => {
-                println!("disconnected: {peer}");
+                bars.println(&format!("disconnected: {peer}"));
+                if a.once
+                    && !offers.busy_with(&peer)
+                    && let Some(all_ok) = offers.ended.get(&peer)
+                {
+                    break if *all_ok {
+                        Ok(())
+                    } else {
+                        Err(anyhow::anyhow!("not everything {peer} offered arrived"))
+                    };
+                }
             }
             ClientEvent::Endpoint(EndpointEvent::Message {
                 peer,
                 kind,
                 data: Data::Text(t),
             }) if kind == "chat" => {
-                println!("{peer}: {t}");
+                bars.println(&format!("{peer}: {}", peer_text(&t)));
             }
             ClientEvent::Transfer(TransferEvent::Offered {
-                key, name, total, ..
+                key,
+                name,
+                total,
+                entries,
             }) => {
-                println!("receiving {name} ({}) from {}", size(total), key.peer);
-                bars.start(&key, &name, total);
-                s.client.accept_transfer(&key, &dir)?;
+                let what = describe(&key, &name, total, &entries);
+                bars.start(&key, &peer_text(&name));
+                if let Policy::Ask(prompts) = &mut policy {
+                    bars.suspend(|| prompts.offer(key, what));
+                    // Answered at once if nobody can answer any more.
+                    answer(&mut s, &mut policy, &bars, &mut offers, &dir, &me)?;
+                } else if policy.admits(&key.peer) {
+                    bars.println(&format!("{what}: accepted"));
+                    offers.active.insert(key.clone());
+                    s.client.accept_transfer(&key, &dir)?;
+                } else {
+                    s.client
+                        .reject_transfer(&key, &format!("declined by {me}"))?;
+                }
             }
             ClientEvent::Transfer(TransferEvent::Progress {
-                key, done, total, ..
+                key,
+                done,
+                total,
+                resumed,
+                rate,
             }) => {
-                bars.set(&key, done, total);
+                bars.progress(&key, done, total, resumed, rate);
             }
             ClientEvent::Transfer(TransferEvent::Saved { path, .. }) => {
-                println!("saved {}", dir.join(path.join("/")).display());
+                let placed = dir.join(path.join("/"));
+                bars.println(&format!("saved {}", peer_text(&placed.to_string_lossy())));
             }
             ClientEvent::Transfer(TransferEvent::State {
                 key,
                 state: TransferState::Done,
             }) => {
                 bars.finish(&key);
-                println!("done: transfer from {} verified", key.peer);
-                if a.once {
-                    break;
+                bars.println(&format!("done: transfer from {} verified", key.peer));
+                if offers.active.remove(&key) {
+                    offers.ended.entry(key.peer).or_insert(true);
                 }
             }
             ClientEvent::Transfer(TransferEvent::Cancelled { key, reason, .. }) => {
                 bars.finish(&key);
-                println!("cancelled: {reason}");
+                bars.println(&format!("cancelled: {}", peer_text(&reason)));
+                if let Policy::Ask(prompts) = &mut policy {
+                    bars.suspend(|| prompts.withdrawn(&key));
+                }
+                if offers.active.remove(&key) {
+                    offers.ended.insert(key.peer, false);
+                }
             }
             _ => {}
         }
-    }
+    };
     s.close();
-    Ok(())
+    if result.is_ok() && !offers.active.is_empty() {
+        bail!("interrupted during a transfer; the partial file is kept, to resume");
+    }
+    result
 }

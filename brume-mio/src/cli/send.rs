@@ -2,7 +2,7 @@
 //! verified transfer.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -11,8 +11,10 @@ use brume_proto::endpoint::EndpointEvent;
 use brume_proto::transfer::{TransferEvent, TransferState};
 use clap::Args;
 
-use super::progress::{Bars, size};
+use super::ConfigArg;
+use super::progress::{Bars, ProgressArg, size};
 use super::session::{Session, user_name};
+use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -21,28 +23,34 @@ pub struct SendArgs {
     /// Files or folders.
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    progress: ProgressArg,
+    #[command(flatten)]
+    conf: ConfigArg,
 }
 
-pub fn run(a: SendArgs, config: &Path) -> Result<()> {
+pub fn run(a: SendArgs) -> Result<()> {
     let peer = user_name(&a.name)?;
     for f in &a.files {
         if !f.exists() {
             bail!("no such file: {}", f.display());
         }
     }
-    let mut s = Session::open(config)?;
+    let mut s = Session::open(&a.conf.path())?;
+    s.refuse_self(&peer, "send to")?;
     s.wait_ready(Duration::from_secs(10))?;
     let took = s.connect(&peer, Duration::from_secs(20))?;
     eprintln!("connected to {peer} in {:.1} ms", took.as_secs_f64() * 1e3);
-    let mut bars = Bars::default();
+    let mut bars = Bars::new(a.progress.progress);
     let mut pending = BTreeMap::new();
+    let mut failed = Vec::new();
     for f in &a.files {
         let key = s.client.send_path(&peer, f)?;
         let name = f.file_name().map_or_else(
             || f.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        bars.start(&key, &name, 0);
+        bars.start(&key, &name);
         pending.insert(key, (name, Instant::now(), 0u64));
     }
     while !pending.is_empty() {
@@ -54,10 +62,17 @@ pub fn run(a: SendArgs, config: &Path) -> Result<()> {
             continue;
         };
         match event {
+            ClientEvent::Transfer(TransferEvent::Hashing { key, done, total }) => {
+                bars.hashing(&key, done, total);
+            }
             ClientEvent::Transfer(TransferEvent::Progress {
-                key, done, total, ..
+                key,
+                done,
+                total,
+                resumed,
+                rate,
             }) => {
-                bars.set(&key, done, total);
+                bars.progress(&key, done, total, resumed, rate);
                 if let Some(p) = pending.get_mut(&key) {
                     p.2 = total;
                 }
@@ -66,14 +81,23 @@ pub fn run(a: SendArgs, config: &Path) -> Result<()> {
                 key,
                 state: TransferState::Done,
             }) => {
-                bars.finish(&key);
+                let (resumed_bytes, rate) = bars.finish(&key);
                 if let Some((name, start, total)) = pending.remove(&key) {
                     let secs = start.elapsed().as_secs_f64();
-                    println!(
-                        "sent {name} ({}) in {secs:.2} s, {}/s",
-                        size(total),
-                        size((total as f64 / secs.max(1e-9)) as u64)
-                    );
+                    // The rate is over the bytes that moved, not those resumed.
+                    let resumed = match resumed_bytes {
+                        0 => String::new(),
+                        r => format!(", resumed at {}", size(r)),
+                    };
+                    // Too few bytes moved for a rate to mean anything.
+                    let rate = match total > (64 << 10) + resumed_bytes {
+                        true => format!(", {}/s", size(rate)),
+                        false => String::new(),
+                    };
+                    bars.println(&format!(
+                        "sent {name} ({}{resumed}) in {secs:.2} s{rate}",
+                        size(total)
+                    ));
                 }
             }
             ClientEvent::Transfer(TransferEvent::Cancelled {
@@ -81,18 +105,33 @@ pub fn run(a: SendArgs, config: &Path) -> Result<()> {
                 reason,
                 by_peer,
             }) => {
+                // One declined or failed transfer leaves the others running.
                 bars.finish(&key);
                 let who = if by_peer { peer.as_str() } else { "we" };
                 let name = pending.remove(&key).map(|p| p.0).unwrap_or_default();
-                s.close();
-                bail!("sending {name} was cancelled ({who}): {reason}");
+                let line = format!(
+                    "sending {name} was cancelled ({who}): {}",
+                    peer_text(&reason)
+                );
+                if a.files.len() > 1 {
+                    bars.suspend(|| eprintln!("{line}"));
+                }
+                failed.push(line);
             }
             ClientEvent::Endpoint(EndpointEvent::PeerClosed { peer: p, reason }) if p == peer => {
-                bail!("{peer} went away: {reason}; run the same command again to resume");
+                bail!(
+                    "{peer} went away: {}; run the same command again to resume",
+                    peer_text(&reason)
+                );
             }
             _ => {}
         }
     }
     s.close();
-    Ok(())
+    // With several transfers each failure was said as it came.
+    match (failed.as_slice(), a.files.len()) {
+        ([], _) => Ok(()),
+        ([one], 1) => bail!("{one}"),
+        (some, all) => bail!("{} of {all} transfers did not complete", some.len()),
+    }
 }

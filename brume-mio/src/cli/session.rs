@@ -35,11 +35,24 @@ pub fn peer_failure(peer: &UserName, code: ErrorCode, reason: &str) -> anyhow::E
         ErrorCode::BadDest => anyhow!("no user {peer} on this hub"),
         ErrorCode::Rejected => anyhow!("{peer} declined"),
         ErrorCode::OfferTimeout => anyhow!("{peer} did not answer in time"),
-        _ => anyhow!("cannot connect to {peer}: {reason} ({})", code.as_str()),
+        _ => anyhow!(
+            "cannot connect to {peer}: {} ({})",
+            super::terminal::peer_text(reason),
+            code.as_str()
+        ),
     }
 }
 
 impl Session {
+    /// Refuses `peer` when it is this config's own user: the hub would
+    /// answer that there is no such user to reach.
+    pub fn refuse_self(&self, peer: &UserName, verb: &str) -> Result<()> {
+        if peer.as_str() == self.file.user {
+            bail!("you are {peer}: you cannot {verb} yourself");
+        }
+        Ok(())
+    }
+
     /// Loads the config (making the device certificate on first use) and connects.
     pub fn open(config: &Path) -> Result<Self> {
         let mut file = ClientFile::load(config)?;
@@ -98,6 +111,15 @@ impl Session {
             ClientEvent::Endpoint(EndpointEvent::Ready { .. }) if self.hub_down.is_some() => {
                 self.hub_down = None;
                 eprintln!("brume: the hub is back");
+            }
+            ClientEvent::Endpoint(EndpointEvent::PeerReconnecting { peer }) => {
+                eprintln!(
+                    "brume: {peer} is unreachable; trying to recover (giving up after {} s)",
+                    self.client.endpoint().config().recovery_limit.as_secs()
+                );
+            }
+            ClientEvent::Endpoint(EndpointEvent::PeerReconnected { peer }) => {
+                eprintln!("brume: {peer} is reachable again");
             }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 self.file.access_token = access_token.clone();

@@ -2,7 +2,7 @@
 //! through its data directory) and `brume login` (anywhere, through the hub).
 
 use std::io::{BufRead, IsTerminal};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use brume_mio::config::ClientFile;
@@ -89,6 +89,8 @@ pub struct LoginArgs {
     /// An extra CA certificate (PEM) to trust for wss://.
     #[arg(long, value_name = "PEM")]
     ca: Option<PathBuf>,
+    #[command(flatten)]
+    conf: super::ConfigArg,
 }
 
 fn user_name(name: &str) -> Result<UserName> {
@@ -204,9 +206,12 @@ pub fn run(cmd: UserCmd) -> Result<()> {
     }
 }
 
-pub fn login(a: LoginArgs, config: &Path) -> Result<()> {
+pub fn login(a: LoginArgs) -> Result<()> {
     let name = user_name(&a.name)?;
-    let url = HubUrl::parse(&a.url)?;
+    // Checked before anything is written: a wrong path made every later
+    // command fail with the hub's EBADMSG.
+    let url = HubUrl::parse_root(&a.url)?;
+    let config = &a.conf.path();
     let pw = password(a.password_stdin, false)?;
     let (user, access, refresh) =
         brume_mio::login::login(&url, name.as_str(), &pw, a.ca.as_deref())?;

@@ -193,7 +193,9 @@ pub fn stderr(o: &Output) -> String {
 
 pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
     let mut cmd = Command::new(BIN);
-    cmd.env("BRUME_CONF", conf).args(["recv", "--dir"]).arg(dir);
+    cmd.env("BRUME_CONF", conf)
+        .args(["recv", "--yes", "--dir"])
+        .arg(dir);
     if once {
         cmd.arg("--once");
     }
@@ -205,16 +207,26 @@ pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
 /// As [`Proc::spawn`], with standard error's lines arriving on the same
 /// channel as standard output's (each stream keeps its own order).
 pub fn spawn_all(cmd: &mut Command) -> Proc {
-    spawn_lines(cmd, Stdio::null())
+    spawn_lines(cmd, Stdio::null(), "")
 }
 
 /// As [`spawn_all`], with stdin left open (a pipe nobody writes to) for as
 /// long as it runs.
 pub fn spawn_merged(cmd: &mut Command) -> Proc {
-    spawn_lines(cmd, Stdio::piped())
+    spawn_lines(cmd, Stdio::piped(), "")
 }
 
-fn spawn_lines(cmd: &mut Command, stdin: Stdio) -> Proc {
+/// A child whose stdout and stderr lines both arrive on one channel (stderr
+/// ones prefixed `stderr: `), with its stdin a pipe the test writes to.
+pub fn spawn_talking(cmd: &mut Command) -> (Proc, std::process::ChildStdin) {
+    let mut proc = spawn_lines(cmd, Stdio::piped(), "stderr: ");
+    let stdin = proc.child.stdin.take().unwrap();
+    (proc, stdin)
+}
+
+/// Spawns `cmd` with its stdout and stderr lines on one channel, stderr
+/// lines echoed to the test's stderr and marked with `stderr_prefix`.
+fn spawn_lines(cmd: &mut Command, stdin: Stdio, stderr_prefix: &'static str) -> Proc {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -235,7 +247,7 @@ fn spawn_lines(cmd: &mut Command, stdin: Stdio) -> Proc {
     std::thread::spawn(move || {
         for line in BufReader::new(err).lines().map_while(Result::ok) {
             eprintln!("{line}");
-            if tx2.send(line).is_err() {
+            if tx2.send(format!("{stderr_prefix}{line}")).is_err() {
                 return;
             }
         }
@@ -263,4 +275,23 @@ pub fn wait_line_within(p: &mut Proc, needle: &str, limit: Duration) -> (String,
             Err(_) => panic!("no line with {needle:?} within {limit:?}; saw {:?}", p.seen),
         }
     }
+}
+
+/// `brume ARGS` as the user of `conf`, with `input` on stdin.
+pub fn brume_stdin(conf: &Path, args: &[&str], input: &str) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.env("BRUME_CONF", conf).args(args);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

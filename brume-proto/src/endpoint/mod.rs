@@ -177,6 +177,11 @@ impl Endpoint {
 
     // ----- getters -----
 
+    /// What the endpoint was built with (tokens as last refreshed).
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
     /// This endpoint's user name, once the hub has authenticated it.
     pub fn user(&self) -> Option<&UserName> {
         self.hub.user()

@@ -124,6 +124,17 @@ pub enum TransferEvent {
         /// The new state.
         state: TransferState,
     },
+    /// The sender is reading its files to hash them (before it can offer):
+    /// `done` of `total` bytes hashed. Sent when hashing starts, at most
+    /// every `progress_every` while it goes on, and when it is over.
+    Hashing {
+        /// The transfer.
+        key: TransferKey,
+        /// Bytes hashed so far.
+        done: u64,
+        /// All bytes.
+        total: u64,
+    },
     /// Bytes moved: `done` of `total`, at `rate` bytes a second on average.
     Progress {
         /// The transfer.
@@ -132,7 +143,11 @@ pub enum TransferEvent {
         done: u64,
         /// All bytes.
         total: u64,
-        /// Average bytes per second since data started flowing.
+        /// Of `done`, the bytes the receiver already held, verified, when
+        /// data started (a resume); they never crossed the network.
+        resumed: u64,
+        /// Average bytes per second since data started flowing, over the
+        /// bytes that actually moved (`resumed` excluded).
         rate: u64,
     },
     /// A file is in place under its final name (which may carry a suffix).
@@ -195,9 +210,11 @@ struct Transfer {
     open: bool,
     /// Frames waiting for room on the channel, in order.
     outbox: VecDeque<Vec<u8>>,
-    /// Progress bookkeeping.
+    /// Progress bookkeeping: `done` counts `resumed`, bytes already held;
+    /// the rate is over the bytes moved since `flowing_since`.
     done: u64,
     total: u64,
+    resumed: u64,
     flowing_since: Option<(Instant, u64)>,
     last_progress: Option<Instant>,
     side: Side,
@@ -331,6 +348,7 @@ impl Transfers {
                 outbox: VecDeque::new(),
                 done: 0,
                 total,
+                resumed: 0,
                 flowing_since: None,
                 last_progress: None,
                 side: Side::Send(sender),
@@ -688,7 +706,8 @@ impl Transfers {
             return;
         };
         t.done += added;
-        let (since, base) = *t.flowing_since.get_or_insert((now, t.done - added));
+        let moved = t.done - t.resumed;
+        let (since, base) = *t.flowing_since.get_or_insert((now, moved - added));
         let due = t.last_progress.is_none_or(|at| now >= at + every);
         if !(due || force) {
             return;
@@ -696,7 +715,7 @@ impl Transfers {
         t.last_progress = Some(now);
         let secs = now.saturating_duration_since(since).as_secs_f64();
         let rate = if secs > 0.0 {
-            ((t.done - base) as f64 / secs) as u64
+            ((moved - base) as f64 / secs) as u64
         } else {
             0
         };
@@ -704,8 +723,18 @@ impl Transfers {
             key: key.clone(),
             done: t.done,
             total: t.total,
+            resumed: t.resumed,
             rate,
         });
+    }
+
+    /// `held` bytes the receiver already had, verified: done, but not moved.
+    fn progress_resumed(&mut self, now: Instant, key: &TransferKey, held: u64) {
+        if let Some(t) = self.transfers.get_mut(key) {
+            t.done += held;
+            t.resumed += held;
+        }
+        self.progress(now, key, 0, true);
     }
 
     /// Cancels: tells the peer (unless it told us), closes the channel, and

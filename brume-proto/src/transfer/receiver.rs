@@ -212,6 +212,7 @@ impl Transfers {
                 outbox: Default::default(),
                 done: 0,
                 total: 0,
+                resumed: 0,
                 flowing_since: None,
                 last_progress: None,
                 side: Side::Recv(Receiver {
@@ -733,7 +734,7 @@ impl Transfers {
         cur.expected = keep;
         let path = cur.temp.clone();
         if keep > 0 {
-            self.progress(now, key, keep, true);
+            self.progress_resumed(now, key, keep);
         }
         self.receiver_request(key, Op::Truncate, |req| StorageAction::Truncate {
             req,

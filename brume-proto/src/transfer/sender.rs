@@ -48,6 +48,8 @@ pub(crate) struct Sender {
     /// Hashing position: (position in `files`, offset), and the read in flight.
     hash_at: (usize, u64),
     hash_read: Option<RequestId>,
+    /// Bytes hashed so far, for [`super::TransferEvent::Hashing`].
+    hashed: u64,
     stream: Option<Stream>,
     /// Source reads in flight: offset and length.
     reads: BTreeMap<RequestId, (u64, u64)>,
@@ -91,6 +93,7 @@ impl Sender {
             phase: Phase::Hashing,
             hash_at: (0, 0),
             hash_read: None,
+            hashed: 0,
             stream: None,
             reads: BTreeMap::new(),
         })
@@ -126,6 +129,24 @@ impl Transfers {
         }
     }
 
+    /// Tells the application how far hashing is, at most every
+    /// `progress_every` unless `force`.
+    fn hashing(&mut self, now: Instant, key: &TransferKey, done: u64, force: bool) {
+        let every = self.config.progress_every;
+        let Some(t) = self.transfers.get_mut(key) else {
+            return;
+        };
+        if !force && t.last_progress.is_some_and(|at| now < at + every) {
+            return;
+        }
+        t.last_progress = Some(now);
+        self.events.push_back(super::TransferEvent::Hashing {
+            key: key.clone(),
+            done,
+            total: t.total,
+        });
+    }
+
     fn hash_next(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
             return;
@@ -138,6 +159,8 @@ impl Transfers {
             let size = s.entries[index as usize].size;
             let block = manifest::block_size(size);
             if offset < size {
+                let hashed = s.hashed;
+                self.hashing(now, key, hashed, hashed == 0);
                 let len = manifest::block_len(size, block, offset / block);
                 let req = self.read_source(key, (index, offset, len), 0);
                 if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
@@ -154,6 +177,8 @@ impl Transfers {
         }
         // Every file is hashed: open the transfer's channel.
         s.phase = Phase::Opening;
+        let total = s.total();
+        self.hashing(now, key, total, true);
         let label = format!("{CHANNEL_PREFIX}{:016x}", key.id);
         match ep.open_channel(now, &key.peer, &label) {
             Ok(channel) => {
@@ -268,8 +293,8 @@ impl Transfers {
                     reads: 0,
                 });
                 self.set_state(key, TransferState::Connected);
-                // What the receiver already held counts as done.
-                self.progress(now, key, offset, true);
+                // What the receiver already held counts as done, not as moved.
+                self.progress_resumed(now, key, offset);
                 self.stream_more(now, ep, key);
             }
             Wire::Control(Control::Done) => {
@@ -326,6 +351,7 @@ impl Transfers {
                 .or_default()
                 .push(manifest::hash_block(&bytes));
             s.hash_at = (pos, offset + bytes.len() as u64);
+            s.hashed += bytes.len() as u64;
             return self.hash_next(now, ep, key);
         }
         let Some((offset, len)) = s.reads.remove(&req) else {
