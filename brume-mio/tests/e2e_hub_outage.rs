@@ -42,7 +42,7 @@ fn a_transfer_outlives_a_killed_hub_and_the_receiver_is_reachable_after_it_retur
             .args(["send", "bob"])
             .arg(&file),
     );
-    receiver.wait_line("receiving big.bin");
+    receiver.wait_line("offers big.bin");
     hub.proc.child.kill().unwrap();
     hub.proc.child.wait().unwrap();
 
