@@ -348,7 +348,7 @@ fn the_hub_logs_sessions_and_failures_and_slows_repeated_failures() {
     let bad = hub.dir.join("tampered.conf");
     std::fs::write(&bad, tampered.to_string()).unwrap();
     let start = std::time::Instant::now();
-    let out = brume(&bad, &["ping", "bob", "-c", "1"]);
+    let out = brume(&bad, &["ping", "carol", "-c", "1"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     // Its `hello` waited out the 2 s the 4th failure earned the address.
     assert!(
