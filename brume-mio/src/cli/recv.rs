@@ -60,7 +60,10 @@ pub fn run(a: RecvArgs, config: &Path) -> Result<()> {
             }) => {
                 println!("receiving {name} ({}) from {}", size(total), key.peer);
                 bars.start(&key, &name, total);
-                s.client.accept_transfer(&key, &dir)?;
+                // Whatever this transfer's fate, recv goes on for the others.
+                if let Err(e) = s.client.accept_transfer(&key, &dir) {
+                    println!("cannot accept {name} from {}: {e}", key.peer);
+                }
             }
             ClientEvent::Transfer(TransferEvent::Progress {
                 key, done, total, ..

@@ -11,6 +11,13 @@
 //! - After any call, drain [`Transfers::poll_action`] (storage work) and
 //!   [`Transfers::poll_event`] (what the application sees), and the
 //!   endpoint's outputs, since transfers write through the endpoint.
+//! - Nothing a peer sends is ever an error returned to the caller: a peer
+//!   that misbehaves has its transfer cancelled, which the application
+//!   hears as [`TransferEvent::Cancelled`]. A transfer may so end before
+//!   the application has read the events about it; an `accept`, `reject`
+//!   or `cancel` of a transfer that ended on its own is then answered by
+//!   that `Cancelled` event (already queued, or already read), not by an
+//!   error. [`TransferError`] means the caller misused the API.
 //!
 //! # Protocol
 //!
@@ -242,7 +249,15 @@ pub struct Transfers {
     next_request: u64,
     actions: VecDeque<StorageAction>,
     events: VecDeque<TransferEvent>,
+    /// Transfers that ended on their own (the peer cancelled, misbehaved or
+    /// went away, or storage failed), newest last: the application may
+    /// still call `accept`, `reject` or `cancel` on one before it reads the
+    /// `Cancelled` event, and that is no error.
+    ended: VecDeque<TransferKey>,
 }
+
+/// How many ended transfers [`Transfers`] remembers for late application calls.
+const ENDED_REMEMBERED: usize = 4096;
 
 /// Why a transfer call was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -276,7 +291,22 @@ impl Transfers {
             next_request: 0,
             actions: VecDeque::new(),
             events: VecDeque::new(),
+            ended: VecDeque::new(),
         }
+    }
+
+    /// True (and forgotten) if `key` ended on its own before the
+    /// application's call: the call is answered by the `Cancelled` event
+    /// that ended it, not by an error.
+    fn ended_before(&mut self, key: &TransferKey) -> bool {
+        if self.transfers.contains_key(key) {
+            return false;
+        }
+        let Some(at) = self.ended.iter().position(|k| k == key) else {
+            return false;
+        };
+        self.ended.remove(at);
+        true
     }
 
     /// The state of a transfer, while it is known.
@@ -350,6 +380,9 @@ impl Transfers {
         key: &TransferKey,
         dir: String,
     ) -> Result<(), TransferError> {
+        if self.ended_before(key) {
+            return Ok(());
+        }
         self.receiver_accept(now, ep, key, dir)
     }
 
@@ -361,6 +394,9 @@ impl Transfers {
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
+        if self.ended_before(key) {
+            return Ok(());
+        }
         let t = self.transfers.get(key).ok_or(TransferError::Unknown)?;
         if key.outgoing || t.state != TransferState::Inviting {
             return Err(TransferError::WrongState(t.state));
@@ -389,6 +425,9 @@ impl Transfers {
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
+        if self.ended_before(key) {
+            return Ok(());
+        }
         let t = self.transfers.get(key).ok_or(TransferError::Unknown)?;
         if matches!(
             t.state,
@@ -749,6 +788,10 @@ impl Transfers {
         if discard && !key.outgoing {
             self.receiver_discard(key);
         }
+        if self.ended.len() == ENDED_REMEMBERED {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(key.clone());
         self.events.push_back(TransferEvent::Cancelled {
             key: key.clone(),
             reason,
