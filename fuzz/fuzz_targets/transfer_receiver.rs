@@ -74,7 +74,6 @@ fn check_path(p: &TargetPath) {
                 && c != "."
                 && c != ".."
                 && !c.contains('/')
-                && !c.contains('\\')
                 && !c.contains('\0'),
             "unsafe component {c:?}"
         );
@@ -111,6 +110,7 @@ fuzz_target!(|steps: Vec<Step>| {
                             mtime: 0,
                             mime: None,
                             hash: Some(root.iter().map(|x| format!("{x:02x}")).collect()),
+                            executable: i == 0,
                         }
                     })
                     .chain(std::iter::once(Entry {
@@ -120,10 +120,12 @@ fuzz_target!(|steps: Vec<Step>| {
                         mtime: 0,
                         mime: None,
                         hash: None,
+                        executable: false,
                     }))
                     .collect();
                 let total = files.iter().map(|b| b.len() as u64).sum();
                 let msg = Wire::Control(Control::Offer {
+                    count: None,
                     name: "d".into(),
                     total,
                     entries,
@@ -141,9 +143,11 @@ fuzz_target!(|steps: Vec<Step>| {
                         mtime: 0,
                         mime: None,
                         hash: Some("00".repeat(32)),
+                        executable: false,
                     })
                     .collect();
                 let msg = Wire::Control(Control::Offer {
+                    count: None,
                     name,
                     total,
                     entries,
@@ -235,13 +239,16 @@ fuzz_target!(|steps: Vec<Step>| {
                         StorageResult::Size(Some(1 << 30))
                     }
                     StorageAction::CreateDir { path, .. }
-                    | StorageAction::Sync { path, .. }
-                    | StorageAction::SetMtime { path, .. }
+                    | StorageAction::SetAttributes { path, .. }
                     | StorageAction::Remove { path, .. } => {
                         check_path(path);
                         if let StorageAction::Remove { .. } = action {
                             disk.remove(&full(path));
                         }
+                        StorageResult::Done
+                    }
+                    StorageAction::Sync { paths, .. } => {
+                        paths.iter().for_each(check_path);
                         StorageResult::Done
                     }
                     StorageAction::Write {

@@ -86,12 +86,15 @@ fn describe(path: &str, data: &[u8]) -> (Entry, Vec<Hash>) {
         mtime: 0,
         mime: None,
         hash: Some(root.iter().map(|b| format!("{b:02x}")).collect()),
+        executable: false,
     };
     (entry, hashes)
 }
 
 fn bytes(t: u8, f: usize, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 + f * 7 + t as usize) as u8).collect()
+    (0..len)
+        .map(|i| (i * 31 + f * 7 + t as usize) as u8)
+        .collect()
 }
 
 struct Harness {
@@ -168,6 +171,7 @@ fn run(steps: &[Step]) -> Result<(), String> {
         &Wire::Control(Control::Offer {
             name: "good.bin".into(),
             total: good.len() as u64,
+            count: Some(1),
             entries: vec![entry],
         }),
     );
@@ -204,17 +208,20 @@ fn run(steps: &[Step]) -> Result<(), String> {
                     mtime: 0,
                     mime: None,
                     hash: None,
+                    executable: false,
                 }];
                 for (f, data) in files.iter().enumerate() {
                     entries.push(describe(&format!("d/f{f}"), data).0);
                 }
                 let total = files.iter().map(|d| d.len() as u64).sum();
                 offers[*t as usize] = files;
+                let count = Some(entries.len() as u64);
                 h.message(
                     &keys[*t as usize],
                     &Wire::Control(Control::Offer {
                         name: "d".into(),
                         total,
+                        count,
                         entries,
                     }),
                 );
@@ -294,10 +301,7 @@ fn run(steps: &[Step]) -> Result<(), String> {
     }
     // The good transfer was never touched: it is still waiting for its data.
     if h.t.state(&good_key) != Some(TransferState::Connected) {
-        return Err(format!(
-            "the good transfer is {:?}",
-            h.t.state(&good_key)
-        ));
+        return Err(format!("the good transfer is {:?}", h.t.state(&good_key)));
     }
     let msg = Wire::Data {
         file: 0,
@@ -317,7 +321,11 @@ fn run(steps: &[Step]) -> Result<(), String> {
 /// looked at its events. Accepting what it was offered must not fail.
 #[test]
 fn accepting_an_offer_the_peer_already_spoilt_is_no_error() {
-    for spoil in [Step::BadHashes(0, 0), Step::LateHashes(0, 0), Step::Cancel(0)] {
+    for spoil in [
+        Step::BadHashes(0, 0),
+        Step::LateHashes(0, 0),
+        Step::Cancel(0),
+    ] {
         let steps = [
             Step::Open(0),
             Step::Offer(0, vec![100, 2000]),

@@ -38,6 +38,7 @@
 
 mod manifest;
 pub mod names;
+mod offer;
 mod receiver;
 mod sender;
 mod storage;
@@ -50,9 +51,11 @@ use std::time::{Duration, Instant};
 use str0m::channel::ChannelId;
 
 pub use manifest::{
-    Entry, EntryKind, Hash, MAX_ENTRIES, block_count, block_len, block_size, content_hash,
-    hash_block,
+    Entry, EntryKind, Hash, MAX_ENTRIES, MAX_PATH_BYTES, block_count, block_len, block_size,
+    content_hash, hash_block,
 };
+pub use names::NamePolicy;
+pub use receiver::FILES_IN_FLIGHT;
 pub use storage::{RequestId, StorageAction, StorageResult, TargetPath};
 pub use window::{SendWindow, WindowLimits};
 
@@ -108,6 +111,8 @@ pub struct SourceEntry {
     pub mtime: u64,
     /// MIME type, if known.
     pub mime: Option<String>,
+    /// Executable (files).
+    pub executable: bool,
 }
 
 /// What the application hears about transfers.
@@ -172,18 +177,21 @@ pub struct TransferConfig {
     pub read_ahead: usize,
     /// Least time between two progress events of one transfer.
     pub progress_every: Duration,
+    /// How received names are stored (see [`names`]).
+    pub names: NamePolicy,
 }
 
 impl TransferConfig {
     /// The defaults: a send window of 32 to 896 KiB per peer (under the
     /// endpoint's 1 MiB SCTP send buffer, which chat shares), four reads
-    /// ahead, progress every 250 ms.
+    /// ahead, progress every 250 ms, names stored as this platform can.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
             window: WindowLimits::default(),
             read_ahead: 4,
             progress_every: Duration::from_millis(250),
+            names: NamePolicy::native(),
         }
     }
 }
@@ -518,8 +526,21 @@ impl Transfers {
             return; // the transfer is gone; its late results are moot
         };
         if let StorageResult::Failed(e) = &result {
-            let reason = format!("storage failed: {e}");
-            return self.abort(now, ep, &key, reason, false, true);
+            // The peer learns which of its entries failed, never our paths.
+            let local = format!("storage failed: {e}");
+            let (entry, side) = if key.outgoing {
+                (self.sender_entry_of(&key, req), "sender could not read")
+            } else {
+                (
+                    self.receiver_entry_of(&key, req),
+                    "receiver could not store",
+                )
+            };
+            let peer = match entry {
+                Some(path) => format!("the {side} {path}"),
+                None => format!("the {side} the files"),
+            };
+            return self.abort_with(now, ep, &key, local, peer, true);
         }
         if key.outgoing {
             self.sender_storage(now, ep, &key, req, result);
@@ -758,6 +779,35 @@ impl Transfers {
         by_peer: bool,
         discard: bool,
     ) {
+        self.abort_as(now, ep, key, reason, None, by_peer, discard)
+    }
+
+    /// Cancels for a local reason that the peer hears as `peer_reason`,
+    /// which names nothing of this side's file system.
+    fn abort_with(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        reason: String,
+        peer_reason: String,
+        discard: bool,
+    ) {
+        self.abort_as(now, ep, key, reason, Some(peer_reason), false, discard)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn abort_as(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        reason: String,
+        peer_reason: Option<String>,
+        by_peer: bool,
+        discard: bool,
+    ) {
+        let told = peer_reason.unwrap_or_else(|| reason.clone());
         let Some((state, open)) = self.transfers.get(key).map(|t| (t.state, t.open)) else {
             return;
         };
@@ -767,22 +817,17 @@ impl Transfers {
         if !key.outgoing && self.receiver_awaits_offer(key) {
             // The application never heard of it: it goes without a word.
             if !by_peer {
-                self.queue(key, Wire::Control(Control::Cancel { reason }));
+                self.queue(key, Wire::Control(Control::Cancel { reason: told }));
                 self.flush(now, ep, key);
             }
             return self.forget(now, ep, key);
         }
         if !open {
             self.unopened
-                .insert((key.peer.clone(), key.id), reason.clone());
+                .insert((key.peer.clone(), key.id), told.clone());
         }
         if !by_peer {
-            self.queue(
-                key,
-                Wire::Control(Control::Cancel {
-                    reason: reason.clone(),
-                }),
-            );
+            self.queue(key, Wire::Control(Control::Cancel { reason: told }));
             self.flush(now, ep, key);
         }
         if discard && !key.outgoing {
