@@ -215,6 +215,8 @@ struct Transfer {
     total: u64,
     flowing_since: Option<(Instant, u64)>,
     last_progress: Option<Instant>,
+    /// Being cancelled: a write failing meanwhile must not cancel it again.
+    aborting: bool,
     side: Side,
 }
 
@@ -371,6 +373,7 @@ impl Transfers {
                 total,
                 flowing_since: None,
                 last_progress: None,
+                aborting: false,
                 side: Side::Send(sender),
             },
         );
@@ -641,6 +644,7 @@ impl Transfers {
             return;
         };
         let mut written = 0;
+        let mut refused = None;
         let full = loop {
             let Some(frame) = t.outbox.front() else {
                 break false;
@@ -652,9 +656,22 @@ impl Transfers {
                 }
                 // str0m's buffer, shared by all of the peer's channels, is full.
                 Ok(false) => break true,
+                // str0m refused the message itself (too large, say): nothing
+                // may hang silently on a message that never left.
+                Err(crate::endpoint::EndpointError::Rtc(e)) => {
+                    refused = Some(format!(
+                        "a message of {} bytes could not be sent: {e}",
+                        frame.len()
+                    ));
+                    t.outbox.clear();
+                    break false;
+                }
                 Err(_) => break false, // the channel is going; ChannelClosed follows
             }
         };
+        if let Some(reason) = refused {
+            return self.abort(now, ep, key, reason, false, false);
+        }
         if written > 0 {
             self.window_mut(&key.peer).on_write(now, written);
         }
@@ -813,6 +830,12 @@ impl Transfers {
         };
         if matches!(state, TransferState::Cancelled | TransferState::Closed) {
             return;
+        }
+        if let Some(t) = self.transfers.get_mut(key) {
+            if t.aborting {
+                return;
+            }
+            t.aborting = true;
         }
         if !key.outgoing && self.receiver_awaits_offer(key) {
             // The application never heard of it: it goes without a word.

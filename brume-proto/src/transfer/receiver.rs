@@ -255,6 +255,7 @@ impl Transfers {
                 total: 0,
                 flowing_since: None,
                 last_progress: None,
+                aborting: false,
                 side: Side::Recv(Receiver {
                     phase: Phase::AwaitOffer,
                     entries: Vec::new(),
