@@ -9,15 +9,19 @@ use common::*;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
+use std::time::Duration;
 
 use brume_proto::transfer::{block_size, content_hash, hash_block};
 
-/// `brume send bob PATH… [extra]`; the command's output.
+/// `brume send bob PATH… [extra]`; the command's output. A send that
+/// hangs (as a large folder once did) fails the test.
 fn send(conf: &Path, paths: &[&Path], extra: &[&str]) -> std::process::Output {
     let mut args: Vec<&str> = vec!["send", "bob"];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
     args.extend(extra);
-    brume(conf, &args)
+    let (out, exited) = brume_within(conf, &args, Duration::from_secs(120));
+    assert!(exited, "brume send hung: {}", stderr(&out));
+    out
 }
 
 /// Every file under `dir`, as (path relative to it, bytes), sorted.

@@ -28,6 +28,13 @@ enum Step {
     Offer {
         name: String,
         total: u64,
+        /// The entries announced in all, if not just these.
+        count: Option<u8>,
+        paths: Vec<(String, u64, bool)>,
+    },
+    /// A further piece of entries, from `start`, with names from the input.
+    Entries {
+        start: u64,
         paths: Vec<(String, u64, bool)>,
     },
     /// The true block hashes of file `n` of the good offer, or junk.
@@ -132,7 +139,12 @@ fuzz_target!(|steps: Vec<Step>| {
                 });
                 t.fuzz_message(now, &mut ep, &key, &msg.encode());
             }
-            Step::Offer { name, total, paths } => {
+            Step::Offer {
+                name,
+                total,
+                count,
+                paths,
+            } => {
                 let entries = paths
                     .into_iter()
                     .take(8)
@@ -147,11 +159,28 @@ fuzz_target!(|steps: Vec<Step>| {
                     })
                     .collect();
                 let msg = Wire::Control(Control::Offer {
-                    count: None,
+                    count: count.map(u64::from),
                     name,
                     total,
                     entries,
                 });
+                t.fuzz_message(now, &mut ep, &key, &msg.encode());
+            }
+            Step::Entries { start, paths } => {
+                let entries = paths
+                    .into_iter()
+                    .take(8)
+                    .map(|(path, size, dir)| Entry {
+                        path,
+                        kind: if dir { EntryKind::Dir } else { EntryKind::File },
+                        size,
+                        mtime: 0,
+                        mime: None,
+                        hash: Some("00".repeat(32)),
+                        executable: false,
+                    })
+                    .collect();
+                let msg = Wire::Control(Control::Entries { start, entries });
                 t.fuzz_message(now, &mut ep, &key, &msg.encode());
             }
             Step::Hashes { file, start, junk } => {

@@ -201,3 +201,31 @@ pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
     p.wait_line("ready as");
     p
 }
+
+/// `brume ARGS…` with the config `conf`, killed if it has not exited within
+/// `limit` (a hang then fails the test instead of stalling it); the output,
+/// and whether it exited by itself.
+pub fn brume_within(conf: &Path, args: &[&str], limit: Duration) -> (Output, bool) {
+    let mut child = Command::new(BIN)
+        .env("BRUME_CONF", conf)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + limit;
+    let mut exited = false;
+    while Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        // Polling an exit: there is nothing else to wait on.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !exited {
+        let _ = child.kill();
+    }
+    (child.wait_with_output().unwrap(), exited)
+}
