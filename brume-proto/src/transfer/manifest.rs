@@ -28,7 +28,7 @@ pub const PIECE_BYTES: usize = 48 * 1024;
 pub type Hash = [u8; 32];
 
 /// The block size for a file of `size` bytes: a power of two, at least 1 MiB,
-/// with at most [`MAX_BLOCKS`] blocks.
+/// with at most `MAX_BLOCKS` (65,536) blocks.
 pub fn block_size(size: u64) -> u64 {
     let mut b = MIN_BLOCK;
     while size.div_ceil(b) > MAX_BLOCKS {
