@@ -333,9 +333,29 @@ impl Client {
         Ok(())
     }
 
-    /// Offers a file or a folder to `peer` (whose connection must be open).
+    /// Offers a file or a folder to `peer` (whose connection must be open),
+    /// without following symbolic links inside it (each is logged as skipped).
     pub fn send_path(&mut self, peer: &UserName, path: &Path) -> Result<TransferKey> {
-        let (entries, paths) = crate::files::describe(path)?;
+        let (key, warnings) = self.send_path_with(peer, path, false)?;
+        for w in warnings {
+            warn!("{w}");
+        }
+        Ok(key)
+    }
+
+    /// Offers a file or a folder to `peer`, following symbolic links inside
+    /// it if `follow_links`; also returns what was skipped, and why.
+    pub fn send_path_with(
+        &mut self,
+        peer: &UserName,
+        path: &Path,
+        follow_links: bool,
+    ) -> Result<(TransferKey, Vec<String>)> {
+        let crate::files::Described {
+            entries,
+            paths,
+            warnings,
+        } = crate::files::describe(path, follow_links)?;
         let now = Instant::now();
         let key = self
             .transfers
@@ -344,7 +364,7 @@ impl Client {
         // Reads are queued, not yet executed: register the sources first.
         self.files.add_source(key.id, paths);
         self.pump(now);
-        Ok(key)
+        Ok((key, warnings))
     }
 
     /// Accepts an offered transfer into `dir`.

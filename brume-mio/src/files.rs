@@ -102,9 +102,18 @@ impl FileStorage {
                 }
             }
             StorageAction::CreateDir { path, .. } => {
+                // Parents come first, so one level is made at a time; a file
+                // or a link in the way is reported (the folder is renamed),
+                // never followed.
                 let path = target(path);
-                match fs::create_dir_all(&path) {
+                match fs::create_dir(&path) {
                     Ok(()) => StorageResult::Done,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        match fs::symlink_metadata(&path) {
+                            Ok(m) if m.is_dir() => StorageResult::Done,
+                            _ => StorageResult::Exists,
+                        }
+                    }
                     Err(e) => failed("cannot create", &path, e),
                 }
             }
@@ -131,17 +140,12 @@ impl FileStorage {
                     Err(e) => failed("cannot truncate", &path, e),
                 }
             }
-            StorageAction::Sync { path, .. } => {
-                let path = target(path);
-                self.forget(&path);
-                match File::options()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.sync_all())
-                {
-                    Ok(()) => StorageResult::Done,
-                    Err(e) => failed("cannot sync", &path, e),
+            StorageAction::Sync { paths, .. } => {
+                let paths: Vec<PathBuf> = paths.iter().map(target).collect();
+                for path in &paths {
+                    self.forget(path);
                 }
+                sync_all(&paths)
             }
             StorageAction::Rename { from, to, .. } => {
                 let (from, to) = (target(from), target(to));
@@ -149,17 +153,21 @@ impl FileStorage {
                 self.forget(&to);
                 rename_no_replace(&from, &to)
             }
-            StorageAction::SetMtime { path, mtime, .. } => {
+            StorageAction::SetAttributes {
+                path,
+                mtime,
+                executable,
+                ..
+            } => {
                 let path = target(path);
                 self.forget(&path);
                 let when = UNIX_EPOCH + Duration::from_secs(*mtime);
-                match File::options()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.set_modified(when))
-                {
+                match File::options().write(true).open(&path).and_then(|f| {
+                    f.set_modified(when)
+                        .and_then(|()| set_executable(&f, *executable))
+                }) {
                     Ok(()) => StorageResult::Done,
-                    Err(e) => failed("cannot set the time of", &path, e),
+                    Err(e) => failed("cannot set the attributes of", &path, e),
                 }
             }
             StorageAction::Remove { path, .. } => {
@@ -225,6 +233,61 @@ impl FileStorage {
     }
 }
 
+/// Files synced at once by separate threads: the file system commits
+/// concurrent syncs together, so a batch of small files costs about one
+/// wait for the disk instead of one each.
+const SYNC_THREADS: usize = 8;
+
+/// Makes every file of `paths` durable, in parallel.
+fn sync_all(paths: &[PathBuf]) -> StorageResult {
+    let sync = |path: &PathBuf| {
+        File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.sync_all())
+            .err()
+            .map(|e| failed("cannot sync", path, e))
+    };
+    if paths.len() <= 1 {
+        return paths.iter().find_map(sync).unwrap_or(StorageResult::Done);
+    }
+    let per_thread = paths.len().div_ceil(SYNC_THREADS);
+    let failure = std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || chunk.iter().find_map(sync)))
+            .collect();
+        workers.into_iter().find_map(|w| {
+            w.join()
+                .unwrap_or_else(|_| Some(StorageResult::Failed("a sync thread panicked".into())))
+        })
+    });
+    failure.unwrap_or(StorageResult::Done)
+}
+
+/// On Unix, an execute bit wherever a read bit is set (as `chmod +x` does
+/// within the umask's reach), or none.
+#[cfg(unix)]
+fn set_executable(f: &File, executable: bool) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = f.metadata()?.permissions().mode();
+    let read = mode & 0o444;
+    let new = if executable {
+        mode | (read >> 2)
+    } else {
+        mode & !0o111
+    };
+    if new != mode {
+        f.set_permissions(fs::Permissions::from_mode(new))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_executable(_: &File, _: bool) -> io::Result<()> {
+    Ok(())
+}
+
 /// Renames `from` to `to` unless `to` exists: link, then unlink.
 fn rename_no_replace(from: &Path, to: &Path) -> StorageResult {
     match fs::hard_link(from, to) {
@@ -254,68 +317,173 @@ fn mtime(m: &fs::Metadata) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Describes a file or a folder (recursively) for [`brume_proto::transfer::Transfers::send`],
-/// with the real path of each entry, in the same order.
-pub fn describe(path: &Path) -> Result<(Vec<SourceEntry>, Vec<PathBuf>)> {
-    let meta = fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let name = path
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .with_context(|| format!("{} has no name", path.display()))?;
-    let mut entries = Vec::new();
-    let mut paths = Vec::new();
-    walk(path, &name, &meta, &mut entries, &mut paths)?;
-    Ok((entries, paths))
+/// What [`describe`] found to send.
+#[derive(Debug, Default)]
+pub struct Described {
+    /// The entries, for [`brume_proto::transfer::Transfers::send`].
+    pub entries: Vec<SourceEntry>,
+    /// The real path of each entry, in the same order.
+    pub paths: Vec<PathBuf>,
+    /// What was left out, and why, each naming its path: for the user.
+    pub warnings: Vec<String>,
 }
 
-fn walk(
-    path: &Path,
-    rel: &str,
-    meta: &fs::Metadata,
-    entries: &mut Vec<SourceEntry>,
-    paths: &mut Vec<PathBuf>,
-) -> Result<()> {
-    if meta.is_file() {
-        entries.push(SourceEntry {
+/// Describes a file or a folder (recursively) for sending.
+///
+/// Symbolic links inside a folder are skipped with a warning, unless
+/// `follow_links`: then each is followed, except one that points back to
+/// a folder it is in (a loop) or to nothing, which is skipped with a
+/// warning. `path` itself is followed if it is a link: the user named it.
+/// Anything else that is neither a file nor a folder is skipped with a
+/// warning; an entry that cannot be read, or whose name cannot be sent,
+/// fails the whole description with an error naming it.
+pub fn describe(path: &Path, follow_links: bool) -> Result<Described> {
+    let meta = fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let canonical = path
+        .canonicalize()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let name = canonical
+        .file_name()
+        .with_context(|| format!("{} has no name", path.display()))?;
+    let name = sendable_name(name, path)?;
+    let mut walk = Walk {
+        follow_links,
+        ancestors: Vec::new(),
+        out: Described::default(),
+    };
+    walk.entry(path, &name, &meta, canonical)?;
+    Ok(walk.out)
+}
+
+/// A name as it is sent, or an error naming `path`.
+fn sendable_name(name: &std::ffi::OsStr, path: &Path) -> Result<String> {
+    let Some(name) = name.to_str() else {
+        bail!(
+            "cannot send {}: its name is not valid UTF-8",
+            path.display()
+        );
+    };
+    if let Err(e) = brume_proto::transfer::names::check_component(name) {
+        bail!("cannot send {}: {e}", path.display());
+    }
+    Ok(name.to_owned())
+}
+
+struct Walk {
+    follow_links: bool,
+    /// The folders being walked, outermost first, resolved: a link to one
+    /// of them is a loop.
+    ancestors: Vec<PathBuf>,
+    out: Described,
+}
+
+#[cfg(unix)]
+fn is_executable(m: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &fs::Metadata) -> bool {
+    false
+}
+
+impl Walk {
+    fn entry(
+        &mut self,
+        path: &Path,
+        rel: &str,
+        meta: &fs::Metadata,
+        resolved: PathBuf,
+    ) -> Result<()> {
+        if meta.is_file() {
+            self.out.entries.push(SourceEntry {
+                path: rel.to_owned(),
+                kind: EntryKind::File,
+                size: meta.len(),
+                mtime: mtime(meta),
+                mime: None,
+                executable: is_executable(meta),
+            });
+            self.out.paths.push(path.to_owned());
+            return Ok(());
+        }
+        if !meta.is_dir() {
+            bail!("{} is neither a file nor a folder", path.display());
+        }
+        self.out.entries.push(SourceEntry {
             path: rel.to_owned(),
-            kind: EntryKind::File,
-            size: meta.len(),
+            kind: EntryKind::Dir,
+            size: 0,
             mtime: mtime(meta),
             mime: None,
+            executable: false,
         });
-        paths.push(path.to_owned());
-        return Ok(());
-    }
-    if !meta.is_dir() {
-        bail!("{} is neither a file nor a folder", path.display());
-    }
-    entries.push(SourceEntry {
-        path: rel.to_owned(),
-        kind: EntryKind::Dir,
-        size: 0,
-        mtime: mtime(meta),
-        mime: None,
-    });
-    paths.push(path.to_owned());
-    let mut children: Vec<_> = fs::read_dir(path)
-        .with_context(|| format!("cannot list {}", path.display()))?
-        .collect::<Result<_, _>>()?;
-    children.sort_by_key(|e| e.file_name());
-    for child in children {
-        let name = child.file_name().to_string_lossy().into_owned();
-        let meta = fs::metadata(child.path())?;
-        if meta.is_file() || meta.is_dir() {
-            walk(
-                &child.path(),
-                &format!("{rel}/{name}"),
-                &meta,
-                entries,
-                paths,
-            )?;
+        self.out.paths.push(path.to_owned());
+        let mut children = Vec::new();
+        for child in
+            fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
+        {
+            children.push(child.with_context(|| format!("cannot list {}", path.display()))?);
         }
+        children.sort_by_key(|e| e.file_name());
+        self.ancestors.push(resolved);
+        for child in children {
+            let child_path = child.path();
+            let name = sendable_name(&child.file_name(), &child_path)?;
+            let rel = format!("{rel}/{name}");
+            let lmeta = fs::symlink_metadata(&child_path)
+                .with_context(|| format!("cannot read {}", child_path.display()))?;
+            let (meta, resolved) = if lmeta.file_type().is_symlink() {
+                if !self.follow_links {
+                    self.warn(format!(
+                        "skipped the symbolic link {} (--follow-links follows links)",
+                        child_path.display()
+                    ));
+                    continue;
+                }
+                match fs::metadata(&child_path).and_then(|m| Ok((m, child_path.canonicalize()?))) {
+                    Ok((m, target)) if m.is_dir() && self.ancestors.contains(&target) => {
+                        self.warn(format!(
+                            "skipped the symbolic link {}: it points back to {}, a loop",
+                            child_path.display(),
+                            target.display()
+                        ));
+                        continue;
+                    }
+                    Ok(found) => found,
+                    Err(e) => {
+                        self.warn(format!(
+                            "skipped the symbolic link {}: its target cannot be read ({e})",
+                            child_path.display()
+                        ));
+                        continue;
+                    }
+                }
+            } else if lmeta.is_dir() {
+                let resolved = child_path
+                    .canonicalize()
+                    .with_context(|| format!("cannot read {}", child_path.display()))?;
+                (lmeta, resolved)
+            } else {
+                (lmeta, child_path.clone())
+            };
+            if !meta.is_file() && !meta.is_dir() {
+                self.warn(format!(
+                    "skipped {}: neither a file nor a folder",
+                    child_path.display()
+                ));
+                continue;
+            }
+            self.entry(&child_path, &rel, &meta, resolved)?;
+        }
+        self.ancestors.pop();
+        Ok(())
     }
-    Ok(())
+
+    fn warn(&mut self, warning: String) {
+        self.out.warnings.push(warning);
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,13 @@ enum Step {
     Offer {
         name: String,
         total: u64,
+        /// The entries announced in all, if not just these.
+        count: Option<u8>,
+        paths: Vec<(String, u64, bool)>,
+    },
+    /// A further piece of entries, from `start`, with names from the input.
+    Entries {
+        start: u64,
         paths: Vec<(String, u64, bool)>,
     },
     /// The true block hashes of file `n` of the good offer, or junk.
@@ -74,7 +81,6 @@ fn check_path(p: &TargetPath) {
                 && c != "."
                 && c != ".."
                 && !c.contains('/')
-                && !c.contains('\\')
                 && !c.contains('\0'),
             "unsafe component {c:?}"
         );
@@ -111,6 +117,7 @@ fuzz_target!(|steps: Vec<Step>| {
                             mtime: 0,
                             mime: None,
                             hash: Some(root.iter().map(|x| format!("{x:02x}")).collect()),
+                            executable: i == 0,
                         }
                     })
                     .chain(std::iter::once(Entry {
@@ -120,17 +127,24 @@ fuzz_target!(|steps: Vec<Step>| {
                         mtime: 0,
                         mime: None,
                         hash: None,
+                        executable: false,
                     }))
                     .collect();
                 let total = files.iter().map(|b| b.len() as u64).sum();
                 let msg = Wire::Control(Control::Offer {
+                    count: None,
                     name: "d".into(),
                     total,
                     entries,
                 });
                 t.fuzz_message(now, &mut ep, &key, &msg.encode());
             }
-            Step::Offer { name, total, paths } => {
+            Step::Offer {
+                name,
+                total,
+                count,
+                paths,
+            } => {
                 let entries = paths
                     .into_iter()
                     .take(8)
@@ -141,13 +155,32 @@ fuzz_target!(|steps: Vec<Step>| {
                         mtime: 0,
                         mime: None,
                         hash: Some("00".repeat(32)),
+                        executable: false,
                     })
                     .collect();
                 let msg = Wire::Control(Control::Offer {
+                    count: count.map(u64::from),
                     name,
                     total,
                     entries,
                 });
+                t.fuzz_message(now, &mut ep, &key, &msg.encode());
+            }
+            Step::Entries { start, paths } => {
+                let entries = paths
+                    .into_iter()
+                    .take(8)
+                    .map(|(path, size, dir)| Entry {
+                        path,
+                        kind: if dir { EntryKind::Dir } else { EntryKind::File },
+                        size,
+                        mtime: 0,
+                        mime: None,
+                        hash: Some("00".repeat(32)),
+                        executable: false,
+                    })
+                    .collect();
+                let msg = Wire::Control(Control::Entries { start, entries });
                 t.fuzz_message(now, &mut ep, &key, &msg.encode());
             }
             Step::Hashes { file, start, junk } => {
@@ -235,13 +268,16 @@ fuzz_target!(|steps: Vec<Step>| {
                         StorageResult::Size(Some(1 << 30))
                     }
                     StorageAction::CreateDir { path, .. }
-                    | StorageAction::Sync { path, .. }
-                    | StorageAction::SetMtime { path, .. }
+                    | StorageAction::SetAttributes { path, .. }
                     | StorageAction::Remove { path, .. } => {
                         check_path(path);
                         if let StorageAction::Remove { .. } = action {
                             disk.remove(&full(path));
                         }
+                        StorageResult::Done
+                    }
+                    StorageAction::Sync { paths, .. } => {
+                        paths.iter().for_each(check_path);
                         StorageResult::Done
                     }
                     StorageAction::Write {

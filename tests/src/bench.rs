@@ -196,6 +196,7 @@ impl BrumePair {
             size: data.len() as u64,
             mtime: 0,
             mime: None,
+            executable: false,
         };
         let to = self.names[1].clone();
         let key = self.transfers[0]

@@ -499,6 +499,7 @@ impl World {
                 size: data.len() as u64,
                 mtime: UNIX0 - 1000,
                 mime: None,
+                executable: false,
             });
         }
         let mut all: Vec<SourceEntry> = dirs
@@ -509,6 +510,7 @@ impl World {
                 size: 0,
                 mtime: UNIX0 - 1000,
                 mime: None,
+                executable: false,
             })
             .collect();
         let first_file = all.len();

@@ -14,6 +14,10 @@ pub struct MemStorage {
     pub dirs: BTreeSet<Vec<String>>,
     /// Modification times set by transfers.
     pub mtimes: BTreeMap<Vec<String>, u64>,
+    /// Files made executable by transfers.
+    pub executable: BTreeSet<Vec<String>>,
+    /// How many syncs were asked for, and of how many files in all.
+    pub syncs: (usize, usize),
     /// Sources of outgoing transfers, by (transfer id, entry index).
     pub sources: BTreeMap<(u64, u32), Vec<u8>>,
     /// Free bytes reported.
@@ -27,6 +31,9 @@ pub struct MemStorage {
     /// receiver drops its messages; benchmarks comparing the two turn this
     /// on. Files then stay empty (and `Stat` says so): nothing may resume.
     pub discard_writes: bool,
+    /// If set, every write fails with this message (which may name a local
+    /// path, as a real file system's errors do).
+    pub fail_writes: Option<String>,
 }
 
 fn full(p: &TargetPath) -> Vec<String> {
@@ -85,12 +92,19 @@ impl MemStorage {
             }
             StorageAction::FreeSpace { .. } => StorageResult::Size(Some(self.free)),
             StorageAction::CreateDir { path, .. } => {
-                self.dirs.insert(full(path));
+                let path = full(path);
+                if self.files.contains_key(&path) {
+                    return StorageResult::Exists;
+                }
+                self.dirs.insert(path);
                 StorageResult::Done
             }
             StorageAction::Write {
                 path, offset, data, ..
             } => {
+                if let Some(e) = &self.fail_writes {
+                    return StorageResult::Failed(e.clone());
+                }
                 let file = self.files.entry(full(path)).or_default();
                 if self.discard_writes {
                     return StorageResult::Done;
@@ -109,8 +123,10 @@ impl MemStorage {
                     .resize(*len as usize, 0);
                 StorageResult::Done
             }
-            StorageAction::Sync { path, .. } => {
-                if self.files.contains_key(&full(path)) {
+            StorageAction::Sync { paths, .. } => {
+                self.syncs.0 += 1;
+                self.syncs.1 += paths.len();
+                if paths.iter().all(|p| self.files.contains_key(&full(p))) {
                     StorageResult::Done
                 } else {
                     StorageResult::Failed("sync of a missing file".into())
@@ -123,14 +139,34 @@ impl MemStorage {
                 }
                 match self.files.remove(&from) {
                     Some(data) => {
+                        if self.executable.remove(&from) {
+                            self.executable.insert(to.clone());
+                        }
+                        if let Some(t) = self.mtimes.remove(&from) {
+                            self.mtimes.insert(to.clone(), t);
+                        }
                         self.files.insert(to, data);
                         StorageResult::Done
                     }
                     None => StorageResult::Failed("rename of a missing file".into()),
                 }
             }
-            StorageAction::SetMtime { path, mtime, .. } => {
-                self.mtimes.insert(full(path), *mtime);
+            StorageAction::SetAttributes {
+                path,
+                mtime,
+                executable,
+                ..
+            } => {
+                let path = full(path);
+                if !self.files.contains_key(&path) {
+                    return StorageResult::Failed("attributes of a missing file".into());
+                }
+                self.mtimes.insert(path.clone(), *mtime);
+                if *executable {
+                    self.executable.insert(path);
+                } else {
+                    self.executable.remove(&path);
+                }
                 StorageResult::Done
             }
             StorageAction::Remove { path, .. } => {

@@ -612,6 +612,7 @@ fn file_entry(path: &str, data: &[u8]) -> (Entry, Vec<[u8; 32]>) {
         mtime: 0,
         mime: None,
         hash: Some(hex),
+        executable: false,
     };
     (entry, hashes)
 }
@@ -634,6 +635,7 @@ fn a_hostile_sender_gets_clear_errors_and_leaves_nothing_outside() {
                 let (mut e, _) = file_entry("x", b"abc");
                 e.path = "../etc/passwd".into();
                 vec![Wire::Control(Control::Offer {
+                    count: None,
                     name: "..".into(),
                     total: 3,
                     entries: vec![e],
@@ -645,6 +647,7 @@ fn a_hostile_sender_gets_clear_errors_and_leaves_nothing_outside() {
             Box::new(|| {
                 let (e, _) = file_entry("a.txt", b"abc");
                 vec![Wire::Control(Control::Offer {
+                    count: None,
                     name: "a.txt".into(),
                     total: 999,
                     entries: vec![e],
@@ -657,6 +660,7 @@ fn a_hostile_sender_gets_clear_errors_and_leaves_nothing_outside() {
                 let (e, _) = file_entry("a.txt", &content(9, 3000));
                 vec![
                     Wire::Control(Control::Offer {
+                        count: None,
                         name: "a.txt".into(),
                         total: 3000,
                         entries: vec![e],
@@ -678,6 +682,7 @@ fn a_hostile_sender_gets_clear_errors_and_leaves_nothing_outside() {
                 more.extend_from_slice(b"EXTRA");
                 vec![
                     Wire::Control(Control::Offer {
+                        count: None,
                         name: "a.txt".into(),
                         total: 3000,
                         entries: vec![e],
@@ -704,6 +709,7 @@ fn a_hostile_sender_gets_clear_errors_and_leaves_nothing_outside() {
                 bad[10] ^= 1;
                 vec![
                     Wire::Control(Control::Offer {
+                        count: None,
                         name: "a.txt".into(),
                         total: 3000,
                         entries: vec![e],

@@ -71,12 +71,15 @@ fn answer(
         return Ok(());
     };
     for (key, yes) in bars.suspend(|| prompts.answered()) {
-        if yes {
+        // A transfer that went wrong meanwhile is its own business, not recv's.
+        let result = if yes {
             offers.active.insert(key.clone());
-            s.client.accept_transfer(&key, dir)?;
+            s.client.accept_transfer(&key, dir)
         } else {
-            s.client
-                .reject_transfer(&key, &format!("declined by {me}"))?;
+            s.client.reject_transfer(&key, &format!("declined by {me}"))
+        };
+        if let Err(e) = result {
+            bars.println(&format!("cannot answer the offer from {}: {e}", key.peer));
         }
     }
     Ok(())
@@ -156,10 +159,14 @@ pub fn run(a: RecvArgs) -> Result<()> {
                 } else if policy.admits(&key.peer) {
                     bars.println(&format!("{what}: accepted"));
                     offers.active.insert(key.clone());
-                    s.client.accept_transfer(&key, &dir)?;
+                    // Whatever this transfer's fate, recv goes on for the others.
+                    if let Err(e) = s.client.accept_transfer(&key, &dir) {
+                        bars.println(&format!("cannot accept {}: {e}", peer_text(&name)));
+                    }
                 } else {
-                    s.client
-                        .reject_transfer(&key, &format!("declined by {me}"))?;
+                    if let Err(e) = s.client.reject_transfer(&key, &format!("declined by {me}")) {
+                        bars.println(&format!("cannot decline {}: {e}", peer_text(&name)));
+                    }
                 }
             }
             ClientEvent::Transfer(TransferEvent::Progress {

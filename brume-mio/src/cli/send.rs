@@ -27,6 +27,10 @@ pub struct SendArgs {
     progress: ProgressArg,
     #[command(flatten)]
     conf: ConfigArg,
+    /// Follow symbolic links inside folders (by default each is skipped,
+    /// with a warning); a link back to a folder it is in is still skipped.
+    #[arg(long)]
+    follow_links: bool,
 }
 
 pub fn run(a: SendArgs) -> Result<()> {
@@ -45,7 +49,10 @@ pub fn run(a: SendArgs) -> Result<()> {
     let mut pending = BTreeMap::new();
     let mut failed = Vec::new();
     for f in &a.files {
-        let key = s.client.send_path(&peer, f)?;
+        let (key, skipped) = s.client.send_path_with(&peer, f, a.follow_links)?;
+        for warning in skipped {
+            eprintln!("warning: {warning}");
+        }
         let name = f.file_name().map_or_else(
             || f.display().to_string(),
             |n| n.to_string_lossy().into_owned(),

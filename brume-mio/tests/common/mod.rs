@@ -162,7 +162,13 @@ impl Drop for Hub {
     }
 }
 
+/// Runs `cmd` with `input` and a newline on stdin.
 pub fn run_stdin(cmd: &mut Command, input: &str) -> Output {
+    run_with_input(cmd, &format!("{input}\n"))
+}
+
+/// Runs `cmd` with exactly `input` on stdin, then end of input.
+fn run_with_input(cmd: &mut Command, input: &str) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -173,7 +179,7 @@ pub fn run_stdin(cmd: &mut Command, input: &str) -> Output {
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{input}\n").as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
 }
@@ -279,19 +285,33 @@ pub fn wait_line_within(p: &mut Proc, needle: &str, limit: Duration) -> (String,
 
 /// `brume ARGS` as the user of `conf`, with `input` on stdin.
 pub fn brume_stdin(conf: &Path, args: &[&str], input: &str) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.env("BRUME_CONF", conf).args(args);
-    let mut child = cmd
-        .stdin(Stdio::piped())
+    run_with_input(Command::new(BIN).env("BRUME_CONF", conf).args(args), input)
+}
+
+/// `brume ARGS…` with the config `conf`, killed if it has not exited within
+/// `limit` (a hang then fails the test instead of stalling it); the output,
+/// and whether it exited by itself.
+pub fn brume_within(conf: &Path, args: &[&str], limit: Duration) -> (Output, bool) {
+    let mut child = Command::new(BIN)
+        .env("BRUME_CONF", conf)
+        .args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let end = Instant::now() + limit;
+    let mut exited = false;
+    while Instant::now() < end {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        // Polling an exit: there is nothing else to wait on.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !exited {
+        let _ = child.kill();
+    }
+    (child.wait_with_output().unwrap(), exited)
 }

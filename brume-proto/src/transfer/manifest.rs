@@ -15,13 +15,20 @@ pub const MIN_BLOCK: u64 = 1 << 20;
 /// At most this many blocks per file, so a hash list stays small; larger
 /// files get larger blocks.
 pub const MAX_BLOCKS: u64 = 1 << 16;
-/// At most this many entries in one transfer.
-pub const MAX_ENTRIES: usize = 100_000;
+/// At most this many entries (files and folders) in one transfer.
+pub const MAX_ENTRIES: usize = 1_000_000;
+/// At most this many bytes of entry paths in one transfer, all added up
+/// (1,000,000 entries with paths of 128 bytes on average): bounds what a
+/// receiver holds for one offer.
+pub const MAX_PATH_BYTES: usize = 128 << 20;
+/// Offer and `entries` messages carry at most about this many bytes of
+/// entries each (one entry always fits), well under any peer's message limit.
+pub const PIECE_BYTES: usize = 48 * 1024;
 /// A BLAKE3 hash.
 pub type Hash = [u8; 32];
 
 /// The block size for a file of `size` bytes: a power of two, at least 1 MiB,
-/// with at most [`MAX_BLOCKS`] blocks.
+/// with at most `MAX_BLOCKS` (65,536) blocks.
 pub fn block_size(size: u64) -> u64 {
     let mut b = MIN_BLOCK;
     while size.div_ceil(b) > MAX_BLOCKS {
@@ -77,6 +84,10 @@ pub struct Entry {
     /// The content hash, hex (files only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
+    /// The file is executable (on Unix: any execute bit was set); absent
+    /// means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
 }
 
 /// File or folder.

@@ -11,6 +11,13 @@
 //! - After any call, drain [`Transfers::poll_action`] (storage work) and
 //!   [`Transfers::poll_event`] (what the application sees), and the
 //!   endpoint's outputs, since transfers write through the endpoint.
+//! - Nothing a peer sends is ever an error returned to the caller: a peer
+//!   that misbehaves has its transfer cancelled, which the application
+//!   hears as [`TransferEvent::Cancelled`]. A transfer may so end before
+//!   the application has read the events about it; an `accept`, `reject`
+//!   or `cancel` of a transfer that ended on its own is then answered by
+//!   that `Cancelled` event (already queued, or already read), not by an
+//!   error. [`TransferError`] means the caller misused the API.
 //!
 //! # Protocol
 //!
@@ -31,6 +38,7 @@
 
 mod manifest;
 pub mod names;
+mod offer;
 mod receiver;
 mod sender;
 mod storage;
@@ -43,9 +51,11 @@ use std::time::{Duration, Instant};
 use str0m::channel::ChannelId;
 
 pub use manifest::{
-    Entry, EntryKind, Hash, MAX_ENTRIES, block_count, block_len, block_size, content_hash,
-    hash_block,
+    Entry, EntryKind, Hash, MAX_ENTRIES, MAX_PATH_BYTES, block_count, block_len, block_size,
+    content_hash, hash_block,
 };
+pub use names::NamePolicy;
+pub use receiver::FILES_IN_FLIGHT;
 pub use storage::{RequestId, StorageAction, StorageResult, TargetPath};
 pub use window::{SendWindow, WindowLimits};
 
@@ -101,6 +111,8 @@ pub struct SourceEntry {
     pub mtime: u64,
     /// MIME type, if known.
     pub mime: Option<String>,
+    /// Executable (files).
+    pub executable: bool,
 }
 
 /// What the application hears about transfers.
@@ -180,18 +192,21 @@ pub struct TransferConfig {
     pub read_ahead: usize,
     /// Least time between two progress events of one transfer.
     pub progress_every: Duration,
+    /// How received names are stored (see [`names`]).
+    pub names: NamePolicy,
 }
 
 impl TransferConfig {
     /// The defaults: a send window of 32 to 896 KiB per peer (under the
     /// endpoint's 1 MiB SCTP send buffer, which chat shares), four reads
-    /// ahead, progress every 250 ms.
+    /// ahead, progress every 250 ms, names stored as this platform can.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
             window: WindowLimits::default(),
             read_ahead: 4,
             progress_every: Duration::from_millis(250),
+            names: NamePolicy::native(),
         }
     }
 }
@@ -217,6 +232,8 @@ struct Transfer {
     resumed: u64,
     flowing_since: Option<(Instant, u64)>,
     last_progress: Option<Instant>,
+    /// Being cancelled: a write failing meanwhile must not cancel it again.
+    aborting: bool,
     side: Side,
 }
 
@@ -259,7 +276,15 @@ pub struct Transfers {
     next_request: u64,
     actions: VecDeque<StorageAction>,
     events: VecDeque<TransferEvent>,
+    /// Transfers that ended on their own (the peer cancelled, misbehaved or
+    /// went away, or storage failed), newest last: the application may
+    /// still call `accept`, `reject` or `cancel` on one before it reads the
+    /// `Cancelled` event, and that is no error.
+    ended: VecDeque<TransferKey>,
 }
+
+/// How many ended transfers [`Transfers`] remembers for late application calls.
+const ENDED_REMEMBERED: usize = 4096;
 
 /// Why a transfer call was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -293,7 +318,22 @@ impl Transfers {
             next_request: 0,
             actions: VecDeque::new(),
             events: VecDeque::new(),
+            ended: VecDeque::new(),
         }
+    }
+
+    /// True (and forgotten) if `key` ended on its own before the
+    /// application's call: the call is answered by the `Cancelled` event
+    /// that ended it, not by an error.
+    fn ended_before(&mut self, key: &TransferKey) -> bool {
+        if self.transfers.contains_key(key) {
+            return false;
+        }
+        let Some(at) = self.ended.iter().position(|k| k == key) else {
+            return false;
+        };
+        self.ended.remove(at);
+        true
     }
 
     /// The state of a transfer, while it is known.
@@ -351,6 +391,7 @@ impl Transfers {
                 resumed: 0,
                 flowing_since: None,
                 last_progress: None,
+                aborting: false,
                 side: Side::Send(sender),
             },
         );
@@ -368,6 +409,9 @@ impl Transfers {
         key: &TransferKey,
         dir: String,
     ) -> Result<(), TransferError> {
+        if self.ended_before(key) {
+            return Ok(());
+        }
         self.receiver_accept(now, ep, key, dir)
     }
 
@@ -379,6 +423,9 @@ impl Transfers {
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
+        if self.ended_before(key) {
+            return Ok(());
+        }
         let t = self.transfers.get(key).ok_or(TransferError::Unknown)?;
         if key.outgoing || t.state != TransferState::Inviting {
             return Err(TransferError::WrongState(t.state));
@@ -407,6 +454,9 @@ impl Transfers {
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
+        if self.ended_before(key) {
+            return Ok(());
+        }
         let t = self.transfers.get(key).ok_or(TransferError::Unknown)?;
         if matches!(
             t.state,
@@ -497,8 +547,21 @@ impl Transfers {
             return; // the transfer is gone; its late results are moot
         };
         if let StorageResult::Failed(e) = &result {
-            let reason = format!("storage failed: {e}");
-            return self.abort(now, ep, &key, reason, false, true);
+            // The peer learns which of its entries failed, never our paths.
+            let local = format!("storage failed: {e}");
+            let (entry, side) = if key.outgoing {
+                (self.sender_entry_of(&key, req), "sender could not read")
+            } else {
+                (
+                    self.receiver_entry_of(&key, req),
+                    "receiver could not store",
+                )
+            };
+            let peer = match entry {
+                Some(path) => format!("the {side} {path}"),
+                None => format!("the {side} the files"),
+            };
+            return self.abort_with(now, ep, &key, local, peer, true);
         }
         if key.outgoing {
             self.sender_storage(now, ep, &key, req, result);
@@ -599,6 +662,7 @@ impl Transfers {
             return;
         };
         let mut written = 0;
+        let mut refused = None;
         let full = loop {
             let Some(frame) = t.outbox.front() else {
                 break false;
@@ -610,9 +674,22 @@ impl Transfers {
                 }
                 // str0m's buffer, shared by all of the peer's channels, is full.
                 Ok(false) => break true,
+                // str0m refused the message itself (too large, say): nothing
+                // may hang silently on a message that never left.
+                Err(crate::endpoint::EndpointError::Rtc(e)) => {
+                    refused = Some(format!(
+                        "a message of {} bytes could not be sent: {e}",
+                        frame.len()
+                    ));
+                    t.outbox.clear();
+                    break false;
+                }
                 Err(_) => break false, // the channel is going; ChannelClosed follows
             }
         };
+        if let Some(reason) = refused {
+            return self.abort(now, ep, key, reason, false, false);
+        }
         if written > 0 {
             self.window_mut(&key.peer).on_write(now, written);
         }
@@ -748,36 +825,70 @@ impl Transfers {
         by_peer: bool,
         discard: bool,
     ) {
+        self.abort_as(now, ep, key, reason, None, by_peer, discard)
+    }
+
+    /// Cancels for a local reason that the peer hears as `peer_reason`,
+    /// which names nothing of this side's file system.
+    fn abort_with(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        reason: String,
+        peer_reason: String,
+        discard: bool,
+    ) {
+        self.abort_as(now, ep, key, reason, Some(peer_reason), false, discard)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn abort_as(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        reason: String,
+        peer_reason: Option<String>,
+        by_peer: bool,
+        discard: bool,
+    ) {
+        let told = peer_reason.unwrap_or_else(|| reason.clone());
         let Some((state, open)) = self.transfers.get(key).map(|t| (t.state, t.open)) else {
             return;
         };
         if matches!(state, TransferState::Cancelled | TransferState::Closed) {
             return;
         }
+        if let Some(t) = self.transfers.get_mut(key) {
+            if t.aborting {
+                return;
+            }
+            t.aborting = true;
+        }
         if !key.outgoing && self.receiver_awaits_offer(key) {
             // The application never heard of it: it goes without a word.
             if !by_peer {
-                self.queue(key, Wire::Control(Control::Cancel { reason }));
+                self.queue(key, Wire::Control(Control::Cancel { reason: told }));
                 self.flush(now, ep, key);
             }
             return self.forget(now, ep, key);
         }
         if !open {
             self.unopened
-                .insert((key.peer.clone(), key.id), reason.clone());
+                .insert((key.peer.clone(), key.id), told.clone());
         }
         if !by_peer {
-            self.queue(
-                key,
-                Wire::Control(Control::Cancel {
-                    reason: reason.clone(),
-                }),
-            );
+            self.queue(key, Wire::Control(Control::Cancel { reason: told }));
             self.flush(now, ep, key);
         }
         if discard && !key.outgoing {
             self.receiver_discard(key);
         }
+        if self.ended.len() == ENDED_REMEMBERED {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(key.clone());
         self.events.push_back(TransferEvent::Cancelled {
             key: key.clone(),
             reason,

@@ -1,6 +1,9 @@
-//! The receiving side: check the offer, check the disk, resume from verified
-//! blocks, verify every block before it is written, and rename each file
-//! into place without ever overwriting one.
+//! The receiving side: assemble and check the offer, make the folders
+//! (a folder whose name is taken by a file gets another name), stat
+//! temporary files, check free space, then keep several files in flight:
+//! resume each from its verified blocks, verify every block before it is
+//! written, sync finished files in batches, and rename each into place
+//! without ever overwriting one, only once its data is durable.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -8,28 +11,38 @@ use std::time::Instant;
 use str0m::channel::ChannelId;
 
 use super::manifest::{self, Entry, EntryKind, Hash};
-use super::names::{check_relative_path, conflict_name, temp_name};
+use super::names::{conflict_name, temp_name};
+use super::offer::IncomingOffer;
 use super::sender::describe;
 use super::wire::{Control, Wire};
 use super::{
-    MAX_ENTRIES, RequestId, Side, StorageAction, StorageResult, TargetPath, Transfer,
-    TransferEvent, TransferKey, TransferState, Transfers,
+    RequestId, Side, StorageAction, StorageResult, TargetPath, Transfer, TransferEvent,
+    TransferKey, TransferState, Transfers,
 };
 use crate::endpoint::Endpoint;
 use crate::signal::UserName;
 
-/// How many other names to try when a file's name is taken.
+/// How many other names to try when a file's or a folder's name is taken.
 const MAX_CONFLICT_NAMES: u32 = 10_000;
-/// The longest MIME type accepted.
-const MAX_MIME: usize = 255;
+/// Files asked for (or being checked, synced, placed) at once: small files
+/// then cost no round trip each.
+pub const FILES_IN_FLIGHT: usize = 64;
+/// Finished files are synced together once this many wait…
+const SYNC_FILES: usize = 32;
+/// …or this many bytes, or once no other file is still arriving.
+const SYNC_BYTES: u64 = 64 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Phase {
     /// The channel is open; the offer has not come.
     AwaitOffer,
+    /// The offer is arriving: entries, then hashes.
+    Manifest(Box<IncomingOffer>),
     /// Offered; the application decides.
     Offered,
-    /// Accepted: looking at temporary files, free space and folders.
+    /// Accepted: making folders, one at a time, parents first.
+    Folders,
+    /// Looking at temporary files and free space.
     Preparing,
     /// Working through the files.
     Files,
@@ -38,28 +51,46 @@ enum Phase {
 /// What a storage request was for.
 #[derive(Debug, Clone, Copy)]
 enum Op {
+    /// Making folder `n` of the list under its `m`-th alternative name.
+    CreateDir(usize, u32),
     Stat(u32),
     FreeSpace,
-    CreateDir,
-    /// Reading back block `n` of the current file's temporary file.
-    Check(u64),
-    Truncate,
-    Write,
+    /// Reading back block `n` of a file's temporary file.
+    Check(u32, u64),
+    Truncate(u32),
+    Write(u32),
+    Attributes(u32),
     Sync,
-    /// Renaming into place under the n-th alternative name.
-    Rename(u32),
-    SetMtime,
+    /// Renaming a file into place under its n-th alternative name.
+    Rename(u32, u32),
+}
+
+impl Op {
+    /// The entry the request is about, if one.
+    fn file(self) -> Option<u32> {
+        match self {
+            Op::Stat(f)
+            | Op::Check(f, _)
+            | Op::Truncate(f)
+            | Op::Write(f)
+            | Op::Attributes(f)
+            | Op::Rename(f, _) => Some(f),
+            Op::CreateDir(..) | Op::FreeSpace | Op::Sync => None,
+        }
+    }
 }
 
 /// Received data is hashed in runs of this many bytes.
 const HASH_STEP: usize = 64 * 1024;
 
+/// One file in flight.
 #[derive(Debug)]
-struct Current {
-    index: u32,
+struct Active {
     size: u64,
     block: u64,
     temp: TargetPath,
+    /// Its data was asked for.
+    asked: bool,
     /// The next byte expected from the sender.
     expected: u64,
     /// Bytes of the block being assembled.
@@ -71,24 +102,36 @@ struct Current {
     writes: usize,
     /// Every byte arrived and was verified.
     complete: bool,
-    final_path: Vec<String>,
+    /// Being finalised: attributes, sync, rename.
+    finalizing: bool,
 }
 
 #[derive(Debug)]
 pub(crate) struct Receiver {
     phase: Phase,
     entries: Vec<Entry>,
+    /// Where each entry goes under the folder (folders may be renamed).
     paths: Vec<Vec<String>>,
     files: Vec<u32>,
     hashes: BTreeMap<u32, Vec<Hash>>,
     dir: Option<String>,
+    /// Folders to make, parents first, and how many are made.
+    folders: Vec<Vec<String>>,
+    folders_made: usize,
+    /// The offered name of the folder being made.
+    folder_name: String,
     held: BTreeMap<u32, u64>,
     outstanding: usize,
     ops: BTreeMap<RequestId, Op>,
-    cursor: usize,
-    current: Option<Current>,
-    /// True while waiting for the current file's hash list.
-    awaiting_hashes: bool,
+    /// The next file (position in `files`) to start.
+    next: usize,
+    active: BTreeMap<u32, Active>,
+    /// Finished files waiting for a sync, and their bytes.
+    unsynced: Vec<u32>,
+    unsynced_bytes: u64,
+    /// The files of the sync in progress.
+    syncing: Vec<u32>,
+    placed: usize,
 }
 
 fn receiver(t: &mut Transfer) -> Option<&mut Receiver> {
@@ -106,16 +149,10 @@ impl Receiver {
         }
     }
 
-    fn hash_of(&self, index: u32) -> Option<Hash> {
-        manifest::from_hex(self.entries[index as usize].hash.as_deref()?)
-    }
-
-    /// The hidden file a file is received into, beside its final place, named
-    /// after its content so a later transfer of the same content finds it.
-    /// Where file `index` is received: named by its content, so that a new
-    /// transfer of the same content resumes it; or, with `private`, also by
-    /// this transfer's id, for when another transfer is receiving into the
-    /// content's name right now.
+    /// Where file `index` is received: beside its final place, named by its
+    /// content, so that a new transfer of the same content resumes it; or,
+    /// with `private`, also by this transfer's id, for when another transfer
+    /// is receiving into the content's name right now.
     fn temp_path(&self, index: u32, private: Option<u64>) -> TargetPath {
         let mut parts = self.paths[index as usize].clone();
         let hash = self.entries[index as usize].hash.as_deref().unwrap_or("0");
@@ -127,51 +164,55 @@ impl Receiver {
         parts.push(temp_name(&last, &tag));
         self.target(parts)
     }
+
+    /// Whether a file that was asked for is still arriving.
+    fn arriving(&self) -> bool {
+        self.active.values().any(|a| a.asked && !a.complete)
+    }
+
+    /// The offered path of the entry a request is about, for reasons.
+    fn entry_of(&self, req: RequestId) -> Option<String> {
+        let file = self.ops.get(&req)?.file()?;
+        Some(self.entries.get(file as usize)?.path.clone())
+    }
+
+    /// The offer's folders, parents first (each folder entry, and each
+    /// parent of an entry).
+    fn list_folders(&self) -> Vec<Vec<String>> {
+        let mut dirs: BTreeSet<(usize, Vec<String>)> = BTreeSet::new();
+        for (e, parts) in self.entries.iter().zip(&self.paths) {
+            let upto = if e.kind == EntryKind::Dir {
+                parts.len()
+            } else {
+                parts.len() - 1
+            };
+            for n in 1..=upto {
+                dirs.insert((n, parts[..n].to_vec()));
+            }
+        }
+        dirs.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Folder `n` could not be made under its own name: it and everything
+    /// under it move to `new_last`.
+    fn rename_folder(&mut self, n: usize, new_last: &str) {
+        let old = self.folders[n].clone();
+        let mut new = old.clone();
+        if let Some(last) = new.last_mut() {
+            *last = new_last.to_owned();
+        }
+        let moved = |p: &mut Vec<String>| {
+            if p.starts_with(&old) {
+                p.splice(..old.len(), new.iter().cloned());
+            }
+        };
+        self.folders.iter_mut().skip(n).for_each(moved);
+        self.paths.iter_mut().for_each(moved);
+    }
 }
 
-/// Checks an offer completely; the reason says what is wrong.
-fn check_offer(name: &str, total: u64, entries: &[Entry]) -> Result<Vec<Vec<String>>, String> {
-    if entries.is_empty() || entries.len() > MAX_ENTRIES {
-        return Err(format!("1 to {MAX_ENTRIES} entries, not {}", entries.len()));
-    }
-    let mut paths = Vec::with_capacity(entries.len());
-    let mut seen = BTreeSet::new();
-    let mut sum: u64 = 0;
-    for e in entries {
-        let parts = check_relative_path(&e.path).map_err(|err| format!("unsafe name: {err}"))?;
-        if parts[0] != name {
-            return Err(format!("{:?} is not under {name:?}", e.path));
-        }
-        if !seen.insert(parts.clone()) {
-            return Err(format!("{:?} is listed twice", e.path));
-        }
-        if e.mime
-            .as_ref()
-            .is_some_and(|m| m.len() > MAX_MIME || m.chars().any(char::is_control))
-        {
-            return Err(format!("bad MIME type for {:?}", e.path));
-        }
-        match e.kind {
-            EntryKind::File => {
-                if e.hash.as_deref().and_then(manifest::from_hex).is_none() {
-                    return Err(format!("{:?} has no valid content hash", e.path));
-                }
-                sum = sum
-                    .checked_add(e.size)
-                    .ok_or_else(|| "sizes overflow".to_owned())?;
-            }
-            EntryKind::Dir if e.size != 0 => return Err(format!("folder {:?} has a size", e.path)),
-            EntryKind::Dir => {}
-        }
-        paths.push(parts);
-    }
-    if sum != total {
-        return Err(format!(
-            "the sizes add up to {sum}, not the announced {total}"
-        ));
-    }
-    Ok(paths)
-}
+/// The reason a peer hears for a local failure: never a local path.
+const PEER_STORAGE_REASON: &str = "the receiver could not store the files";
 
 impl Transfers {
     /// A peer opened a transfer channel: wait for its offer.
@@ -215,6 +256,7 @@ impl Transfers {
                 resumed: 0,
                 flowing_since: None,
                 last_progress: None,
+                aborting: false,
                 side: Side::Recv(Receiver {
                     phase: Phase::AwaitOffer,
                     entries: Vec::new(),
@@ -222,12 +264,18 @@ impl Transfers {
                     files: Vec::new(),
                     hashes: BTreeMap::new(),
                     dir: None,
+                    folders: Vec::new(),
+                    folders_made: 0,
+                    folder_name: String::new(),
                     held: BTreeMap::new(),
                     outstanding: 0,
                     ops: BTreeMap::new(),
-                    cursor: 0,
-                    current: None,
-                    awaiting_hashes: false,
+                    next: 0,
+                    active: BTreeMap::new(),
+                    unsynced: Vec::new(),
+                    unsynced_bytes: 0,
+                    syncing: Vec::new(),
+                    placed: 0,
                 }),
             },
         );
@@ -245,24 +293,14 @@ impl Transfers {
             .get_mut(key)
             .ok_or(super::TransferError::Unknown)?;
         let state = t.state;
-        let Some(r) = receiver(t).filter(|r| r.phase == Phase::Offered) else {
+        let Some(r) = receiver(t).filter(|r| matches!(r.phase, Phase::Offered)) else {
             return Err(super::TransferError::WrongState(state));
         };
         r.dir = Some(dir);
-        r.phase = Phase::Preparing;
-        // Look for what earlier transfers of the same content left behind.
-        let files = r.files.clone();
-        let temps: Vec<(u32, TargetPath)> =
-            files.iter().map(|i| (*i, r.temp_path(*i, None))).collect();
-        r.outstanding = temps.len();
+        r.phase = Phase::Folders;
+        r.folders = r.list_folders();
         self.set_state(key, TransferState::Connecting);
-        for (index, path) in temps {
-            self.receiver_request(key, Op::Stat(index), |req| StorageAction::Stat {
-                req,
-                path,
-            });
-        }
-        self.receiver_prepared_stats(now, ep, key);
+        self.receiver_next_folder(now, ep, key, 0);
         Ok(())
     }
 
@@ -278,6 +316,19 @@ impl Transfers {
         }
     }
 
+    /// The entry a storage request of a receiving transfer was about.
+    pub(super) fn receiver_entry_of(
+        &mut self,
+        key: &TransferKey,
+        req: RequestId,
+    ) -> Option<String> {
+        self.transfers
+            .get_mut(key)
+            .and_then(receiver)
+            .and_then(|r| r.entry_of(req))
+    }
+
+    /// A message from the sender.
     pub(super) fn receiver_message(
         &mut self,
         now: Instant,
@@ -285,100 +336,93 @@ impl Transfers {
         key: &TransferKey,
         msg: Wire,
     ) {
+        let policy = self.config.names;
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        match msg {
-            Wire::Control(Control::Offer {
-                name,
-                total,
-                entries,
-            }) if r.phase == Phase::AwaitOffer => match check_offer(&name, total, &entries) {
-                Ok(paths) => {
-                    r.files = (0..entries.len() as u32)
-                        .filter(|i| entries[*i as usize].kind == EntryKind::File)
-                        .collect();
-                    r.entries = entries.clone();
-                    r.paths = paths;
-                    r.phase = Phase::Offered;
-                    if let Some(t) = self.transfers.get_mut(key) {
-                        t.total = total;
-                    }
-                    self.state_event(key, TransferState::Inviting);
-                    self.events.push_back(TransferEvent::Offered {
-                        key: key.clone(),
-                        name,
-                        total,
-                        entries,
-                    });
+        let step = match (msg, &mut r.phase) {
+            (
+                Wire::Control(Control::Offer {
+                    name,
+                    total,
+                    count,
+                    entries,
+                }),
+                Phase::AwaitOffer,
+            ) => match IncomingOffer::start(name, total, count, entries, policy) {
+                Ok(o) => {
+                    r.phase = Phase::Manifest(Box::new(o));
+                    Ok(())
                 }
                 Err(reason) => {
-                    // The application hears of a refused offer: a peer misbehaved.
+                    // A refused offer is the application's news too: a peer misbehaved.
                     r.phase = Phase::Offered;
-                    let reason = format!("refused offer: {reason}");
-                    self.abort(now, ep, key, reason, false, false)
+                    Err(reason)
                 }
             },
-            Wire::Hashes {
-                file,
-                start,
-                hashes,
-            } if r.phase != Phase::AwaitOffer => {
-                let Some(entry) = r
-                    .entries
-                    .get(file as usize)
-                    .filter(|e| e.kind == EntryKind::File)
-                else {
-                    return self.abort(
-                        now,
-                        ep,
-                        key,
-                        format!("hashes for entry {file}, not a file"),
-                        false,
-                        true,
-                    );
-                };
-                let (size, path) = (entry.size, entry.path.clone());
-                let block = manifest::block_size(size);
-                let count = manifest::block_count(size, block);
-                let list = r.hashes.entry(file).or_default();
-                if start as usize != list.len() || (list.len() + hashes.len()) as u64 > count {
-                    return self.abort(
-                        now,
-                        ep,
-                        key,
-                        format!("hash list of {path} out of order or too long"),
-                        false,
-                        true,
-                    );
-                }
-                list.extend(hashes);
-                if list.len() as u64 == count {
-                    let root = manifest::content_hash(size, block, list);
-                    if Some(root) != r.hash_of(file) {
-                        let reason =
-                            format!("the block hashes of {path} do not match its content hash");
-                        return self.abort(now, ep, key, reason, false, true);
-                    }
-                    if r.awaiting_hashes && r.files.get(r.cursor) == Some(&file) {
-                        r.awaiting_hashes = false;
-                        self.receiver_start_file(now, ep, key);
-                    }
-                }
+            (Wire::Control(Control::Entries { start, entries }), Phase::Manifest(offer)) => {
+                offer.add(start, entries)
             }
-            Wire::Data {
-                file,
-                offset,
-                bytes,
-            } => self.receiver_data(now, ep, key, file, offset, &bytes),
-            Wire::Control(Control::Cancel { reason }) => {
-                self.abort(now, ep, key, reason, true, true)
+            (
+                Wire::Hashes {
+                    file,
+                    start,
+                    hashes,
+                },
+                Phase::Manifest(offer),
+            ) => offer.add_hashes(file, start, hashes),
+            (
+                Wire::Data {
+                    file,
+                    offset,
+                    bytes,
+                },
+                Phase::Files,
+            ) => return self.receiver_data(now, ep, key, file, offset, &bytes),
+            (Wire::Control(Control::Cancel { reason }), _) => {
+                return self.abort(now, ep, key, reason, true, true);
             }
-            other => {
-                let reason = format!("unexpected message from the sender: {}", describe(&other));
-                self.abort(now, ep, key, reason, false, true);
-            }
+            (other, _) => Err(format!(
+                "unexpected message from the sender: {}",
+                describe(&other)
+            )),
+        };
+        match step {
+            Ok(()) => self.receiver_maybe_offered(key),
+            Err(reason) => self.abort(now, ep, key, reason, false, true),
         }
+    }
+
+    /// Once all of the offer has come and checked out, the application hears of it.
+    fn receiver_maybe_offered(&mut self, key: &TransferKey) {
+        let Some(t) = self.transfers.get_mut(key) else {
+            return;
+        };
+        let Some(r) = receiver(t) else {
+            return;
+        };
+        if !matches!(&r.phase, Phase::Manifest(o) if o.is_complete()) {
+            return;
+        }
+        let Phase::Manifest(offer) = std::mem::replace(&mut r.phase, Phase::Offered) else {
+            return; // matched just above
+        };
+        let offer = *offer;
+        r.files = (0..offer.entries.len() as u32)
+            .filter(|i| offer.entries[*i as usize].kind == EntryKind::File)
+            .collect();
+        r.entries = offer.entries;
+        r.paths = offer.paths;
+        r.hashes = offer.hashes;
+        let entries = r.entries.clone();
+        t.total = offer.total;
+        self.state_event(key, TransferState::Inviting);
+        self.events.push_back(TransferEvent::Offered {
+            key: key.clone(),
+            name: offer.name,
+            total: offer.total,
+            entries,
+        });
     }
 
     fn receiver_data(
@@ -393,11 +437,7 @@ impl Transfers {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        let Some(cur) = r
-            .current
-            .as_mut()
-            .filter(|c| c.index == file && !c.complete)
-        else {
+        let Some(cur) = r.active.get_mut(&file).filter(|c| c.asked && !c.complete) else {
             return self.abort(
                 now,
                 ep,
@@ -463,16 +503,13 @@ impl Transfers {
             writes.push((cur.temp.clone(), block_start, std::mem::take(&mut cur.buf)));
         }
         cur.expected = end;
-        if let Some(cur) = r.current.as_mut()
-            && cur.expected == cur.size
-            && cur.buf.is_empty()
-        {
+        if cur.expected == cur.size && cur.buf.is_empty() {
             cur.complete = true;
         }
         let mut verified = 0;
         for (path, offset, data) in writes {
             verified += data.len() as u64;
-            self.receiver_request(key, Op::Write, |req| StorageAction::Write {
+            self.receiver_request(key, Op::Write(file), |req| StorageAction::Write {
                 req,
                 path,
                 offset,
@@ -482,7 +519,7 @@ impl Transfers {
         if verified > 0 {
             self.progress(now, key, verified, false);
         }
-        self.receiver_maybe_finalize(now, ep, key);
+        self.receiver_maybe_finalize(now, ep, key, file);
     }
 
     pub(super) fn receiver_storage(
@@ -500,6 +537,16 @@ impl Transfers {
             return;
         };
         match (op, result) {
+            (Op::CreateDir(n, _), StorageResult::Done) => {
+                r.folders_made = n + 1;
+                self.receiver_next_folder(now, ep, key, 0);
+            }
+            (Op::CreateDir(n, m), StorageResult::Exists) if m < MAX_CONFLICT_NAMES => {
+                // Something else has the folder's name: the folder takes another.
+                let renamed = conflict_name(&r.folder_name, m + 1);
+                r.rename_folder(n, &renamed);
+                self.receiver_next_folder(now, ep, key, m + 1);
+            }
             (Op::Stat(index), StorageResult::Size(size)) => {
                 if let Some(size) = size {
                     r.held.insert(index, size);
@@ -518,65 +565,95 @@ impl Transfers {
                     .sum();
                 let free = free.unwrap_or(0);
                 if free < need {
-                    let reason = format!("not enough free space: {need} bytes needed, {free} free");
-                    return self.abort(now, ep, key, reason, false, false);
+                    let local = format!("not enough free space: {need} bytes needed, {free} free");
+                    let peer =
+                        format!("not enough free space at the receiver: {need} bytes needed");
+                    return self.abort_with(now, ep, key, local, peer, false);
                 }
-                self.receiver_make_dirs(now, ep, key);
-            }
-            (Op::CreateDir, StorageResult::Done) => {
-                r.outstanding -= 1;
-                if r.outstanding == 0 {
-                    self.receiver_ready(now, ep, key);
+                if let Some(r) = self.transfers.get_mut(key).and_then(receiver) {
+                    r.phase = Phase::Files;
                 }
+                self.queue(key, Wire::Control(Control::Accept));
+                self.flush(now, ep, key);
+                self.receiver_start_files(now, ep, key);
             }
-            (Op::Check(block), StorageResult::Data(data)) => {
-                self.receiver_checked(now, ep, key, block, &data)
+            (Op::Check(file, block), StorageResult::Data(data)) => {
+                self.receiver_checked(now, ep, key, file, block, &data)
             }
-            (Op::Truncate, StorageResult::Done) => self.receiver_ask(now, ep, key),
-            (Op::Write, StorageResult::Done) => {
-                if let Some(cur) = r.current.as_mut() {
+            (Op::Truncate(file), StorageResult::Done) => self.receiver_ask(now, ep, key, file),
+            (Op::Write(file), StorageResult::Done) => {
+                if let Some(cur) = r.active.get_mut(&file) {
                     cur.writes -= 1;
                 }
-                self.receiver_maybe_finalize(now, ep, key);
+                self.receiver_maybe_finalize(now, ep, key, file);
             }
-            (Op::Sync, StorageResult::Done) => self.receiver_rename(key, 0),
-            (Op::Rename(_), StorageResult::Done) => {
-                let Some(cur) = r.current.as_ref() else {
-                    return;
-                };
-                let (path, mtime) = (
-                    r.target(cur.final_path.clone()),
-                    r.entries[cur.index as usize].mtime,
-                );
-                self.receiver_request(key, Op::SetMtime, |req| StorageAction::SetMtime {
-                    req,
+            (Op::Attributes(file), StorageResult::Done) => {
+                r.unsynced.push(file);
+                r.unsynced_bytes += r.active.get(&file).map_or(0, |a| a.size);
+                self.receiver_maybe_sync(key);
+            }
+            (Op::Sync, StorageResult::Done) => {
+                for file in std::mem::take(&mut r.syncing) {
+                    self.receiver_rename(key, file, 0);
+                }
+                self.receiver_maybe_sync(key);
+            }
+            (Op::Rename(file, n), StorageResult::Done) => {
+                r.active.remove(&file);
+                r.placed += 1;
+                let mut path = r.paths[file as usize].clone();
+                if let Some(last) = path.last_mut() {
+                    *last = conflict_name(last, n);
+                }
+                self.events.push_back(TransferEvent::Saved {
+                    key: key.clone(),
                     path,
-                    mtime,
                 });
+                self.receiver_start_files(now, ep, key);
             }
-            (Op::Rename(n), StorageResult::Exists) if n < MAX_CONFLICT_NAMES => {
-                self.receiver_rename(key, n + 1)
+            (Op::Rename(file, n), StorageResult::Exists) if n < MAX_CONFLICT_NAMES => {
+                self.receiver_rename(key, file, n + 1)
             }
-            (Op::Rename(_), StorageResult::Exists) => {
+            (Op::Rename(..), StorageResult::Exists)
+            | (Op::CreateDir(..), StorageResult::Exists) => {
                 let reason = "every alternative name is taken".to_owned();
                 self.abort(now, ep, key, reason, false, false);
             }
-            (Op::SetMtime, StorageResult::Done) => {
-                let Some(cur) = r.current.take() else {
-                    return;
-                };
-                r.cursor += 1;
-                self.events.push_back(TransferEvent::Saved {
-                    key: key.clone(),
-                    path: cur.final_path,
-                });
-                self.receiver_start_file(now, ep, key);
-            }
             (op, result) => {
-                let reason = format!("storage answered {op:?} with {result:?}");
-                self.abort(now, ep, key, reason, false, false);
+                let local = format!("storage answered {op:?} with {result:?}");
+                self.abort_with(now, ep, key, local, PEER_STORAGE_REASON.into(), false);
             }
         }
+    }
+
+    /// Makes the next folder, under its `m`-th alternative name; once all
+    /// are made, looks for what earlier transfers left behind.
+    fn receiver_next_folder(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey, m: u32) {
+        let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
+            return;
+        };
+        if let Some(folder) = r.folders.get(r.folders_made).cloned() {
+            let n = r.folders_made;
+            if m == 0 {
+                r.folder_name = folder.last().cloned().unwrap_or_default();
+            }
+            let path = r.target(folder);
+            return self.receiver_request(key, Op::CreateDir(n, m), |req| {
+                StorageAction::CreateDir { req, path }
+            });
+        }
+        r.phase = Phase::Preparing;
+        let files = r.files.clone();
+        let temps: Vec<(u32, TargetPath)> =
+            files.iter().map(|i| (*i, r.temp_path(*i, None))).collect();
+        r.outstanding = temps.len();
+        for (index, path) in temps {
+            self.receiver_request(key, Op::Stat(index), |req| StorageAction::Stat {
+                req,
+                path,
+            });
+        }
+        self.receiver_prepared_stats(now, ep, key);
     }
 
     /// Once every temporary file was looked at, check the free space.
@@ -584,7 +661,7 @@ impl Transfers {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        if r.phase != Phase::Preparing || r.outstanding != 0 {
+        if !matches!(r.phase, Phase::Preparing) || r.outstanding != 0 {
             return;
         }
         let dir = r.dir.clone().unwrap_or_default();
@@ -594,75 +671,55 @@ impl Transfers {
         });
     }
 
-    /// Creates every folder of the transfer, parents first.
-    fn receiver_make_dirs(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
-        let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
-            return;
-        };
-        let mut dirs: BTreeSet<(usize, Vec<String>)> = BTreeSet::new();
-        for (e, parts) in r.entries.iter().zip(&r.paths) {
-            let upto = if e.kind == EntryKind::Dir {
-                parts.len()
-            } else {
-                parts.len() - 1
-            };
-            for n in 1..=upto {
-                dirs.insert((n, parts[..n].to_vec()));
-            }
-        }
-        if dirs.is_empty() {
-            return self.receiver_ready(now, ep, key); // a lone file: no folder to make
-        }
-        r.outstanding = dirs.len();
-        let paths: Vec<TargetPath> = dirs.into_iter().map(|(_, p)| r.target(p)).collect();
-        for path in paths {
-            self.receiver_request(key, Op::CreateDir, |req| StorageAction::CreateDir {
-                req,
-                path,
-            });
-        }
-    }
-
-    /// Space and folders are ready: accept, and start on the first file.
-    fn receiver_ready(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
-        if let Some(r) = self.transfers.get_mut(key).and_then(receiver) {
-            r.phase = Phase::Files;
-        }
-        self.queue(key, Wire::Control(Control::Accept));
-        self.flush(now, ep, key);
-        self.receiver_start_file(now, ep, key);
-    }
-
-    /// Starts the next file: check what is held, then ask for the rest.
     /// Whether a transfer other than `key` is receiving a file into `temp` now.
     fn receiving_into(&self, key: &TransferKey, temp: &TargetPath) -> bool {
         self.transfers.iter().any(|(k, t)| {
             k != key
                 && match &t.side {
-                    Side::Recv(r) => r.current.as_ref().is_some_and(|c| &c.temp == temp),
+                    Side::Recv(r) => r.active.values().any(|a| &a.temp == temp),
                     Side::Send(_) => false,
                 }
         })
     }
 
-    fn receiver_start_file(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    /// Starts files while fewer than [`FILES_IN_FLIGHT`] are in flight; once
+    /// every file is in place, the transfer is done.
+    fn receiver_start_files(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+        loop {
+            let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
+                return;
+            };
+            if r.placed == r.files.len() {
+                self.queue(key, Wire::Control(Control::Done));
+                self.flush(now, ep, key);
+                self.progress(now, key, 0, true);
+                self.set_state(key, TransferState::Done);
+                return;
+            }
+            if r.active.len() >= FILES_IN_FLIGHT {
+                return;
+            }
+            let Some(&index) = r.files.get(r.next) else {
+                return;
+            };
+            r.next += 1;
+            self.receiver_start_file(now, ep, key, index);
+        }
+    }
+
+    /// Starts a file: check what is held, then ask for the rest.
+    fn receiver_start_file(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        key: &TransferKey,
+        index: u32,
+    ) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
-            return;
-        };
-        let Some(&index) = r.files.get(r.cursor) else {
-            // Every file is in place.
-            self.queue(key, Wire::Control(Control::Done));
-            self.flush(now, ep, key);
-            self.progress(now, key, 0, true);
-            self.set_state(key, TransferState::Done);
             return;
         };
         let size = r.entries[index as usize].size;
         let block = manifest::block_size(size);
-        if (r.hashes.get(&index).map_or(0, Vec::len) as u64) < manifest::block_count(size, block) {
-            r.awaiting_hashes = true;
-            return;
-        }
         let (shared, private) = (r.temp_path(index, None), r.temp_path(index, Some(key.id)));
         // Two transfers writing one temporary file would cut and fill each
         // other's blocks: the second takes a name of its own (no resume).
@@ -676,44 +733,51 @@ impl Transfers {
         } else {
             shared
         };
-        r.current = Some(Current {
+        r.active.insert(
             index,
-            size,
-            block,
-            temp,
-            expected: 0,
-            buf: Vec::new(),
-            hasher: Box::default(),
-            hashed: 0,
-            writes: 0,
-            complete: false,
-            final_path: r.paths[index as usize].clone(),
-        });
-        self.receiver_checked(now, ep, key, u64::MAX, &[]);
+            Active {
+                size,
+                block,
+                temp,
+                asked: false,
+                expected: 0,
+                buf: Vec::new(),
+                hasher: Box::default(),
+                hashed: 0,
+                writes: 0,
+                complete: false,
+                finalizing: false,
+            },
+        );
+        self.receiver_checked(now, ep, key, index, u64::MAX, &[]);
     }
 
-    /// Resume check, one block at a time: `block` was just read back as
-    /// `data` (`u64::MAX` to begin). Stops at the first block that is missing
-    /// or does not match, cuts the temporary file there, and asks for the rest.
+    /// Resume check, one block at a time: `block` of file `file` was just
+    /// read back as `data` (`u64::MAX` to begin). Stops at the first block
+    /// that is missing or does not match, cuts the temporary file there, and
+    /// asks for the rest.
     fn receiver_checked(
         &mut self,
         now: Instant,
         _ep: &mut Endpoint,
         key: &TransferKey,
+        file: u32,
         block: u64,
         data: &[u8],
     ) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        let Some(cur) = r.current.as_mut() else {
+        let held = r.held.get(&file).copied().unwrap_or(0);
+        let good = block != u64::MAX
+            && r.hashes.get(&file).and_then(|l| l.get(block as usize))
+                == Some(&manifest::hash_block(data));
+        let Some(cur) = r.active.get_mut(&file) else {
             return;
         };
-        let held = r.held.get(&cur.index).copied().unwrap_or(0);
-        let list = r.hashes.get(&cur.index).cloned().unwrap_or_default();
         let next = if block == u64::MAX {
             0
-        } else if list.get(block as usize) == Some(&manifest::hash_block(data)) {
+        } else if good {
             block + 1
         } else {
             block // this block is bad: resume from it
@@ -722,7 +786,7 @@ impl Transfers {
         let readable = next_len > 0 && next * cur.block + next_len <= held;
         if readable && (block == u64::MAX || next > block) {
             let (path, offset) = (cur.temp.clone(), next * cur.block);
-            return self.receiver_request(key, Op::Check(next), |req| StorageAction::Read {
+            return self.receiver_request(key, Op::Check(file, next), |req| StorageAction::Read {
                 req,
                 path,
                 offset,
@@ -736,7 +800,7 @@ impl Transfers {
         if keep > 0 {
             self.progress_resumed(now, key, keep);
         }
-        self.receiver_request(key, Op::Truncate, |req| StorageAction::Truncate {
+        self.receiver_request(key, Op::Truncate(file), |req| StorageAction::Truncate {
             req,
             path,
             len: keep,
@@ -744,80 +808,129 @@ impl Transfers {
     }
 
     /// The temporary file is ready: ask the sender for what is missing.
-    fn receiver_ask(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    fn receiver_ask(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey, file: u32) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        let Some(cur) = r.current.as_mut() else {
+        let Some(cur) = r.active.get_mut(&file) else {
             return;
         };
         if cur.expected == cur.size {
             cur.complete = true;
-            return self.receiver_maybe_finalize(now, ep, key);
+            return self.receiver_maybe_finalize(now, ep, key, file);
         }
-        let (file, offset) = (cur.index, cur.expected);
+        cur.asked = true;
+        let offset = cur.expected;
         self.queue(key, Wire::Control(Control::Get { file, offset }));
         self.flush(now, ep, key);
         self.set_state(key, TransferState::Connected);
     }
 
-    fn receiver_maybe_finalize(&mut self, _now: Instant, _ep: &mut Endpoint, key: &TransferKey) {
+    /// A file whose every byte is verified and written gets its attributes,
+    /// then waits for a sync.
+    fn receiver_maybe_finalize(
+        &mut self,
+        _now: Instant,
+        _ep: &mut Endpoint,
+        key: &TransferKey,
+        file: u32,
+    ) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        let Some(cur) = r.current.as_mut() else {
+        let (mtime, executable) = {
+            let e = &r.entries[file as usize];
+            (e.mtime, e.executable)
+        };
+        let Some(cur) = r.active.get_mut(&file) else {
             return;
         };
-        if !cur.complete || cur.writes > 0 {
+        if !cur.complete || cur.writes > 0 || cur.finalizing {
             return;
         }
-        cur.writes = usize::MAX / 2; // finalizing: no second start
+        cur.finalizing = true;
         let path = cur.temp.clone();
-        self.receiver_request(key, Op::Sync, |req| StorageAction::Sync { req, path });
+        self.receiver_request(key, Op::Attributes(file), |req| {
+            StorageAction::SetAttributes {
+                req,
+                path,
+                mtime,
+                executable,
+            }
+        });
+        // A file with nothing left to arrive may be the last of a batch.
+        self.receiver_maybe_sync(key);
     }
 
-    /// Renames the verified file into place under its name, or its n-th alternative.
-    fn receiver_rename(&mut self, key: &TransferKey, n: u32) {
+    /// Syncs the finished files in one go once enough wait, or once nothing
+    /// else is arriving.
+    fn receiver_maybe_sync(&mut self, key: &TransferKey) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        let Some(cur) = r.current.as_mut() else {
+        if !r.syncing.is_empty() || r.unsynced.is_empty() {
+            return;
+        }
+        let pending_attributes = r
+            .active
+            .iter()
+            .any(|(f, a)| a.finalizing && !r.unsynced.contains(f) && !r.syncing.contains(f));
+        let due = r.unsynced.len() >= SYNC_FILES
+            || r.unsynced_bytes >= SYNC_BYTES
+            || (!r.arriving() && !pending_attributes);
+        if !due {
+            return;
+        }
+        r.syncing = std::mem::take(&mut r.unsynced);
+        r.unsynced_bytes = 0;
+        let paths: Vec<TargetPath> = r
+            .syncing
+            .iter()
+            .filter_map(|f| r.active.get(f).map(|a| a.temp.clone()))
+            .collect();
+        self.receiver_request(key, Op::Sync, |req| StorageAction::Sync { req, paths });
+    }
+
+    /// Renames a durable file into place under its name, or its n-th alternative.
+    fn receiver_rename(&mut self, key: &TransferKey, file: u32, n: u32) {
+        let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        let mut parts = r.paths[cur.index as usize].clone();
+        let Some(cur) = r.active.get(&file) else {
+            return;
+        };
+        let mut parts = r.paths[file as usize].clone();
         if let Some(last) = parts.pop() {
             parts.push(conflict_name(&last, n));
         }
-        cur.final_path = parts.clone();
         let (from, to) = (cur.temp.clone(), r.target(parts));
-        self.receiver_request(key, Op::Rename(n), |req| StorageAction::Rename {
+        self.receiver_request(key, Op::Rename(file, n), |req| StorageAction::Rename {
             req,
             from,
             to,
         });
     }
 
-    /// True while the channel is open but no offer has come: the application
-    /// knows nothing of this transfer yet.
+    /// True while no part of an offer has come: the application knows
+    /// nothing of this transfer yet.
     pub(super) fn receiver_awaits_offer(&mut self, key: &TransferKey) -> bool {
         self.transfers
             .get_mut(key)
             .and_then(receiver)
-            .is_some_and(|r| r.phase == Phase::AwaitOffer)
+            .is_some_and(|r| matches!(r.phase, Phase::AwaitOffer))
     }
 
-    /// An explicit cancel or a bad sender: the unfinished temporary file goes.
+    /// An explicit cancel or a bad sender: unfinished temporary files go.
     pub(super) fn receiver_discard(&mut self, key: &TransferKey) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        let Some(cur) = r.current.as_ref() else {
-            return;
-        };
-        let path = cur.temp.clone();
-        // Its result is not awaited: the transfer is over.
-        let req = RequestId(self.next_request);
-        self.next_request += 1;
-        self.actions.push_back(StorageAction::Remove { req, path });
+        let paths: Vec<TargetPath> = r.active.values().map(|a| a.temp.clone()).collect();
+        for path in paths {
+            // Its result is not awaited: the transfer is over.
+            let req = RequestId(self.next_request);
+            self.next_request += 1;
+            self.actions.push_back(StorageAction::Remove { req, path });
+        }
     }
 }

@@ -1,9 +1,10 @@
-//! The sending side: hash, offer, then stream each file the receiver asks for.
+//! The sending side: hash, offer (in pieces), then stream the files the
+//! receiver asks for, in the order it asks.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
-use super::manifest::{self, Entry, EntryKind, Hash};
+use super::manifest::{self, Entry, EntryKind, Hash, MAX_PATH_BYTES, PIECE_BYTES};
 use super::names::check_relative_path;
 use super::wire::{self, Control, DATA_OVERHEAD, HASHES_OVERHEAD, Wire};
 use super::{
@@ -23,7 +24,7 @@ enum Phase {
     Opening,
     /// Offered; waiting for the receiver.
     Offered,
-    /// Sending a file the receiver asked for.
+    /// Accepted: sending what the receiver asks for.
     Streaming,
 }
 
@@ -50,16 +51,26 @@ pub(crate) struct Sender {
     hash_read: Option<RequestId>,
     /// Bytes hashed so far, for [`super::TransferEvent::Hashing`].
     hashed: u64,
-    stream: Option<Stream>,
-    /// Source reads in flight: offset and length.
-    reads: BTreeMap<RequestId, (u64, u64)>,
+    /// The files asked for, in order; the first is being sent.
+    streams: VecDeque<Stream>,
+    /// Source reads in flight: file, offset and length.
+    reads: BTreeMap<RequestId, (u32, u64, u64)>,
 }
 
 impl Sender {
     /// Checks what the application wants to send.
     pub(crate) fn new(sources: Vec<SourceEntry>) -> Result<Self, String> {
         if sources.is_empty() || sources.len() > MAX_ENTRIES {
-            return Err(format!("1 to {MAX_ENTRIES} entries, not {}", sources.len()));
+            return Err(format!(
+                "a transfer holds 1 to {MAX_ENTRIES} entries, not {}",
+                sources.len()
+            ));
+        }
+        let path_bytes: usize = sources.iter().map(|s| s.path.len()).sum();
+        if path_bytes > MAX_PATH_BYTES {
+            return Err(format!(
+                "the entries' paths add up to {path_bytes} bytes, more than the {MAX_PATH_BYTES} a transfer holds"
+            ));
         }
         let mut seen = BTreeSet::new();
         let mut root = None;
@@ -81,6 +92,7 @@ impl Sender {
                 mtime: s.mtime,
                 mime: s.mime,
                 hash: None,
+                executable: s.kind == EntryKind::File && s.executable,
             })
             .collect();
         let files = (0..entries.len() as u32)
@@ -94,7 +106,7 @@ impl Sender {
             hash_at: (0, 0),
             hash_read: None,
             hashed: 0,
-            stream: None,
+            streams: VecDeque::new(),
             reads: BTreeMap::new(),
         })
     }
@@ -154,8 +166,9 @@ impl Transfers {
         if s.hash_read.is_some() {
             return;
         }
-        let (pos, offset) = s.hash_at;
-        if let Some(&index) = s.files.get(pos) {
+        // A loop, not recursion: a folder may hold a million empty files.
+        while let Some(&index) = s.files.get(s.hash_at.0) {
+            let (pos, offset) = s.hash_at;
             let size = s.entries[index as usize].size;
             let block = manifest::block_size(size);
             if offset < size {
@@ -169,11 +182,10 @@ impl Transfers {
                 return;
             }
             // This file is hashed (or empty): seal it and go on to the next.
-            let list = s.blocks.entry(index).or_default().clone();
-            let hash = manifest::content_hash(size, block, &list);
+            let list = s.blocks.entry(index).or_default();
+            let hash = manifest::content_hash(size, block, list);
             s.entries[index as usize].hash = Some(manifest::to_hex(&hash));
             s.hash_at = (pos + 1, 0);
-            return self.hash_next(now, ep, key);
         }
         // Every file is hashed: open the transfer's channel.
         s.phase = Phase::Opening;
@@ -221,12 +233,39 @@ impl Transfers {
             return;
         }
         s.phase = Phase::Offered;
+        // The entries go in pieces of about PIECE_BYTES of JSON: the first
+        // in the offer, the rest in `entries` messages, all before any hash.
+        let mut pieces: Vec<Vec<Entry>> = vec![Vec::new()];
+        let mut piece_bytes = 0;
+        for e in &s.entries {
+            // An entry is plain strings and numbers: it always serialises.
+            let len = serde_json::to_string(e).map_or(0, |j| j.len() + 1);
+            if piece_bytes + len > PIECE_BYTES && !pieces[pieces.len() - 1].is_empty() {
+                pieces.push(Vec::new());
+                piece_bytes = 0;
+            }
+            piece_bytes += len;
+            let last = pieces.len() - 1;
+            pieces[last].push(e.clone());
+        }
+        let mut pieces = pieces.into_iter();
+        let first = pieces.next().unwrap_or_default();
+        let mut start = first.len() as u64;
         let offer = Control::Offer {
             name: s.name(),
             total: s.total(),
-            entries: s.entries.clone(),
+            count: Some(s.entries.len() as u64),
+            entries: first,
         };
         let mut msgs = vec![Wire::Control(offer)];
+        for piece in pieces {
+            let len = piece.len() as u64;
+            msgs.push(Wire::Control(Control::Entries {
+                start,
+                entries: piece,
+            }));
+            start += len;
+        }
         for (&file, list) in &s.blocks {
             for (i, chunk) in list.chunks(per_message).enumerate() {
                 msgs.push(Wire::Hashes {
@@ -282,9 +321,12 @@ impl Transfers {
                     );
                     return self.abort(now, ep, key, reason, false, false);
                 }
+                if s.streams.iter().any(|st| st.file == file) {
+                    let reason = format!("asked for {} twice at once", entry.path);
+                    return self.abort(now, ep, key, reason, false, false);
+                }
                 s.phase = Phase::Streaming;
-                s.reads.clear();
-                s.stream = Some(Stream {
+                s.streams.push_back(Stream {
                     file,
                     size,
                     next_read: offset,
@@ -354,10 +396,10 @@ impl Transfers {
             s.hashed += bytes.len() as u64;
             return self.hash_next(now, ep, key);
         }
-        let Some((offset, len)) = s.reads.remove(&req) else {
+        let Some((file, offset, len)) = s.reads.remove(&req) else {
             return;
         };
-        let Some(stream) = &mut s.stream else {
+        let Some(stream) = s.streams.iter_mut().find(|st| st.file == file) else {
             return;
         };
         stream.reads -= 1;
@@ -379,7 +421,7 @@ impl Transfers {
     /// The length of the next data message, if its chunk has been read.
     fn next_chunk_len(&self, key: &TransferKey) -> Option<usize> {
         let stream = match &self.transfers.get(key)?.side {
-            Side::Send(s) => s.stream.as_ref()?,
+            Side::Send(s) => s.streams.front()?,
             Side::Recv(_) => return None,
         };
         // Read with room for the header: already a whole message's length.
@@ -411,7 +453,7 @@ impl Transfers {
             let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
                 return;
             };
-            let Some(stream) = &mut s.stream else {
+            let Some(stream) = s.streams.front_mut() else {
                 break;
             };
             let Some(mut frame) = stream.ready.remove(&stream.next_send) else {
@@ -421,37 +463,39 @@ impl Transfers {
             let len = (frame.len() - DATA_OVERHEAD) as u64;
             stream.next_send += len;
             sent += len;
+            if stream.next_send >= stream.size {
+                s.streams.pop_front(); // all sent; on to the next file asked for
+            }
             self.queue_frame(key, frame);
             self.flush(now, ep, key);
         }
         if sent > 0 {
             self.progress(now, key, sent, false);
         }
-        // Read ahead, a few chunks at a time.
+        // Read ahead, a few chunks at a time, into the next files asked for
+        // once this one is all read.
         loop {
             let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
                 return;
             };
-            let Some(stream) = &mut s.stream else {
+            // Empty files (resumed whole, or of no bytes) have nothing to send.
+            while s.streams.front().is_some_and(|st| st.next_send >= st.size) {
+                s.streams.pop_front();
+            }
+            let held: usize = s.streams.iter().map(|st| st.reads + st.ready.len()).sum();
+            if held >= read_ahead {
+                return;
+            }
+            let Some(stream) = s.streams.iter_mut().find(|st| st.next_read < st.size) else {
                 return;
             };
-            if stream.next_send >= stream.size {
-                s.stream = None; // all sent; the receiver asks for the next file
-                return;
-            }
-            if stream.reads >= read_ahead
-                || stream.next_read >= stream.size
-                || stream.ready.len() >= read_ahead
-            {
-                return;
-            }
             let (index, offset) = (stream.file, stream.next_read);
             let len = chunk.min(stream.size - offset);
             stream.next_read += len;
             stream.reads += 1;
             let req = self.read_source(key, (index, offset, len), DATA_OVERHEAD);
             if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
-                s.reads.insert(req, (offset, len));
+                s.reads.insert(req, (index, offset, len));
             }
         }
     }
@@ -478,10 +522,24 @@ impl Transfers {
     }
 }
 
+impl Transfers {
+    /// The entry a storage request of a sending transfer was about.
+    pub(super) fn sender_entry_of(&mut self, key: &TransferKey, req: RequestId) -> Option<String> {
+        let s = self.transfers.get_mut(key).and_then(sender)?;
+        let file = match s.reads.get(&req) {
+            Some((file, _, _)) => *file,
+            None if s.hash_read == Some(req) => *s.files.get(s.hash_at.0)?,
+            None => return None,
+        };
+        Some(s.entries.get(file as usize)?.path.clone())
+    }
+}
+
 /// A message's kind, for error reasons.
 pub(super) fn describe(msg: &Wire) -> &'static str {
     match msg {
         Wire::Control(Control::Offer { .. }) => "offer",
+        Wire::Control(Control::Entries { .. }) => "entries",
         Wire::Control(Control::Accept) => "accept",
         Wire::Control(Control::Reject { .. }) => "reject",
         Wire::Control(Control::Get { .. }) => "get",

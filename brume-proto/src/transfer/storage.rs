@@ -67,7 +67,9 @@ pub enum StorageAction {
         /// The folder the application chose.
         dir: String,
     },
-    /// Create a folder if it is not there → `Done`.
+    /// Create a folder (its parent exists) → `Done`, also if a folder is
+    /// there already; `Exists` if anything else is in the way (a file, a
+    /// symbolic link), and nothing changed.
     CreateDir {
         /// The request.
         req: RequestId,
@@ -94,12 +96,15 @@ pub enum StorageAction {
         /// Its new length.
         len: u64,
     },
-    /// Flush a file to stable storage → `Done`.
+    /// Flush these files' data and metadata to stable storage → `Done`
+    /// once all of them are durable. A driver may sync each, or the whole
+    /// file system once: files are batched so that many small ones cost one
+    /// wait for the disk.
     Sync {
         /// The request.
         req: RequestId,
-        /// The file.
-        path: TargetPath,
+        /// The files.
+        paths: Vec<TargetPath>,
     },
     /// Rename `from` to `to` only if `to` does not exist → `Done`, or
     /// `Exists` and nothing changed. Never overwrites.
@@ -111,14 +116,17 @@ pub enum StorageAction {
         /// Its new name.
         to: TargetPath,
     },
-    /// Set a file's modification time → `Done`.
-    SetMtime {
+    /// Set a file's modification time and whether it is executable (on
+    /// Unix: an execute bit wherever a read bit is set, or none) → `Done`.
+    SetAttributes {
         /// The request.
         req: RequestId,
         /// The file.
         path: TargetPath,
         /// Seconds since the Unix epoch.
         mtime: u64,
+        /// Executable or not.
+        executable: bool,
     },
     /// Delete one of the transfer's own temporary files → `Done`.
     Remove {
@@ -142,7 +150,7 @@ impl StorageAction {
             | StorageAction::Truncate { req, .. }
             | StorageAction::Sync { req, .. }
             | StorageAction::Rename { req, .. }
-            | StorageAction::SetMtime { req, .. }
+            | StorageAction::SetAttributes { req, .. }
             | StorageAction::Remove { req, .. } => *req,
         }
     }
@@ -157,7 +165,8 @@ pub enum StorageResult {
     Data(Vec<u8>),
     /// A size: a file's (`None` if absent), or free space.
     Size(Option<u64>),
-    /// `Rename` found its target taken; nothing changed.
+    /// `Rename` found its target taken, or `CreateDir` something other
+    /// than a folder in the way; nothing changed.
     Exists,
     /// It failed; the transfer is cancelled with this reason.
     Failed(String),

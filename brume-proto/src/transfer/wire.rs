@@ -20,13 +20,26 @@ use crate::framing::{self, Data, FramingError, Namespace};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Control {
-    /// Sender → receiver, first: what is offered.
+    /// Sender → receiver, first: what is offered, and the first piece of
+    /// its entries.
     Offer {
         /// The transfer's display name (the root entry's name).
         name: String,
         /// Total bytes of all files.
         total: u64,
-        /// Every folder and file.
+        /// How many entries the transfer has in all; absent means those in
+        /// this message are all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u64>,
+        /// The first entries (folders and files).
+        entries: Vec<Entry>,
+    },
+    /// Sender → receiver, after the offer and before any hashes: the next
+    /// piece of the entries, until `count` have come.
+    Entries {
+        /// The index of this piece's first entry: how many came before.
+        start: u64,
+        /// The entries.
         entries: Vec<Entry>,
     },
     /// Receiver → sender: yes.
@@ -222,10 +235,25 @@ mod tests {
                 mtime: 1,
                 mime: Some("text/plain".into()),
                 hash: Some("00".repeat(32)),
+                executable: true,
+            }],
+            count: Some(2),
+        };
+        let piece = Control::Entries {
+            start: 1,
+            entries: vec![Entry {
+                path: "a.txt/b".into(),
+                kind: EntryKind::Dir,
+                size: 0,
+                mtime: 0,
+                mime: None,
+                hash: None,
+                executable: false,
             }],
         };
         for c in [
             offer,
+            piece,
             Control::Accept,
             Control::Done,
             Control::Get {
@@ -291,5 +319,93 @@ mod tests {
             let bytes = w.encode();
             prop_assert_eq!(Wire::decode(&bytes, usize::MAX).unwrap(), w);
         }
+    }
+}
+
+#[cfg(test)]
+mod vector {
+    use super::*;
+    use crate::transfer::manifest::{self, EntryKind};
+
+    /// The manifest example of docs/PROTOCOL.md ("A manifest in pieces"):
+    /// these exact bytes, in this order.
+    #[test]
+    fn the_documented_manifest_in_pieces() {
+        let abc = manifest::content_hash(3, manifest::MIN_BLOCK, &[manifest::hash_block(b"abc")]);
+        let empty = manifest::content_hash(0, manifest::MIN_BLOCK, &[]);
+        let file = |path: &str, size, hash, executable| Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            size,
+            mtime: 1_800_000_000,
+            mime: None,
+            hash: Some(manifest::to_hex(hash)),
+            executable,
+        };
+        let msgs = [
+            Wire::Control(Control::Offer {
+                name: "album".into(),
+                total: 3,
+                count: Some(3),
+                entries: vec![Entry {
+                    path: "album".into(),
+                    kind: EntryKind::Dir,
+                    size: 0,
+                    mtime: 1_800_000_000,
+                    mime: None,
+                    hash: None,
+                    executable: false,
+                }],
+            }),
+            Wire::Control(Control::Entries {
+                start: 1,
+                entries: vec![
+                    file("album/run.sh", 3, &abc, true),
+                    file("album/empty", 0, &empty, false),
+                ],
+            }),
+            Wire::Hashes {
+                file: 1,
+                start: 0,
+                hashes: vec![manifest::hash_block(b"abc")],
+            },
+        ];
+        let expected = [
+            concat!(
+                "130163",
+                r#"{"type":"offer","name":"album","total":3,"count":3,"entries":[{"path":"album","kind":"dir","size":0,"mtime":1800000000}]}"#
+            )
+            .to_owned(),
+            format!(
+                "130163{}",
+                concat!(
+                    r#"{"type":"entries","start":1,"entries":["#,
+                    r#"{"path":"album/run.sh","kind":"file","size":3,"mtime":1800000000,"hash":"HASH_ABC","executable":true},"#,
+                    r#"{"path":"album/empty","kind":"file","size":0,"mtime":1800000000,"hash":"HASH_EMPTY"}]}"#
+                )
+                .replace("HASH_ABC", &manifest::to_hex(&abc))
+                .replace("HASH_EMPTY", &manifest::to_hex(&empty))
+            ),
+            format!(
+                "100168 00000001 00000000 {}",
+                manifest::to_hex(&manifest::hash_block(b"abc"))
+            ),
+        ];
+        for (msg, want) in msgs.iter().zip(expected) {
+            let bytes = msg.encode();
+            // Text after the 3-byte header; binary messages in hex throughout.
+            let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+            let shown = match msg {
+                Wire::Control(_) => hex(&bytes[..3]) + std::str::from_utf8(&bytes[3..]).unwrap(),
+                _ => hex(&bytes),
+            };
+            assert_eq!(shown, want.replace(' ', ""), "{msg:?}");
+            assert_eq!(&Wire::decode(&bytes, 1 << 20).unwrap(), msg);
+        }
+        println!(
+            "abc {}\nempty {}",
+            manifest::to_hex(&abc),
+            manifest::to_hex(&empty)
+        );
     }
 }
