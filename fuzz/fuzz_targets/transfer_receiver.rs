@@ -77,11 +77,7 @@ fn check_path(p: &TargetPath) {
     assert!(!p.components.is_empty());
     for c in &p.components {
         assert!(
-            !c.is_empty()
-                && c != "."
-                && c != ".."
-                && !c.contains('/')
-                && !c.contains('\0'),
+            !c.is_empty() && c != "." && c != ".." && !c.contains('/') && !c.contains('\0'),
             "unsafe component {c:?}"
         );
     }
@@ -120,15 +116,7 @@ fuzz_target!(|steps: Vec<Step>| {
                             executable: i == 0,
                         }
                     })
-                    .chain(std::iter::once(Entry {
-                        path: "d".into(),
-                        kind: EntryKind::Dir,
-                        size: 0,
-                        mtime: 0,
-                        mime: None,
-                        hash: None,
-                        executable: false,
-                    }))
+                    .chain(std::iter::once(Entry::dir("d")))
                     .collect();
                 let total = files.iter().map(|b| b.len() as u64).sum();
                 let msg = Wire::Control(Control::Offer {

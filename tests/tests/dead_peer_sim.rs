@@ -16,11 +16,7 @@ const NOTICE_WITHIN: Duration = Duration::from_secs(5);
 const RECOVERY_LIMIT: Duration = Duration::from_secs(30);
 
 fn for_seeds(scenario: impl Fn(u64) -> Result<(), String>) {
-    for seed in 0..SEEDS {
-        if let Err(e) = scenario(seed) {
-            panic!("seed {seed}: {e}");
-        }
-    }
+    brume_tests::for_each_seed(SEEDS, scenario);
 }
 
 fn events(w: &World, i: usize) -> String {

@@ -15,11 +15,7 @@ use str0m_netem::{NetemConfig, Probability, RandomLoss};
 const SEEDS: u64 = 8;
 
 fn for_seeds(scenario: impl Fn(u64) -> Result<(), String>) {
-    for seed in 0..SEEDS {
-        if let Err(e) = scenario(seed) {
-            panic!("seed {seed}: {e}");
-        }
-    }
+    brume_tests::for_each_seed(SEEDS, scenario);
 }
 
 fn is_open(e: &EndpointEvent) -> bool {

@@ -7,21 +7,13 @@ use std::time::Duration;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::token::TokenKind;
 use brume_proto::transfer::{TransferEvent, TransferState};
+use brume_tests::content;
 use brume_tests::sim::{UNIX0, World};
 
 const SEEDS: u64 = 4;
 
 fn for_seeds(scenario: impl Fn(u64) -> Result<(), String>) {
-    for seed in 0..SEEDS {
-        if let Err(e) = scenario(seed) {
-            panic!("seed {seed}: {e}");
-        }
-    }
-}
-
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    (0..len).map(|_| rng.u8(..)).collect()
+    brume_tests::for_each_seed(SEEDS, scenario);
 }
 
 fn count(w: &World, i: usize, f: impl Fn(&EndpointEvent) -> bool) -> usize {

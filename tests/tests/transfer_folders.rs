@@ -192,15 +192,7 @@ fn told(w: &World) -> Option<String> {
 
 #[test]
 fn an_offer_over_the_limits_is_a_clear_error_on_both_sides() {
-    let dir = |path: String| brume_proto::transfer::Entry {
-        path,
-        kind: EntryKind::Dir,
-        size: 0,
-        mtime: 0,
-        mime: None,
-        hash: None,
-        executable: false,
-    };
+    let dir = |path: String| brume_proto::transfer::Entry::dir(path);
     // Too many entries announced.
     let w = hostile(
         3,

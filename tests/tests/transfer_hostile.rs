@@ -201,15 +201,7 @@ fn run(steps: &[Step]) -> Result<(), String> {
                     .enumerate()
                     .map(|(f, len)| bytes(*t, f, *len as usize))
                     .collect();
-                let mut entries = vec![Entry {
-                    path: "d".into(),
-                    kind: EntryKind::Dir,
-                    size: 0,
-                    mtime: 0,
-                    mime: None,
-                    hash: None,
-                    executable: false,
-                }];
+                let mut entries = vec![Entry::dir("d")];
                 for (f, data) in files.iter().enumerate() {
                     entries.push(describe(&format!("d/f{f}"), data).0);
                 }

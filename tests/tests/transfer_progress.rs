@@ -5,12 +5,8 @@ use std::time::Duration;
 
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::transfer::{TransferEvent, TransferKey, TransferState};
+use brume_tests::content;
 use brume_tests::sim::World;
-
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    (0..len).map(|_| rng.u8(..)).collect()
-}
 
 fn connect(w: &mut World) {
     w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))

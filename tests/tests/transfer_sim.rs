@@ -9,23 +9,14 @@ use brume_proto::transfer::{
     Entry, EntryKind, StorageAction, TransferEvent, TransferState, block_size, content_hash,
     hash_block,
 };
+use brume_tests::content;
 use brume_tests::sim::World;
 use str0m_netem::{NetemConfig, Probability, RandomLoss};
 
 const SEEDS: u64 = 6;
 
 fn for_seeds(scenario: impl Fn(u64) -> Result<(), String>) {
-    for seed in 0..SEEDS {
-        if let Err(e) = scenario(seed) {
-            panic!("seed {seed}: {e}");
-        }
-    }
-}
-
-/// Deterministic bytes that differ per seed and position.
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    (0..len).map(|_| rng.u8(..)).collect()
+    brume_tests::for_each_seed(SEEDS, scenario);
 }
 
 fn pair(seed: u64) -> Result<World, String> {

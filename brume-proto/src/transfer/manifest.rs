@@ -90,6 +90,21 @@ pub struct Entry {
     pub executable: bool,
 }
 
+impl Entry {
+    /// A folder at `path`, with no time of its own.
+    pub fn dir(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            kind: EntryKind::Dir,
+            size: 0,
+            mtime: 0,
+            mime: None,
+            hash: None,
+            executable: false,
+        }
+    }
+}
+
 /// File or folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -213,15 +213,7 @@ mod tests {
     use super::*;
 
     fn dir(path: String) -> Entry {
-        Entry {
-            path,
-            kind: EntryKind::Dir,
-            size: 0,
-            mtime: 0,
-            mime: None,
-            hash: None,
-            executable: false,
-        }
+        Entry::dir(path)
     }
 
     fn file(path: &str, data: &[u8]) -> (Entry, Vec<Hash>) {

@@ -241,15 +241,7 @@ mod tests {
         };
         let piece = Control::Entries {
             start: 1,
-            entries: vec![Entry {
-                path: "a.txt/b".into(),
-                kind: EntryKind::Dir,
-                size: 0,
-                mtime: 0,
-                mime: None,
-                hash: None,
-                executable: false,
-            }],
+            entries: vec![Entry::dir("a.txt/b")],
         };
         for c in [
             offer,
