@@ -44,7 +44,7 @@ for user in alice bob; do
         --data "$WORK/hub" --out "$WORK/$user.conf" > /dev/null
 done
 
-BRUME_CONF=$WORK/bob.conf "$BIN" recv --dir "$WORK/inbox" > "$WORK/recv.log" 2>&1 &
+BRUME_CONF=$WORK/bob.conf "$BIN" recv --yes --progress none --dir "$WORK/inbox" > "$WORK/recv.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "ready as" "$WORK/recv.log" && break; sleep 0.1; done
 
