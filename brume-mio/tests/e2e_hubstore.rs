@@ -238,53 +238,6 @@ fn tokens_die_with_the_account_a_new_password_and_a_revocation() {
     }
 }
 
-/// A hub whose stderr (its logs, at the default verbosity) arrives as lines
-/// with its stdout.
-fn logged_hub(name: &str) -> Hub {
-    let dir = tmp(name);
-    let data = dir.join("hub");
-    let (reader, writer) = std::io::pipe().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .stdout(writer.try_clone().unwrap())
-        .stderr(writer)
-        .spawn()
-        .unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(reader)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let _ = child.stdout.take();
-    let mut proc = Proc {
-        child,
-        lines,
-        seen: Vec::new(),
-    };
-    let line = proc.wait_line("listening on");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("ws://"))
-        .unwrap()
-        .to_owned();
-    Hub {
-        proc,
-        url,
-        data,
-        dir,
-    }
-}
-
 fn try_login(hub: &Hub, name: &str, password: &str) -> (std::process::Output, std::time::Duration) {
     let start = std::time::Instant::now();
     let out = run_stdin(
@@ -299,7 +252,7 @@ fn try_login(hub: &Hub, name: &str, password: &str) -> (std::process::Output, st
 #[test]
 fn the_hub_logs_sessions_and_failures_and_slows_repeated_failures() {
     const PASSWORD: &str = "pw-bob-secret";
-    let mut hub = logged_hub("logs");
+    let mut hub = Hub::start_logged("logs");
     let bob = hub.add_user("bob", PASSWORD);
     let conf: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&bob).unwrap()).unwrap();
@@ -376,7 +329,7 @@ fn the_hub_logs_sessions_and_failures_and_slows_repeated_failures() {
 
 #[test]
 fn hanging_up_does_not_dodge_the_slowdown() {
-    let mut hub = logged_hub("hangup");
+    let mut hub = Hub::start_logged("hangup");
     let _bob = hub.add_user("bob", "pw-bob");
     let login_url = format!("{}/login", hub.url);
     for _ in 0..3 {

@@ -440,6 +440,24 @@ impl World {
         self.flush_node(i);
     }
 
+    /// Node `i` connects to node `j` by name; `Ok` once both have seen the
+    /// connection open (10 s of virtual time at most).
+    pub fn connect_pair(&mut self, i: usize, j: usize) -> Result<(), String> {
+        let peer = self.nodes[j].name.clone();
+        self.with(i, |ep, now| ep.connect(now, &peer, None))
+            .map_err(|e| e.to_string())?;
+        let open = self.run_until(Duration::from_secs(10), |w| {
+            [i, j]
+                .iter()
+                .all(|&n| w.saw(n, |e| matches!(e, EndpointEvent::PeerOpen { .. })))
+        });
+        if open {
+            Ok(())
+        } else {
+            Err("no connection".into())
+        }
+    }
+
     /// The hub process dies: every hub connection breaks at once, frames on
     /// their way are lost, and nothing reaches the hub until
     /// [`World::restart_hub`]. Peer links are untouched.

@@ -22,17 +22,8 @@ fn count(w: &World, i: usize, f: impl Fn(&EndpointEvent) -> bool) -> usize {
 
 fn connected(seed: u64, users: &[&str]) -> Result<World, String> {
     let mut w = World::new(seed, users);
-    w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
-        .map_err(|e| e.to_string())?;
-    let open = w.run_until(Duration::from_secs(10), |w| {
-        w.saw(0, |e| matches!(e, EndpointEvent::PeerOpen { .. }))
-            && w.saw(1, |e| matches!(e, EndpointEvent::PeerOpen { .. }))
-    });
-    if open {
-        Ok(w)
-    } else {
-        Err("no connection".into())
-    }
+    w.connect_pair(0, 1)?;
+    Ok(w)
 }
 
 #[test]

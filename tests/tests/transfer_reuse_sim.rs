@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use brume_proto::endpoint::EndpointEvent;
 use brume_proto::transfer::{TransferEvent, TransferState};
 use brume_tests::content;
 use brume_tests::sim::World;
@@ -26,14 +25,7 @@ fn count(w: &World, i: usize, state: TransferState) -> usize {
 fn transfers_one_after_another_under_loss_all_arrive() {
     brume_tests::for_each_seed(SEEDS, |seed| {
         let mut w = World::new(seed, &["alice", "bob"]);
-        w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
-            .map_err(|e| e.to_string())?;
-        let open = w.run_until(Duration::from_secs(10), |w| {
-            (0..2).all(|i| w.saw(i, |e| matches!(e, EndpointEvent::PeerOpen { .. })))
-        });
-        if !open {
-            return Err("no connection".into());
-        }
+        w.connect_pair(0, 1)?;
         for i in 0..2 {
             let cfg = NetemConfig::new()
                 .latency(Duration::from_millis(10))

@@ -26,17 +26,8 @@ fn pair(seed: u64) -> Result<World, String> {
 /// Two connected users, with datagram parity on or off.
 fn pair_with(seed: u64, parity: bool) -> Result<World, String> {
     let mut w = World::with_config(seed, &["alice", "bob"], |c| c.datagram_parity = parity);
-    w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
-        .map_err(|e| e.to_string())?;
-    let open = w.run_until(Duration::from_secs(10), |w| {
-        w.saw(0, |e| matches!(e, EndpointEvent::PeerOpen { .. }))
-            && w.saw(1, |e| matches!(e, EndpointEvent::PeerOpen { .. }))
-    });
-    if open {
-        Ok(w)
-    } else {
-        Err("no connection".into())
-    }
+    w.connect_pair(0, 1)?;
+    Ok(w)
 }
 
 fn done(w: &World, i: usize) -> bool {

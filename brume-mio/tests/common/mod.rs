@@ -114,9 +114,19 @@ pub struct Hub {
 
 impl Hub {
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, Proc::spawn)
+    }
+
+    /// A hub whose stderr (its logs, at the default verbosity) arrives as
+    /// lines beside its stdout.
+    pub fn start_logged(name: &str) -> Self {
+        Self::start_with(name, |cmd| spawn_all(cmd.env_remove("RUST_LOG")))
+    }
+
+    fn start_with(name: &str, spawn: impl FnOnce(&mut Command) -> Proc) -> Self {
         let dir = tmp(name);
         let data = dir.join("hub");
-        let mut proc = Proc::spawn(
+        let mut proc = spawn(
             Command::new(BIN)
                 .args(["serve", "--listen", "127.0.0.1:0", "--data"])
                 .arg(&data),
