@@ -157,6 +157,11 @@ impl Bars {
         self.multi.suspend(|| println!("{line}"));
     }
 
+    /// The bars' drawing target, for others to print above them.
+    pub fn multi(&self) -> MultiProgress {
+        self.multi.clone()
+    }
+
     /// Runs `f` with the bars out of the way (a prompt, say).
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.multi.suspend(f)

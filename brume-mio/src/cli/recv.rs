@@ -99,6 +99,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
     let me = s.wait_ready(Duration::from_secs(10))?;
     println!("ready as {me}, receiving into {}", dir.display());
     let mut bars = Bars::new(a.progress.progress);
+    s.notices_above(&bars);
     let mut offers = Offers::default();
     let result = loop {
         let event = s.next(None)?;

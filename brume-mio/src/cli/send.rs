@@ -46,6 +46,7 @@ pub fn run(a: SendArgs) -> Result<()> {
     let took = s.connect(&peer, Duration::from_secs(20))?;
     eprintln!("connected to {peer} in {:.1} ms", took.as_secs_f64() * 1e3);
     let mut bars = Bars::new(a.progress.progress);
+    s.notices_above(&bars);
     let mut pending = BTreeMap::new();
     let mut failed = Vec::new();
     for f in &a.files {

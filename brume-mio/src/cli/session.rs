@@ -22,6 +22,8 @@ pub struct Session {
     stop: Arc<AtomicBool>,
     /// Why the hub is out of reach, while it is.
     hub_down: Option<String>,
+    /// The command's progress bars, which notices are printed above.
+    bars: Option<indicatif::MultiProgress>,
 }
 
 pub fn user_name(name: &str) -> Result<UserName> {
@@ -81,7 +83,22 @@ impl Session {
             path: config.to_owned(),
             stop,
             hub_down: None,
+            bars: None,
         })
+    }
+
+    /// Prints this session's notices (the hub lost or back, a peer
+    /// unreachable) above the command's progress bars instead of through them.
+    pub fn notices_above(&mut self, bars: &super::progress::Bars) {
+        self.bars = Some(bars.multi());
+    }
+
+    /// A line for people on stderr, above any bars.
+    fn notice(&self, line: &str) {
+        match &self.bars {
+            Some(multi) => multi.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
     }
 
     /// True once Ctrl-C or SIGTERM arrived.
@@ -101,25 +118,25 @@ impl Session {
         match &event {
             ClientEvent::HubWaiting { why, retry_in } => {
                 if self.hub_down.is_none() {
-                    eprintln!(
+                    self.notice(&format!(
                         "brume: {why}; trying again every few seconds (open connections carry on)"
-                    );
+                    ));
                 }
                 tracing::info!("{why}; next try in {retry_in:?}");
                 self.hub_down = Some(why.clone());
             }
             ClientEvent::Endpoint(EndpointEvent::Ready { .. }) if self.hub_down.is_some() => {
                 self.hub_down = None;
-                eprintln!("brume: the hub is back");
+                self.notice("brume: the hub is back");
             }
             ClientEvent::Endpoint(EndpointEvent::PeerReconnecting { peer }) => {
-                eprintln!(
+                self.notice(&format!(
                     "brume: {peer} is unreachable; trying to recover (giving up after {} s)",
                     self.client.endpoint().config().recovery_limit.as_secs()
-                );
+                ));
             }
             ClientEvent::Endpoint(EndpointEvent::PeerReconnected { peer }) => {
-                eprintln!("brume: {peer} is reachable again");
+                self.notice(&format!("brume: {peer} is reachable again"));
             }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 self.file.access_token = access_token.clone();
@@ -154,7 +171,10 @@ impl Session {
         let mut said = false;
         loop {
             if self.hub_down.is_some() && !said {
-                eprintln!("brume: waiting for the hub (up to {} s)", limit.as_secs());
+                self.notice(&format!(
+                    "brume: waiting for the hub (up to {} s)",
+                    limit.as_secs()
+                ));
                 said = true;
             }
             match self.next(Some(end))? {
