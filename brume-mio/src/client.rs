@@ -1,6 +1,6 @@
 //! The embedding API: a [`Client`] runs one mio loop holding the WebSocket to
 //! the hub, the UDP socket for peer traffic and the wake-up at the core's next
-//! timeout, and drives a brume-proto [`Endpoint`] and its [`Transfers`]. The
+//! timeout, and drives a brume-proto [`Node`] (connections and transfers). The
 //! application calls methods and pulls [`ClientEvent`]s with
 //! [`Client::next_event`]; nothing runs between those calls.
 //!
@@ -27,10 +27,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use brume_proto::ErrorCode;
-use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointOutput};
+use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent};
 use brume_proto::framing::Data;
+use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::{CloseReason, UserName};
-use brume_proto::transfer::{TransferConfig, TransferEvent, TransferKey, Transfers};
+use brume_proto::transfer::{TransferEvent, TransferKey};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use str0m::config::DtlsCert;
@@ -162,8 +163,7 @@ pub struct Client {
     /// False once the hub ended the session for good or the client stopped.
     reconnect: bool,
     udp: Udp,
-    ep: Endpoint,
-    transfers: Transfers,
+    node: Node,
     files: FileStorage,
     queue: VecDeque<ClientEvent>,
     waker: Arc<Waker>,
@@ -205,8 +205,8 @@ impl Client {
         let mut config = EndpointConfig::new(opts.access_token, opts.dtls_cert, seed);
         config.refresh_token = opts.refresh_token;
         config.stun_server = opts.stun;
-        let mut ep = Endpoint::new(config, now);
-        ep.add_local_address(now, udp.local_addr());
+        let mut node = Node::new(NodeConfig::new(config), now);
+        node.add_local_address(now, udp.local_addr());
         let tls = if url.tls {
             Some(crate::stream::client_config(opts.ca.as_deref())?)
         } else {
@@ -222,8 +222,7 @@ impl Client {
             backoff: Backoff::new(seed ^ 0xb0ff),
             reconnect: true,
             udp,
-            ep,
-            transfers: Transfers::new(TransferConfig::new(seed ^ 0x7f7f)),
+            node,
             files: FileStorage::default(),
             queue: VecDeque::new(),
             waker,
@@ -273,9 +272,14 @@ impl Client {
 
     // ----- getters -----
 
-    /// The endpoint, to read its state. Mutate it through [`Client::with`].
+    /// The client machine, to read its state. Mutate it through [`Client::with`].
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The endpoint, to read its state.
     pub fn endpoint(&self) -> &Endpoint {
-        &self.ep
+        self.node.endpoint()
     }
 
     /// The local UDP address.
@@ -306,30 +310,30 @@ impl Client {
 
     // ----- application calls -----
 
-    /// Runs `f` on the endpoint and transfers at the current time, then
-    /// carries out what they ask (the contract: drain after every call).
-    pub fn with<R>(&mut self, f: impl FnOnce(&mut Endpoint, &mut Transfers, Instant) -> R) -> R {
+    /// Runs `f` on the node at the current time, then carries out what it
+    /// asks (the contract: drain after every call).
+    pub fn with<R>(&mut self, f: impl FnOnce(&mut Node, Instant) -> R) -> R {
         let now = Instant::now();
-        let r = f(&mut self.ep, &mut self.transfers, now);
+        let r = f(&mut self.node, now);
         self.pump(now);
         r
     }
 
     /// Connects to `peer` by name.
     pub fn connect_peer(&mut self, peer: &UserName) -> Result<()> {
-        self.with(|ep, _, now| ep.connect(now, peer, None))?;
+        self.with(|node, now| node.connect(now, peer, None))?;
         Ok(())
     }
 
     /// Accepts an incoming connection.
     pub fn accept(&mut self, peer: &UserName) -> Result<()> {
-        self.with(|ep, _, now| ep.accept(now, peer))?;
+        self.with(|node, now| node.accept(now, peer))?;
         Ok(())
     }
 
     /// Sends `{type: kind, data}` on the peer's main channel.
     pub fn send_message(&mut self, peer: &UserName, kind: &str, data: Data) -> Result<()> {
-        self.with(|ep, _, now| ep.send(now, peer, kind, &data))?;
+        self.with(|node, now| node.send_message(now, peer, kind, &data))?;
         Ok(())
     }
 
@@ -358,8 +362,8 @@ impl Client {
         } = crate::files::describe(path, follow_links)?;
         let now = Instant::now();
         let key = self
-            .transfers
-            .send(now, &mut self.ep, peer, entries)
+            .node
+            .send_files(now, peer, entries)
             .map_err(|e| anyhow!("cannot send {}: {e}", path.display()))?;
         // Reads are queued, not yet executed: register the sources first.
         self.files.add_source(key.id, paths);
@@ -370,26 +374,26 @@ impl Client {
     /// Accepts an offered transfer into `dir`.
     pub fn accept_transfer(&mut self, key: &TransferKey, dir: &Path) -> Result<()> {
         let dir = dir.to_string_lossy().into_owned();
-        self.with(|ep, t, now| t.accept(now, ep, key, dir))?;
+        self.with(|node, now| node.accept_transfer(now, key, dir))?;
         Ok(())
     }
 
     /// Rejects an offered transfer.
     pub fn reject_transfer(&mut self, key: &TransferKey, reason: &str) -> Result<()> {
-        self.with(|ep, t, now| t.reject(now, ep, key, reason))?;
+        self.with(|node, now| node.reject_transfer(now, key, reason))?;
         Ok(())
     }
 
     /// True while the hub session is authenticated.
     pub fn is_hub_ready(&self) -> bool {
-        self.ep.is_ready()
+        self.node.is_hub_ready()
     }
 
     /// Closes every connection and the hub session; [`EndpointEvent::Stopped`] follows.
     pub fn stop(&mut self) {
         self.reconnect = false;
         self.retry_at = None;
-        self.with(|ep, _, now| ep.stop(now));
+        self.with(|node, now| node.stop(now));
     }
 
     /// Stops, and runs the loop until the endpoint has said goodbye (or
@@ -440,7 +444,7 @@ impl Client {
             Some(Duration::ZERO)
         } else {
             [
-                self.ep.poll_timeout(),
+                self.node.poll_timeout(),
                 deadline,
                 hub_deadline,
                 self.retry_at,
@@ -488,8 +492,8 @@ impl Client {
             self.try_hub(now, None);
             self.pump(now);
         }
-        if self.ep.poll_timeout().is_some_and(|t| t <= now) {
-            self.ep.handle_timeout(now);
+        if self.node.poll_timeout().is_some_and(|t| t <= now) {
+            self.node.handle_timeout(now);
             self.pump(now);
         }
         Ok(())
@@ -508,7 +512,7 @@ impl Client {
                 }
             };
             self.stats.datagrams_in += 1;
-            self.ep.handle_datagram(now, from, local, &self.buf[..n]);
+            self.node.handle_datagram(now, from, local, &self.buf[..n]);
             self.pump(now);
         }
         self.udp_again = true;
@@ -526,7 +530,7 @@ impl Client {
                 Ok((ws, _)) => {
                     debug!("hub connected");
                     self.hub = HubConn::Open(Box::new(ws));
-                    self.ep.hub_connected(now);
+                    self.node.handle_hub_opened(now);
                     self.pump(now);
                 }
                 Err(HandshakeError::Interrupted(mid)) => {
@@ -565,7 +569,7 @@ impl Client {
         }
         self.hub_again = !blocked && gone.is_none();
         for frame in frames {
-            self.ep.handle_hub_frame(now, &frame);
+            self.node.handle_hub_frame(now, &frame);
             self.pump(now);
         }
         if let Some(why) = gone {
@@ -588,7 +592,7 @@ impl Client {
         self.deregister_hub();
         self.hub = HubConn::Closed;
         self.hub_again = false;
-        self.ep.hub_closed(now);
+        self.node.handle_hub_closed(now);
         self.pump(now);
         self.schedule_retry(
             now,
@@ -649,48 +653,42 @@ impl Client {
         }
     }
 
-    /// Carries out everything the endpoint and the transfers ask, until
-    /// neither asks anything more.
+    /// Carries out everything the node asks, in the order of its contract,
+    /// until it asks nothing more.
     fn pump(&mut self, now: Instant) {
         loop {
             let mut busy = false;
-            while let Some(out) = self.ep.poll_output() {
+            while let Some(t) = self.node.poll_transmit() {
+                busy = true;
+                self.stats.datagrams_out += 1;
+                self.udp.send(t);
+                self.stats.max_queued = self.stats.max_queued.max(self.udp.queued());
+            }
+            while let Some(out) = self.node.poll_hub() {
                 busy = true;
                 match out {
-                    EndpointOutput::HubFrame(text) => self.hub_send(now, text),
-                    EndpointOutput::CloseHub => {
+                    ToHub::Frame(text) => self.hub_send(now, text),
+                    ToHub::Close => {
                         if let HubConn::Open(ws) = &mut self.hub {
                             let _ = ws::close(ws);
                         }
                     }
-                    EndpointOutput::Transmit(t) => {
-                        self.stats.datagrams_out += 1;
-                        self.udp.send(t);
-                        self.stats.max_queued = self.stats.max_queued.max(self.udp.queued());
-                    }
-                    EndpointOutput::Event(e) => {
-                        self.watch_hub(now, &e);
-                        if !self.transfers.handle_event(now, &mut self.ep, &e) {
-                            self.queue.push_back(ClientEvent::Endpoint(e));
-                        }
-                    }
                 }
             }
-            while let Some(action) = self.transfers.poll_action() {
+            while let Some(action) = self.node.poll_storage() {
                 busy = true;
                 let result = self.files.execute(&action);
-                self.transfers
-                    .handle_storage(now, &mut self.ep, action.req(), result);
+                self.node.handle_storage(now, action.req(), result);
             }
-            while let Some(e) = self.transfers.poll_event() {
+            while let Some(event) = self.node.poll_event() {
                 busy = true;
-                if let TransferEvent::State { key, state } = &e
-                    && key.outgoing
-                    && matches!(state, brume_proto::transfer::TransferState::Closed)
-                {
-                    self.files.remove_source(key.id);
+                match event {
+                    NodeEvent::Endpoint(e) => {
+                        self.watch_hub(now, &e);
+                        self.queue.push_back(ClientEvent::Endpoint(e));
+                    }
+                    NodeEvent::Transfer(e) => self.queue.push_back(ClientEvent::Transfer(e)),
                 }
-                self.queue.push_back(ClientEvent::Transfer(e));
             }
             if !busy {
                 return;

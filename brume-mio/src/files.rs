@@ -43,11 +43,6 @@ impl FileStorage {
         self.sources.insert(transfer_id, paths);
     }
 
-    /// Forgets an outgoing transfer's sources.
-    pub fn remove_source(&mut self, transfer_id: u64) {
-        self.sources.remove(&transfer_id);
-    }
-
     /// Executes one action.
     pub fn execute(&mut self, action: &StorageAction) -> StorageResult {
         match action {
@@ -178,6 +173,10 @@ impl FileStorage {
                     Err(e) if e.kind() == io::ErrorKind::NotFound => StorageResult::Done,
                     Err(e) => failed("cannot remove", &path, e),
                 }
+            }
+            StorageAction::ReleaseSources { transfer, .. } => {
+                self.sources.remove(&transfer.id);
+                StorageResult::Done
             }
         }
     }

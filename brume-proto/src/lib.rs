@@ -16,6 +16,7 @@ pub mod endpoint;
 pub mod error;
 pub mod framing;
 pub mod hub;
+pub mod node;
 pub mod signal;
 pub mod token;
 pub mod transfer;

@@ -10,12 +10,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use brume_proto::endpoint::{Endpoint, EndpointConfig};
+use brume_proto::endpoint::EndpointConfig;
+use brume_proto::node::{Node, NodeConfig, NodeEvent};
 use brume_proto::signal::UserName;
 use brume_proto::transfer::wire::{Control, Wire};
 use brume_proto::transfer::{
-    Entry, EntryKind, StorageAction, StorageResult, TargetPath, TransferConfig, TransferEvent,
-    Transfers, block_size, content_hash, hash_block,
+    Entry, EntryKind, StorageAction, StorageResult, TargetPath, TransferEvent, block_size,
+    content_hash, hash_block,
 };
 use libfuzzer_sys::fuzz_target;
 use str0m::config::DtlsCert;
@@ -86,8 +87,8 @@ fn check_path(p: &TargetPath) {
 fuzz_target!(|steps: Vec<Step>| {
     let start = Instant::now();
     let mut now = start;
-    let mut ep = Endpoint::new(EndpointConfig::new("token".into(), cert(), 1), now);
-    let mut t = Transfers::new(TransferConfig::new(1));
+    let config = EndpointConfig::new("token".into(), cert(), 1);
+    let mut t = Node::new(NodeConfig::new(config), now);
     let peer = UserName::new("mallory").unwrap();
     let key = t.fuzz_receiver(&peer, 1);
     // A tiny in-memory disk: full path → bytes.
@@ -125,7 +126,7 @@ fuzz_target!(|steps: Vec<Step>| {
                     total,
                     entries,
                 });
-                t.fuzz_message(now, &mut ep, &key, &msg.encode());
+                t.fuzz_message(now, &key, &msg.encode());
             }
             Step::Offer {
                 name,
@@ -152,7 +153,7 @@ fuzz_target!(|steps: Vec<Step>| {
                     total,
                     entries,
                 });
-                t.fuzz_message(now, &mut ep, &key, &msg.encode());
+                t.fuzz_message(now, &key, &msg.encode());
             }
             Step::Entries { start, paths } => {
                 let entries = paths
@@ -169,7 +170,7 @@ fuzz_target!(|steps: Vec<Step>| {
                     })
                     .collect();
                 let msg = Wire::Control(Control::Entries { start, entries });
-                t.fuzz_message(now, &mut ep, &key, &msg.encode());
+                t.fuzz_message(now, &key, &msg.encode());
             }
             Step::Hashes { file, start, junk } => {
                 let hashes = match (junk, files.get(file as usize)) {
@@ -185,7 +186,7 @@ fuzz_target!(|steps: Vec<Step>| {
                     start,
                     hashes,
                 };
-                t.fuzz_message(now, &mut ep, &key, &msg.encode());
+                t.fuzz_message(now, &key, &msg.encode());
             }
             Step::Data {
                 file,
@@ -211,23 +212,22 @@ fuzz_target!(|steps: Vec<Step>| {
                     offset: from as u64,
                     bytes: bytes.into(),
                 };
-                t.fuzz_message(now, &mut ep, &key, &msg.encode());
+                t.fuzz_message(now, &key, &msg.encode());
             }
-            Step::Raw(bytes) => t.fuzz_message(now, &mut ep, &key, &bytes),
+            Step::Raw(bytes) => t.fuzz_message(now, &key, &bytes),
             Step::Cancel(reason) => t.fuzz_message(
                 now,
-                &mut ep,
                 &key,
                 &Wire::Control(Control::Cancel { reason }).encode(),
             ),
             Step::Accept => {
-                let _ = t.accept(now, &mut ep, &key, "inbox".into());
+                let _ = t.accept_transfer(now, &key, "inbox".into());
             }
             Step::FailNext => fail_next = true,
             Step::Wait(ms) => now += Duration::from_millis(ms as u64),
         }
         // The storage answers everything asked of it.
-        while let Some(action) = t.poll_action() {
+        while let Some(action) = t.poll_storage() {
             let full = |p: &TargetPath| -> Vec<String> {
                 std::iter::once(p.dir.clone())
                     .chain(p.components.clone())
@@ -237,7 +237,9 @@ fuzz_target!(|steps: Vec<Step>| {
                 StorageResult::Failed("disk error".into())
             } else {
                 match &action {
-                    StorageAction::ReadSource { .. } => panic!("a receiver never reads sources"),
+                    StorageAction::ReadSource { .. } | StorageAction::ReleaseSources { .. } => {
+                        panic!("a receiver never reads sources")
+                    }
                     StorageAction::Read {
                         path, offset, len, ..
                     } => {
@@ -299,10 +301,12 @@ fuzz_target!(|steps: Vec<Step>| {
                     }
                 }
             };
-            t.handle_storage(now, &mut ep, action.req(), result);
+            t.handle_storage(now, action.req(), result);
         }
+        // Nothing is connected: what the node would send goes nowhere.
+        while t.poll_transmit().is_some() || t.poll_hub().is_some() {}
         while let Some(e) = t.poll_event() {
-            if let TransferEvent::Saved { path, .. } = e {
+            if let NodeEvent::Transfer(TransferEvent::Saved { path, .. }) = e {
                 // A saved file holds exactly the offered bytes of that file.
                 let name = path.last().cloned().unwrap_or_default();
                 let index: usize = name

@@ -1,21 +1,20 @@
 //! Shared pieces of the benchmarks: two peers driven either in virtual time
 //! (in memory, optionally through `str0m-netem`) or in wall time over real
-//! UDP sockets on loopback; Brume's endpoint (with its hub and, for file
-//! transfers, `Transfers` and in-memory storage) beside raw str0m driven the
-//! same way.
+//! UDP sockets on loopback; Brume's client `Node` (with its hub and, for
+//! file transfers, in-memory storage) beside raw str0m driven the same way.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointOutput, Transmit};
+use brume_proto::endpoint::{EndpointConfig, EndpointEvent, Transmit};
 use brume_proto::framing::Data;
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::UserName;
 use brume_proto::token::{TokenKey, TokenKind};
 use brume_proto::transfer::{
-    EntryKind, SendWindow, SourceEntry, TransferConfig, TransferEvent, TransferState, Transfers,
-    WindowLimits,
+    EntryKind, SendWindow, SourceEntry, TransferEvent, TransferState, WindowLimits,
 };
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
@@ -60,11 +59,10 @@ pub fn cert() -> DtlsCert {
 
 // ----- Brume: a hub and two endpoints; hub frames go across at once -----
 
-/// Brume: a hub, two endpoints (alice sends to bob), and their transfers.
+/// Brume: a hub and two client nodes (alice sends to bob).
 pub struct BrumePair {
     hub: Hub,
-    eps: [Endpoint; 2],
-    transfers: [Transfers; 2],
+    nodes: [Node; 2],
     storage: [MemStorage; 2],
     names: [UserName; 2],
     addrs: [SocketAddr; 2],
@@ -99,18 +97,17 @@ impl BrumePair {
             now,
             1_800_000_000,
         );
-        let eps = [0, 1].map(|i| {
+        let nodes = [0, 1].map(|i| {
             let token = key.mint(&names[i], TokenKind::Access, 1_800_000_000, 3600);
             let mut config = EndpointConfig::new(token, certs[i].clone(), i as u64);
             config.datagram_parity = parity;
-            let mut ep = Endpoint::new(config, now);
-            ep.add_local_address(now, addrs[i]);
-            ep
+            let mut node = Node::new(NodeConfig::new(config), now);
+            node.add_local_address(now, addrs[i]);
+            node
         });
         let mut pair = Self {
             hub,
-            eps,
-            transfers: [0, 1].map(|i| Transfers::new(TransferConfig::new(i))),
+            nodes,
             storage: [0, 1].map(|_| MemStorage {
                 logging: false,
                 ..MemStorage::new()
@@ -125,10 +122,10 @@ impl BrumePair {
         for i in 0..2 {
             pair.hub
                 .handle_input(now, HubInput::Opened(ConnId(i as u64)));
-            pair.eps[i].hub_connected(now);
+            pair.nodes[i].handle_hub_opened(now);
         }
         pair.route(now);
-        assert!(pair.eps.iter().all(Endpoint::is_ready));
+        assert!(pair.nodes.iter().all(Node::is_hub_ready));
         pair
     }
 
@@ -137,36 +134,30 @@ impl BrumePair {
         loop {
             let mut moved = false;
             for i in 0..2 {
-                while let Some(out) = self.eps[i].poll_output() {
-                    match out {
-                        EndpointOutput::HubFrame(f) => {
-                            moved = true;
-                            self.hub
-                                .handle_input(now, HubInput::Frame(ConnId(i as u64), f.as_bytes()));
-                        }
-                        EndpointOutput::Transmit(t) => self.transmits.push(t),
-                        EndpointOutput::Event(EndpointEvent::PeerOpen { .. }) if i == 0 => {
-                            self.open = true
-                        }
-                        EndpointOutput::Event(EndpointEvent::Incoming { peer, .. }) => {
-                            self.eps[i].accept(now, &peer).expect("accept");
-                            moved = true;
-                        }
-                        EndpointOutput::Event(EndpointEvent::Message { data, .. }) => {
-                            self.received += data.as_bytes().len()
-                        }
-                        EndpointOutput::Event(e) => {
-                            moved |= self.transfers[i].handle_event(now, &mut self.eps[i], &e);
-                        }
-                        _ => {}
+                while let Some(t) = self.nodes[i].poll_transmit() {
+                    self.transmits.push(t);
+                }
+                while let Some(out) = self.nodes[i].poll_hub() {
+                    if let ToHub::Frame(f) = out {
+                        moved = true;
+                        self.hub
+                            .handle_input(now, HubInput::Frame(ConnId(i as u64), f.as_bytes()));
                     }
                 }
-                moved |= self.run_transfers(now, i);
+                while let Some(action) = self.nodes[i].poll_storage() {
+                    moved = true;
+                    let result = self.storage[i].execute(&action);
+                    self.nodes[i].handle_storage(now, action.req(), result);
+                }
+                while let Some(event) = self.nodes[i].poll_event() {
+                    moved = true;
+                    self.deliver(now, i, event);
+                }
             }
             while let Some(out) = self.hub.poll_output() {
                 if let HubOutput::Send { conn, frame } = out {
                     moved = true;
-                    self.eps[conn.0 as usize].handle_hub_frame(now, frame.as_bytes());
+                    self.nodes[conn.0 as usize].handle_hub_frame(now, frame.as_bytes());
                 }
             }
             if !moved {
@@ -174,12 +165,36 @@ impl BrumePair {
             }
         }
     }
+
+    /// What each side's application does with an event.
+    fn deliver(&mut self, now: Instant, i: usize, event: NodeEvent) {
+        match event {
+            NodeEvent::Endpoint(EndpointEvent::PeerOpen { .. }) if i == 0 => self.open = true,
+            NodeEvent::Endpoint(EndpointEvent::Incoming { peer, .. }) => {
+                self.nodes[i].accept(now, &peer).expect("accept");
+            }
+            NodeEvent::Endpoint(EndpointEvent::Message { data, .. }) => {
+                self.received += data.as_bytes().len()
+            }
+            NodeEvent::Transfer(TransferEvent::Offered { key, .. }) => {
+                let _ = self.nodes[i].accept_transfer(now, &key, "inbox".into());
+            }
+            NodeEvent::Transfer(TransferEvent::Progress { done, .. }) if i == 1 => {
+                self.received = done as usize
+            }
+            NodeEvent::Transfer(TransferEvent::State {
+                state: TransferState::Done,
+                ..
+            }) if i == 1 => self.transfer_done = true,
+            _ => {}
+        }
+    }
 }
 
 impl BrumePair {
     /// What datagram protection did on each side, towards the other.
     pub fn fec_stats(&self) -> [Option<brume_proto::endpoint::FecStats>; 2] {
-        [0, 1].map(|i| self.eps[i].fec_stats(&self.names[1 - i]))
+        [0, 1].map(|i| self.nodes[i].endpoint().fec_stats(&self.names[1 - i]))
     }
 
     /// Whether bob's storage keeps what it is given to write (the default)
@@ -199,36 +214,11 @@ impl BrumePair {
             executable: false,
         };
         let to = self.names[1].clone();
-        let key = self.transfers[0]
-            .send(now, &mut self.eps[0], &to, vec![entry])
+        let key = self.nodes[0]
+            .send_files(now, &to, vec![entry])
             .expect("send");
         self.storage[0].sources.insert((key.id, 0), data);
         self.route(now);
-    }
-
-    /// Executes storage actions and takes transfer events; true if any.
-    fn run_transfers(&mut self, now: Instant, i: usize) -> bool {
-        let mut busy = false;
-        while let Some(action) = self.transfers[i].poll_action() {
-            busy = true;
-            let result = self.storage[i].execute(&action);
-            self.transfers[i].handle_storage(now, &mut self.eps[i], action.req(), result);
-        }
-        while let Some(e) = self.transfers[i].poll_event() {
-            busy = true;
-            match e {
-                TransferEvent::Offered { key, .. } => {
-                    let _ = self.transfers[i].accept(now, &mut self.eps[i], &key, "inbox".into());
-                }
-                TransferEvent::Progress { done, .. } if i == 1 => self.received = done as usize,
-                TransferEvent::State {
-                    state: TransferState::Done,
-                    ..
-                } if i == 1 => self.transfer_done = true,
-                _ => {}
-            }
-        }
-        busy
     }
 }
 
@@ -238,7 +228,7 @@ impl Pair for BrumePair {
     }
     fn start(&mut self, now: Instant) {
         let to = self.names[1].clone();
-        self.eps[0].connect(now, &to, None).expect("connect");
+        self.nodes[0].connect(now, &to, None).expect("connect");
         self.route(now);
     }
     fn is_open(&self) -> bool {
@@ -249,13 +239,13 @@ impl Pair for BrumePair {
         let Some(i) = self.addrs.iter().position(|a| *a == t.destination) else {
             return;
         };
-        self.eps[i].handle_datagram(now, t.source, t.destination, &t.contents);
+        self.nodes[i].handle_datagram(now, t.source, t.destination, &t.contents);
         self.route(now);
     }
     fn timeout(&mut self, now: Instant) {
-        for ep in &mut self.eps {
-            if ep.poll_timeout().is_some_and(|t| t <= now) {
-                ep.handle_timeout(now);
+        for node in &mut self.nodes {
+            if node.poll_timeout().is_some_and(|t| t <= now) {
+                node.handle_timeout(now);
             }
         }
         if self.hub.poll_timeout().is_some_and(|t| t <= now) {
@@ -264,18 +254,19 @@ impl Pair for BrumePair {
         self.route(now);
     }
     fn next_timeout(&self) -> Option<Instant> {
-        self.eps.iter().filter_map(Endpoint::poll_timeout).min()
+        self.nodes.iter().filter_map(Node::poll_timeout).min()
     }
     fn drain(&mut self, out: &mut Vec<Transmit>) {
         out.append(&mut self.transmits);
     }
     fn try_send(&mut self, now: Instant, msg: &[u8]) -> bool {
         let to = self.names[1].clone();
-        if self.eps[0].main_buffered_amount(&to).unwrap_or(usize::MAX) > HIGH_WATER {
+        let buffered = self.nodes[0].endpoint_mut().main_buffered_amount(&to);
+        if buffered.unwrap_or(usize::MAX) > HIGH_WATER {
             return false;
         }
-        let ok = self.eps[0]
-            .send(now, &to, "bench", &Data::Bytes(msg.to_vec()))
+        let ok = self.nodes[0]
+            .send_message(now, &to, "bench", &Data::Bytes(msg.to_vec()))
             .is_ok();
         self.route(now);
         ok

@@ -11,15 +11,12 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use brume_proto::endpoint::{
-    Endpoint, EndpointConfig, EndpointEvent, EndpointOutput, Transmit, binding_response,
-};
+use brume_proto::endpoint::{EndpointConfig, EndpointEvent, Transmit, binding_response};
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
+use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::UserName;
 use brume_proto::token::{TokenKey, TokenKind};
-use brume_proto::transfer::{
-    EntryKind, SourceEntry, StorageAction, TransferConfig, TransferEvent, TransferKey, Transfers,
-};
+use brume_proto::transfer::{EntryKind, SourceEntry, StorageAction, TransferEvent, TransferKey};
 
 use crate::storage::MemStorage;
 use str0m::config::DtlsCert;
@@ -50,12 +47,12 @@ impl AsRef<[u8]> for Packet {
     }
 }
 
-/// One endpoint and its view of the world.
-pub struct Node {
+/// One machine: its client node and its view of the world.
+pub struct Host {
     /// The user it logs in as.
     pub name: UserName,
-    /// The endpoint under test.
-    pub ep: Endpoint,
+    /// The client machine under test.
+    pub node: Node,
     /// Its UDP address.
     pub addr: SocketAddr,
     /// Its connection id at the hub.
@@ -70,8 +67,6 @@ pub struct Node {
     pub frames_to_hub: Vec<String>,
     /// Accept incoming connections as soon as they are announced.
     pub auto_accept: bool,
-    /// Its file transfers.
-    pub transfers: Transfers,
     /// Its storage.
     pub storage: MemStorage,
     /// What its transfers told the application, with the virtual time.
@@ -80,10 +75,12 @@ pub struct Node {
     pub accept_into: Option<String>,
     /// While false, storage actions wait (a stalled or restarting disk).
     pub storage_up: bool,
-    /// Storage actions waiting while the storage is down.
+    /// Storage actions not yet answered: answered in an order shuffled by
+    /// the seed (the node's contract allows any), or held while the storage
+    /// is down.
     pub storage_queue: Vec<StorageAction>,
-    /// False: transfer channels reach the test raw, as endpoint events.
-    pub transfers_enabled: bool,
+    /// Shuffles the answers to storage actions.
+    storage_rng: fastrand::Rng,
 }
 
 enum HubDelivery {
@@ -101,7 +98,7 @@ pub struct World {
     /// The hub.
     pub hub: Hub,
     /// The nodes, in the order they were added.
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<Host>,
     key: TokenKey,
     seed: u64,
     hub_queue: BTreeMap<(Instant, u64), HubDelivery>,
@@ -164,14 +161,14 @@ impl World {
         let mut config = EndpointConfig::new(token, dtls_cert(), self.seed ^ (i as u64 + 1));
         tune(&mut config);
         let addr = SocketAddr::from((Ipv4Addr::new(10, 0, 0, i as u8 + 1), 5000));
-        let mut ep = Endpoint::new(config, self.now);
-        ep.add_local_address(self.now, addr);
+        let mut node = Node::new(NodeConfig::new(config), self.now);
+        node.add_local_address(self.now, addr);
         let netem = NetemConfig::new()
             .latency(Duration::from_millis(10))
             .seed(self.seed.wrapping_add(i as u64 * 7919));
-        self.nodes.push(Node {
+        self.nodes.push(Host {
             name,
-            ep,
+            node,
             addr,
             conn: ConnId(i as u64 + 1),
             events: Vec::new(),
@@ -179,17 +176,16 @@ impl World {
             link_up: true,
             frames_to_hub: Vec::new(),
             auto_accept: true,
-            transfers: Transfers::new(TransferConfig::new(self.seed ^ 0x7a7a ^ i as u64)),
             storage: MemStorage::new(),
             transfer_events: Vec::new(),
             accept_into: Some("inbox".into()),
             storage_up: true,
             storage_queue: Vec::new(),
-            transfers_enabled: true,
+            storage_rng: fastrand::Rng::with_seed(self.seed ^ 0x5707 ^ i as u64),
         });
         let conn = self.nodes[i].conn;
         self.hub.handle_input(self.now, HubInput::Opened(conn));
-        self.nodes[i].ep.hub_connected(self.now);
+        self.nodes[i].node.handle_hub_opened(self.now);
         self.flush_node(i);
         i
     }
@@ -223,9 +219,9 @@ impl World {
     }
 
     /// Runs a closure against node `i`'s endpoint at the current time, then routes its outputs.
-    pub fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Endpoint, Instant) -> R) -> R {
+    pub fn with<R>(&mut self, i: usize, f: impl FnOnce(&mut Node, Instant) -> R) -> R {
         let now = self.now;
-        let r = f(&mut self.nodes[i].ep, now);
+        let r = f(&mut self.nodes[i].node, now);
         self.flush_node(i);
         r
     }
@@ -262,7 +258,10 @@ impl World {
     fn next_event(&self) -> Option<Instant> {
         let nodes = self.nodes.iter().flat_map(|n| {
             let net = n.inbound.poll_timeout();
-            [n.ep.poll_timeout(), (!n.inbound.is_empty()).then_some(net)]
+            [
+                n.node.poll_timeout(),
+                (!n.inbound.is_empty()).then_some(net),
+            ]
         });
         let hub = self.hub.poll_timeout().filter(|_| self.hub_alive);
         let queue = self.hub_queue.keys().next().map(|(at, _)| *at);
@@ -287,7 +286,7 @@ impl World {
                     self.flush_hub();
                 }
                 HubDelivery::ToNode(i, frame) => {
-                    self.nodes[i].ep.handle_hub_frame(now, frame.as_bytes());
+                    self.nodes[i].node.handle_hub_frame(now, frame.as_bytes());
                     self.flush_node(i);
                 }
             }
@@ -304,7 +303,7 @@ impl World {
                     && self.nodes[i].link_up
                 {
                     self.nodes[i]
-                        .ep
+                        .node
                         .handle_datagram(now, t.source, t.destination, &t.contents);
                     self.flush_node(i);
                 }
@@ -312,8 +311,8 @@ impl World {
         }
         // Endpoint timers.
         for i in 0..self.nodes.len() {
-            if self.nodes[i].ep.poll_timeout().is_some_and(|t| t <= now) {
-                self.nodes[i].ep.handle_timeout(now);
+            if self.nodes[i].node.poll_timeout().is_some_and(|t| t <= now) {
+                self.nodes[i].node.handle_timeout(now);
                 self.flush_node(i);
             }
         }
@@ -339,78 +338,84 @@ impl World {
         }
     }
 
+    /// Routes everything node `i` has to say, until it has nothing more.
     fn flush_node(&mut self, i: usize) {
         let now = self.now;
         loop {
             let mut busy = false;
-            let mut accept = Vec::new();
-            while let Some(out) = self.nodes[i].ep.poll_output() {
+            while let Some(t) = self.nodes[i].node.poll_transmit() {
                 busy = true;
+                self.route(i, t);
+            }
+            while let Some(out) = self.nodes[i].node.poll_hub() {
+                busy = true;
+                let conn = self.nodes[i].conn;
                 match out {
-                    EndpointOutput::HubFrame(frame) if self.hub_alive => {
+                    ToHub::Frame(frame) if self.hub_alive => {
                         self.nodes[i].frames_to_hub.push(frame.clone());
-                        let conn = self.nodes[i].conn;
                         self.schedule(now + HUB_LATENCY, HubDelivery::ToHub(conn, frame));
                     }
-                    EndpointOutput::HubFrame(_) => {}
-                    EndpointOutput::CloseHub => {
-                        let conn = self.nodes[i].conn;
+                    ToHub::Frame(_) => {}
+                    ToHub::Close => {
                         self.schedule(now + HUB_LATENCY, HubDelivery::ClosedAtHub(conn));
-                    }
-                    EndpointOutput::Transmit(t) => self.route(i, t),
-                    EndpointOutput::Event(e) => {
-                        if let EndpointEvent::Incoming { peer, .. } = &e
-                            && self.nodes[i].auto_accept
-                        {
-                            accept.push(peer.clone());
-                        }
-                        let node = &mut self.nodes[i];
-                        let consumed = node.transfers_enabled
-                            && node.transfers.handle_event(now, &mut node.ep, &e);
-                        if !consumed {
-                            node.events.push((now - self.start, e));
-                        }
                     }
                 }
             }
-            for peer in accept {
-                let _ = self.nodes[i].ep.accept(now, &peer);
+            busy |= self.run_storage(i);
+            while let Some(event) = self.nodes[i].node.poll_event() {
+                busy = true;
+                self.deliver(i, event);
             }
-            busy |= self.run_transfers(i);
             if !busy {
                 return;
             }
         }
     }
 
-    /// Executes node `i`'s storage actions and hands its transfer events on;
-    /// true if anything happened.
-    fn run_transfers(&mut self, i: usize) -> bool {
+    /// Answers node `i`'s storage actions, in an order shuffled by the
+    /// seed; true if any was answered.
+    fn run_storage(&mut self, i: usize) -> bool {
         let now = self.now;
-        let node = &mut self.nodes[i];
-        let mut busy = false;
-        while let Some(action) = node.transfers.poll_action() {
-            busy = true;
-            node.storage_queue.push(action);
+        let host = &mut self.nodes[i];
+        while let Some(action) = host.node.poll_storage() {
+            host.storage_queue.push(action);
         }
-        if node.storage_up {
-            for action in std::mem::take(&mut node.storage_queue) {
-                let result = node.storage.execute(&action);
-                node.transfers
-                    .handle_storage(now, &mut node.ep, action.req(), result);
-                busy = true;
+        if !host.storage_up || host.storage_queue.is_empty() {
+            return false;
+        }
+        let mut batch = std::mem::take(&mut host.storage_queue);
+        host.storage_rng.shuffle(&mut batch);
+        for action in batch {
+            let result = host.storage.execute(&action);
+            host.node.handle_storage(now, action.req(), result);
+        }
+        true
+    }
+
+    /// What node `i`'s application does with an event: records it, and
+    /// accepts calls and offers if told to.
+    fn deliver(&mut self, i: usize, event: NodeEvent) {
+        let now = self.now;
+        let at = now - self.start;
+        let host = &mut self.nodes[i];
+        match event {
+            NodeEvent::Endpoint(e) => {
+                if let EndpointEvent::Incoming { peer, .. } = &e
+                    && host.auto_accept
+                {
+                    let _ = host.node.accept(now, peer);
+                }
+                host.events.push((at, e));
+            }
+            NodeEvent::Transfer(e) => {
+                if let TransferEvent::Offered { key, .. } = &e
+                    && let Some(dir) = host.accept_into.clone()
+                {
+                    let _ = host.node.accept_transfer(now, key, dir);
+                }
+                host.transfer_events.push((at, e));
             }
         }
-        while let Some(e) = node.transfers.poll_event() {
-            busy = true;
-            if let TransferEvent::Offered { key, .. } = &e
-                && let Some(dir) = node.accept_into.clone()
-            {
-                let _ = node.transfers.accept(now, &mut node.ep, key, dir);
-            }
-            node.transfer_events.push((now - self.start, e));
-        }
-        busy
     }
 
     /// Restarts node `i`'s process: a fresh endpoint and fresh transfers
@@ -426,9 +431,8 @@ impl World {
         let seed = self.seed ^ (0x1000 * self.restarts + i as u64);
         let config = EndpointConfig::new(token, dtls_cert(), seed);
         let node = &mut self.nodes[i];
-        node.ep = Endpoint::new(config, now);
-        node.ep.add_local_address(now, node.addr);
-        node.transfers = Transfers::new(TransferConfig::new(seed));
+        node.node = Node::new(NodeConfig::new(config), now);
+        node.node.add_local_address(now, node.addr);
         node.storage_queue.clear();
         // A new process: what the old one told its application is gone with it.
         node.events.clear();
@@ -436,7 +440,7 @@ impl World {
         node.conn = ConnId(1000 * self.restarts + i as u64);
         let conn = node.conn;
         self.hub.handle_input(now, HubInput::Opened(conn));
-        self.nodes[i].ep.hub_connected(now);
+        self.nodes[i].node.handle_hub_opened(now);
         self.flush_node(i);
     }
 
@@ -444,7 +448,7 @@ impl World {
     /// connection open (10 s of virtual time at most).
     pub fn connect_pair(&mut self, i: usize, j: usize) -> Result<(), String> {
         let peer = self.nodes[j].name.clone();
-        self.with(i, |ep, now| ep.connect(now, &peer, None))
+        self.with(i, |node, now| node.connect(now, &peer, None))
             .map_err(|e| e.to_string())?;
         let open = self.run_until(Duration::from_secs(10), |w| {
             [i, j]
@@ -466,7 +470,7 @@ impl World {
         self.hub_alive = false;
         self.hub_queue.clear();
         for i in 0..self.nodes.len() {
-            self.nodes[i].ep.hub_closed(now);
+            self.nodes[i].node.handle_hub_closed(now);
             self.flush_node(i);
         }
     }
@@ -491,7 +495,7 @@ impl World {
             self.nodes[i].conn = ConnId(1000 * self.restarts + i as u64);
             let conn = self.nodes[i].conn;
             self.hub.handle_input(now, HubInput::Opened(conn));
-            self.nodes[i].ep.hub_connected(now);
+            self.nodes[i].node.handle_hub_opened(now);
             self.flush_node(i);
         }
     }
@@ -533,31 +537,19 @@ impl World {
             .collect();
         let first_file = all.len();
         all.extend(entries);
-        let node = &mut self.nodes[i];
-        let key = node
-            .transfers
-            .send(now, &mut node.ep, &Self::user(peer), all)
+        let host = &mut self.nodes[i];
+        // Its reads wait in the node until the next flush: the sources go in first.
+        let key = host
+            .node
+            .send_files(now, &Self::user(peer), all)
             .map_err(|e| e.to_string())?;
         for (n, (_, data)) in files.iter().enumerate() {
-            node.storage
+            host.storage
                 .sources
                 .insert((key.id, (first_file + n) as u32), data.to_vec());
         }
         self.flush_node(i);
         Ok(key)
-    }
-
-    /// Runs a closure against node `i`'s transfers and endpoint, then routes.
-    pub fn with_transfers<R>(
-        &mut self,
-        i: usize,
-        f: impl FnOnce(&mut Transfers, &mut Endpoint, Instant) -> R,
-    ) -> R {
-        let now = self.now;
-        let node = &mut self.nodes[i];
-        let r = f(&mut node.transfers, &mut node.ep, now);
-        self.flush_node(i);
-        r
     }
 
     /// True once node `i` has seen a transfer event matching `f`.

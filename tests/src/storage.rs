@@ -173,6 +173,10 @@ impl MemStorage {
                 self.files.remove(&full(path));
                 StorageResult::Done
             }
+            StorageAction::ReleaseSources { transfer, .. } => {
+                self.sources.retain(|(id, _), _| *id != transfer.id);
+                StorageResult::Done
+            }
         }
     }
 }

@@ -47,7 +47,7 @@ fn lossy_pair(seed: u64, deadline: bool) -> Result<World, String> {
         }
     });
     for n in &mut w.nodes {
-        n.transfers_enabled = false;
+        n.node.set_transfers(false);
     }
     for i in 0..2 {
         w.set_inbound(
@@ -96,7 +96,8 @@ fn tight_loop(seed: u64, closer: usize, deadline: bool) -> Result<usize, String>
         let label = format!("t{k}");
         let ch = w
             .with(0, |ep, now| {
-                ep.open_channel(now, &World::user("bob"), &label)
+                ep.endpoint_mut()
+                    .open_channel(now, &World::user("bob"), &label)
             })
             .map_err(|e| e.to_string())?;
         let settled = w.run_until(SETTLE, |w| {
@@ -116,12 +117,16 @@ fn tight_loop(seed: u64, closer: usize, deadline: bool) -> Result<usize, String>
         }
         let theirs = opened(&w, 1, &label).ok_or("bob lost the channel")?;
         if closer != 1 {
-            w.with(0, |ep, now| ep.close_channel(now, &World::user("bob"), ch))
-                .map_err(|e| e.to_string())?;
+            w.with(0, |ep, now| {
+                ep.endpoint_mut()
+                    .close_channel(now, &World::user("bob"), ch)
+            })
+            .map_err(|e| e.to_string())?;
         }
         if closer != 0 {
             w.with(1, |ep, now| {
-                ep.close_channel(now, &World::user("alice"), theirs)
+                ep.endpoint_mut()
+                    .close_channel(now, &World::user("alice"), theirs)
             })
             .map_err(|e| e.to_string())?;
         }
@@ -131,7 +136,7 @@ fn tight_loop(seed: u64, closer: usize, deadline: bool) -> Result<usize, String>
     }
     // The connection itself is unharmed.
     w.with(0, |ep, now| {
-        ep.send(
+        ep.send_message(
             now,
             &World::user("bob"),
             "chat",

@@ -58,7 +58,7 @@ fn heard(w: &World, i: usize, text: &str) -> bool {
 
 fn say(w: &mut World, from: usize, to: &str, text: &str) -> Result<(), String> {
     w.with(from, |ep, now| {
-        ep.send(now, &World::user(to), "chat", &Data::Text(text.into()))
+        ep.send_message(now, &World::user(to), "chat", &Data::Text(text.into()))
     })
     .map_err(|e| format!("send {text}: {e}"))
 }
@@ -88,7 +88,7 @@ fn after_bob_dies(idle: Duration, seed: u64) -> Result<(), String> {
             events(&w, 0)
         ));
     }
-    if w.nodes[0].ep.peer_state(&World::user("bob")).is_some() {
+    if w.nodes[0].node.peer_state(&World::user("bob")).is_some() {
         return Err("the dead peer is still listed".into());
     }
     eprintln!("seed {seed}: noticed after {noticed:?}, closed {given_up:?} later");

@@ -55,7 +55,7 @@ fn open_pair(w: &mut World, a: usize, b: usize) -> Result<(), String> {
 fn say(w: &mut World, from: usize, to: usize, text: &str) -> Result<(), String> {
     let peer = w.nodes[to].name.clone();
     w.with(from, |ep, now| {
-        ep.send(now, &peer, "chat", &Data::Text(text.into()))
+        ep.send_message(now, &peer, "chat", &Data::Text(text.into()))
     })
     .map_err(|e| format!("send {text}: {e}"))
 }
@@ -98,7 +98,7 @@ fn connect_by_name_and_exchange_messages_both_ways() {
             say(&mut w, 1, 0, &format!("b{n}"))?;
         }
         w.with(1, |ep, now| {
-            ep.send(
+            ep.send_message(
                 now,
                 &World::user("alice"),
                 "blob",
@@ -171,7 +171,7 @@ fn connecting_to_an_unknown_user_fails_with_ebaddest() {
 #[test]
 fn connecting_without_a_hub_session_is_enosrv() {
     let mut w = World::new(3, &["alice", "bob"]);
-    w.with(0, |ep, now| ep.hub_closed(now));
+    w.with(0, |ep, now| ep.handle_hub_closed(now));
     let err = w
         .with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
         .unwrap_err();
@@ -221,7 +221,7 @@ fn a_rejected_attempt_fails_with_erejected() {
         let rejected = w.run_until(Duration::from_secs(1), |w| {
             w.saw(0, |e| matches!(e, EndpointEvent::PeerFailed { code: ErrorCode::Rejected, reason, .. } if reason == "busy"))
         });
-        if rejected && w.nodes[0].ep.peer_state(&World::user("bob")).is_none() {
+        if rejected && w.nodes[0].node.peer_state(&World::user("bob")).is_none() {
             Ok(())
         } else {
             Err(events(&w, 0))
@@ -289,7 +289,7 @@ fn a_peer_that_closes_is_reported_closed() {
             w.saw(0, |e| matches!(e, EndpointEvent::PeerClosed { .. }))
         });
         let local = w.saw(1, |e| matches!(e, EndpointEvent::PeerClosed { .. }));
-        if closed && local && w.nodes[0].ep.peer_state(&World::user("bob")).is_none() {
+        if closed && local && w.nodes[0].node.peer_state(&World::user("bob")).is_none() {
             Ok(())
         } else {
             Err(format!("{}\n{}", events(&w, 0), events(&w, 1)))
@@ -361,7 +361,7 @@ fn media_added_after_connect_is_negotiated_on_the_data_channel_only() {
         w.settle(Duration::from_millis(500));
         let before: Vec<usize> = w.nodes.iter().map(|n| n.frames_to_hub.len()).collect();
         w.with(0, |ep, now| {
-            ep.add_media(
+            ep.endpoint_mut().add_media(
                 now,
                 &World::user("bob"),
                 MediaKind::Audio,
@@ -499,7 +499,7 @@ fn an_expired_token_without_a_refresh_token_ends_the_session_clearly() {
         })
     });
     assert!(ended, "{}", events(&w, 0));
-    assert!(!w.nodes[0].ep.is_ready());
+    assert!(!w.nodes[0].node.is_hub_ready());
 }
 
 #[test]
@@ -522,7 +522,7 @@ fn an_incoming_attempt_left_unanswered_expires() {
         let took = w.elapsed() - start;
         if !expired
             || took > Duration::from_millis(25_100)
-            || w.nodes[0].ep.peer_state(&World::user("alice")).is_some()
+            || w.nodes[0].node.peer_state(&World::user("alice")).is_some()
         {
             return Err(format!("after {took:?}: {}", events(&w, 0)));
         }
@@ -585,7 +585,8 @@ fn extra_channels_open_carry_bytes_and_close_without_the_hub() {
         let before: Vec<usize> = w.nodes.iter().map(|n| n.frames_to_hub.len()).collect();
         let ch = w
             .with(0, |ep, now| {
-                ep.open_channel(now, &World::user("bob"), "file")
+                ep.endpoint_mut()
+                    .open_channel(now, &World::user("bob"), "file")
             })
             .map_err(|e| e.to_string())?;
         let opened = w.run_until(Duration::from_secs(2), |w| {
@@ -604,7 +605,8 @@ fn extra_channels_open_carry_bytes_and_close_without_the_hub() {
         let due = w
             .with(0, |ep, now| {
                 for chunk in [&b"chunk"[..], b"two", b"three"] {
-                    ep.channel_write(now, &World::user("bob"), ch, chunk)?;
+                    ep.endpoint_mut()
+                        .channel_write(now, &World::user("bob"), ch, chunk)?;
                 }
                 Ok::<_, brume_proto::endpoint::EndpointError>(
                     ep.poll_timeout().is_some_and(|t| t <= now),
@@ -625,8 +627,11 @@ fn extra_channels_open_carry_bytes_and_close_without_the_hub() {
                 .collect();
             data == [&b"chunk"[..], b"two", b"three"]
         });
-        w.with(0, |ep, now| ep.close_channel(now, &World::user("bob"), ch))
-            .map_err(|e| e.to_string())?;
+        w.with(0, |ep, now| {
+            ep.endpoint_mut()
+                .close_channel(now, &World::user("bob"), ch)
+        })
+        .map_err(|e| e.to_string())?;
         let closed = w.run_until(Duration::from_secs(2), |w| {
             w.saw(1, |e| matches!(e, EndpointEvent::ChannelClosed { .. }))
         });
@@ -650,7 +655,7 @@ fn a_track_is_removed_over_the_data_channel() {
         let mut w = World::new(seed, &["alice", "bob"]);
         open_pair(&mut w, 0, 1)?;
         w.with(0, |ep, now| {
-            ep.add_media(
+            ep.endpoint_mut().add_media(
                 now,
                 &World::user("bob"),
                 MediaKind::Video,
@@ -667,17 +672,32 @@ fn a_track_is_removed_over_the_data_channel() {
                         ..
                     }
                 )
-            }) && !w.nodes[0].ep.media(&World::user("bob")).is_empty()
+            }) && !w.nodes[0]
+                .node
+                .endpoint()
+                .media(&World::user("bob"))
+                .is_empty()
         });
-        let Some((mid, _)) = w.nodes[0].ep.media(&World::user("bob")).first().copied() else {
+        let Some((mid, _)) = w.nodes[0]
+            .node
+            .endpoint()
+            .media(&World::user("bob"))
+            .first()
+            .copied()
+        else {
             return Err("alice lists no track".into());
         };
-        if !added || w.nodes[1].ep.media(&World::user("alice")) != [(mid, MediaKind::Video)] {
+        if !added
+            || w.nodes[1].node.endpoint().media(&World::user("alice")) != [(mid, MediaKind::Video)]
+        {
             return Err(events(&w, 1));
         }
         let before: Vec<usize> = w.nodes.iter().map(|n| n.frames_to_hub.len()).collect();
-        w.with(0, |ep, now| ep.remove_media(now, &World::user("bob"), mid))
-            .map_err(|e| e.to_string())?;
+        w.with(0, |ep, now| {
+            ep.endpoint_mut()
+                .remove_media(now, &World::user("bob"), mid)
+        })
+        .map_err(|e| e.to_string())?;
         let stopped = w.run_until(Duration::from_secs(3), |w| {
             w.saw(1, |e| matches!(e, EndpointEvent::MediaChanged { mid: m, direction: Direction::Inactive, .. } if *m == mid))
         });

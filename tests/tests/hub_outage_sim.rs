@@ -67,7 +67,7 @@ fn a_transfer_started_before_the_hub_died_completes_without_it() {
             if !w.saw(i, |e| matches!(e, EndpointEvent::HubClosed { .. })) {
                 return Err(format!("node {i} was not told the hub went away"));
             }
-            if w.nodes[i].ep.is_ready() {
+            if w.nodes[i].node.is_hub_ready() {
                 return Err(format!("node {i} thinks the hub is still there"));
             }
         }
@@ -79,14 +79,14 @@ fn a_transfer_started_before_the_hub_died_completes_without_it() {
 fn after_the_hub_returns_the_endpoint_signs_in_and_watches_again() {
     for_seeds(|seed| {
         let mut w = connected(seed, &["alice", "bob"])?;
-        w.with(0, |ep, _| ep.subscribe(vec![World::user("carol")]))
+        w.with(0, |ep, now| ep.subscribe(now, vec![World::user("carol")]))
             .map_err(|e| e.to_string())?;
         w.settle(Duration::from_millis(200));
         w.kill_hub();
         w.settle(Duration::from_secs(3));
         // The open connection carries on: a message still crosses.
         w.with(1, |ep, now| {
-            ep.send(
+            ep.send_message(
                 now,
                 &World::user("alice"),
                 "chat",

@@ -119,9 +119,7 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
         executable: false,
     }));
     let err = w
-        .with_transfers(0, |t, ep, now| {
-            t.send(now, ep, &World::user("bob"), entries)
-        })
+        .with(0, |n, now| n.send_files(now, &World::user("bob"), entries))
         .unwrap_err();
     let TransferError::BadEntries(message) = err else {
         panic!("{err:?}");
@@ -151,28 +149,29 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
     assert_eq!(at_limit.len(), MAX_ENTRIES);
     let name_bytes: usize = at_limit.iter().map(|e| e.path.len()).sum();
     assert!(name_bytes < MAX_PATH_BYTES);
-    w.with_transfers(0, |t, ep, now| {
-        t.send(now, ep, &World::user("bob"), at_limit)
-    })
-    .unwrap();
+    w.with(0, |n, now| n.send_files(now, &World::user("bob"), at_limit))
+        .unwrap();
 }
 
 /// Opens a transfer channel from alice (transfers off) and sends `messages`.
 fn hostile(seed: u64, messages: Vec<Wire<'static>>) -> World {
     let mut w = pair(seed);
-    w.nodes[0].transfers_enabled = false;
+    w.nodes[0].node.set_transfers(false);
     let bob = World::user("bob");
     let ch = w
         .with(0, |ep, now| {
-            ep.open_channel(now, &bob, "brume-ft/00000000000000ab")
+            ep.endpoint_mut()
+                .open_channel(now, &bob, "brume-ft/00000000000000ab")
         })
         .unwrap();
     w.run_until(Duration::from_secs(2), |w| {
         w.saw(0, |e| matches!(e, EndpointEvent::ChannelOpen { .. }))
     });
     for m in messages {
-        w.with(0, |ep, now| ep.channel_write(now, &bob, ch, &m.encode()))
-            .unwrap();
+        w.with(0, |ep, now| {
+            ep.endpoint_mut().channel_write(now, &bob, ch, &m.encode())
+        })
+        .unwrap();
     }
     w.run_until(Duration::from_secs(3), |w| cancelled(w, 1).is_some());
     w.run_until(Duration::from_secs(3), |w| told(w).is_some());

@@ -9,12 +9,13 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use brume_proto::endpoint::{Endpoint, EndpointConfig};
+use brume_proto::endpoint::EndpointConfig;
+use brume_proto::node::{Node, NodeConfig, NodeEvent};
 use brume_proto::signal::UserName;
 use brume_proto::transfer::wire::{Control, Wire};
 use brume_proto::transfer::{
-    Entry, EntryKind, Hash, TransferConfig, TransferEvent, TransferKey, TransferState, Transfers,
-    block_size, content_hash, hash_block,
+    Entry, EntryKind, Hash, TransferEvent, TransferKey, TransferState, block_size, content_hash,
+    hash_block,
 };
 use brume_tests::storage::MemStorage;
 use proptest::prelude::*;
@@ -99,8 +100,7 @@ fn bytes(t: u8, f: usize, len: usize) -> Vec<u8> {
 
 struct Harness {
     now: Instant,
-    ep: Endpoint,
-    t: Transfers,
+    t: Node,
     disk: MemStorage,
     /// Every transfer the application was offered, in order.
     offered: Vec<TransferKey>,
@@ -113,20 +113,22 @@ impl Harness {
     fn drain(&mut self) {
         loop {
             let mut busy = false;
-            while let Some(action) = self.t.poll_action() {
+            while let Some(action) = self.t.poll_storage() {
                 busy = true;
                 let result = self.disk.execute(&action);
-                self.t
-                    .handle_storage(self.now, &mut self.ep, action.req(), result);
+                self.t.handle_storage(self.now, action.req(), result);
             }
             while let Some(e) = self.t.poll_event() {
                 busy = true;
-                if let TransferEvent::Offered { key, .. } = &e {
-                    self.offered.push(key.clone());
+                if let NodeEvent::Transfer(e) = e {
+                    if let TransferEvent::Offered { key, .. } = &e {
+                        self.offered.push(key.clone());
+                    }
+                    self.events.push(e);
                 }
-                self.events.push(e);
             }
-            let _ = self.ep.poll_output();
+            // Nothing is connected: what the node would send goes nowhere.
+            while self.t.poll_transmit().is_some() || self.t.poll_hub().is_some() {}
             if !busy {
                 return;
             }
@@ -134,8 +136,7 @@ impl Harness {
     }
 
     fn message(&mut self, key: &TransferKey, msg: &Wire) {
-        self.t
-            .fuzz_message(self.now, &mut self.ep, key, &msg.encode());
+        self.t.fuzz_message(self.now, key, &msg.encode());
     }
 }
 
@@ -143,8 +144,10 @@ fn run(steps: &[Step]) -> Result<(), String> {
     let now = brume_tests::origin();
     let mut h = Harness {
         now,
-        ep: Endpoint::new(EndpointConfig::new("token".into(), cert(), 1), now),
-        t: Transfers::new(TransferConfig::new(1)),
+        t: Node::new(
+            NodeConfig::new(EndpointConfig::new("token".into(), cert(), 1)),
+            now,
+        ),
         disk: MemStorage::new(),
         offered: Vec::new(),
         events: Vec::new(),
@@ -184,7 +187,7 @@ fn run(steps: &[Step]) -> Result<(), String> {
         },
     );
     h.drain();
-    h.t.accept(now, &mut h.ep, &good_key, "inbox".into())
+    h.t.accept_transfer(now, &good_key, "inbox".into())
         .map_err(|e| format!("accepting the good transfer: {e}"))?;
     h.drain();
 
@@ -261,7 +264,7 @@ fn run(steps: &[Step]) -> Result<(), String> {
                     reason: "bye".into(),
                 }),
             ),
-            Step::Raw(t, b) => h.t.fuzz_message(now, &mut h.ep, &keys[*t as usize], b),
+            Step::Raw(t, b) => h.t.fuzz_message(now, &keys[*t as usize], b),
             Step::Accept(n) | Step::Reject(n) | Step::AppCancel(n) => {
                 let mallorys: Vec<TransferKey> = h
                     .offered
@@ -279,9 +282,9 @@ fn run(steps: &[Step]) -> Result<(), String> {
                     continue;
                 }
                 let r = match step {
-                    Step::Accept(_) => h.t.accept(now, &mut h.ep, key, "inbox".into()),
-                    Step::Reject(_) => h.t.reject(now, &mut h.ep, key, "no"),
-                    _ => h.t.cancel(now, &mut h.ep, key, "no"),
+                    Step::Accept(_) => h.t.accept_transfer(now, key, "inbox".into()),
+                    Step::Reject(_) => h.t.reject_transfer(now, key, "no"),
+                    _ => h.t.cancel_transfer(now, key, "no"),
                 };
                 if let Err(e) = r {
                     return Err(format!("the application's call on {key:?} failed: {e}"));
@@ -292,8 +295,11 @@ fn run(steps: &[Step]) -> Result<(), String> {
         h.now += Duration::from_millis(10);
     }
     // The good transfer was never touched: it is still waiting for its data.
-    if h.t.state(&good_key) != Some(TransferState::Connected) {
-        return Err(format!("the good transfer is {:?}", h.t.state(&good_key)));
+    if h.t.transfer_state(&good_key) != Some(TransferState::Connected) {
+        return Err(format!(
+            "the good transfer is {:?}",
+            h.t.transfer_state(&good_key)
+        ));
     }
     let msg = Wire::Data {
         file: 0,

@@ -60,10 +60,10 @@ fn run(seed: u64, ops: &[Op]) -> Result<(), String> {
             Op::Send(i, kib) => {
                 let peer = if *i == 0 { "bob" } else { "alice" };
                 let to = World::user(peer);
-                if w.nodes[*i].ep.peer_state(&to) != Some("open") {
+                if w.nodes[*i].node.peer_state(&to) != Some("open") {
                     let _ = w.with(*i, |ep, now| ep.connect(now, &to, None));
                     w.run_until(Duration::from_secs(10), |w| {
-                        w.nodes[*i].ep.peer_state(&to) == Some("open")
+                        w.nodes[*i].node.peer_state(&to) == Some("open")
                     });
                 }
                 n += 1;
@@ -76,15 +76,15 @@ fn run(seed: u64, ops: &[Op]) -> Result<(), String> {
                 }
             }
             Op::Cancel(i, k) => {
-                let key = w.nodes[*i].transfers.keys().nth(*k).cloned();
+                let key = w.nodes[*i].node.transfers().keys().nth(*k).cloned();
                 if let Some(key) = key {
-                    let _ = w.with_transfers(*i, |t, ep, now| t.cancel(now, ep, &key, "test"));
+                    let _ = w.with(*i, |n, now| n.cancel_transfer(now, &key, "test"));
                 }
             }
             Op::Reject(k) => {
-                let key = w.nodes[1].transfers.keys().nth(*k).cloned();
+                let key = w.nodes[1].node.transfers().keys().nth(*k).cloned();
                 if let Some(key) = key {
-                    let _ = w.with_transfers(1, |t, ep, now| t.reject(now, ep, &key, "no"));
+                    let _ = w.with(1, |n, now| n.reject_transfer(now, &key, "no"));
                 }
             }
             Op::Outage(i, ms) => {
@@ -109,13 +109,15 @@ fn run(seed: u64, ops: &[Op]) -> Result<(), String> {
     }
     w.with(1, |_, _| ());
     let quiet = w.run_until(Duration::from_secs(120), |w| {
-        w.nodes.iter().all(|n| n.transfers.keys().next().is_none())
+        w.nodes
+            .iter()
+            .all(|n| n.node.transfers().keys().next().is_none())
     });
     if !quiet {
         let left: Vec<Vec<&TransferKey>> = w
             .nodes
             .iter()
-            .map(|n| n.transfers.keys().collect())
+            .map(|n| n.node.transfers().keys().collect())
             .collect();
         return Err(format!("transfers never ended: {left:?}"));
     }

@@ -212,7 +212,8 @@ fn lossy_transfer(
     let stats = [("alice", "bob"), ("bob", "alice")].map(|(me, them)| {
         let i = usize::from(me == "bob");
         w.nodes[i]
-            .ep
+            .node
+            .endpoint()
             .fec_stats(&World::user(them))
             .unwrap_or_default()
     });
@@ -368,10 +369,10 @@ fn a_restarted_receiver_resumes_from_what_it_holds() {
         // Alice finds the path gone, offers an ICE restart, is refused, and
         // closes the dead connection; her transfer ends with it.
         let gone = w.run_until(Duration::from_secs(40), |w| {
-            cancelled(w, 0).is_some() && w.nodes[0].ep.peer_state(&World::user("bob")).is_none()
+            cancelled(w, 0).is_some() && w.nodes[0].node.peer_state(&World::user("bob")).is_none()
         });
         if !gone {
-            let state = w.nodes[0].ep.peer_state(&World::user("bob"));
+            let state = w.nodes[0].node.peer_state(&World::user("bob"));
             return Err(format!("the old connection lingers: {state:?}"));
         }
         // Reconnect and send the same content again.
@@ -379,7 +380,7 @@ fn a_restarted_receiver_resumes_from_what_it_holds() {
         w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
             .map_err(|e| e.to_string())?;
         w.run_until(Duration::from_secs(10), |w| {
-            w.nodes[0].ep.peer_state(&World::user("bob")) == Some("open")
+            w.nodes[0].node.peer_state(&World::user("bob")) == Some("open")
         });
         let reads_before = w.nodes[0].storage.log.len();
         let key = w.send_files(0, "bob", &[("movie.mkv", &data)])?;
@@ -417,7 +418,7 @@ fn cancel_while_inviting_is_seen_by_both_sides() {
     w.run_until(Duration::from_secs(5), |w| {
         w.saw_transfer(1, |e| matches!(e, TransferEvent::Offered { .. }))
     });
-    w.with_transfers(0, |t, ep, now| t.cancel(now, ep, &key, "changed my mind"))
+    w.with(0, |n, now| n.cancel_transfer(now, &key, "changed my mind"))
         .unwrap();
     assert!(w.run_until(Duration::from_secs(5), |w| cancelled(w, 1).is_some()));
     assert_eq!(cancelled(&w, 1), Some(("changed my mind".into(), true)));
@@ -433,8 +434,8 @@ fn reject_is_seen_by_the_sender() {
     w.run_until(Duration::from_secs(5), |w| {
         w.saw_transfer(1, |e| matches!(e, TransferEvent::Offered { .. }))
     });
-    let key = w.nodes[1].transfers.keys().next().unwrap().clone();
-    w.with_transfers(1, |t, ep, now| t.reject(now, ep, &key, "no thanks"))
+    let key = w.nodes[1].node.transfers().keys().next().unwrap().clone();
+    w.with(1, |n, now| n.reject_transfer(now, &key, "no thanks"))
         .unwrap();
     assert!(w.run_until(Duration::from_secs(5), |w| cancelled(w, 0).is_some()));
     assert_eq!(cancelled(&w, 0), Some(("no thanks".into(), true)));
@@ -458,8 +459,8 @@ fn cancel_while_connecting_and_while_connected() {
             )
         })
     });
-    let key = w.nodes[1].transfers.keys().next().unwrap().clone();
-    w.with_transfers(1, |t, ep, now| t.cancel(now, ep, &key, "stop"))
+    let key = w.nodes[1].node.transfers().keys().next().unwrap().clone();
+    w.with(1, |n, now| n.cancel_transfer(now, &key, "stop"))
         .unwrap();
     assert!(w.run_until(Duration::from_secs(5), |w| cancelled(w, 0).is_some()));
     assert_eq!(cancelled(&w, 0), Some(("stop".into(), true)));
@@ -469,7 +470,7 @@ fn cancel_while_connecting_and_while_connected() {
     let data = content(5, 8 << 20);
     let key = w.send_files(0, "bob", &[("b.bin", &data)]).unwrap();
     w.run_until(Duration::from_secs(30), |w| temp_len(w, 1) >= 2 << 20);
-    w.with_transfers(0, |t, ep, now| t.cancel(now, ep, &key, "out of time"))
+    w.with(0, |n, now| n.cancel_transfer(now, &key, "out of time"))
         .unwrap();
     assert!(w.run_until(Duration::from_secs(5), |w| cancelled(w, 1).is_some()));
     assert_eq!(cancelled(&w, 1), Some(("out of time".into(), true)));
@@ -485,7 +486,7 @@ fn cancel_while_connecting_and_while_connected() {
     let key = w.send_files(0, "bob", &[("c.txt", b"tiny")]).unwrap();
     assert!(w.run_until(Duration::from_secs(5), |w| done(w, 0)));
     assert!(
-        w.with_transfers(0, |t, ep, now| t.cancel(now, ep, &key, "late"))
+        w.with(0, |n, now| n.cancel_transfer(now, &key, "late"))
             .is_err()
     );
 }
@@ -502,7 +503,7 @@ fn several_transfers_run_at_once_in_both_directions_beside_chat() {
         w.send_files(1, "alice", &[("c.bin", &c)])?;
         for n in 0..10 {
             w.with(0, |ep, now| {
-                ep.send(
+                ep.send_message(
                     now,
                     &World::user("bob"),
                     "chat",
@@ -559,10 +560,11 @@ fn hostile(
     messages: impl Fn() -> Vec<Wire<'static>>,
 ) -> (Option<(String, bool)>, World) {
     let mut w = pair(seed).unwrap();
-    w.nodes[0].transfers_enabled = false;
+    w.nodes[0].node.set_transfers(false);
     let ch = w
         .with(0, |ep, now| {
-            ep.open_channel(now, &World::user("bob"), "brume-ft/00000000000000aa")
+            ep.endpoint_mut()
+                .open_channel(now, &World::user("bob"), "brume-ft/00000000000000aa")
         })
         .unwrap();
     w.run_until(Duration::from_secs(2), |w| {
@@ -570,7 +572,8 @@ fn hostile(
     });
     for m in messages() {
         w.with(0, |ep, now| {
-            ep.channel_write(now, &World::user("bob"), ch, &m.encode())
+            ep.endpoint_mut()
+                .channel_write(now, &World::user("bob"), ch, &m.encode())
         })
         .unwrap();
         w.settle(Duration::from_millis(50));

@@ -74,7 +74,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
     } else {
         // The hub answers with the current presence, then every change.
         let watch = vec![chat.peer.clone()];
-        s.client.with(|ep, _, _| ep.subscribe(watch))?;
+        s.client.with(|node, now| node.subscribe(now, watch))?;
     }
     let result = chat.run(&mut s, &lines);
     s.close();
@@ -278,6 +278,6 @@ impl Chat {
 /// Bytes on the main channel to `peer` that it has not acknowledged yet.
 fn queued(s: &mut Session, peer: &UserName) -> usize {
     s.client
-        .with(|ep, _, _| ep.main_buffered_amount(peer))
+        .with(|node, _| node.endpoint_mut().main_buffered_amount(peer))
         .unwrap_or(0)
 }

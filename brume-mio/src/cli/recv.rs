@@ -119,7 +119,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
                         "refused a connection from {peer} (not one of --from)"
                     ));
                     let reason = format!("{me} accepts only other users");
-                    let _ = s.client.with(|ep, _, now| ep.reject(now, &peer, &reason));
+                    let _ = s.client.with(|node, now| node.reject(now, &peer, &reason));
                 }
             }
             ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer }) => {

@@ -36,6 +36,7 @@
 //! States, as Galène's: `inviting → connecting → connected → done → closed`,
 //! and from any state `cancelled → closed`.
 
+mod channels;
 mod manifest;
 pub mod names;
 mod offer;
@@ -50,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use str0m::channel::ChannelId;
 
+pub use channels::Channels;
 pub use manifest::{
     Entry, EntryKind, Hash, MAX_ENTRIES, MAX_PATH_BYTES, block_count, block_len, block_size,
     content_hash, hash_block,
@@ -59,7 +61,7 @@ pub use receiver::FILES_IN_FLIGHT;
 pub use storage::{RequestId, StorageAction, StorageResult, TargetPath};
 pub use window::{SendWindow, WindowLimits};
 
-use crate::endpoint::{Endpoint, EndpointEvent};
+use crate::endpoint::EndpointEvent;
 use crate::signal::UserName;
 use receiver::Receiver;
 use sender::Sender;
@@ -363,12 +365,12 @@ impl Transfers {
     pub fn send(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         peer: &UserName,
         entries: Vec<SourceEntry>,
     ) -> Result<TransferKey, TransferError> {
         let sender = Sender::new(entries).map_err(TransferError::BadEntries)?;
-        if ep.peer_state(peer) != Some("open") {
+        if !ep.is_open(peer) {
             return Err(TransferError::Endpoint(
                 crate::endpoint::EndpointError::NotOpen(peer.clone()),
             ));
@@ -405,7 +407,7 @@ impl Transfers {
     pub fn accept(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         dir: String,
     ) -> Result<(), TransferError> {
@@ -419,7 +421,7 @@ impl Transfers {
     pub fn reject(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
@@ -450,7 +452,7 @@ impl Transfers {
     pub fn cancel(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
@@ -470,7 +472,12 @@ impl Transfers {
 
     /// Hands an endpoint event over; true if it was about a transfer (and is
     /// consumed), false if the application should see it.
-    pub fn handle_event(&mut self, now: Instant, ep: &mut Endpoint, event: &EndpointEvent) -> bool {
+    pub fn handle_event(
+        &mut self,
+        now: Instant,
+        ep: &mut dyn Channels,
+        event: &EndpointEvent,
+    ) -> bool {
         match event {
             EndpointEvent::ChannelOpen {
                 peer,
@@ -539,7 +546,7 @@ impl Transfers {
     pub fn handle_storage(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         req: RequestId,
         result: StorageResult,
     ) {
@@ -588,7 +595,7 @@ impl Transfers {
     pub fn fuzz_message(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         bytes: &[u8],
     ) {
@@ -598,7 +605,7 @@ impl Transfers {
     // ----- shared machinery -----
 
     /// A message arrived on a transfer's channel.
-    fn on_wire(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey, bytes: &[u8]) {
+    fn on_wire(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey, bytes: &[u8]) {
         match Wire::decode(bytes, crate::endpoint::MAX_MESSAGE_LEN) {
             Ok(msg) if key.outgoing => self.sender_message(now, ep, key, msg),
             Ok(msg) => self.receiver_message(now, ep, key, msg),
@@ -654,7 +661,7 @@ impl Transfers {
     }
 
     /// Writes queued frames while the channel takes them.
-    fn flush(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    fn flush(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
         let Some(t) = self.transfers.get_mut(key) else {
             return;
         };
@@ -708,7 +715,7 @@ impl Transfers {
     }
 
     /// Flushes and moves along every transfer with `peer`.
-    fn wake_peer(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
+    fn wake_peer(&mut self, now: Instant, ep: &mut dyn Channels, peer: &UserName) {
         for key in self.keys_of(peer) {
             self.flush(now, ep, &key);
             if key.outgoing {
@@ -736,7 +743,7 @@ impl Transfers {
 
     /// Tells `peer`'s window what its transfer channels still hold, and so
     /// how much has been acknowledged since it last looked.
-    fn observe_window(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
+    fn observe_window(&mut self, now: Instant, ep: &mut dyn Channels, peer: &UserName) {
         let buffered: usize = self
             .channels_of(peer)
             .into_iter()
@@ -746,7 +753,7 @@ impl Transfers {
     }
 
     /// Bytes queued on the transfer's channel plus its outbox.
-    fn queued(&self, ep: &mut Endpoint, key: &TransferKey) -> usize {
+    fn queued(&self, ep: &mut dyn Channels, key: &TransferKey) -> usize {
         let Some(t) = self.transfers.get(key) else {
             return usize::MAX;
         };
@@ -759,7 +766,7 @@ impl Transfers {
     }
 
     /// Bytes queued by every transfer with `peer`: they share one SCTP send buffer.
-    fn queued_to_peer(&self, ep: &mut Endpoint, peer: &UserName) -> usize {
+    fn queued_to_peer(&self, ep: &mut dyn Channels, peer: &UserName) -> usize {
         self.keys_of(peer).iter().map(|k| self.queued(ep, k)).sum()
     }
 
@@ -768,7 +775,7 @@ impl Transfers {
     /// on crossing the threshold downwards, so a channel already below its
     /// threshold would never wake anyone; thresholds follow what is queued,
     /// which paces the transfers by the peer's SACKs.
-    fn arm_wakeups(&mut self, now: Instant, ep: &mut Endpoint, peer: &UserName) {
+    fn arm_wakeups(&mut self, now: Instant, ep: &mut dyn Channels, peer: &UserName) {
         for channel in self.channels_of(peer) {
             let amount = ep.buffered_amount(peer, channel).unwrap_or(0);
             if amount > 0 {
@@ -819,7 +826,7 @@ impl Transfers {
     fn abort(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         reason: String,
         by_peer: bool,
@@ -833,7 +840,7 @@ impl Transfers {
     fn abort_with(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         reason: String,
         peer_reason: String,
@@ -846,7 +853,7 @@ impl Transfers {
     fn abort_as(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         reason: String,
         peer_reason: Option<String>,
@@ -901,7 +908,7 @@ impl Transfers {
     fn finish(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         state: TransferState,
         _why: Option<&str>,
@@ -914,7 +921,7 @@ impl Transfers {
     }
 
     /// Drops every trace of a transfer and closes its channel.
-    fn forget(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    fn forget(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
         let Some(t) = self.transfers.remove(key) else {
             return;
         };
@@ -923,6 +930,14 @@ impl Transfers {
             let _ = ep.close_channel(now, &key.peer, channel);
         }
         self.requests.retain(|_, k| k != key);
+        if key.outgoing {
+            let req = RequestId(self.next_request);
+            self.next_request += 1;
+            self.actions.push_back(StorageAction::ReleaseSources {
+                req,
+                transfer: key.clone(),
+            });
+        }
         if !self.transfers.keys().any(|k| k.peer == key.peer) {
             // Learnt afresh next time: the path, or the connection, may differ.
             self.windows.remove(&key.peer);
@@ -931,7 +946,7 @@ impl Transfers {
     }
 
     /// The channel (or the whole connection) went away under the transfer.
-    fn channel_gone(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    fn channel_gone(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
         let Some(state) = self.transfers.get(key).map(|t| t.state) else {
             return;
         };

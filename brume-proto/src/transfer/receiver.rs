@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use str0m::channel::ChannelId;
 
+use super::Channels;
 use super::manifest::{self, Entry, EntryKind, Hash};
 use super::names::{conflict_name, temp_name};
 use super::offer::IncomingOffer;
@@ -19,7 +20,6 @@ use super::{
     RequestId, Side, StorageAction, StorageResult, TargetPath, Transfer, TransferEvent,
     TransferKey, TransferState, Transfers,
 };
-use crate::endpoint::Endpoint;
 use crate::signal::UserName;
 
 /// How many other names to try when a file's or a folder's name is taken.
@@ -219,7 +219,7 @@ impl Transfers {
     pub(super) fn receiver_channel_open(
         &mut self,
         _now: Instant,
-        _ep: &mut Endpoint,
+        _ep: &mut dyn Channels,
         peer: &UserName,
         channel: ChannelId,
         id: &str,
@@ -284,7 +284,7 @@ impl Transfers {
     pub(super) fn receiver_accept(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         dir: String,
     ) -> Result<(), super::TransferError> {
@@ -332,7 +332,7 @@ impl Transfers {
     pub(super) fn receiver_message(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         msg: Wire,
     ) {
@@ -428,7 +428,7 @@ impl Transfers {
     fn receiver_data(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         file: u32,
         offset: u64,
@@ -525,7 +525,7 @@ impl Transfers {
     pub(super) fn receiver_storage(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         req: RequestId,
         result: StorageResult,
@@ -628,7 +628,13 @@ impl Transfers {
 
     /// Makes the next folder, under its `m`-th alternative name; once all
     /// are made, looks for what earlier transfers left behind.
-    fn receiver_next_folder(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey, m: u32) {
+    fn receiver_next_folder(
+        &mut self,
+        now: Instant,
+        ep: &mut dyn Channels,
+        key: &TransferKey,
+        m: u32,
+    ) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
@@ -657,7 +663,12 @@ impl Transfers {
     }
 
     /// Once every temporary file was looked at, check the free space.
-    fn receiver_prepared_stats(&mut self, _now: Instant, _ep: &mut Endpoint, key: &TransferKey) {
+    fn receiver_prepared_stats(
+        &mut self,
+        _now: Instant,
+        _ep: &mut dyn Channels,
+        key: &TransferKey,
+    ) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
@@ -684,7 +695,7 @@ impl Transfers {
 
     /// Starts files while fewer than [`FILES_IN_FLIGHT`] are in flight; once
     /// every file is in place, the transfer is done.
-    fn receiver_start_files(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    fn receiver_start_files(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
         loop {
             let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
                 return;
@@ -711,7 +722,7 @@ impl Transfers {
     fn receiver_start_file(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         index: u32,
     ) {
@@ -759,7 +770,7 @@ impl Transfers {
     fn receiver_checked(
         &mut self,
         now: Instant,
-        _ep: &mut Endpoint,
+        _ep: &mut dyn Channels,
         key: &TransferKey,
         file: u32,
         block: u64,
@@ -808,7 +819,7 @@ impl Transfers {
     }
 
     /// The temporary file is ready: ask the sender for what is missing.
-    fn receiver_ask(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey, file: u32) {
+    fn receiver_ask(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey, file: u32) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
@@ -831,7 +842,7 @@ impl Transfers {
     fn receiver_maybe_finalize(
         &mut self,
         _now: Instant,
-        _ep: &mut Endpoint,
+        _ep: &mut dyn Channels,
         key: &TransferKey,
         file: u32,
     ) {

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
+use super::Channels;
 use super::manifest::{self, Entry, EntryKind, Hash, MAX_PATH_BYTES, PIECE_BYTES};
 use super::names::check_relative_path;
 use super::wire::{self, Control, DATA_OVERHEAD, HASHES_OVERHEAD, Wire};
@@ -11,7 +12,6 @@ use super::{
     CHANNEL_PREFIX, MAX_ENTRIES, RequestId, Side, SourceEntry, StorageAction, StorageResult,
     TransferKey, TransferState, Transfers,
 };
-use crate::endpoint::Endpoint;
 
 /// The largest data message, framing included: str0m's own default maximum.
 const MAX_CHUNK_MESSAGE: usize = 256 * 1024;
@@ -130,7 +130,7 @@ fn sender(t: &mut super::Transfer) -> Option<&mut Sender> {
 
 impl Transfers {
     /// Moves the sender along as far as it can go now.
-    pub(super) fn sender_step(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    pub(super) fn sender_step(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
             return;
         };
@@ -159,7 +159,7 @@ impl Transfers {
         });
     }
 
-    fn hash_next(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    fn hash_next(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
             return;
         };
@@ -215,7 +215,7 @@ impl Transfers {
     pub(super) fn sender_channel_open(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
     ) {
         let low = self.window_mut(&key.peer).size() / 2;
@@ -284,7 +284,7 @@ impl Transfers {
     pub(super) fn sender_message(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         msg: Wire,
     ) {
@@ -353,7 +353,7 @@ impl Transfers {
     pub(super) fn sender_storage(
         &mut self,
         now: Instant,
-        ep: &mut Endpoint,
+        ep: &mut dyn Channels,
         key: &TransferKey,
         req: RequestId,
         result: StorageResult,
@@ -429,7 +429,7 @@ impl Transfers {
     }
 
     /// Sends what is ready while the peer's send window has room, and reads ahead.
-    fn stream_more(&mut self, now: Instant, ep: &mut Endpoint, key: &TransferKey) {
+    fn stream_more(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
         let read_ahead = self.config.read_ahead;
         self.observe_window(now, ep, &key.peer);
         // Chunks are an eighth of the peer's send window, up to the

@@ -135,6 +135,15 @@ pub enum StorageAction {
         /// The file.
         path: TargetPath,
     },
+    /// An outgoing transfer is over: its sources will not be read again,
+    /// so the driver may forget what it opened or mapped for them. The
+    /// result is ignored.
+    ReleaseSources {
+        /// The request (its result is ignored).
+        req: RequestId,
+        /// The transfer whose sources to forget.
+        transfer: TransferKey,
+    },
 }
 
 impl StorageAction {
@@ -151,7 +160,8 @@ impl StorageAction {
             | StorageAction::Sync { req, .. }
             | StorageAction::Rename { req, .. }
             | StorageAction::SetAttributes { req, .. }
-            | StorageAction::Remove { req, .. } => *req,
+            | StorageAction::Remove { req, .. }
+            | StorageAction::ReleaseSources { req, .. } => *req,
         }
     }
 }

@@ -1,0 +1,61 @@
+//! The endpoint, as the transfers see it: their data channels.
+
+use std::time::Instant;
+
+use str0m::channel::ChannelId;
+
+use crate::endpoint::{Endpoint, EndpointError};
+use crate::signal::UserName;
+use crate::transfer::Channels;
+
+impl Channels for Endpoint {
+    fn is_open(&self, peer: &UserName) -> bool {
+        self.peer_state(peer) == Some("open")
+    }
+
+    fn max_message_size(&self, peer: &UserName) -> Option<usize> {
+        Endpoint::max_message_size(self, peer)
+    }
+
+    fn open_channel(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        label: &str,
+    ) -> Result<ChannelId, EndpointError> {
+        Endpoint::open_channel(self, now, peer, label)
+    }
+
+    fn channel_write(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        channel: ChannelId,
+        data: &[u8],
+    ) -> Result<bool, EndpointError> {
+        Endpoint::channel_write(self, now, peer, channel, data)
+    }
+
+    fn close_channel(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        channel: ChannelId,
+    ) -> Result<(), EndpointError> {
+        Endpoint::close_channel(self, now, peer, channel)
+    }
+
+    fn buffered_amount(&mut self, peer: &UserName, channel: ChannelId) -> Option<usize> {
+        Endpoint::buffered_amount(self, peer, channel)
+    }
+
+    fn set_buffered_low(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        channel: ChannelId,
+        threshold: usize,
+    ) -> Result<(), EndpointError> {
+        Endpoint::set_buffered_low(self, now, peer, channel, threshold)
+    }
+}

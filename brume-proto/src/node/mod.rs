@@ -1,0 +1,445 @@
+//! The client machine: one sans-IO [`Node`] that owns a user's connections
+//! (the [`Endpoint`]) and their file transfers ([`Transfers`]), and joins
+//! them, so that a driver has one thing to feed and one thing to drain.
+//!
+//! # Contract
+//!
+//! A `Node` does nothing on its own: every method runs to completion and
+//! leaves its consequences in four output queues. The driver owns the
+//! sockets, the files and the clock.
+//!
+//! **Getters** never change anything: [`Node::user`], [`Node::is_hub_ready`],
+//! [`Node::peer_state`], [`Node::peers`], [`Node::transfer_state`],
+//! [`Node::transfers`] and [`Node::endpoint`] (for the rest: buffered
+//! amounts, parity statistics, media).
+//!
+//! **Inputs** (`handle_*`), each with the time it happened:
+//! - [`Node::handle_hub_opened`] once a WebSocket to the hub is open;
+//!   [`Node::handle_hub_frame`] for every text frame from it;
+//!   [`Node::handle_hub_closed`] when it breaks (peers carry on);
+//! - [`Node::handle_datagram`] for every UDP datagram, naming the local
+//!   address it arrived at (announced once with [`Node::add_local_address`]);
+//! - [`Node::handle_timeout`] once [`Node::poll_timeout`] is reached;
+//! - [`Node::handle_storage`] with the result of each storage action. Results
+//!   may come back in **any order** and at any later time; an action whose
+//!   transfer has ended meanwhile has its result ignored.
+//!
+//! **Commands**, each with the current time: [`Node::connect`],
+//! [`Node::accept`], [`Node::reject`], [`Node::send_message`],
+//! [`Node::send_files`], [`Node::accept_transfer`],
+//! [`Node::reject_transfer`], [`Node::cancel_transfer`],
+//! [`Node::close_peer`], [`Node::subscribe`] and [`Node::stop`]. A command
+//! returns an error only when the caller misused it (no such peer, a
+//! transfer in the wrong state); nothing a peer or the hub sends is ever an
+//! error returned here.
+//!
+//! **Outputs**, to drain after every input and command, in this order:
+//! 1. [`Node::poll_transmit`]: UDP datagrams, sent from the given local address;
+//! 2. [`Node::poll_hub`]: frames for the hub, and when to close it;
+//! 3. [`Node::poll_storage`]: storage actions, each answered later by
+//!    [`Node::handle_storage`] (the driver may run them on other threads);
+//! 4. [`Node::poll_event`]: what the application hears.
+//!
+//! Commands the application makes while handling events add to the queues:
+//! drain until all four are empty before waiting for input.
+//!
+//! Then [`Node::poll_timeout`]: the earliest moment the node wants
+//! [`Node::handle_timeout`]. The order matters only in that datagrams and
+//! hub frames should leave before the driver blocks on storage or the
+//! application; the node keeps working whatever order the queues are
+//! emptied in.
+//!
+//! **Inside each call** the node drains its children until neither has
+//! anything more to say: endpoint events about transfer channels go to the
+//! transfers (the application never sees them), transfers write through the
+//! endpoint's channels ([`crate::transfer::Channels`]), and everything else
+//! lands in the output queues. A call that writes many messages costs one
+//! endpoint drain, made before the call returns.
+//!
+//! **Determinism.** The same config (its seed) and the same inputs at the
+//! same times give the same outputs.
+
+mod channels;
+mod config;
+mod event;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+pub use config::NodeConfig;
+pub use event::{NodeEvent, ToHub};
+
+use crate::endpoint::{Endpoint, EndpointError, EndpointEvent, EndpointOutput, Transmit};
+use crate::framing::Data;
+use crate::signal::{GroupId, UserName};
+use crate::transfer::{
+    RequestId, SourceEntry, StorageAction, StorageResult, TransferError, TransferKey,
+    TransferState, Transfers,
+};
+
+/// One user's client machine. See the module documentation.
+#[derive(Debug)]
+pub struct Node {
+    endpoint: Endpoint,
+    transfers: Transfers,
+    /// False: transfer channels reach the application as raw channel events.
+    transfers_on: bool,
+    /// The time of the latest input or command.
+    last_now: Instant,
+    transmits: VecDeque<Transmit>,
+    to_hub: VecDeque<ToHub>,
+    storage: VecDeque<StorageAction>,
+    events: VecDeque<NodeEvent>,
+}
+
+impl Node {
+    /// A node that is not yet connected to the hub.
+    pub fn new(config: NodeConfig, now: Instant) -> Self {
+        Self {
+            endpoint: Endpoint::new(config.endpoint, now),
+            transfers: Transfers::new(config.transfer),
+            transfers_on: true,
+            last_now: now,
+            transmits: VecDeque::new(),
+            to_hub: VecDeque::new(),
+            storage: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ----- getters -----
+
+    /// The authenticated user, once the hub said welcome.
+    pub fn user(&self) -> Option<&UserName> {
+        self.endpoint.user()
+    }
+
+    /// True while the hub session is authenticated.
+    pub fn is_hub_ready(&self) -> bool {
+        self.endpoint.is_ready()
+    }
+
+    /// The state of the connection to `peer`, if there is one.
+    pub fn peer_state(&self, peer: &UserName) -> Option<&'static str> {
+        self.endpoint.peer_state(peer)
+    }
+
+    /// Every peer with a connection or an attempt, sorted.
+    pub fn peers(&self) -> impl Iterator<Item = &UserName> {
+        self.endpoint.peers()
+    }
+
+    /// The state of a transfer, while it is known.
+    pub fn transfer_state(&self, key: &TransferKey) -> Option<TransferState> {
+        self.transfers.state(key)
+    }
+
+    /// The transfers, to read their state.
+    pub fn transfers(&self) -> &Transfers {
+        &self.transfers
+    }
+
+    /// The endpoint, to read what the node does not repeat (buffered
+    /// amounts, parity statistics, media, the config).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The endpoint, for calls the node does not wrap (media, raw data
+    /// channels). Their outputs are drained by the next call or poll.
+    pub fn endpoint_mut(&mut self) -> &mut Endpoint {
+        &mut self.endpoint
+    }
+
+    /// Turns file transfer on or off (on by default). While off, channels
+    /// labelled `brume-ft/…` reach the application as raw channel events:
+    /// for an application that speaks the transfer protocol itself.
+    pub fn set_transfers(&mut self, on: bool) {
+        self.transfers_on = on;
+    }
+
+    // ----- inputs -----
+
+    /// A local address datagrams are sent from and arrive at.
+    pub fn add_local_address(&mut self, now: Instant, addr: SocketAddr) {
+        self.endpoint.add_local_address(now, addr);
+        self.drain(now);
+    }
+
+    /// The WebSocket to the hub is open: the node authenticates.
+    pub fn handle_hub_opened(&mut self, now: Instant) {
+        self.endpoint.hub_connected(now);
+        self.drain(now);
+    }
+
+    /// A text frame from the hub.
+    pub fn handle_hub_frame(&mut self, now: Instant, frame: &[u8]) {
+        self.endpoint.handle_hub_frame(now, frame);
+        self.drain(now);
+    }
+
+    /// The hub connection broke; open peer connections carry on.
+    pub fn handle_hub_closed(&mut self, now: Instant) {
+        self.endpoint.hub_closed(now);
+        self.drain(now);
+    }
+
+    /// A UDP datagram from `source` that arrived at the local `destination`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
+        self.endpoint
+            .handle_datagram(now, source, destination, contents);
+        self.drain(now);
+    }
+
+    /// Time has come (see [`Node::poll_timeout`]).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.endpoint.handle_timeout(now);
+        self.drain(now);
+    }
+
+    /// The result of the storage action `req`, in any order.
+    pub fn handle_storage(&mut self, now: Instant, req: RequestId, result: StorageResult) {
+        self.transfers
+            .handle_storage(now, &mut self.endpoint, req, result);
+        self.drain(now);
+    }
+
+    // ----- commands -----
+
+    /// Calls `peer` through the hub, optionally within a group.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        group: Option<GroupId>,
+    ) -> Result<(), EndpointError> {
+        let r = self.endpoint.connect(now, peer, group);
+        self.drain(now);
+        r
+    }
+
+    /// Accepts `peer`'s incoming call.
+    pub fn accept(&mut self, now: Instant, peer: &UserName) -> Result<(), EndpointError> {
+        let r = self.endpoint.accept(now, peer);
+        self.drain(now);
+        r
+    }
+
+    /// Declines `peer`'s incoming call; the caller hears `reason`.
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        reason: &str,
+    ) -> Result<(), EndpointError> {
+        let r = self.endpoint.reject(now, peer, reason);
+        self.drain(now);
+        r
+    }
+
+    /// Sends an application message `{type: kind, data}` on the peer's main channel.
+    pub fn send_message(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        kind: &str,
+        data: &Data,
+    ) -> Result<(), EndpointError> {
+        let r = self.endpoint.send(now, peer, kind, data);
+        self.drain(now);
+        r
+    }
+
+    /// Offers files and folders to `peer`, whose connection must be open.
+    /// Their contents are read through [`StorageAction::ReadSource`], which
+    /// names the returned key and each entry's index; once the transfer is
+    /// over, [`StorageAction::ReleaseSources`] says they will not be read again.
+    pub fn send_files(
+        &mut self,
+        now: Instant,
+        peer: &UserName,
+        entries: Vec<SourceEntry>,
+    ) -> Result<TransferKey, TransferError> {
+        let r = self.transfers.send(now, &mut self.endpoint, peer, entries);
+        self.drain(now);
+        r
+    }
+
+    /// Accepts an offered transfer into `dir`, a folder of the driver's that
+    /// the node only passes back in storage actions.
+    pub fn accept_transfer(
+        &mut self,
+        now: Instant,
+        key: &TransferKey,
+        dir: String,
+    ) -> Result<(), TransferError> {
+        let r = self.transfers.accept(now, &mut self.endpoint, key, dir);
+        self.drain(now);
+        r
+    }
+
+    /// Declines an offered transfer; the sender hears `reason`.
+    pub fn reject_transfer(
+        &mut self,
+        now: Instant,
+        key: &TransferKey,
+        reason: &str,
+    ) -> Result<(), TransferError> {
+        let r = self.transfers.reject(now, &mut self.endpoint, key, reason);
+        self.drain(now);
+        r
+    }
+
+    /// Cancels a transfer, either way; the peer hears `reason`.
+    pub fn cancel_transfer(
+        &mut self,
+        now: Instant,
+        key: &TransferKey,
+        reason: &str,
+    ) -> Result<(), TransferError> {
+        let r = self.transfers.cancel(now, &mut self.endpoint, key, reason);
+        self.drain(now);
+        r
+    }
+
+    /// Closes the connection to `peer` (or abandons the attempt).
+    pub fn close_peer(&mut self, now: Instant, peer: &UserName) -> Result<(), EndpointError> {
+        let r = self.endpoint.close_peer(now, peer);
+        self.drain(now);
+        r
+    }
+
+    /// Watches `users`' presence; the hub tells their state now and on change.
+    pub fn subscribe(&mut self, now: Instant, users: Vec<UserName>) -> Result<(), EndpointError> {
+        let r = self.endpoint.subscribe(users);
+        self.drain(now);
+        r
+    }
+
+    /// Closes every connection and the hub session; `Stopped` follows.
+    pub fn stop(&mut self, now: Instant) {
+        self.endpoint.stop(now);
+        self.drain(now);
+    }
+
+    /// Test seam: a receiving transfer from `peer` on a channel that is not
+    /// real, to drive the receiver with raw messages ([`Node::fuzz_message`]).
+    #[cfg(feature = "testing")]
+    pub fn fuzz_receiver(&mut self, peer: &UserName, id: u64) -> TransferKey {
+        self.transfers.fuzz_receiver(peer, id)
+    }
+
+    /// Test seam: a message on a transfer's channel, as bytes from the wire.
+    #[cfg(feature = "testing")]
+    pub fn fuzz_message(&mut self, now: Instant, key: &TransferKey, bytes: &[u8]) {
+        self.transfers
+            .fuzz_message(now, &mut self.endpoint, key, bytes);
+        self.drain(now);
+    }
+
+    // ----- outputs -----
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.fill();
+        self.transmits.pop_front()
+    }
+
+    /// The next thing for the hub connection.
+    #[must_use]
+    pub fn poll_hub(&mut self) -> Option<ToHub> {
+        self.fill();
+        self.to_hub.pop_front()
+    }
+
+    /// The next storage action.
+    #[must_use]
+    pub fn poll_storage(&mut self) -> Option<StorageAction> {
+        self.fill();
+        self.storage.pop_front()
+    }
+
+    /// The next event for the application.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<NodeEvent> {
+        self.fill();
+        self.events.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] is next wanted.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.endpoint.poll_timeout()
+    }
+
+    // ----- joining the children -----
+
+    /// Drains the endpoint when every queue is empty: calls made through
+    /// [`Node::endpoint_mut`] have their outputs waiting there. Such a late
+    /// drain happens at the time of the latest input or command.
+    fn fill(&mut self) {
+        if self.transmits.is_empty()
+            && self.to_hub.is_empty()
+            && self.storage.is_empty()
+            && self.events.is_empty()
+            && let Some(out) = self.endpoint.poll_output()
+        {
+            let now = self.last_now;
+            self.route(now, out);
+            self.drain(now);
+        }
+    }
+
+    /// Runs both children until neither has anything more to say.
+    fn drain(&mut self, now: Instant) {
+        self.last_now = now;
+        loop {
+            let mut busy = false;
+            while let Some(out) = self.endpoint.poll_output() {
+                busy = true;
+                self.route(now, out);
+            }
+            while let Some(action) = self.transfers.poll_action() {
+                busy = true;
+                self.storage.push_back(action);
+            }
+            while let Some(e) = self.transfers.poll_event() {
+                busy = true;
+                self.events.push_back(NodeEvent::Transfer(e));
+            }
+            if !busy {
+                return;
+            }
+        }
+    }
+
+    fn route(&mut self, now: Instant, out: EndpointOutput) {
+        match out {
+            EndpointOutput::Transmit(t) => self.transmits.push_back(t),
+            EndpointOutput::HubFrame(f) => self.to_hub.push_back(ToHub::Frame(f)),
+            EndpointOutput::CloseHub => self.to_hub.push_back(ToHub::Close),
+            EndpointOutput::Event(e) => {
+                let consumed =
+                    self.transfers_on && self.transfers.handle_event(now, &mut self.endpoint, &e);
+                if !consumed {
+                    self.events.push_back(NodeEvent::Endpoint(e));
+                }
+            }
+        }
+    }
+}
+
+/// Events about the connections, for drivers that only want those.
+impl From<EndpointEvent> for NodeEvent {
+    fn from(e: EndpointEvent) -> Self {
+        NodeEvent::Endpoint(e)
+    }
+}
