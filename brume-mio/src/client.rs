@@ -31,7 +31,7 @@ use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent};
 use brume_proto::framing::Data;
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::{CloseReason, UserName};
-use brume_proto::transfer::{TransferEvent, TransferKey};
+use brume_proto::transfer::{EntryKind, TransferEvent, TransferKey};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use str0m::config::DtlsCert;
@@ -110,6 +110,17 @@ pub enum ClientEvent {
         /// When the next try comes.
         retry_in: Duration,
     },
+}
+
+/// A file or folder offered by [`Client::send_path_with`].
+#[derive(Debug, Clone)]
+pub struct PathOffer {
+    /// The transfer.
+    pub key: TransferKey,
+    /// Each file offered (not folders): its path as the peer sees it, and its size.
+    pub files: Vec<(String, u64)>,
+    /// What was left out, and why, each naming its path: for the user.
+    pub skipped: Vec<String>,
 }
 
 /// True when the hub ended the session for a reason that trying again would
@@ -340,27 +351,32 @@ impl Client {
     /// Offers a file or a folder to `peer` (whose connection must be open),
     /// without following symbolic links inside it (each is logged as skipped).
     pub fn send_path(&mut self, peer: &UserName, path: &Path) -> Result<TransferKey> {
-        let (key, warnings) = self.send_path_with(peer, path, false)?;
-        for w in warnings {
+        let offered = self.send_path_with(peer, path, false)?;
+        for w in offered.skipped {
             warn!("{w}");
         }
-        Ok(key)
+        Ok(offered.key)
     }
 
     /// Offers a file or a folder to `peer`, following symbolic links inside
-    /// it if `follow_links`; also returns what was skipped, and why.
+    /// it if `follow_links`; also says what was offered and what was skipped.
     pub fn send_path_with(
         &mut self,
         peer: &UserName,
         path: &Path,
         follow_links: bool,
-    ) -> Result<(TransferKey, Vec<String>)> {
+    ) -> Result<PathOffer> {
         let crate::files::Described {
             entries,
             paths,
             warnings,
         } = crate::files::describe(path, follow_links)?;
         let now = Instant::now();
+        let files = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| (e.path.clone(), e.size))
+            .collect();
         let key = self
             .node
             .send_files(now, peer, entries)
@@ -368,7 +384,11 @@ impl Client {
         // Reads are queued, not yet executed: register the sources first.
         self.files.add_source(key.id, paths);
         self.pump(now);
-        Ok((key, warnings))
+        Ok(PathOffer {
+            key,
+            files,
+            skipped: warnings,
+        })
     }
 
     /// Accepts an offered transfer into `dir`.

@@ -233,3 +233,42 @@ fn names_unix_can_store_arrive_as_sent_and_the_executable_bit_is_kept() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("disguise"), "{}", stderr(&out));
 }
+
+#[test]
+fn each_file_of_a_folder_is_named_on_both_sides() {
+    let hub = Hub::start("perfile");
+    let alice = hub.add_user("alice", "pw-alice");
+    let bob = hub.add_user("bob", "pw-bob");
+    let inbox = hub.dir.join("inbox");
+    let mut receiver = spawn_merged(
+        std::process::Command::new(BIN)
+            .env("BRUME_CONF", &bob)
+            .args(["recv", "--yes", "--progress", "none", "--dir"])
+            .arg(&inbox),
+    );
+    receiver.wait_line("ready as");
+    let top = hub.dir.join("album");
+    fs::create_dir_all(top.join("sub")).unwrap();
+    fs::write(top.join("one.txt"), b"1").unwrap();
+    fs::write(top.join("sub/two.txt"), b"22").unwrap();
+    let out = send(&alice, &[&top], &["--progress", "none"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "sent album/one.txt (1 B)",
+        "sent album/sub/two.txt (2 B)",
+        "sent album (2 files, 3 B)",
+    ] {
+        assert!(
+            said.lines().any(|l| l.starts_with(line)),
+            "no {line:?} in {said}"
+        );
+    }
+    let saved: Vec<String> = (0..2).map(|_| receiver.wait_line("saved ")).collect();
+    for name in ["album/one.txt", "album/sub/two.txt"] {
+        assert!(
+            saved.iter().any(|l| l.ends_with(name)),
+            "{name} not in {saved:?}"
+        );
+    }
+}

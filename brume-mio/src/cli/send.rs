@@ -50,16 +50,21 @@ pub fn run(a: SendArgs) -> Result<()> {
     let mut pending = BTreeMap::new();
     let mut failed = Vec::new();
     for f in &a.files {
-        let (key, skipped) = s.client.send_path_with(&peer, f, a.follow_links)?;
-        for warning in skipped {
+        let offer = s.client.send_path_with(&peer, f, a.follow_links)?;
+        for warning in &offer.skipped {
             eprintln!("warning: {warning}");
         }
         let name = f.file_name().map_or_else(
             || f.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        bars.start(&key, &name);
-        pending.insert(key, (name, Instant::now(), 0u64));
+        bars.start(&offer.key, &name);
+        // A folder's files are listed once it is done; a file's line is its own.
+        let files = match f.is_dir() {
+            true => offer.files,
+            false => Vec::new(),
+        };
+        pending.insert(offer.key, (name, Instant::now(), 0u64, files));
     }
     while !pending.is_empty() {
         let Some(event) = s.next(None)? else {
@@ -90,7 +95,7 @@ pub fn run(a: SendArgs) -> Result<()> {
                 state: TransferState::Done,
             }) => {
                 let (resumed_bytes, rate) = bars.finish(&key);
-                if let Some((name, start, total)) = pending.remove(&key) {
+                if let Some((name, start, total, files)) = pending.remove(&key) {
                     let secs = start.elapsed().as_secs_f64();
                     // The rate is over the bytes that moved, not those resumed.
                     let resumed = match resumed_bytes {
@@ -102,8 +107,16 @@ pub fn run(a: SendArgs) -> Result<()> {
                         true => format!(", {}/s", size(rate)),
                         false => String::new(),
                     };
+                    for (path, bytes) in &files {
+                        bars.println(&format!("sent {} ({})", peer_text(path), size(*bytes)));
+                    }
+                    let count = match files.len() {
+                        0 => String::new(),
+                        1 => "1 file, ".into(),
+                        n => format!("{n} files, "),
+                    };
                     bars.println(&format!(
-                        "sent {name} ({}{resumed}) in {secs:.2} s{rate}",
+                        "sent {name} ({count}{}{resumed}) in {secs:.2} s{rate}",
                         size(total)
                     ));
                 }
