@@ -10,7 +10,8 @@ use crate::transfer::Channels;
 
 impl Channels for Endpoint {
     fn is_open(&self, peer: &UserName) -> bool {
-        self.peer_state(peer) == Some("open")
+        // A recovering connection still takes channels: they wait in SCTP.
+        matches!(self.peer_state(peer), Some("open" | "recovering"))
     }
 
     fn max_message_size(&self, peer: &UserName) -> Option<usize> {

@@ -15,7 +15,8 @@ use crate::signal::UserName;
 
 /// Data channels towards peers, as transfers use them.
 pub trait Channels {
-    /// True while the connection to `peer` is open.
+    /// True while the connection to `peer` is established: open, or
+    /// recovering from a silence (what is written then waits).
     fn is_open(&self, peer: &UserName) -> bool;
 
     /// The largest message the peer takes, once the connection is open.

@@ -529,7 +529,9 @@ impl Transfers {
                 let Some(key) = self.by_channel.get(peer, *channel) else {
                     return false;
                 };
-                self.channel_gone(now, ep, &key);
+                if !(key.outgoing && self.sender_reopen(now, ep, &key)) {
+                    self.channel_gone(now, ep, &key);
+                }
                 true
             }
             EndpointEvent::PeerClosed { peer, .. } | EndpointEvent::PeerFailed { peer, .. } => {

@@ -233,6 +233,19 @@ impl Transfers {
             outgoing: false,
         };
         if self.transfers.contains_key(&key) {
+            // The sender gave up on a channel that never opened on its side
+            // and opened another for the same transfer: no offer came on
+            // the first, so the transfer moves to the new one.
+            if self.receiver_awaits_offer(&key) {
+                let old = self.transfers.get(&key).and_then(|t| t.channel);
+                if let Some(old) = old {
+                    self.by_channel.remove(peer, old);
+                }
+                self.by_channel.insert(peer.clone(), channel, key.clone());
+                if let Some(t) = self.transfers.get_mut(&key) {
+                    t.channel = Some(channel);
+                }
+            }
             return;
         }
         self.by_channel.insert(peer.clone(), channel, key.clone());

@@ -16,7 +16,7 @@ use super::{
 /// The largest data message, framing included: str0m's own default maximum.
 const MAX_CHUNK_MESSAGE: usize = 256 * 1024;
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 enum Phase {
     /// Reading every file once to hash its blocks.
     Hashing,
@@ -55,7 +55,13 @@ pub(crate) struct Sender {
     streams: VecDeque<Stream>,
     /// Source reads in flight: file, offset and length.
     reads: BTreeMap<RequestId, (u32, u64, u64)>,
+    /// Channels opened for this transfer so far.
+    opens: u8,
 }
+
+/// Channels a transfer opens before it gives up on one that never answers
+/// (str0m can drop a channel opened on a just-reused stream id).
+const MAX_OPENS: u8 = 3;
 
 impl Sender {
     /// Checks what the application wants to send.
@@ -108,6 +114,7 @@ impl Sender {
             hashed: 0,
             streams: VecDeque::new(),
             reads: BTreeMap::new(),
+            opens: 0,
         })
     }
 
@@ -191,6 +198,15 @@ impl Transfers {
         s.phase = Phase::Opening;
         let total = s.total();
         self.hashing(now, key, total, true);
+        self.sender_open_channel(now, ep, key);
+    }
+
+    /// Opens the transfer's channel (labelled with its id, so a second one
+    /// for the same transfer is the same transfer to the receiver).
+    fn sender_open_channel(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+        if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
+            s.opens += 1;
+        }
         let label = format!("{CHANNEL_PREFIX}{:016x}", key.id);
         match ep.open_channel(now, &key.peer, &label) {
             Ok(channel) => {
@@ -209,6 +225,33 @@ impl Transfers {
                 false,
             ),
         }
+    }
+
+    /// Our channel closed before it ever opened (the endpoint gives up on
+    /// one unanswered for `channel_open_timeout`): while the connection
+    /// holds, open another, at most [`MAX_OPENS`] in all. True if it did.
+    pub(super) fn sender_reopen(
+        &mut self,
+        now: Instant,
+        ep: &mut dyn Channels,
+        key: &TransferKey,
+    ) -> bool {
+        let Some(t) = self.transfers.get_mut(key) else {
+            return false;
+        };
+        let old = t.channel;
+        let retry = !t.open
+            && !t.aborting
+            && sender(t).is_some_and(|s| s.phase == Phase::Opening && s.opens < MAX_OPENS);
+        if !retry || !ep.is_open(&key.peer) {
+            return false;
+        }
+        t.channel = None;
+        if let Some(old) = old {
+            self.by_channel.remove(&key.peer, old);
+        }
+        self.sender_open_channel(now, ep, key);
+        true
     }
 
     /// Our channel opened: offer, with every file's block hashes.
