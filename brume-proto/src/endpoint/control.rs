@@ -6,14 +6,15 @@ use std::time::Instant;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::{Event, IceConnectionState};
 
+use super::outbox::ControlKind;
 use super::peer::{MAIN_CHANNEL, MediaRequest, Peer, PeerState};
 use super::{Endpoint, EndpointEvent, MAX_MESSAGE_LEN};
 use crate::framing::{self, Data, Namespace};
 use crate::signal::UserName;
 
 /// Control message kinds (in the control namespace of the main channel).
-const SDP_OFFER: &str = "sdp-offer";
-const SDP_ANSWER: &str = "sdp-answer";
+pub(super) const SDP_OFFER: &str = "sdp-offer";
+pub(super) const SDP_ANSWER: &str = "sdp-answer";
 
 impl Endpoint {
     pub(super) fn on_rtc_event(&mut self, now: Instant, name: &UserName, event: Event) {
@@ -181,7 +182,7 @@ impl Endpoint {
         match peer.rtc.sdp_api().accept_offer(offer) {
             Ok(answer) => {
                 self.pump(now, name);
-                self.write_control(now, name, SDP_ANSWER, answer.to_sdp_string());
+                self.write_control(now, name, ControlKind::Answer, answer.to_sdp_string());
                 self.renegotiate(now, name);
             }
             Err(e) => self.event(EndpointEvent::BadMessage {
@@ -238,7 +239,9 @@ impl Endpoint {
             return;
         };
         peer.mids.extend(added);
+        // In flight from here on: the offer is never dropped, only queued
+        // until the send buffer has room (or withdrawn by a rollback).
         peer.reneg_in_flight = Some((pending, requests));
-        self.write_control(now, name, SDP_OFFER, offer.to_sdp_string());
+        self.write_control(now, name, ControlKind::Offer, offer.to_sdp_string());
     }
 }

@@ -49,6 +49,7 @@ mod hub_watch;
 mod liveness;
 mod negotiate;
 mod opening;
+mod outbox;
 mod peer;
 mod signaling;
 mod stun;
@@ -73,6 +74,7 @@ pub use stun::binding_response;
 use crate::error::ErrorCode;
 use crate::framing::{self, Data, FramingError, Namespace};
 use crate::signal::{AttemptId, ClientMsg, GroupId, UserName, encode_client};
+use outbox::{ControlKind, ControlOutbox};
 use peer::{Drained, MediaRequest, Peer, PeerState};
 use signaling::HubState;
 use stun::StunClient;
@@ -831,6 +833,11 @@ impl Endpoint {
     /// Drains a peer's Rtc, acting on its events, until it is quiet.
     fn pump(&mut self, now: Instant, name: &UserName) {
         self.unpumped.remove(name);
+        // Control messages that waited for room go first: the input that
+        // led here may have freed some.
+        if !self.flush_control(now, name) {
+            return;
+        }
         // Each event handler may write (an answer, a control message), which
         // needs another drain; a peer cannot keep this going forever because
         // every round consumes events str0m produced from finite input.
@@ -911,10 +918,69 @@ impl Endpoint {
         }
     }
 
-    fn write_control(&mut self, now: Instant, name: &UserName, kind: &str, text: String) {
-        let Ok(bytes) = framing::encode_in(Namespace::Control, kind, &Data::Text(text)) else {
-            return;
+    /// Queues a control message on the peer's main channel and writes what
+    /// the send buffer has room for; the rest goes out before later drains
+    /// (see `outbox.rs`). A message that cannot be written at all ends the
+    /// connection, since the peer's renegotiation would wait for it forever.
+    fn write_control(
+        &mut self,
+        now: Instant,
+        name: &UserName,
+        kind: ControlKind,
+        text: String,
+    ) {
+        let label = match kind {
+            ControlKind::Offer => control::SDP_OFFER,
+            ControlKind::Answer => control::SDP_ANSWER,
         };
-        let _ = self.write_main(now, name, &bytes);
+        let queued = framing::encode_in(Namespace::Control, label, &Data::Text(text))
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let peer = self.peers.get_mut(name).ok_or("no peer")?;
+                peer.control.push(kind, bytes).map_err(|_| {
+                    format!(
+                        "more than {} control messages wait for room",
+                        ControlOutbox::LIMIT
+                    )
+                })
+            });
+        match queued {
+            Ok(()) => self.pump(now, name),
+            Err(e) => self.close_for_control(now, name, e),
+        }
+    }
+
+    /// Writes the peer's waiting control messages that fit; false if a write
+    /// failed outright and the connection was closed for it.
+    fn flush_control(&mut self, now: Instant, name: &UserName) -> bool {
+        let Some(peer) = self.peers.get_mut(name) else {
+            return true;
+        };
+        if peer.control.is_empty() {
+            return true;
+        }
+        // Established peers only queue control messages, and their main
+        // channel exists until its close removes the peer.
+        let Some(mut ch) = peer.main.and_then(|main| peer.rtc.channel(main)) else {
+            return true;
+        };
+        match peer.control.flush(|frame| ch.write(true, frame)) {
+            Ok(()) => true,
+            Err(e) => {
+                self.close_for_control(now, name, e.to_string());
+                false
+            }
+        }
+    }
+
+    fn close_for_control(&mut self, now: Instant, name: &UserName, error: String) {
+        if !self.peers.contains_key(name) {
+            return;
+        }
+        self.shut_peer(now, name);
+        self.event(EndpointEvent::PeerClosed {
+            peer: name.clone(),
+            reason: format!("a control message could not be sent: {error}"),
+        });
     }
 }
