@@ -52,6 +52,7 @@ mod opening;
 mod outbox;
 mod peer;
 mod signaling;
+mod status;
 mod stun;
 
 use core::net::SocketAddr;
@@ -68,6 +69,7 @@ pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use fec::FecStats;
 use holdback::{Arrival, Datagram};
 pub use peer::MAIN_CHANNEL;
+pub use status::PeerStatus;
 #[cfg(any(test, feature = "testing"))]
 pub use stun::binding_response;
 
@@ -194,10 +196,9 @@ impl Endpoint {
         self.hub.user().is_some() && !self.stopped
     }
 
-    /// The state of the connection to `peer`: `offering`, `incoming`,
-    /// `connecting`, `open` or `recovering`; `None` if there is none.
-    pub fn peer_state(&self, peer: &UserName) -> Option<&'static str> {
-        self.peers.get(peer).map(|p| p.state.name())
+    /// The state of the connection to `peer`; `None` if there is none.
+    pub fn peer_state(&self, peer: &UserName) -> Option<PeerStatus> {
+        self.peers.get(peer).map(|p| p.state.status())
     }
 
     /// The users this endpoint has a connection or an attempt with, sorted.

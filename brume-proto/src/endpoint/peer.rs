@@ -12,6 +12,7 @@ use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
 use super::event::Transmit;
 use super::fec::Fec;
 use super::outbox::ControlOutbox;
+use super::status::PeerStatus;
 use crate::signal::AttemptId;
 
 /// The label of the channel every connection opens first: Brume's messages
@@ -46,19 +47,20 @@ pub(crate) enum PeerState {
 }
 
 impl PeerState {
-    pub(crate) fn name(&self) -> &'static str {
+    /// What the application sees of it.
+    pub(crate) fn status(&self) -> PeerStatus {
         match self {
-            PeerState::Offering { .. } => "offering",
-            PeerState::Incoming { .. } => "incoming",
-            PeerState::Connecting => "connecting",
-            PeerState::Open => "open",
-            PeerState::Recovering { .. } => "recovering",
+            PeerState::Offering { .. } => PeerStatus::Offering,
+            PeerState::Incoming { .. } => PeerStatus::Incoming,
+            PeerState::Connecting => PeerStatus::Connecting,
+            PeerState::Open => PeerStatus::Open,
+            PeerState::Recovering { .. } => PeerStatus::Recovering,
         }
     }
 
     /// Open or recovering: past the first connection.
     pub(crate) fn established(&self) -> bool {
-        matches!(self, PeerState::Open | PeerState::Recovering { .. })
+        self.status().is_established()
     }
 }
 

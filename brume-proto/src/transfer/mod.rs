@@ -368,7 +368,7 @@ impl Transfers {
         entries: Vec<SourceEntry>,
     ) -> Result<TransferKey, TransferError> {
         let sender = Sender::new(entries).map_err(TransferError::BadEntries)?;
-        if ep.peer_state(peer) != Some("open") {
+        if ep.peer_state(peer) != Some(crate::endpoint::PeerStatus::Open) {
             return Err(TransferError::Endpoint(
                 crate::endpoint::EndpointError::NotOpen(peer.clone()),
             ));
