@@ -8,7 +8,7 @@ use str0m::{Event, IceConnectionState};
 
 use super::outbox::ControlKind;
 use super::peer::{MAIN_CHANNEL, MediaRequest, Peer, PeerState};
-use super::{Endpoint, EndpointEvent, MAX_MESSAGE_LEN};
+use super::{Endpoint, EndpointEvent, MAX_MESSAGE_LEN, PeerCloseReason};
 use crate::framing::{self, Data, Namespace};
 use crate::signal::UserName;
 
@@ -75,7 +75,7 @@ impl Endpoint {
                     self.shut_peer(now, name);
                     self.event(EndpointEvent::PeerClosed {
                         peer: name.clone(),
-                        reason: "the peer closed the channel".into(),
+                        reason: PeerCloseReason::Remote,
                     });
                 } else {
                     self.event(EndpointEvent::ChannelClosed {
@@ -106,7 +106,7 @@ impl Endpoint {
             Event::Closed if self.peers.remove(name).is_some() => {
                 self.event(EndpointEvent::PeerClosed {
                     peer: name.clone(),
-                    reason: "closed by the peer".into(),
+                    reason: PeerCloseReason::Remote,
                 });
             }
             _ => {}

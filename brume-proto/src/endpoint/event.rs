@@ -5,6 +5,7 @@ use core::net::SocketAddr;
 use str0m::channel::ChannelId;
 use str0m::media::{Direction, MediaKind, Mid};
 
+use super::PeerCloseReason;
 use crate::error::ErrorCode;
 use crate::framing::Data;
 use crate::signal::{CloseReason, GroupId, UserName};
@@ -94,8 +95,8 @@ pub enum EndpointEvent {
     PeerClosed {
         /// The peer.
         peer: UserName,
-        /// Why, for people.
-        reason: String,
+        /// Why.
+        reason: PeerCloseReason,
     },
     /// `peer` is unreachable: silent for `silence_limit` (3 s), or ICE lost
     /// the path. The endpoint is trying to recover (an ICE restart after

@@ -40,6 +40,7 @@
 //! rides on that very path, so the restart offer goes through the hub (an
 //! `offer` with `restart: true`), sent by the user whose name sorts first.
 
+mod close_reason;
 mod config;
 mod control;
 mod event;
@@ -64,6 +65,7 @@ use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
 
+pub use close_reason::PeerCloseReason;
 pub use config::EndpointConfig;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use fec::FecStats;
@@ -618,7 +620,7 @@ impl Endpoint {
         self.shut_peer(now, peer);
         self.event(EndpointEvent::PeerClosed {
             peer: peer.clone(),
-            reason: "closed locally".into(),
+            reason: PeerCloseReason::Local,
         });
         Ok(())
     }
@@ -863,7 +865,7 @@ impl Endpoint {
                     self.peers.remove(name);
                     self.event(EndpointEvent::PeerClosed {
                         peer: name.clone(),
-                        reason: "closed".into(),
+                        reason: PeerCloseReason::Ended,
                     });
                 }
                 return;
@@ -898,7 +900,7 @@ impl Endpoint {
         if peer.state.established() {
             self.event(EndpointEvent::PeerClosed {
                 peer: name.clone(),
-                reason: error,
+                reason: PeerCloseReason::Webrtc { error },
             });
         } else {
             self.event(EndpointEvent::PeerFailed {
@@ -981,7 +983,7 @@ impl Endpoint {
         self.shut_peer(now, name);
         self.event(EndpointEvent::PeerClosed {
             peer: name.clone(),
-            reason: format!("a control message could not be sent: {error}"),
+            reason: PeerCloseReason::ControlWrite { error },
         });
     }
 }
