@@ -33,7 +33,7 @@ use brume_proto::signal::{CloseReason, UserName};
 use brume_proto::transfer::{TransferConfig, TransferEvent, TransferKey, Transfers};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use str0m::config::DtlsCert;
+use brume_proto::endpoint::Certificate;
 use tracing::{debug, warn};
 use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
@@ -69,7 +69,7 @@ pub struct ClientOptions {
     /// The refresh token, tried when the access token has expired.
     pub refresh_token: Option<String>,
     /// This device's DTLS certificate.
-    pub dtls_cert: DtlsCert,
+    pub dtls_cert: Certificate,
     /// An extra CA for `wss://`.
     pub ca: Option<PathBuf>,
     /// A STUN server.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::framing::Data;
 use brume_tests::sim::World;
-use str0m::media::{Direction, MediaKind};
+use brume_proto::endpoint::{Direction, MediaKind};
 
 const SEEDS: u64 = 4;
 

@@ -8,7 +8,9 @@ use str0m::{Event, IceConnectionState};
 
 use super::outbox::ControlKind;
 use super::peer::{MAIN_CHANNEL, MediaRequest, Peer, PeerState};
-use super::{Endpoint, EndpointEvent, MAX_MESSAGE_LEN, PeerCloseReason};
+use super::{
+    Direction, Endpoint, EndpointEvent, MAX_MESSAGE_LEN, MediaId, MediaKind, PeerCloseReason,
+};
 use crate::framing::{self, Data, Namespace};
 use crate::signal::UserName;
 
@@ -94,14 +96,14 @@ impl Endpoint {
                 }
                 self.event(EndpointEvent::MediaAdded {
                     peer: name.clone(),
-                    mid: m.mid,
-                    kind: m.kind,
+                    mid: MediaId::from_str0m(m.mid),
+                    kind: MediaKind::from_str0m(m.kind),
                 })
             }
             Event::MediaChanged(m) => self.event(EndpointEvent::MediaChanged {
                 peer: name.clone(),
-                mid: m.mid,
-                direction: m.direction,
+                mid: MediaId::from_str0m(m.mid),
+                direction: Direction::from_str0m(m.direction),
             }),
             Event::Closed if self.peers.remove(name).is_some() => {
                 self.event(EndpointEvent::PeerClosed {

@@ -3,9 +3,8 @@
 use core::net::SocketAddr;
 
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, Mid};
 
-use super::PeerCloseReason;
+use super::{Direction, MediaId, MediaKind, PeerCloseReason};
 use crate::error::ErrorCode;
 use crate::framing::Data;
 use crate::signal::{CloseReason, GroupId, UserName};
@@ -164,7 +163,7 @@ pub enum EndpointEvent {
         /// The peer.
         peer: UserName,
         /// The track's media id.
-        mid: Mid,
+        mid: MediaId,
         /// Audio or video.
         kind: MediaKind,
     },
@@ -173,7 +172,7 @@ pub enum EndpointEvent {
         /// The peer.
         peer: UserName,
         /// The track's media id.
-        mid: Mid,
+        mid: MediaId,
         /// Its direction now.
         direction: Direction,
     },

@@ -40,6 +40,7 @@
 //! rides on that very path, so the restart offer goes through the hub (an
 //! `offer` with `restart: true`), sent by the user whose name sorts first.
 
+mod certificate;
 mod close_reason;
 mod config;
 mod control;
@@ -48,6 +49,7 @@ mod fec;
 mod holdback;
 mod hub_watch;
 mod liveness;
+mod media;
 mod negotiate;
 mod opening;
 mod outbox;
@@ -61,14 +63,15 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use str0m::channel::{ChannelConfig, ChannelId};
-use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
 
+pub use certificate::{Certificate, CertificateError};
 pub use close_reason::PeerCloseReason;
 pub use config::EndpointConfig;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use fec::FecStats;
+pub use media::{Direction, MediaId, MediaKind};
 use holdback::{Arrival, Datagram};
 pub use peer::MAIN_CHANNEL;
 pub use status::PeerStatus;
@@ -474,7 +477,10 @@ impl Endpoint {
         direction: Direction,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
-        p.reneg_queue.push(MediaRequest::Add { kind, direction });
+        p.reneg_queue.push(MediaRequest::Add {
+            kind: kind.to_str0m(),
+            direction: direction.to_str0m(),
+        });
         self.renegotiate(now, peer);
         Ok(())
     }
@@ -484,22 +490,25 @@ impl Endpoint {
         &mut self,
         now: Instant,
         peer: &UserName,
-        mid: Mid,
+        mid: MediaId,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
-        p.reneg_queue.push(MediaRequest::Stop(mid));
+        p.reneg_queue.push(MediaRequest::Stop(mid.to_str0m()));
         self.renegotiate(now, peer);
         Ok(())
     }
 
     /// The tracks of the connection to `peer`, with their kinds.
-    pub fn media(&self, peer: &UserName) -> Vec<(Mid, MediaKind)> {
+    pub fn media(&self, peer: &UserName) -> Vec<(MediaId, MediaKind)> {
         let Some(p) = self.peers.get(peer) else {
             return Vec::new();
         };
         p.mids
             .iter()
-            .filter_map(|mid| p.rtc.media(*mid).map(|m| (*mid, m.kind())))
+            .filter_map(|mid| {
+                let kind = MediaKind::from_str0m(p.rtc.media(*mid)?.kind());
+                Some((MediaId::from_str0m(*mid), kind))
+            })
             .collect()
     }
 
@@ -702,7 +711,7 @@ impl Endpoint {
     /// An Rtc with the endpoint's certificate and tuning, no candidates yet.
     fn bare_rtc(config: &EndpointConfig, now: Instant) -> Rtc {
         let mut rtc = Rtc::builder()
-            .set_dtls_cert(config.dtls_cert.clone())
+            .set_dtls_cert(config.dtls_cert.to_str0m())
             .set_snap_enabled(config.snap)
             .set_sctp_max_buffered_amount(config.sctp_max_buffered_amount)
             .set_stats_interval(None);
