@@ -42,7 +42,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 
 use crate::backoff::Backoff;
 use crate::files::FileStorage;
-use crate::hub_server::ceil_ms;
+use crate::wake::ceil_ms;
 use crate::stream::Stream;
 use crate::udp::{MAX_DATAGRAM, Udp};
 use crate::url::HubUrl;
