@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use brume_proto::ErrorCode;
+use brume_proto::endpoint::Certificate;
 use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent, EndpointOutput};
 use brume_proto::framing::Data;
 use brume_proto::signal::{CloseReason, UserName};
 use brume_proto::transfer::{TransferConfig, TransferEvent, TransferKey, Transfers};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use brume_proto::endpoint::Certificate;
 use tracing::{debug, warn};
 use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
@@ -42,10 +42,10 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 
 use crate::backoff::Backoff;
 use crate::files::FileStorage;
-use crate::wake::ceil_ms;
 use crate::stream::Stream;
 use crate::udp::{MAX_DATAGRAM, Udp};
 use crate::url::HubUrl;
+use crate::wake::ceil_ms;
 use crate::ws::{self, Flush};
 
 const HUB: Token = Token(0);

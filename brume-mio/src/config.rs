@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::{Deserialize, Serialize};
 use brume_proto::endpoint::Certificate;
+use serde::{Deserialize, Serialize};
 
 /// The environment variable naming the config file.
 pub const ENV: &str = "BRUME_CONF";
@@ -131,13 +131,13 @@ impl ClientFile {
             .dtls_cert
             .as_ref()
             .context("the config has no DTLS certificate")?;
-        Ok(Certificate::from_der(
+        Certificate::from_der(
             B64.decode(&c.certificate)
                 .context("bad certificate in the config")?,
             B64.decode(&c.private_key)
                 .context("bad private key in the config")?,
         )
-        .context("bad DTLS certificate in the config")?)
+        .context("bad DTLS certificate in the config")
     }
 }
 

@@ -21,6 +21,7 @@ pub mod hub_server;
 pub mod login;
 #[cfg(feature = "hub")]
 pub mod login_throttle;
+pub mod storage_worker;
 #[cfg(feature = "hub")]
 pub mod store;
 pub mod stream;

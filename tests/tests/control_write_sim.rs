@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use brume_proto::endpoint::EndpointEvent;
+use brume_proto::endpoint::{Direction, MediaKind};
 use brume_proto::framing::Data;
 use brume_tests::sim::World;
-use brume_proto::endpoint::{Direction, MediaKind};
 
 const SEEDS: u64 = 4;
 

@@ -66,16 +66,16 @@ impl Certificate {
     /// The first `CERTIFICATE` and the first private key in PEM text (one
     /// file or two).
     pub fn from_pem(certificate: &[u8], private_key: &[u8]) -> Result<Self, CertificateError> {
-        let cert = CertificateDer::from_pem_slice(certificate).map_err(|e| {
-            CertificateError::Pem {
+        let cert =
+            CertificateDer::from_pem_slice(certificate).map_err(|e| CertificateError::Pem {
                 what: "certificate",
                 detail: e.to_string(),
-            }
-        })?;
-        let key = PrivateKeyDer::from_pem_slice(private_key).map_err(|e| CertificateError::Pem {
-            what: "private key",
-            detail: e.to_string(),
-        })?;
+            })?;
+        let key =
+            PrivateKeyDer::from_pem_slice(private_key).map_err(|e| CertificateError::Pem {
+                what: "private key",
+                detail: e.to_string(),
+            })?;
         Self::from_der(cert.as_ref().to_vec(), key.secret_der().to_vec())
     }
 
@@ -127,7 +127,10 @@ mod tests {
         let pem = |label: &str, der: &[u8]| {
             use base64::Engine;
             let encode = |b| base64::engine::general_purpose::STANDARD.encode(b);
-            format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", encode(der))
+            format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                encode(der)
+            )
         };
         let text = pem("CERTIFICATE", cert.certificate_der())
             + &pem("PRIVATE KEY", cert.private_key_der());
@@ -146,7 +149,10 @@ mod tests {
         let no_key = pem("CERTIFICATE", cert.certificate_der());
         assert!(matches!(
             Certificate::from_pem(no_key.as_bytes(), no_key.as_bytes()),
-            Err(CertificateError::Pem { what: "private key", .. })
+            Err(CertificateError::Pem {
+                what: "private key",
+                ..
+            })
         ));
     }
 }

@@ -69,7 +69,10 @@ mod tests {
 
     #[test]
     fn display_says_why_and_only_a_loss_is_a_loss() {
-        assert_eq!(PeerCloseReason::ConnectionLost.to_string(), "connection lost");
+        assert_eq!(
+            PeerCloseReason::ConnectionLost.to_string(),
+            "connection lost"
+        );
         assert_eq!(
             PeerCloseReason::RestartRefused {
                 reason: "busy".into()

@@ -71,8 +71,8 @@ pub use close_reason::PeerCloseReason;
 pub use config::EndpointConfig;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use fec::FecStats;
-pub use media::{Direction, MediaId, MediaKind};
 use holdback::{Arrival, Datagram};
+pub use media::{Direction, MediaId, MediaKind};
 pub use peer::MAIN_CHANNEL;
 pub use status::PeerStatus;
 #[cfg(any(test, feature = "testing"))]
@@ -934,13 +934,7 @@ impl Endpoint {
     /// the send buffer has room for; the rest goes out before later drains
     /// (see `outbox.rs`). A message that cannot be written at all ends the
     /// connection, since the peer's renegotiation would wait for it forever.
-    fn write_control(
-        &mut self,
-        now: Instant,
-        name: &UserName,
-        kind: ControlKind,
-        text: String,
-    ) {
+    fn write_control(&mut self, now: Instant, name: &UserName, kind: ControlKind, text: String) {
         let label = match kind {
             ControlKind::Offer => control::SDP_OFFER,
             ControlKind::Answer => control::SDP_ANSWER,
