@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use brume_mio::files::{FileStorage, describe};
-use brume_proto::endpoint::{EndpointConfig, EndpointEvent};
+use brume_proto::endpoint::{Certificate, EndpointConfig, EndpointEvent};
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::UserName;
@@ -173,9 +173,7 @@ fn main() {
         .enumerate()
         .map(|(i, inputs)| {
             let token = key.mint(&names[i], TokenKind::Access, unix, 3600);
-            let cert = str0m::crypto::from_feature_flags()
-                .dtls_provider
-                .generate_certificate();
+            let cert = Certificate::generate();
             let config = EndpointConfig::new(token, cert.expect("a certificate"), i as u64 + 1);
             let node = Node::new(NodeConfig::new(config), Instant::now());
             let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");

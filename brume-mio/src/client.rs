@@ -27,14 +27,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use brume_proto::ErrorCode;
-use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointEvent};
+use brume_proto::endpoint::{Certificate, Endpoint, EndpointConfig, EndpointEvent};
 use brume_proto::framing::Data;
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::{CloseReason, UserName};
 use brume_proto::transfer::{EntryKind, TransferEvent, TransferKey};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use str0m::config::DtlsCert;
 use tracing::{debug, warn};
 use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
@@ -43,10 +42,10 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 
 use crate::backoff::Backoff;
 use crate::files::FileStorage;
-use crate::hub_server::ceil_ms;
 use crate::stream::Stream;
 use crate::udp::{MAX_DATAGRAM, Udp};
 use crate::url::HubUrl;
+use crate::wake::ceil_ms;
 use crate::ws::{self, Flush};
 
 const HUB: Token = Token(0);
@@ -70,7 +69,7 @@ pub struct ClientOptions {
     /// The refresh token, tried when the access token has expired.
     pub refresh_token: Option<String>,
     /// This device's DTLS certificate.
-    pub dtls_cert: DtlsCert,
+    pub dtls_cert: Certificate,
     /// An extra CA for `wss://`.
     pub ca: Option<PathBuf>,
     /// A STUN server.

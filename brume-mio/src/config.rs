@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use brume_proto::endpoint::Certificate;
 use serde::{Deserialize, Serialize};
-use str0m::config::DtlsCert;
 
 /// The environment variable naming the config file.
 pub const ENV: &str = "BRUME_CONF";
@@ -61,11 +61,8 @@ pub fn default_path() -> PathBuf {
 }
 
 /// A fresh DTLS certificate from the crypto provider.
-pub fn new_cert() -> Result<DtlsCert> {
-    str0m::crypto::from_feature_flags()
-        .dtls_provider
-        .generate_certificate()
-        .context("cannot make a DTLS certificate")
+pub fn new_cert() -> Result<Certificate> {
+    Ok(Certificate::generate()?)
 }
 
 impl ClientFile {
@@ -122,26 +119,25 @@ impl ClientFile {
         }
         let cert = new_cert()?;
         self.dtls_cert = Some(CertFile {
-            certificate: B64.encode(&cert.certificate),
-            private_key: B64.encode(&cert.private_key),
+            certificate: B64.encode(cert.certificate_der()),
+            private_key: B64.encode(cert.private_key_der()),
         });
         Ok(true)
     }
 
     /// The device certificate (call [`ClientFile::ensure_cert`] first).
-    pub fn cert(&self) -> Result<DtlsCert> {
+    pub fn cert(&self) -> Result<Certificate> {
         let c = self
             .dtls_cert
             .as_ref()
             .context("the config has no DTLS certificate")?;
-        Ok(DtlsCert {
-            certificate: B64
-                .decode(&c.certificate)
+        Certificate::from_der(
+            B64.decode(&c.certificate)
                 .context("bad certificate in the config")?,
-            private_key: B64
-                .decode(&c.private_key)
+            B64.decode(&c.private_key)
                 .context("bad private key in the config")?,
-        })
+        )
+        .context("bad DTLS certificate in the config")
     }
 }
 

@@ -43,6 +43,11 @@ impl FileStorage {
         self.sources.insert(transfer_id, paths);
     }
 
+    /// Forgets an outgoing transfer's sources.
+    pub fn remove_source(&mut self, transfer_id: u64) {
+        self.sources.remove(&transfer_id);
+    }
+
     /// Executes one action.
     pub fn execute(&mut self, action: &StorageAction) -> StorageResult {
         match action {
@@ -175,7 +180,7 @@ impl FileStorage {
                 }
             }
             StorageAction::ReleaseSources { transfer, .. } => {
-                self.sources.remove(&transfer.id);
+                self.remove_source(transfer.id);
                 StorageResult::Done
             }
         }

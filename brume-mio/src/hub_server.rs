@@ -34,6 +34,7 @@ use crate::login::{ACCESS_LIFETIME, LOGIN_PATH, LoginReply, LoginRequest, REFRES
 use crate::login_throttle::LoginThrottle;
 use crate::store::{self, Store};
 use crate::stream::Stream;
+use crate::wake::ceil_ms;
 use crate::ws::{self, Flush};
 
 const LISTENER: Token = Token(0);
@@ -819,10 +820,4 @@ fn error_reply(code: &str, message: &str) -> LoginReply {
         code: code.into(),
         message: message.into(),
     }
-}
-
-/// mio waits in whole milliseconds: round up so a wake is never early.
-pub(crate) fn ceil_ms(d: Duration) -> Duration {
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }

@@ -3,7 +3,9 @@
 //! the WebSocket to the hub (client) or the listener (hub), and the wake-up
 //! at the cores' next timeout. Nothing here decides protocol behaviour.
 //!
-//! - [`hub_server`]: the hub process (`brume serve`).
+//! - [`hub_server`]: the hub process (`brume serve`), with [`store`] and
+//!   [`login_throttle`]; behind the `hub` feature (on by default), so a
+//!   client-only build (`default-features = false`) needs no SQLite or argon2.
 //! - [`client`]: the embedding API, a [`client::Client`] that yields events
 //!   (see `examples/embed.rs`).
 //! - [`store`] (users and groups in SQLite), [`config`] (the client's config
@@ -14,11 +16,16 @@ pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod files;
+#[cfg(feature = "hub")]
 pub mod hub_server;
 pub mod login;
+#[cfg(feature = "hub")]
 pub mod login_throttle;
+pub mod storage_worker;
+#[cfg(feature = "hub")]
 pub mod store;
 pub mod stream;
 pub mod udp;
 pub mod url;
+mod wake;
 pub mod ws;

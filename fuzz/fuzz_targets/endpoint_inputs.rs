@@ -9,11 +9,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use brume_proto::endpoint::{Endpoint, EndpointConfig, EndpointOutput};
+use brume_proto::endpoint::{Certificate, Endpoint, EndpointConfig, EndpointOutput};
 use brume_proto::framing::Data;
 use brume_proto::signal::{AttemptId, HubMsg, SessionLimits, UserName, decode_client, encode_hub};
 use libfuzzer_sys::fuzz_target;
-use str0m::config::DtlsCert;
 
 const PEERS: [&str; 3] = ["bob", "carol", "dave"];
 
@@ -62,15 +61,10 @@ enum Step {
     Stop,
 }
 
-fn cert() -> DtlsCert {
-    static CERT: OnceLock<DtlsCert> = OnceLock::new();
-    CERT.get_or_init(|| {
-        str0m::crypto::from_feature_flags()
-            .dtls_provider
-            .generate_certificate()
-            .expect("a certificate")
-    })
-    .clone()
+fn cert() -> Certificate {
+    static CERT: OnceLock<Certificate> = OnceLock::new();
+    CERT.get_or_init(|| Certificate::generate().expect("a certificate"))
+        .clone()
 }
 
 fn peer(i: u8) -> UserName {

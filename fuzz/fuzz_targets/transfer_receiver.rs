@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use brume_proto::endpoint::EndpointConfig;
+use brume_proto::endpoint::{Certificate, EndpointConfig};
 use brume_proto::node::{Node, NodeConfig, NodeEvent};
 use brume_proto::signal::UserName;
 use brume_proto::transfer::wire::{Control, Wire};
@@ -19,7 +19,6 @@ use brume_proto::transfer::{
     content_hash, hash_block,
 };
 use libfuzzer_sys::fuzz_target;
-use str0m::config::DtlsCert;
 
 #[derive(Debug, Arbitrary)]
 enum Step {
@@ -62,15 +61,10 @@ enum Step {
     Wait(u16),
 }
 
-fn cert() -> DtlsCert {
-    static CERT: OnceLock<DtlsCert> = OnceLock::new();
-    CERT.get_or_init(|| {
-        str0m::crypto::from_feature_flags()
-            .dtls_provider
-            .generate_certificate()
-            .expect("a certificate")
-    })
-    .clone()
+fn cert() -> Certificate {
+    static CERT: OnceLock<Certificate> = OnceLock::new();
+    CERT.get_or_init(|| Certificate::generate().expect("a certificate"))
+        .clone()
 }
 
 fn check_path(p: &TargetPath) {

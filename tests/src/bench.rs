@@ -99,7 +99,7 @@ impl BrumePair {
         );
         let nodes = [0, 1].map(|i| {
             let token = key.mint(&names[i], TokenKind::Access, 1_800_000_000, 3600);
-            let mut config = EndpointConfig::new(token, certs[i].clone(), i as u64);
+            let mut config = EndpointConfig::new(token, brume_cert(&certs[i]), i as u64);
             config.datagram_parity = parity;
             let mut node = Node::new(NodeConfig::new(config), now);
             node.add_local_address(now, addrs[i]);
@@ -671,4 +671,10 @@ impl Loopback {
         }
         pair.timeout(now);
     }
+}
+
+/// The same certificate as Brume's type, for the endpoint side of a comparison.
+fn brume_cert(cert: &DtlsCert) -> brume_proto::endpoint::Certificate {
+    let (der, key) = (cert.certificate.clone(), cert.private_key.clone());
+    brume_proto::endpoint::Certificate::from_der(der, key).expect("a provider's certificate is DER")
 }

@@ -19,7 +19,6 @@ use brume_proto::token::{TokenKey, TokenKind};
 use brume_proto::transfer::{EntryKind, SourceEntry, StorageAction, TransferEvent, TransferKey};
 
 use crate::storage::MemStorage;
-use str0m::config::DtlsCert;
 use str0m_netem::{Input as NetInput, Netem, NetemConfig, Output as NetOutput};
 
 /// Seconds since the Unix epoch at the start of every world.
@@ -108,12 +107,9 @@ pub struct World {
     hub_alive: bool,
 }
 
-fn dtls_cert() -> DtlsCert {
+fn dtls_cert() -> brume_proto::endpoint::Certificate {
     // One certificate per node, made the way a driver makes it once and keeps it.
-    str0m::crypto::from_feature_flags()
-        .dtls_provider
-        .generate_certificate()
-        .expect("the crypto provider makes certificates")
+    brume_proto::endpoint::Certificate::generate().expect("the crypto provider makes certificates")
 }
 
 impl World {

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use brume_proto::ErrorCode;
 use brume_proto::endpoint::EndpointEvent;
+use brume_proto::endpoint::{Direction, MediaKind};
 use brume_proto::framing::Data;
 use brume_proto::signal::{GroupId, GroupName};
 use brume_proto::token::TokenKind;
 use brume_tests::sim::{STUN_SERVER, UNIX0, World, public_addr};
-use str0m::media::{Direction, MediaKind};
 use str0m_netem::{NetemConfig, Probability, RandomLoss};
 
 const SEEDS: u64 = 8;

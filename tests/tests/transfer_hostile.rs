@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use brume_proto::endpoint::EndpointConfig;
+use brume_proto::endpoint::{Certificate, EndpointConfig};
 use brume_proto::node::{Node, NodeConfig, NodeEvent};
 use brume_proto::signal::UserName;
 use brume_proto::transfer::wire::{Control, Wire};
@@ -19,17 +19,11 @@ use brume_proto::transfer::{
 };
 use brume_tests::storage::MemStorage;
 use proptest::prelude::*;
-use str0m::config::DtlsCert;
 
-fn cert() -> DtlsCert {
-    static CERT: OnceLock<DtlsCert> = OnceLock::new();
-    CERT.get_or_init(|| {
-        str0m::crypto::from_feature_flags()
-            .dtls_provider
-            .generate_certificate()
-            .expect("a certificate")
-    })
-    .clone()
+fn cert() -> Certificate {
+    static CERT: OnceLock<Certificate> = OnceLock::new();
+    CERT.get_or_init(|| Certificate::generate().expect("a certificate"))
+        .clone()
 }
 
 /// What the hostile peer, or the application, does next.

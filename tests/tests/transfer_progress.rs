@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use brume_proto::endpoint::EndpointEvent;
+use brume_proto::endpoint::{EndpointEvent, PeerStatus};
 use brume_proto::transfer::{TransferEvent, TransferKey, TransferState};
 use brume_tests::content;
 use brume_tests::sim::World;
@@ -12,8 +12,8 @@ fn connect(w: &mut World) {
     w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
         .unwrap();
     assert!(w.run_until(Duration::from_secs(10), |w| {
-        w.nodes[0].node.peer_state(&World::user("bob")) == Some("open")
-            && w.nodes[1].node.peer_state(&World::user("alice")) == Some("open")
+        w.nodes[0].node.peer_state(&World::user("bob")) == Some(PeerStatus::Open)
+            && w.nodes[1].node.peer_state(&World::user("alice")) == Some(PeerStatus::Open)
     }));
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use brume_proto::endpoint::EndpointEvent;
+use brume_proto::endpoint::{EndpointEvent, PeerStatus};
 use brume_proto::transfer::{TransferEvent, TransferKey, TransferState};
 use brume_tests::sim::World;
 use proptest::prelude::*;
@@ -60,10 +60,10 @@ fn run(seed: u64, ops: &[Op]) -> Result<(), String> {
             Op::Send(i, kib) => {
                 let peer = if *i == 0 { "bob" } else { "alice" };
                 let to = World::user(peer);
-                if w.nodes[*i].node.peer_state(&to) != Some("open") {
+                if w.nodes[*i].node.peer_state(&to) != Some(PeerStatus::Open) {
                     let _ = w.with(*i, |ep, now| ep.connect(now, &to, None));
                     w.run_until(Duration::from_secs(10), |w| {
-                        w.nodes[*i].node.peer_state(&to) == Some("open")
+                        w.nodes[*i].node.peer_state(&to) == Some(PeerStatus::Open)
                     });
                 }
                 n += 1;

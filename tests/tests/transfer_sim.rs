@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use brume_proto::endpoint::{EndpointEvent, FecStats};
+use brume_proto::endpoint::{EndpointEvent, FecStats, PeerStatus};
 use brume_proto::framing::Data;
 use brume_proto::transfer::wire::{Control, Wire};
 use brume_proto::transfer::{
@@ -380,7 +380,7 @@ fn a_restarted_receiver_resumes_from_what_it_holds() {
         w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
             .map_err(|e| e.to_string())?;
         w.run_until(Duration::from_secs(10), |w| {
-            w.nodes[0].node.peer_state(&World::user("bob")) == Some("open")
+            w.nodes[0].node.peer_state(&World::user("bob")) == Some(PeerStatus::Open)
         });
         let reads_before = w.nodes[0].storage.log.len();
         let key = w.send_files(0, "bob", &[("movie.mkv", &data)])?;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use brume_mio::client::ClientEvent;
 use brume_proto::ErrorCode;
-use brume_proto::endpoint::EndpointEvent;
+use brume_proto::endpoint::{EndpointEvent, PeerCloseReason};
 use brume_proto::framing::Data;
 use brume_proto::signal::UserName;
 use clap::Args;
@@ -199,12 +199,12 @@ impl Chat {
                 if !self.outbox.is_empty() {
                     bail!(
                         "{peer} left ({}); {} line(s) not sent",
-                        peer_text(&reason),
+                        peer_text(&reason.to_string()),
                         self.outbox.len()
                     );
                 }
                 // A peer that vanished is a failure; one that said goodbye is not.
-                if reason == "connection lost" {
+                if reason == PeerCloseReason::ConnectionLost {
                     bail!("{peer} left: connection lost");
                 }
                 eprintln!("{peer} left");

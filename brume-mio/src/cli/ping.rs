@@ -62,7 +62,7 @@ pub fn run(a: PingArgs) -> Result<()> {
                     break;
                 }
                 Some(ClientEvent::Endpoint(EndpointEvent::PeerClosed { reason, .. })) => {
-                    bail!("{peer} went away: {}", peer_text(&reason));
+                    bail!("{peer} went away: {}", peer_text(&reason.to_string()));
                 }
                 Some(_) => {}
                 None if s.stopping() => {

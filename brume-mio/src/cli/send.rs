@@ -142,7 +142,7 @@ pub fn run(a: SendArgs) -> Result<()> {
             ClientEvent::Endpoint(EndpointEvent::PeerClosed { peer: p, reason }) if p == peer => {
                 bail!(
                     "{peer} went away: {}; run the same command again to resume",
-                    peer_text(&reason)
+                    peer_text(&reason.to_string())
                 );
             }
             _ => {}

@@ -3,7 +3,7 @@
 use core::net::SocketAddr;
 use std::time::Duration;
 
-use str0m::config::DtlsCert;
+use super::Certificate;
 
 /// Everything an endpoint needs from its driver and user config.
 #[derive(Debug, Clone)]
@@ -16,7 +16,7 @@ pub struct EndpointConfig {
     /// the user's config and hands it in: making one per connection costs
     /// milliseconds and OS randomness, and a stable fingerprint per device is
     /// what peer pinning builds on.
-    pub dtls_cert: DtlsCert,
+    pub dtls_cert: Certificate,
     /// Seeds every choice the endpoint makes (attempt ids).
     pub seed: u64,
     /// From `connect` to an open channel; past it the attempt fails with
@@ -77,7 +77,7 @@ pub struct EndpointConfig {
 
 impl EndpointConfig {
     /// A config with the documented defaults.
-    pub fn new(access_token: String, dtls_cert: DtlsCert, seed: u64) -> Self {
+    pub fn new(access_token: String, dtls_cert: Certificate, seed: u64) -> Self {
         Self {
             access_token,
             refresh_token: None,

@@ -6,14 +6,17 @@ use std::time::Instant;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::{Event, IceConnectionState};
 
+use super::outbox::ControlKind;
 use super::peer::{MAIN_CHANNEL, MediaRequest, Peer, PeerState};
-use super::{Endpoint, EndpointEvent, MAX_MESSAGE_LEN};
+use super::{
+    Direction, Endpoint, EndpointEvent, MAX_MESSAGE_LEN, MediaId, MediaKind, PeerCloseReason,
+};
 use crate::framing::{self, Data, Namespace};
 use crate::signal::UserName;
 
 /// Control message kinds (in the control namespace of the main channel).
-const SDP_OFFER: &str = "sdp-offer";
-const SDP_ANSWER: &str = "sdp-answer";
+pub(super) const SDP_OFFER: &str = "sdp-offer";
+pub(super) const SDP_ANSWER: &str = "sdp-answer";
 
 impl Endpoint {
     pub(super) fn on_rtc_event(&mut self, now: Instant, name: &UserName, event: Event) {
@@ -74,7 +77,7 @@ impl Endpoint {
                     self.shut_peer(now, name);
                     self.event(EndpointEvent::PeerClosed {
                         peer: name.clone(),
-                        reason: "the peer closed the channel".into(),
+                        reason: PeerCloseReason::Remote,
                     });
                 } else {
                     self.event(EndpointEvent::ChannelClosed {
@@ -93,19 +96,19 @@ impl Endpoint {
                 }
                 self.event(EndpointEvent::MediaAdded {
                     peer: name.clone(),
-                    mid: m.mid,
-                    kind: m.kind,
+                    mid: MediaId::from_str0m(m.mid),
+                    kind: MediaKind::from_str0m(m.kind),
                 })
             }
             Event::MediaChanged(m) => self.event(EndpointEvent::MediaChanged {
                 peer: name.clone(),
-                mid: m.mid,
-                direction: m.direction,
+                mid: MediaId::from_str0m(m.mid),
+                direction: Direction::from_str0m(m.direction),
             }),
             Event::Closed if self.peers.remove(name).is_some() => {
                 self.event(EndpointEvent::PeerClosed {
                     peer: name.clone(),
-                    reason: "closed by the peer".into(),
+                    reason: PeerCloseReason::Remote,
                 });
             }
             _ => {}
@@ -181,7 +184,7 @@ impl Endpoint {
         match peer.rtc.sdp_api().accept_offer(offer) {
             Ok(answer) => {
                 self.pump(now, name);
-                self.write_control(now, name, SDP_ANSWER, answer.to_sdp_string());
+                self.write_control(now, name, ControlKind::Answer, answer.to_sdp_string());
                 self.renegotiate(now, name);
             }
             Err(e) => self.event(EndpointEvent::BadMessage {
@@ -238,7 +241,9 @@ impl Endpoint {
             return;
         };
         peer.mids.extend(added);
+        // In flight from here on: the offer is never dropped, only queued
+        // until the send buffer has room (or withdrawn by a rollback).
         peer.reneg_in_flight = Some((pending, requests));
-        self.write_control(now, name, SDP_OFFER, offer.to_sdp_string());
+        self.write_control(now, name, ControlKind::Offer, offer.to_sdp_string());
     }
 }

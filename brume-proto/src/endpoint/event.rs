@@ -3,8 +3,8 @@
 use core::net::SocketAddr;
 
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, MediaKind, Mid};
 
+use super::{Direction, MediaId, MediaKind, PeerCloseReason};
 use crate::error::ErrorCode;
 use crate::framing::Data;
 use crate::signal::{CloseReason, GroupId, UserName};
@@ -94,8 +94,8 @@ pub enum EndpointEvent {
     PeerClosed {
         /// The peer.
         peer: UserName,
-        /// Why, for people.
-        reason: String,
+        /// Why.
+        reason: PeerCloseReason,
     },
     /// `peer` is unreachable: silent for `silence_limit` (3 s), or ICE lost
     /// the path. The endpoint is trying to recover (an ICE restart after
@@ -163,7 +163,7 @@ pub enum EndpointEvent {
         /// The peer.
         peer: UserName,
         /// The track's media id.
-        mid: Mid,
+        mid: MediaId,
         /// Audio or video.
         kind: MediaKind,
     },
@@ -172,7 +172,7 @@ pub enum EndpointEvent {
         /// The peer.
         peer: UserName,
         /// The track's media id.
-        mid: Mid,
+        mid: MediaId,
         /// Its direction now.
         direction: Direction,
     },

@@ -40,6 +40,8 @@
 //! rides on that very path, so the restart offer goes through the hub (an
 //! `offer` with `restart: true`), sent by the user whose name sorts first.
 
+mod certificate;
+mod close_reason;
 mod config;
 mod control;
 mod event;
@@ -47,10 +49,13 @@ mod fec;
 mod holdback;
 mod hub_watch;
 mod liveness;
+mod media;
 mod negotiate;
 mod opening;
+mod outbox;
 mod peer;
 mod signaling;
+mod status;
 mod stun;
 
 use core::net::SocketAddr;
@@ -58,21 +63,25 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use str0m::channel::{ChannelConfig, ChannelId};
-use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
 
+pub use certificate::{Certificate, CertificateError};
+pub use close_reason::PeerCloseReason;
 pub use config::EndpointConfig;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use fec::FecStats;
 use holdback::{Arrival, Datagram};
+pub use media::{Direction, MediaId, MediaKind};
 pub use peer::MAIN_CHANNEL;
+pub use status::PeerStatus;
 #[cfg(any(test, feature = "testing"))]
 pub use stun::binding_response;
 
 use crate::error::ErrorCode;
 use crate::framing::{self, Data, FramingError, Namespace};
 use crate::signal::{AttemptId, ClientMsg, GroupId, UserName, encode_client};
+use outbox::{ControlKind, ControlOutbox};
 use peer::{Drained, MediaRequest, Peer, PeerState};
 use signaling::HubState;
 use stun::StunClient;
@@ -192,10 +201,9 @@ impl Endpoint {
         self.hub.user().is_some() && !self.stopped
     }
 
-    /// The state of the connection to `peer`: `offering`, `incoming`,
-    /// `connecting`, `open` or `recovering`; `None` if there is none.
-    pub fn peer_state(&self, peer: &UserName) -> Option<&'static str> {
-        self.peers.get(peer).map(|p| p.state.name())
+    /// The state of the connection to `peer`; `None` if there is none.
+    pub fn peer_state(&self, peer: &UserName) -> Option<PeerStatus> {
+        self.peers.get(peer).map(|p| p.state.status())
     }
 
     /// The users this endpoint has a connection or an attempt with, sorted.
@@ -469,7 +477,10 @@ impl Endpoint {
         direction: Direction,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
-        p.reneg_queue.push(MediaRequest::Add { kind, direction });
+        p.reneg_queue.push(MediaRequest::Add {
+            kind: kind.to_str0m(),
+            direction: direction.to_str0m(),
+        });
         self.renegotiate(now, peer);
         Ok(())
     }
@@ -479,22 +490,25 @@ impl Endpoint {
         &mut self,
         now: Instant,
         peer: &UserName,
-        mid: Mid,
+        mid: MediaId,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
-        p.reneg_queue.push(MediaRequest::Stop(mid));
+        p.reneg_queue.push(MediaRequest::Stop(mid.to_str0m()));
         self.renegotiate(now, peer);
         Ok(())
     }
 
     /// The tracks of the connection to `peer`, with their kinds.
-    pub fn media(&self, peer: &UserName) -> Vec<(Mid, MediaKind)> {
+    pub fn media(&self, peer: &UserName) -> Vec<(MediaId, MediaKind)> {
         let Some(p) = self.peers.get(peer) else {
             return Vec::new();
         };
         p.mids
             .iter()
-            .filter_map(|mid| p.rtc.media(*mid).map(|m| (*mid, m.kind())))
+            .filter_map(|mid| {
+                let kind = MediaKind::from_str0m(p.rtc.media(*mid)?.kind());
+                Some((MediaId::from_str0m(*mid), kind))
+            })
             .collect()
     }
 
@@ -615,7 +629,7 @@ impl Endpoint {
         self.shut_peer(now, peer);
         self.event(EndpointEvent::PeerClosed {
             peer: peer.clone(),
-            reason: "closed locally".into(),
+            reason: PeerCloseReason::Local,
         });
         Ok(())
     }
@@ -697,7 +711,7 @@ impl Endpoint {
     /// An Rtc with the endpoint's certificate and tuning, no candidates yet.
     fn bare_rtc(config: &EndpointConfig, now: Instant) -> Rtc {
         let mut rtc = Rtc::builder()
-            .set_dtls_cert(config.dtls_cert.clone())
+            .set_dtls_cert(config.dtls_cert.to_str0m())
             .set_snap_enabled(config.snap)
             .set_sctp_max_buffered_amount(config.sctp_max_buffered_amount)
             .set_stats_interval(None);
@@ -831,6 +845,11 @@ impl Endpoint {
     /// Drains a peer's Rtc, acting on its events, until it is quiet.
     fn pump(&mut self, now: Instant, name: &UserName) {
         self.unpumped.remove(name);
+        // Control messages that waited for room go first: the input that
+        // led here may have freed some.
+        if !self.flush_control(now, name) {
+            return;
+        }
         // Each event handler may write (an answer, a control message), which
         // needs another drain; a peer cannot keep this going forever because
         // every round consumes events str0m produced from finite input.
@@ -855,7 +874,7 @@ impl Endpoint {
                     self.peers.remove(name);
                     self.event(EndpointEvent::PeerClosed {
                         peer: name.clone(),
-                        reason: "closed".into(),
+                        reason: PeerCloseReason::Ended,
                     });
                 }
                 return;
@@ -890,7 +909,7 @@ impl Endpoint {
         if peer.state.established() {
             self.event(EndpointEvent::PeerClosed {
                 peer: name.clone(),
-                reason: error,
+                reason: PeerCloseReason::Webrtc { error },
             });
         } else {
             self.event(EndpointEvent::PeerFailed {
@@ -911,10 +930,63 @@ impl Endpoint {
         }
     }
 
-    fn write_control(&mut self, now: Instant, name: &UserName, kind: &str, text: String) {
-        let Ok(bytes) = framing::encode_in(Namespace::Control, kind, &Data::Text(text)) else {
-            return;
+    /// Queues a control message on the peer's main channel and writes what
+    /// the send buffer has room for; the rest goes out before later drains
+    /// (see `outbox.rs`). A message that cannot be written at all ends the
+    /// connection, since the peer's renegotiation would wait for it forever.
+    fn write_control(&mut self, now: Instant, name: &UserName, kind: ControlKind, text: String) {
+        let label = match kind {
+            ControlKind::Offer => control::SDP_OFFER,
+            ControlKind::Answer => control::SDP_ANSWER,
         };
-        let _ = self.write_main(now, name, &bytes);
+        let queued = framing::encode_in(Namespace::Control, label, &Data::Text(text))
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let peer = self.peers.get_mut(name).ok_or("no peer")?;
+                peer.control.push(kind, bytes).map_err(|_| {
+                    format!(
+                        "more than {} control messages wait for room",
+                        ControlOutbox::LIMIT
+                    )
+                })
+            });
+        match queued {
+            Ok(()) => self.pump(now, name),
+            Err(e) => self.close_for_control(now, name, e),
+        }
+    }
+
+    /// Writes the peer's waiting control messages that fit; false if a write
+    /// failed outright and the connection was closed for it.
+    fn flush_control(&mut self, now: Instant, name: &UserName) -> bool {
+        let Some(peer) = self.peers.get_mut(name) else {
+            return true;
+        };
+        if peer.control.is_empty() {
+            return true;
+        }
+        // Established peers only queue control messages, and their main
+        // channel exists until its close removes the peer.
+        let Some(mut ch) = peer.main.and_then(|main| peer.rtc.channel(main)) else {
+            return true;
+        };
+        match peer.control.flush(|frame| ch.write(true, frame)) {
+            Ok(()) => true,
+            Err(e) => {
+                self.close_for_control(now, name, e.to_string());
+                false
+            }
+        }
+    }
+
+    fn close_for_control(&mut self, now: Instant, name: &UserName, error: String) {
+        if !self.peers.contains_key(name) {
+            return;
+        }
+        self.shut_peer(now, name);
+        self.event(EndpointEvent::PeerClosed {
+            peer: name.clone(),
+            reason: PeerCloseReason::ControlWrite { error },
+        });
     }
 }

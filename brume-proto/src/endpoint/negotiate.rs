@@ -7,7 +7,7 @@ use str0m::Candidate;
 use str0m::change::{SdpAnswer, SdpOffer};
 
 use super::peer::{self, MAIN_CHANNEL, Peer, PeerState};
-use super::{Endpoint, EndpointError, EndpointEvent};
+use super::{Endpoint, EndpointError, EndpointEvent, PeerCloseReason};
 use crate::error::ErrorCode;
 use crate::signal::{AttemptId, ClientMsg, GroupId, UserName};
 
@@ -103,7 +103,7 @@ impl Endpoint {
                 // state (restarted), so the old connection is dead.
                 let established = state.established();
                 self.shut_peer(now, &from);
-                let reason = "the peer started a new connection".to_owned();
+                let reason = PeerCloseReason::Replaced;
                 self.event(if established {
                     EndpointEvent::PeerClosed {
                         peer: from.clone(),
@@ -113,7 +113,7 @@ impl Endpoint {
                     EndpointEvent::PeerFailed {
                         peer: from.clone(),
                         code: ErrorCode::Cancelled,
-                        reason,
+                        reason: reason.to_string(),
                     }
                 });
                 self.announce_incoming(now, from, attempt, offer, group);
@@ -280,7 +280,7 @@ impl Endpoint {
                 self.shut_peer(now, from);
                 self.event(EndpointEvent::PeerClosed {
                     peer: from.clone(),
-                    reason: format!("the peer refused to restart the connection: {reason}"),
+                    reason: PeerCloseReason::RestartRefused { reason },
                 });
             }
             _ => {}
@@ -385,7 +385,7 @@ impl Endpoint {
                     self.shut_peer(now, name);
                     self.event(EndpointEvent::PeerClosed {
                         peer: name.clone(),
-                        reason: "connection lost".into(),
+                        reason: PeerCloseReason::ConnectionLost,
                     });
                     return;
                 }

@@ -11,6 +11,8 @@ use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
 
 use super::event::Transmit;
 use super::fec::Fec;
+use super::outbox::ControlOutbox;
+use super::status::PeerStatus;
 use crate::signal::AttemptId;
 
 /// The label of the channel every connection opens first: Brume's messages
@@ -45,19 +47,20 @@ pub(crate) enum PeerState {
 }
 
 impl PeerState {
-    pub(crate) fn name(&self) -> &'static str {
+    /// What the application sees of it.
+    pub(crate) fn status(&self) -> PeerStatus {
         match self {
-            PeerState::Offering { .. } => "offering",
-            PeerState::Incoming { .. } => "incoming",
-            PeerState::Connecting => "connecting",
-            PeerState::Open => "open",
-            PeerState::Recovering { .. } => "recovering",
+            PeerState::Offering { .. } => PeerStatus::Offering,
+            PeerState::Incoming { .. } => PeerStatus::Incoming,
+            PeerState::Connecting => PeerStatus::Connecting,
+            PeerState::Open => PeerStatus::Open,
+            PeerState::Recovering { .. } => PeerStatus::Recovering,
         }
     }
 
     /// Open or recovering: past the first connection.
     pub(crate) fn established(&self) -> bool {
-        matches!(self, PeerState::Open | PeerState::Recovering { .. })
+        self.status().is_established()
     }
 }
 
@@ -90,6 +93,8 @@ pub(crate) struct Peer {
     pub(crate) reneg_in_flight: Option<(SdpPendingOffer, Vec<MediaRequest>)>,
     /// Media changes queued behind it.
     pub(crate) reneg_queue: Vec<MediaRequest>,
+    /// Offers and answers that found no room in the send buffer yet.
+    pub(crate) control: ControlOutbox,
     /// Our ICE-restart offer, waiting for its answer through the hub.
     pub(crate) restart_pending: Option<SdpPendingOffer>,
     /// The largest message the peer accepts, from its SDP.
@@ -133,6 +138,7 @@ impl Peer {
             deadline: None,
             reneg_in_flight: None,
             reneg_queue: Vec::new(),
+            control: ControlOutbox::default(),
             restart_pending: None,
             early_candidates: Vec::new(),
             mids: BTreeSet::new(),
@@ -143,9 +149,11 @@ impl Peer {
         }
     }
 
-    /// Rolls back a renegotiation in flight: its requests go back to the
-    /// front of the queue, to be offered again.
+    /// Rolls back a renegotiation in flight: its offer is withdrawn if it has
+    /// not gone out, and its requests go back to the front of the queue, to
+    /// be offered again.
     pub(crate) fn requeue_in_flight(&mut self) {
+        self.control.withdraw_offers();
         if let Some((_, mut requests)) = self.reneg_in_flight.take() {
             requests.append(&mut self.reneg_queue);
             self.reneg_queue = requests;

@@ -4,14 +4,17 @@ use std::time::Instant;
 
 use str0m::channel::ChannelId;
 
-use crate::endpoint::{Endpoint, EndpointError};
+use crate::endpoint::{Endpoint, EndpointError, PeerStatus};
 use crate::signal::UserName;
 use crate::transfer::Channels;
 
 impl Channels for Endpoint {
     fn is_open(&self, peer: &UserName) -> bool {
         // A recovering connection still takes channels: they wait in SCTP.
-        matches!(self.peer_state(peer), Some("open" | "recovering"))
+        matches!(
+            self.peer_state(peer),
+            Some(PeerStatus::Open | PeerStatus::Recovering)
+        )
     }
 
     fn max_message_size(&self, peer: &UserName) -> Option<usize> {

@@ -70,7 +70,9 @@ use std::time::Instant;
 pub use config::NodeConfig;
 pub use event::{NodeEvent, ToHub};
 
-use crate::endpoint::{Endpoint, EndpointError, EndpointEvent, EndpointOutput, Transmit};
+use crate::endpoint::{
+    Endpoint, EndpointError, EndpointEvent, EndpointOutput, PeerStatus, Transmit,
+};
 use crate::framing::Data;
 use crate::signal::{GroupId, UserName};
 use crate::transfer::{
@@ -121,7 +123,7 @@ impl Node {
     }
 
     /// The state of the connection to `peer`, if there is one.
-    pub fn peer_state(&self, peer: &UserName) -> Option<&'static str> {
+    pub fn peer_state(&self, peer: &UserName) -> Option<PeerStatus> {
         self.endpoint.peer_state(peer)
     }
 
