@@ -33,6 +33,8 @@ pub fn public_addr(i: usize) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::new(198, 51, 100, i as u8 + 1), 5000))
 }
 
+/// How long after the last answer the storage answers what it still owes.
+const STORAGE_LATENCY: Duration = Duration::from_millis(1);
 /// One-way latency between any node and the hub.
 pub const HUB_LATENCY: Duration = Duration::from_millis(5);
 
@@ -77,9 +79,12 @@ pub struct Host {
     /// Storage actions not yet answered: answered in an order shuffled by
     /// the seed (the node's contract allows any), or held while the storage
     /// is down.
-    pub storage_queue: Vec<StorageAction>,
+    pub storage_queue: Vec<(Instant, StorageAction)>,
     /// Shuffles the answers to storage actions.
     storage_rng: fastrand::Rng,
+    /// Storage actions this picks are answered only after waiting this long
+    /// (a disk slow at renames, say): an adversarial order the contract allows.
+    pub slow_storage: Option<(fn(&StorageAction) -> bool, Duration)>,
 }
 
 enum HubDelivery {
@@ -178,6 +183,7 @@ impl World {
             storage_up: true,
             storage_queue: Vec::new(),
             storage_rng: fastrand::Rng::with_seed(self.seed ^ 0x5707 ^ i as u64),
+            slow_storage: None,
         });
         let conn = self.nodes[i].conn;
         self.hub.handle_input(self.now, HubInput::Opened(conn));
@@ -259,9 +265,15 @@ impl World {
                 (!n.inbound.is_empty()).then_some(net),
             ]
         });
+        // Storage answers still owed come a millisecond later.
+        let storage = self
+            .nodes
+            .iter()
+            .any(|n| n.storage_up && !n.storage_queue.is_empty())
+            .then_some(self.now + STORAGE_LATENCY);
         let hub = self.hub.poll_timeout().filter(|_| self.hub_alive);
         let queue = self.hub_queue.keys().next().map(|(at, _)| *at);
-        nodes.chain([hub, queue]).flatten().min()
+        nodes.chain([hub, queue, storage]).flatten().min()
     }
 
     fn step(&mut self) {
@@ -305,6 +317,12 @@ impl World {
                 }
             }
         }
+        // Storage answers still owed.
+        for i in 0..self.nodes.len() {
+            if !self.nodes[i].storage_queue.is_empty() {
+                self.flush_node(i);
+            }
+        }
         // Endpoint timers.
         for i in 0..self.nodes.len() {
             if self.nodes[i].node.poll_timeout().is_some_and(|t| t <= now) {
@@ -337,6 +355,7 @@ impl World {
     /// Routes everything node `i` has to say, until it has nothing more.
     fn flush_node(&mut self, i: usize) {
         let now = self.now;
+        let mut answered = false;
         loop {
             let mut busy = false;
             while let Some(t) = self.nodes[i].node.poll_transmit() {
@@ -357,7 +376,9 @@ impl World {
                     }
                 }
             }
-            busy |= self.run_storage(i);
+            // Storage answers once a flush; what it asks meanwhile waits a step.
+            busy |= self.run_storage(i, !answered);
+            answered = true;
             while let Some(event) = self.nodes[i].node.poll_event() {
                 busy = true;
                 self.deliver(i, event);
@@ -368,20 +389,35 @@ impl World {
         }
     }
 
-    /// Answers node `i`'s storage actions, in an order shuffled by the
-    /// seed; true if any was answered.
-    fn run_storage(&mut self, i: usize) -> bool {
+    /// Takes node `i`'s storage actions and, if `answer`, answers some of
+    /// those owed, in an order shuffled by the seed; true if any was answered.
+    fn run_storage(&mut self, i: usize, answer: bool) -> bool {
         let now = self.now;
         let host = &mut self.nodes[i];
         while let Some(action) = host.node.poll_storage() {
-            host.storage_queue.push(action);
+            host.storage_queue.push((now, action));
         }
-        if !host.storage_up || host.storage_queue.is_empty() {
+        if !answer || !host.storage_up || host.storage_queue.is_empty() {
             return false;
         }
+        // Some now, the rest on a later step, all in a shuffled order: as
+        // a driver's storage threads may answer.
         let mut batch = std::mem::take(&mut host.storage_queue);
         host.storage_rng.shuffle(&mut batch);
-        for action in batch {
+        let mut later = Vec::new();
+        if let Some((slow, wait)) = host.slow_storage {
+            (later, batch) = batch
+                .into_iter()
+                .partition(|(at, a)| slow(a) && now < *at + wait);
+        }
+        if batch.is_empty() {
+            host.storage_queue = later;
+            return false;
+        }
+        let now_count = host.storage_rng.usize(1..=batch.len());
+        host.storage_queue = batch.split_off(now_count);
+        host.storage_queue.append(&mut later);
+        for (_, action) in batch {
             let result = host.storage.execute(&action);
             host.node.handle_storage(now, action.req(), result);
         }

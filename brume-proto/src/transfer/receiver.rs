@@ -104,6 +104,8 @@ struct Active {
     complete: bool,
     /// Being finalised: attributes, sync, rename.
     finalizing: bool,
+    /// Synced: only its rename is left.
+    synced: bool,
 }
 
 #[derive(Debug)]
@@ -606,6 +608,11 @@ impl Transfers {
                 self.receiver_maybe_sync(key);
             }
             (Op::Sync, StorageResult::Done) => {
+                for file in &r.syncing {
+                    if let Some(a) = r.active.get_mut(file) {
+                        a.synced = true;
+                    }
+                }
                 for file in std::mem::take(&mut r.syncing) {
                     self.receiver_rename(key, file, 0);
                 }
@@ -771,6 +778,7 @@ impl Transfers {
                 writes: 0,
                 complete: false,
                 finalizing: false,
+                synced: false,
             },
         );
         self.receiver_checked(now, ep, key, index, u64::MAX, &[]);
@@ -895,10 +903,12 @@ impl Transfers {
         if !r.syncing.is_empty() || r.unsynced.is_empty() {
             return;
         }
-        let pending_attributes = r
-            .active
-            .iter()
-            .any(|(f, a)| a.finalizing && !r.unsynced.contains(f) && !r.syncing.contains(f));
+        // Attributes still being set: files finalizing that are not yet
+        // waiting for a sync, in one, or past it (renaming, which may end
+        // after the last attributes; counting those would wait forever).
+        let pending_attributes = r.active.iter().any(|(f, a)| {
+            a.finalizing && !a.synced && !r.unsynced.contains(f) && !r.syncing.contains(f)
+        });
         let due = r.unsynced.len() >= SYNC_FILES
             || r.unsynced_bytes >= SYNC_BYTES
             || (!r.arriving() && !pending_attributes);
