@@ -23,6 +23,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -31,7 +32,7 @@ use brume_proto::endpoint::{Certificate, Endpoint, EndpointConfig, EndpointEvent
 use brume_proto::framing::Data;
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::{CloseReason, UserName};
-use brume_proto::transfer::{EntryKind, TransferEvent, TransferKey};
+use brume_proto::transfer::{EntryKind, StorageAction, TransferEvent, TransferKey};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use tracing::{debug, warn};
@@ -41,7 +42,7 @@ use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 
 use crate::backoff::Backoff;
-use crate::files::FileStorage;
+use crate::storage_worker::{StorageWorker, WorkerLimits};
 use crate::stream::Stream;
 use crate::udp::{MAX_DATAGRAM, Udp};
 use crate::url::HubUrl;
@@ -56,6 +57,9 @@ const WAKER: Token = Token(2);
 const UDP_BUDGET: usize = 256;
 /// Hub frames read per loop turn.
 const HUB_BUDGET: usize = 64;
+/// Write bytes waiting for room in the storage worker before datagrams are
+/// left in the socket (the worker itself holds up to 64 MiB).
+const HELD_WRITES: usize = 32 << 20;
 /// Time to reach the hub and finish the WebSocket handshake.
 const HUB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -122,6 +126,31 @@ pub struct PathOffer {
     pub skipped: Vec<String>,
 }
 
+/// Wakes a [`Client`]'s loop from another thread: its
+/// [`Client::next_event`] returns `None` soon after.
+#[derive(Debug, Clone)]
+pub struct ClientWaker {
+    waker: Arc<Waker>,
+    /// Set by [`ClientWaker::wake`]: the loop's waker is shared with the
+    /// storage worker, whose wakes the application does not see.
+    woken: Arc<AtomicBool>,
+}
+
+impl ClientWaker {
+    /// Wakes the loop.
+    pub fn wake(&self) -> io::Result<()> {
+        self.woken.store(true, Ordering::Release);
+        self.waker.wake()
+    }
+}
+
+fn write_len(action: &StorageAction) -> usize {
+    match action {
+        StorageAction::Write { data, .. } => data.len(),
+        _ => 0,
+    }
+}
+
 /// True when the hub ended the session for a reason that trying again would
 /// not mend: the token was refused, the user is gone, another session of the
 /// user took over, or we asked to leave. Anything else (a hub shutting down,
@@ -174,9 +203,16 @@ pub struct Client {
     reconnect: bool,
     udp: Udp,
     node: Node,
-    files: FileStorage,
+    /// Storage runs on the worker's threads, off this loop.
+    storage: StorageWorker,
+    /// Storage actions the worker had no room for yet, in order.
+    held: VecDeque<StorageAction>,
+    /// Write bytes in `held`.
+    held_bytes: usize,
+    /// Datagrams wait in the socket while storage is this far behind.
+    udp_paused: bool,
     queue: VecDeque<ClientEvent>,
-    waker: Arc<Waker>,
+    waker: ClientWaker,
     woken: bool,
     udp_again: bool,
     hub_again: bool,
@@ -209,7 +245,11 @@ impl Client {
         let mut udp = Udp::bind(bind)?;
         poll.registry()
             .register(udp.source(), UDP, Interest::READABLE | Interest::WRITABLE)?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let waker = ClientWaker {
+            waker: Arc::new(Waker::new(poll.registry(), WAKER)?),
+            woken: Arc::new(AtomicBool::new(false)),
+        };
+        let storage = StorageWorker::start(WorkerLimits::default(), waker.waker.clone())?;
         let now = Instant::now();
         let seed = seed();
         let mut config = EndpointConfig::new(opts.access_token, opts.dtls_cert, seed);
@@ -233,7 +273,10 @@ impl Client {
             reconnect: true,
             udp,
             node,
-            files: FileStorage::default(),
+            storage,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            udp_paused: false,
             queue: VecDeque::new(),
             waker,
             woken: false,
@@ -299,7 +342,7 @@ impl Client {
 
     /// A waker: another thread calls `wake()` to make [`Client::next_event`]
     /// return `None` early (to hand the loop some input, say).
-    pub fn waker(&self) -> Arc<Waker> {
+    pub fn waker(&self) -> ClientWaker {
         self.waker.clone()
     }
 
@@ -381,7 +424,7 @@ impl Client {
             .send_files(now, peer, entries)
             .map_err(|e| anyhow!("cannot send {}: {e}", path.display()))?;
         // Reads are queued, not yet executed: register the sources first.
-        self.files.add_source(key.id, paths);
+        self.storage.add_source(key.id, paths);
         self.pump(now);
         Ok(PathOffer {
             key,
@@ -489,12 +532,20 @@ impl Client {
                     udp_ready |= event.is_readable();
                     udp_writable |= event.is_writable();
                 }
-                WAKER => self.woken = true,
+                // The storage worker wakes the loop too; only the
+                // application's wakes end `next_event`.
+                WAKER => self.woken |= self.waker.woken.swap(false, Ordering::AcqRel),
                 _ => {}
             }
         }
         if udp_writable {
             self.udp.flush();
+        }
+        // Storage results came (the worker woke us) or are due: take them.
+        self.pump(now);
+        if self.udp_paused && !self.storage_behind() {
+            self.udp_paused = false;
+            udp_ready = true;
         }
         if udp_ready {
             self.read_udp(now)?;
@@ -518,9 +569,21 @@ impl Client {
         Ok(())
     }
 
+    /// True while more writes wait for the disk than the worker may hold:
+    /// reading more datagrams would only queue more in memory.
+    fn storage_behind(&self) -> bool {
+        self.held_bytes > HELD_WRITES
+    }
+
     fn read_udp(&mut self, now: Instant) -> Result<()> {
         let local = self.udp.local_addr();
         for _ in 0..UDP_BUDGET {
+            if self.storage_behind() {
+                // Back-pressure: the kernel's buffer fills, then drops, and
+                // SCTP slows the sender; a result from the worker resumes.
+                self.udp_paused = true;
+                return Ok(());
+            }
             let (n, from) = match self.udp.recv(&mut self.buf) {
                 Ok(Some(x)) => x,
                 Ok(None) => return Ok(()),
@@ -696,8 +759,22 @@ impl Client {
             }
             while let Some(action) = self.node.poll_storage() {
                 busy = true;
-                let result = self.files.execute(&action);
-                self.node.handle_storage(now, action.req(), result);
+                self.held_bytes += write_len(&action);
+                self.held.push_back(action);
+            }
+            while let Some(action) = self.held.pop_front() {
+                let bytes = write_len(&action);
+                match self.storage.submit(action) {
+                    Ok(()) => self.held_bytes -= bytes,
+                    Err(action) => {
+                        self.held.push_front(action);
+                        break;
+                    }
+                }
+            }
+            while let Some((req, result)) = self.storage.poll_result() {
+                busy = true;
+                self.node.handle_storage(now, req, result);
             }
             while let Some(event) = self.node.poll_event() {
                 busy = true;

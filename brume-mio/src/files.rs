@@ -50,6 +50,9 @@ impl FileStorage {
 
     /// Executes one action.
     pub fn execute(&mut self, action: &StorageAction) -> StorageResult {
+        if let Some(wait) = slow_disk() {
+            std::thread::sleep(wait);
+        }
         match action {
             StorageAction::ReadSource {
                 transfer,
@@ -488,6 +491,17 @@ impl Walk {
     fn warn(&mut self, warning: String) {
         self.out.warnings.push(warning);
     }
+}
+
+/// Fault injection for the end-to-end tests, in debug builds only: every
+/// action first waits `BRUME_TEST_SLOW_DISK_MS`, as on a disk that hangs.
+fn slow_disk() -> Option<std::time::Duration> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    static SLOW: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let ms = *SLOW.get_or_init(|| std::env::var("BRUME_TEST_SLOW_DISK_MS").ok()?.parse().ok());
+    ms.map(std::time::Duration::from_millis)
 }
 
 #[cfg(test)]
