@@ -33,6 +33,9 @@ pub fn public_addr(i: usize) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::new(198, 51, 100, i as u8 + 1), 5000))
 }
 
+/// Chooses storage actions (for [`Host::slow_storage`]).
+pub type PickAction = fn(&StorageAction) -> bool;
+
 /// How long after the last answer the storage answers what it still owes.
 const STORAGE_LATENCY: Duration = Duration::from_millis(1);
 /// One-way latency between any node and the hub.
@@ -84,7 +87,7 @@ pub struct Host {
     storage_rng: fastrand::Rng,
     /// Storage actions this picks are answered only after waiting this long
     /// (a disk slow at renames, say): an adversarial order the contract allows.
-    pub slow_storage: Option<(fn(&StorageAction) -> bool, Duration)>,
+    pub slow_storage: Option<(PickAction, Duration)>,
 }
 
 enum HubDelivery {
