@@ -16,6 +16,15 @@
 //! bound is accepted when nothing else is in flight, so it cannot wait
 //! forever.
 //!
+//! **In a poll loop.** Register the waker's token with the loop's `Poll`.
+//! Each turn: take every [`StorageWorker::poll_result`] and hand it to
+//! `Transfers::handle_storage`; then submit what `Transfers::poll_action`
+//! gives until `submit` hands one back, and keep that one aside to submit
+//! first next turn (stop polling actions while one is held). Register an
+//! outgoing transfer's paths with [`StorageWorker::add_source`] before
+//! submitting its actions, and [`StorageWorker::remove_source`] once it
+//! closes.
+//!
 //! Owns: the threads and the queue between them. Never: decides what to
 //! read or write (the transfer core does), or touches a file itself
 //! (`files.rs` does).

@@ -13,6 +13,9 @@ pub enum CertificateError {
     /// The bytes are not a DER structure (they must start with a SEQUENCE).
     #[error("the {0} is not DER")]
     NotDer(&'static str),
+    /// The DTLS stack cannot use the private key.
+    #[error("the private key is not one DTLS can use: {0}")]
+    BadKey(String),
     /// The PEM text has no such item, or it cannot be decoded.
     #[error("no {what} in the PEM text: {detail}")]
     Pem {
@@ -53,10 +56,17 @@ impl Certificate {
             .ok_or_else(|| CertificateError::Generate("the provider made none".into()))
     }
 
-    /// A certificate and private key (PKCS#8, SEC1 or PKCS#1), both DER.
+    /// A certificate and private key (PKCS#8 or SEC1, ECDSA), both DER.
+    /// The key is loaded by the DTLS stack here, since a key it cannot use
+    /// would otherwise fail only when the first connection is built.
     pub fn from_der(certificate: Vec<u8>, private_key: Vec<u8>) -> Result<Self, CertificateError> {
         check_der("certificate", &certificate)?;
         check_der("private key", &private_key)?;
+        dimpl::Config::default()
+            .crypto_provider()
+            .key_provider
+            .load_private_key(&private_key)
+            .map_err(|e| CertificateError::BadKey(e.to_string()))?;
         Ok(Self(DtlsCert {
             certificate,
             private_key,
@@ -146,6 +156,12 @@ mod tests {
             Certificate::from_der(cert.certificate_der().to_vec(), Vec::new()).unwrap_err(),
             CertificateError::NotDer("private key")
         );
+        // DER-looking bytes that are no key: refused here, not a panic when
+        // the endpoint builds its first connection.
+        assert!(matches!(
+            Certificate::from_der(cert.certificate_der().to_vec(), vec![0x30, 0]),
+            Err(CertificateError::BadKey(_))
+        ));
         let no_key = pem("CERTIFICATE", cert.certificate_der());
         assert!(matches!(
             Certificate::from_pem(no_key.as_bytes(), no_key.as_bytes()),

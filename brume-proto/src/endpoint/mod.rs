@@ -35,7 +35,9 @@
 //!
 //! **After the channel opens** all signaling for that peer goes over the data
 //! channel (control messages, see [`crate::framing`]): media changes are
-//! offered and answered there, and new channels need no signaling at all. The
+//! offered and answered there, and new channels need no signaling at all (an
+//! offer or answer the full send buffer refuses waits in the peer's outbox,
+//! see `outbox.rs`, and is never dropped). The
 //! one exception is an ICE restart after the path is lost: the data channel
 //! rides on that very path, so the restart offer goes through the hub (an
 //! `offer` with `restart: true`), sent by the user whose name sorts first.
