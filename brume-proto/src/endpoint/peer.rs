@@ -11,7 +11,7 @@ use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
 
 use super::event::Transmit;
 use super::fec::Fec;
-use crate::signal::AttemptId;
+use crate::signal::{AttemptId, PeerId};
 
 /// The label of the channel every connection opens first: Brume's messages
 /// and control traffic share it.
@@ -79,6 +79,9 @@ pub(crate) struct Peer {
     pub(crate) state: PeerState,
     /// The attempt (or ICE-restart attempt) being signaled through the hub.
     pub(crate) attempt: AttemptId,
+    /// The peer's session as the hub stamped it, once an offer or answer
+    /// came from it: an ICE restart must reach that very device.
+    pub(crate) remote: Option<PeerId>,
     /// The main channel, once it exists.
     pub(crate) main: Option<ChannelId>,
     /// The Rtc's own next timeout.
@@ -128,6 +131,7 @@ impl Peer {
             rtc,
             state,
             attempt,
+            remote: None,
             main: None,
             rtc_timeout: now,
             deadline: None,
