@@ -612,9 +612,9 @@ impl HubServer {
     fn drain_events(&mut self, now: Instant) {
         while let Some(event) = self.hub.poll_event() {
             match event {
-                HubEvent::Authenticated { conn, user } => {
+                HubEvent::Authenticated { conn, user, device } => {
                     let addr = self.peer(conn.0);
-                    info!(%user, %addr, "session opened");
+                    info!(%user, %device, %addr, "session opened");
                 }
                 HubEvent::AuthFailed { conn, code, reason } => {
                     let addr = self.peer(conn.0);
@@ -709,7 +709,11 @@ impl HubServer {
     fn start_login(&mut self, now: Instant, id: u64, frame: &[u8]) {
         let req: Result<LoginRequest, _> = serde_json::from_slice(frame);
         let Ok(LoginRequest::Login { user, password }) = req else {
-            return self.login_reply(now, id, error_reply("EBADMSG", "expected a login frame"));
+            return self.login_reply(
+                now,
+                id,
+                error_reply(ErrorCode::BadMessage, "expected a login frame"),
+            );
         };
         {
             let mut n = self
@@ -718,7 +722,7 @@ impl HubServer {
                 .unwrap_or_else(|p| p.into_inner());
             if *n >= MAX_LOGINS_IN_FLIGHT {
                 drop(n);
-                return self.login_reply(now, id, error_reply("EBUSY", "busy: try again"));
+                return self.login_reply(now, id, error_reply(ErrorCode::Busy, "busy: try again"));
             }
             *n += 1;
         }
@@ -783,7 +787,7 @@ impl HubServer {
                     // field must not reach the log.
                     let user = done.tried.as_ref().map_or("(unknown)", |u| u.as_str());
                     info!(user, %addr, failures, "password login failed");
-                    error_reply("ELOGIN", "wrong user name or password")
+                    error_reply(ErrorCode::Login, "wrong user name or password")
                 }
             };
             self.login_reply(now, done.conn, reply);
@@ -814,9 +818,9 @@ fn hub_users(users: &BTreeMap<UserName, u64>) -> Vec<HubUser> {
         .collect()
 }
 
-fn error_reply(code: &str, message: &str) -> LoginReply {
+fn error_reply(code: ErrorCode, message: &str) -> LoginReply {
     LoginReply::Error {
-        code: code.into(),
+        code,
         message: message.into(),
     }
 }

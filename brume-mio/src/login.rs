@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use brume_proto::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::url::HubUrl;
@@ -54,8 +55,9 @@ pub enum LoginReply {
     },
     /// Refused.
     Error {
-        /// `ELOGIN` (wrong name or password), `EBADMSG` or `EBUSY`.
-        code: String,
+        /// `ELOGIN` (wrong name or password), `EBADMSG` or `EBUSY`; a code
+        /// this version does not know reads as `EUNKNOWN`.
+        code: ErrorCode,
         /// For people.
         message: String,
     },
