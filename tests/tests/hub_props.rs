@@ -1,7 +1,9 @@
 //! Random input sequences against the hub, under the audit: it never panics,
-//! every relayed `from` is the authenticated sender, nothing reaches a closed
-//! or unauthenticated session, and presence watchers hold the truth; a token
-//! of an older generation never authenticates.
+//! every relayed `from` is the authenticated sender's user and device,
+//! nothing reaches a closed or unauthenticated session, devices are unique
+//! and bounded per user, bare-user offers reach the most recently used
+//! accepting session, and presence watchers hold the truth; a token of an
+//! older generation, or a hello of protocol version 1, never authenticates.
 
 use std::time::{Duration, Instant};
 
@@ -15,12 +17,16 @@ const UNIX0: u64 = 1_800_000_000;
 /// Known to the hub: the first four. The last is a stranger.
 const USERS: [&str; 5] = ["alice", "bob", "carol", "dave", "mallory"];
 const KNOWN: usize = 4;
+/// Devices sessions ask for and offers name; the instance is the hub's to
+/// give, so asking for it is refused, and naming it reaches a `calls:false` session.
+const DEVICES: [&str; 4] = ["laptop", "phone", "laptop~1", "laptop~2"];
 
 #[derive(Debug, Clone)]
 enum Op {
     Open(u64),
-    /// Open and authenticate with a valid token, the common case.
-    Login(u64, usize),
+    /// Open and authenticate with a valid token, the common case: user,
+    /// device, whether the session takes calls.
+    Login(u64, usize, usize, bool),
     Close(u64),
     Advance(u64),
     Frame(u64, Frame),
@@ -38,32 +44,38 @@ enum Frame {
         expired: bool,
         /// Minted at the generation before the user's current one.
         stale: bool,
+        device: Option<usize>,
+        calls: bool,
     },
     BadHello(u8),
+    /// A valid token in a hello of protocol version 1.
+    OldHello(usize),
     Refresh {
         user: usize,
         stale: bool,
+        device: Option<usize>,
+        calls: bool,
     },
     Offer {
         attempt: u8,
-        to: usize,
+        to: To,
         group: Option<usize>,
     },
     Answer {
         attempt: u8,
-        to: usize,
+        to: To,
     },
     Candidate {
         attempt: u8,
-        to: usize,
+        to: To,
     },
     Reject {
         attempt: u8,
-        to: usize,
+        to: To,
     },
     Cancel {
         attempt: u8,
-        to: usize,
+        to: To,
     },
     Subscribe(Vec<usize>),
     Unsubscribe(Vec<usize>),
@@ -71,29 +83,44 @@ enum Frame {
     Ping,
     Bye,
     Raw(Vec<u8>),
-    /// Answer, reject or send a candidate for the last offer this connection received.
+    /// Answer, reject or send a candidate for the last offer this
+    /// connection received, to its sender's device or (`kind` ≥ 3) bare user.
     ReplyLast(u8),
+}
+
+/// An address: a user, and maybe one of `DEVICES`.
+#[derive(Debug, Clone)]
+struct To(usize, Option<usize>);
+
+fn to() -> impl Strategy<Value = To> {
+    (
+        0..USERS.len(),
+        proptest::option::weighted(0.4, 0..DEVICES.len()),
+    )
+        .prop_map(|(u, d)| To(u, d))
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
     let user = 0..USERS.len();
     let attempt = 0u8..2;
+    let device = proptest::option::weighted(0.8, 0..DEVICES.len());
     prop_oneof![
-        3 => (user.clone(), any::<bool>(), prop::bool::weighted(0.2))
-            .prop_map(|(user, expired, stale)| Frame::Hello { user, expired, stale }),
+        3 => (user.clone(), any::<bool>(), prop::bool::weighted(0.2), device.clone(), prop::bool::weighted(0.7))
+            .prop_map(|(user, expired, stale, device, calls)| Frame::Hello { user, expired, stale, device, calls }),
         1 => (0u8..3).prop_map(Frame::BadHello),
-        1 => (user.clone(), prop::bool::weighted(0.2))
-            .prop_map(|(user, stale)| Frame::Refresh { user, stale }),
-        6 => (attempt.clone(), user.clone(), proptest::option::of(0usize..KNOWN))
+        1 => user.clone().prop_map(Frame::OldHello),
+        1 => (user.clone(), prop::bool::weighted(0.2), device, any::<bool>())
+            .prop_map(|(user, stale, device, calls)| Frame::Refresh { user, stale, device, calls }),
+        6 => (attempt.clone(), to(), proptest::option::of(0usize..KNOWN))
             .prop_map(|(attempt, to, group)| Frame::Offer { attempt, to, group }),
-        5 => (attempt.clone(), user.clone()).prop_map(|(attempt, to)| Frame::Answer { attempt, to }),
-        5 => (attempt.clone(), user.clone()).prop_map(|(attempt, to)| Frame::Candidate { attempt, to }),
-        1 => (attempt.clone(), user.clone()).prop_map(|(attempt, to)| Frame::Reject { attempt, to }),
-        1 => (attempt, user.clone()).prop_map(|(attempt, to)| Frame::Cancel { attempt, to }),
+        5 => (attempt.clone(), to()).prop_map(|(attempt, to)| Frame::Answer { attempt, to }),
+        5 => (attempt.clone(), to()).prop_map(|(attempt, to)| Frame::Candidate { attempt, to }),
+        1 => (attempt.clone(), to()).prop_map(|(attempt, to)| Frame::Reject { attempt, to }),
+        1 => (attempt, to()).prop_map(|(attempt, to)| Frame::Cancel { attempt, to }),
         2 => proptest::collection::vec(user.clone(), 0..4).prop_map(Frame::Subscribe),
         1 => proptest::collection::vec(user.clone(), 0..4).prop_map(Frame::Unsubscribe),
         2 => proptest::collection::vec(user, 0..4).prop_map(Frame::Members),
-        8 => (0u8..3).prop_map(Frame::ReplyLast),
+        8 => (0u8..6).prop_map(Frame::ReplyLast),
         1 => Just(Frame::Ping),
         1 => Just(Frame::Bye),
         1 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(Frame::Raw),
@@ -101,11 +128,12 @@ fn frame() -> impl Strategy<Value = Frame> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let conn = 0u64..5;
+    let conn = 0u64..7;
     prop_oneof![
         1 => conn.clone().prop_map(Op::Open),
-        // Mostly one user per connection, so sessions live long enough to talk.
-        6 => conn.clone().prop_map(|c| Op::Login(c, c as usize)),
+        // Few users on many connections, so users hold several devices.
+        6 => (conn.clone(), 0..3usize, 0..2usize, prop::bool::weighted(0.7))
+            .prop_map(|(c, u, d, calls)| Op::Login(c, u, d, calls)),
         1 => conn.clone().prop_map(Op::Close),
         2 => (0u64..3_000).prop_map(Op::Advance),
         1 => (0u64..40_000).prop_map(Op::Advance),
@@ -136,12 +164,24 @@ fn render(
         }
     };
     let to = |i: &usize| USERS[*i];
+    let address = |t: &To| match t.1 {
+        Some(d) => format!("{}/{}", USERS[t.0], DEVICES[d]),
+        None => USERS[t.0].to_owned(),
+    };
+    let device = |d: &Option<usize>, calls: bool| {
+        let device = d
+            .map(|d| format!(r#","device":"{}""#, DEVICES[d]))
+            .unwrap_or_default();
+        format!(r#"{device},"calls":{calls}"#)
+    };
     let json = match f {
         Frame::ReplyLast(kind) => {
             let Some((attempt, from)) = last else {
                 return b"{}".to_vec();
             };
-            match kind {
+            let bare = from.split('/').next().unwrap_or_default().to_owned();
+            let from = if *kind >= 3 { &bare } else { from };
+            match kind % 3 {
                 0 => format!(
                     r#"{{"type":"answer","attempt":"{attempt}","to":"{from}","sdp":"v=0"}}"#
                 ),
@@ -155,19 +195,33 @@ fn render(
             user,
             expired,
             stale,
+            device: d,
+            calls,
         } => {
             let issued = if *expired { unix - 100 } else { unix };
             let g = generation(*user, *stale);
             let t = key.mint_generation(&name(*user), g, TokenKind::Access, issued, 60);
+            let d = device(d, *calls);
+            format!(r#"{{"type":"hello","version":2,"token":"{t}"{d}}}"#)
+        }
+        Frame::BadHello(0) => r#"{"type":"hello","version":2}"#.into(),
+        Frame::BadHello(1) => r#"{"type":"hello","version":2,"token":"x.y.z"}"#.into(),
+        Frame::BadHello(_) => r#"{"type":"hello","version":9,"token":"x"}"#.into(),
+        Frame::OldHello(user) => {
+            let g = generation(*user, false);
+            let t = key.mint_generation(&name(*user), g, TokenKind::Access, unix, 60);
             format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#)
         }
-        Frame::BadHello(0) => r#"{"type":"hello","version":1}"#.into(),
-        Frame::BadHello(1) => r#"{"type":"hello","version":1,"token":"x.y.z"}"#.into(),
-        Frame::BadHello(_) => r#"{"type":"hello","version":9,"token":"x"}"#.into(),
-        Frame::Refresh { user, stale } => {
+        Frame::Refresh {
+            user,
+            stale,
+            device: d,
+            calls,
+        } => {
             let g = generation(*user, *stale);
             let t = key.mint_generation(&name(*user), g, TokenKind::Refresh, unix, 600);
-            format!(r#"{{"type":"refresh","version":1,"refresh_token":"{t}"}}"#)
+            let d = device(d, *calls);
+            format!(r#"{{"type":"refresh","version":2,"refresh_token":"{t}"{d}}}"#)
         }
         Frame::Offer {
             attempt,
@@ -179,29 +233,29 @@ fn render(
                 .unwrap_or_default();
             format!(
                 r#"{{"type":"offer","attempt":"a{attempt}","to":"{}"{group},"sdp":"v=0"}}"#,
-                to(t)
+                address(t)
             )
         }
         Frame::Answer { attempt, to: t } => {
             format!(
                 r#"{{"type":"answer","attempt":"a{attempt}","to":"{}","sdp":"v=0"}}"#,
-                to(t)
+                address(t)
             )
         }
         Frame::Candidate { attempt, to: t } => format!(
             r#"{{"type":"candidate","attempt":"a{attempt}","to":"{}","candidate":"candidate:1"}}"#,
-            to(t)
+            address(t)
         ),
         Frame::Reject { attempt, to: t } => {
             format!(
                 r#"{{"type":"reject","attempt":"a{attempt}","to":"{}"}}"#,
-                to(t)
+                address(t)
             )
         }
         Frame::Cancel { attempt, to: t } => {
             format!(
                 r#"{{"type":"cancel","attempt":"a{attempt}","to":"{}"}}"#,
-                to(t)
+                address(t)
             )
         }
         Frame::Subscribe(users) | Frame::Unsubscribe(users) | Frame::Members(users) => {
@@ -224,7 +278,8 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
     let key = TokenKey::from_secret(&[42; 32]).unwrap();
     let mut config = HubConfig::new(key.clone());
     config.limits = HubLimits {
-        max_sessions: 5,
+        max_sessions: 6,
+        max_devices: 3,
         burst: 20,
         rate_per_sec: 2,
         max_pending_attempts: 2,
@@ -245,18 +300,21 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
         let unix = UNIX0 + (now - start).as_secs();
         let outs = match op {
             Op::Open(c) => hub.step(now, HubInput::Opened(ConnId(*c))),
-            Op::Login(c, u) => hub
-                .step(now, HubInput::Opened(ConnId(*c)))
-                .and_then(|mut outs| {
-                    let hello = Frame::Hello {
-                        user: *u,
-                        expired: false,
-                        stale: false,
-                    };
-                    let bytes = render(&hello, &key, unix, &generations, None);
-                    outs.extend(hub.step(now, HubInput::Frame(ConnId(*c), &bytes))?);
-                    Ok(outs)
-                }),
+            Op::Login(c, u, d, calls) => {
+                hub.step(now, HubInput::Opened(ConnId(*c)))
+                    .and_then(|mut outs| {
+                        let hello = Frame::Hello {
+                            user: *u,
+                            expired: false,
+                            stale: false,
+                            device: Some(*d),
+                            calls: *calls,
+                        };
+                        let bytes = render(&hello, &key, unix, &generations, None);
+                        outs.extend(hub.step(now, HubInput::Frame(ConnId(*c), &bytes))?);
+                        Ok(outs)
+                    })
+            }
             Op::Close(c) => hub.step(now, HubInput::Closed(ConnId(*c))),
             Op::Advance(ms) => {
                 now += Duration::from_millis(*ms);
@@ -266,7 +324,9 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
                 let bytes = render(f, &key, unix, &generations, last_offer.get(c));
                 let outs = hub.step(now, HubInput::Frame(ConnId(*c), &bytes));
                 if let (
-                    Frame::Hello { stale: true, .. } | Frame::Refresh { stale: true, .. },
+                    Frame::Hello { stale: true, .. }
+                    | Frame::Refresh { stale: true, .. }
+                    | Frame::OldHello(_),
                     Ok(outs),
                 ) = (f, &outs)
                     && outs.iter().any(|o| {
@@ -274,7 +334,7 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
                             if matches!(decode_hub(frame.as_bytes()), Ok(HubMsg::Welcome { .. })))
                     })
                 {
-                    return Err(format!("a stale token authenticated: {op:?}"));
+                    return Err(format!("a stale token or version 1 authenticated: {op:?}"));
                 }
                 outs
             }

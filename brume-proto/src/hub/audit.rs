@@ -26,7 +26,8 @@ use std::time::Instant;
 use super::{ConnId, Hub, HubInput, HubOutput};
 use crate::error::ErrorCode;
 use crate::signal::{
-    Address, ClientMsg, DeviceName, HubMsg, PeerId, UserName, decode_client, decode_hub,
+    Address, ClientMsg, CloseReason, DeviceName, HubMsg, PeerId, UserName, decode_client,
+    decode_hub,
 };
 
 /// A hub under audit.
@@ -270,9 +271,17 @@ impl AuditedHub {
                                     "presence of {user}: online={online} with devices {devices:?}"
                                 ));
                             }
+                            // Against the truth as of this frame: one step
+                            // may close several of a user's sessions in turn.
+                            let truth = self.accepting(&user);
+                            if devices != truth {
+                                return Err(format!(
+                                    "told {conn:?} {user} has devices {devices:?}, but they are {truth:?}"
+                                ));
+                            }
                             self.last_presence
                                 .insert((*conn, user.clone()), devices.clone());
-                            presences.push((*conn, user, devices));
+                            presences.push((*conn, user));
                         }
                         HubMsg::Error {
                             code: ErrorCode::NoDest,
@@ -298,7 +307,39 @@ impl AuditedHub {
                         _ => {}
                     }
                 }
-                HubOutput::Close { conn, .. } => self.forget(*conn),
+                HubOutput::Close { conn, reason } => {
+                    // Only a session that takes calls, on the same device, replaces another.
+                    if *reason == CloseReason::Replaced {
+                        let by = match &cause {
+                            Cause::Frame(
+                                c,
+                                Some(ClientMsg::Hello {
+                                    calls: true,
+                                    device,
+                                    ..
+                                }),
+                            )
+                            | Cause::Frame(
+                                c,
+                                Some(ClientMsg::Refresh {
+                                    calls: true,
+                                    device,
+                                    ..
+                                }),
+                            ) if !self.authed.contains_key(c) => device.clone().unwrap_or_default(),
+                            _ => {
+                                return Err(format!(
+                                    "{conn:?} replaced, but not by a login that takes calls"
+                                ));
+                            }
+                        };
+                        let old = self.authed.get(conn).map(|s| &s.peer.device);
+                        if old != Some(&by) {
+                            return Err(format!("{conn:?} on {old:?} replaced by a login on {by}"));
+                        }
+                    }
+                    self.forget(*conn)
+                }
                 HubOutput::GroupChanged { .. } => {}
             }
             outputs.push(out);
@@ -337,7 +378,7 @@ impl AuditedHub {
         if let Cause::Frame(c, Some(msg)) = &cause {
             match msg {
                 ClientMsg::Subscribe { users } => {
-                    for (conn, user, _) in &presences {
+                    for (conn, user) in &presences {
                         if conn == c && users.contains(user) {
                             self.explicit.entry(*c).or_default().insert(user.clone());
                         }
@@ -355,14 +396,6 @@ impl AuditedHub {
         }
 
         self.check_devices()?;
-        for (conn, user, said) in &presences {
-            let truth = self.accepting(user);
-            if *said != truth {
-                return Err(format!(
-                    "told {conn:?} {user} has devices {said:?}, but they are {truth:?}"
-                ));
-            }
-        }
         for (conn, users) in &self.explicit {
             for user in users {
                 let last = self.last_presence.get(&(*conn, user.clone()));

@@ -204,8 +204,11 @@ impl Hub {
             self.online.free_instance(&user, &device)
         };
         let peer = device.map(|device| PeerId::new(user.clone(), device));
+        // Only a session that takes calls replaces one (and only its own
+        // device: instance names are never asked for).
         let old = peer
             .as_ref()
+            .filter(|_| calls)
             .and_then(|p| self.online.get(p))
             .filter(|&old| old != conn);
         let Some(peer) = peer.filter(|_| old.is_some() || self.online.count(&user) < max) else {

@@ -55,6 +55,8 @@ mod users;
 #[cfg(any(test, feature = "testing"))]
 pub mod audit;
 #[cfg(test)]
+mod device_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

@@ -8,28 +8,28 @@ use crate::signal::{DeviceName, GroupName, SessionLimits};
 use crate::token::{TokenKey, TokenKind};
 use brume_tests::origin as t0;
 
-const UNIX0: u64 = 1_800_000_000;
+pub(super) const UNIX0: u64 = 1_800_000_000;
 
-fn key() -> TokenKey {
+pub(super) fn key() -> TokenKey {
     TokenKey::from_secret(b"0123456789abcdef0123456789abcdef").unwrap()
 }
 
-fn u(s: &str) -> UserName {
+pub(super) fn u(s: &str) -> UserName {
     UserName::new(s).unwrap()
 }
 
-struct Bench {
-    hub: AuditedHub,
+pub(super) struct Bench {
+    pub(super) hub: AuditedHub,
     start: Instant,
-    now: Instant,
+    pub(super) now: Instant,
 }
 
 impl Bench {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::with_limits(HubLimits::default())
     }
 
-    fn with_limits(limits: HubLimits) -> Self {
+    pub(super) fn with_limits(limits: HubLimits) -> Self {
         let start = t0();
         let mut config = HubConfig::new(key());
         config.limits = limits;
@@ -45,7 +45,7 @@ impl Bench {
         UNIX0 + (self.now - self.start).as_secs()
     }
 
-    fn step(&mut self, input: HubInput<'_>) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn step(&mut self, input: HubInput<'_>) -> Vec<(ConnId, HubMsg)> {
         let outs = self
             .hub
             .step(self.now, input)
@@ -61,19 +61,19 @@ impl Bench {
             .collect()
     }
 
-    fn open(&mut self, c: u64) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn open(&mut self, c: u64) -> Vec<(ConnId, HubMsg)> {
         self.step(HubInput::Opened(ConnId(c)))
     }
 
-    fn send(&mut self, c: u64, json: &str) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn send(&mut self, c: u64, json: &str) -> Vec<(ConnId, HubMsg)> {
         self.step(HubInput::Frame(ConnId(c), json.as_bytes()))
     }
 
-    fn token(&self, user: &str, kind: TokenKind, lifetime: u64) -> String {
+    pub(super) fn token(&self, user: &str, kind: TokenKind, lifetime: u64) -> String {
         key().mint(&u(user), kind, self.unix(), lifetime)
     }
 
-    fn login(&mut self, c: u64, user: &str) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn login(&mut self, c: u64, user: &str) -> Vec<(ConnId, HubMsg)> {
         self.open(c);
         let t = self.token(user, TokenKind::Access, 600);
         let out = self.send(
@@ -88,7 +88,7 @@ impl Bench {
         out
     }
 
-    fn advance(&mut self, d: Duration) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn advance(&mut self, d: Duration) -> Vec<(ConnId, HubMsg)> {
         self.now += d;
         self.step(HubInput::Timeout)
     }
@@ -99,7 +99,7 @@ impl Bench {
     }
 }
 
-fn codes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, ErrorCode)> {
+pub(super) fn codes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, ErrorCode)> {
     out.iter()
         .filter_map(|(c, m)| match m {
             HubMsg::Error { code, .. } => Some((c.0, *code)),
@@ -108,7 +108,7 @@ fn codes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, ErrorCode)> {
         .collect()
 }
 
-fn closes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, CloseReason)> {
+pub(super) fn closes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, CloseReason)> {
     let mut v: Vec<_> = out
         .iter()
         .filter_map(|(c, m)| match m {
@@ -120,7 +120,7 @@ fn closes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, CloseReason)> {
     v
 }
 
-fn pres(user: &str, devices: &[&str]) -> HubMsg {
+pub(super) fn pres(user: &str, devices: &[&str]) -> HubMsg {
     HubMsg::Presence {
         user: u(user),
         online: !devices.is_empty(),
@@ -131,7 +131,7 @@ fn pres(user: &str, devices: &[&str]) -> HubMsg {
     }
 }
 
-fn offer(attempt: &str, to: &str) -> String {
+pub(super) fn offer(attempt: &str, to: &str) -> String {
     format!(r#"{{"type":"offer","attempt":"{attempt}","to":"{to}","sdp":"v=0"}}"#)
 }
 
