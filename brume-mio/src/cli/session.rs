@@ -245,13 +245,17 @@ fn hub_closed(user: &str, reason: Option<CloseReason>, error: Option<ErrorCode>)
         (Some(ErrorCode::TokenInvalid | ErrorCode::TokenMissing), _) => {
             anyhow!("the hub refused the token for {user} (run `brume login` again)")
         }
+        (Some(ErrorCode::Limit), _) => anyhow!(
+            "{user} is logged in on as many devices as the hub allows: end a `brume recv` \
+             or `brume chat` of {user} elsewhere (ELIMIT)"
+        ),
         (Some(code), _) => anyhow!(
             "the hub closed the session: {} ({})",
             code.describe(),
             code.as_str()
         ),
         (None, Some(CloseReason::Replaced)) => {
-            anyhow!("{user} logged in elsewhere; this session was replaced")
+            anyhow!("{user} logged in again on this device; this session was replaced")
         }
         (None, Some(CloseReason::AuthFailed)) => anyhow!(
             "the hub no longer accepts the login of {user} (its tokens were revoked or its \
