@@ -193,3 +193,31 @@ where
         other => anyhow!("no Brume hub at {url}: {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_replies_carry_codes_of_the_one_list() {
+        let reply = LoginReply::Error {
+            code: ErrorCode::Login,
+            message: "wrong user name or password".into(),
+        };
+        let text = serde_json::to_string(&reply).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"error","code":"ELOGIN","message":"wrong user name or password"}"#
+        );
+        // A code from a newer hub still reads, as EUNKNOWN, with its message.
+        let newer: LoginReply =
+            serde_json::from_str(r#"{"type":"error","code":"ENEWER","message":"m"}"#).unwrap();
+        assert_eq!(
+            newer,
+            LoginReply::Error {
+                code: ErrorCode::Unknown,
+                message: "m".into()
+            }
+        );
+    }
+}
