@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use brume_proto::hub::audit::AuditedHub;
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubLimits, HubOutput};
-use brume_proto::signal::{HubMsg, UserName, decode_hub};
+use brume_proto::signal::{CloseReason, HubMsg, UserName, decode_hub};
 use brume_proto::token::{TokenKey, TokenKind};
 use proptest::prelude::*;
 
@@ -30,6 +30,8 @@ enum Op {
     Close(u64),
     Advance(u64),
     Frame(u64, Frame),
+    /// A frame from one of the authenticated connections (the n-th, cyclically).
+    Live(u8, Frame),
     RemoveUser(usize),
     AddUser(usize),
     /// The driver hands the hub a new generation of the user's tokens.
@@ -93,25 +95,23 @@ enum Frame {
 struct To(usize, Option<usize>);
 
 fn to() -> impl Strategy<Value = To> {
-    (
-        0..USERS.len(),
-        proptest::option::weighted(0.4, 0..DEVICES.len()),
-    )
-        .prop_map(|(u, d)| To(u, d))
+    // Mostly users who log in (the first three), so offers are relayed.
+    let user = prop_oneof![4 => 0..3usize, 1 => 0..USERS.len()];
+    (user, proptest::option::weighted(0.4, 0..DEVICES.len())).prop_map(|(u, d)| To(u, d))
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
     let user = 0..USERS.len();
-    let attempt = 0u8..2;
+    let attempt = 0u8..3;
     let device = proptest::option::weighted(0.8, 0..DEVICES.len());
     prop_oneof![
         3 => (user.clone(), any::<bool>(), prop::bool::weighted(0.2), device.clone(), prop::bool::weighted(0.7))
             .prop_map(|(user, expired, stale, device, calls)| Frame::Hello { user, expired, stale, device, calls }),
         1 => (0u8..3).prop_map(Frame::BadHello),
-        1 => user.clone().prop_map(Frame::OldHello),
+        3 => user.clone().prop_map(Frame::OldHello),
         1 => (user.clone(), prop::bool::weighted(0.2), device, any::<bool>())
             .prop_map(|(user, stale, device, calls)| Frame::Refresh { user, stale, device, calls }),
-        6 => (attempt.clone(), to(), proptest::option::of(0usize..KNOWN))
+        6 => (attempt.clone(), to(), proptest::option::weighted(0.2, 0usize..KNOWN))
             .prop_map(|(attempt, to, group)| Frame::Offer { attempt, to, group }),
         5 => (attempt.clone(), to()).prop_map(|(attempt, to)| Frame::Answer { attempt, to }),
         5 => (attempt.clone(), to()).prop_map(|(attempt, to)| Frame::Candidate { attempt, to }),
@@ -132,12 +132,14 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         1 => conn.clone().prop_map(Op::Open),
         // Few users on many connections, so users hold several devices.
-        6 => (conn.clone(), 0..3usize, 0..2usize, prop::bool::weighted(0.7))
+        // alice most of all, so that she reaches the device limit.
+        6 => (conn.clone(), prop_oneof![2 => Just(0usize), 3 => 0..3usize], 0..2usize, prop::bool::weighted(0.7))
             .prop_map(|(c, u, d, calls)| Op::Login(c, u, d, calls)),
         1 => conn.clone().prop_map(Op::Close),
         2 => (0u64..3_000).prop_map(Op::Advance),
         1 => (0u64..40_000).prop_map(Op::Advance),
-        30 => (conn, frame()).prop_map(|(c, f)| Op::Frame(c, f)),
+        12 => (conn, frame()).prop_map(|(c, f)| Op::Frame(c, f)),
+        18 => (any::<u8>(), frame()).prop_map(|(n, f)| Op::Live(n, f)),
         1 => (0..KNOWN).prop_map(Op::RemoveUser),
         1 => (0..KNOWN).prop_map(Op::AddUser),
         1 => (0..KNOWN).prop_map(Op::Revoke),
@@ -274,7 +276,79 @@ fn render(
     json.into_bytes()
 }
 
+/// How often a run met each device rule, so a test can check that the
+/// generator reaches them all.
+#[derive(Debug, Default, Clone, Copy)]
+struct Coverage {
+    two_devices: usize,
+    replaced: usize,
+    instances: usize,
+    device_limit: usize,
+    offers_to_users: usize,
+    offers_to_devices: usize,
+    own_devices: usize,
+    version_1_refused: usize,
+}
+
+impl Coverage {
+    fn add(&mut self, o: &Coverage) {
+        self.two_devices += o.two_devices;
+        self.replaced += o.replaced;
+        self.instances += o.instances;
+        self.device_limit += o.device_limit;
+        self.offers_to_users += o.offers_to_users;
+        self.offers_to_devices += o.offers_to_devices;
+        self.own_devices += o.own_devices;
+        self.version_1_refused += o.version_1_refused;
+    }
+
+    /// Counts what one step's outputs show.
+    fn step(&mut self, hub: &Hub, op: &Op, outs: &[HubOutput]) {
+        for out in outs {
+            match out {
+                HubOutput::Close { reason, .. } => match reason {
+                    CloseReason::Replaced => self.replaced += 1,
+                    CloseReason::TooManyDevices => self.device_limit += 1,
+                    CloseReason::Version if matches!(op, Op::Frame(_, Frame::OldHello(_))) => {
+                        self.version_1_refused += 1
+                    }
+                    _ => {}
+                },
+                HubOutput::Send { conn, frame } => match decode_hub(frame.as_bytes()) {
+                    Ok(HubMsg::Welcome { device, .. }) if device.instance().is_some() => {
+                        self.instances += 1
+                    }
+                    Ok(HubMsg::Offer { from, .. }) => {
+                        match op {
+                            Op::Frame(
+                                _,
+                                Frame::Offer {
+                                    to: To(_, None), ..
+                                },
+                            ) => self.offers_to_users += 1,
+                            Op::Frame(_, Frame::Offer { .. }) => self.offers_to_devices += 1,
+                            _ => {}
+                        }
+                        if hub.user_of(*conn) == Some(&from.user) {
+                            self.own_devices += 1;
+                        }
+                    }
+                    _ => {}
+                },
+                HubOutput::GroupChanged { .. } => {}
+            }
+        }
+        if (0..KNOWN).any(|u| hub.sessions_of(&name(u)).len() >= 2) {
+            self.two_devices += 1;
+        }
+    }
+}
+
 fn run(ops: &[Op]) -> Result<Vec<String>, String> {
+    run_counting(ops).map(|(log, _)| log)
+}
+
+fn run_counting(ops: &[Op]) -> Result<(Vec<String>, Coverage), String> {
     let key = TokenKey::from_secret(&[42; 32]).unwrap();
     let mut config = HubConfig::new(key.clone());
     config.limits = HubLimits {
@@ -294,9 +368,24 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
     let users = (0..KNOWN).map(name);
     let mut hub = AuditedHub::new(Hub::new(config, users, start, UNIX0));
     let mut log = Vec::new();
+    let mut coverage = Coverage::default();
     let mut last_offer = std::collections::BTreeMap::new();
     let mut generations = [0u64; USERS.len()];
     for op in ops {
+        let live_frame;
+        let op = match op {
+            Op::Live(n, f) => {
+                let live: Vec<u64> = (0..8)
+                    .filter(|c| hub.hub.user_of(ConnId(*c)).is_some())
+                    .collect();
+                let Some(c) = live.get(usize::from(*n) % live.len().max(1)) else {
+                    continue;
+                };
+                live_frame = Op::Frame(*c, f.clone());
+                &live_frame
+            }
+            op => op,
+        };
         let unix = UNIX0 + (now - start).as_secs();
         let outs = match op {
             Op::Open(c) => hub.step(now, HubInput::Opened(ConnId(*c))),
@@ -351,8 +440,10 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
                 })
             }
             Op::Shutdown => hub.admin(|h| h.shutdown(now)),
+            Op::Live(..) => unreachable!("resolved to a frame above"),
         }
         .map_err(|e| format!("after {op:?}: {e}"))?;
+        coverage.step(&hub.hub, op, &outs);
         for out in &outs {
             if let HubOutput::Send { conn, frame } = out
                 && let Ok(HubMsg::Offer { attempt, from, .. }) = decode_hub(frame.as_bytes())
@@ -367,7 +458,37 @@ fn run(ops: &[Op]) -> Result<Vec<String>, String> {
             return Err(format!("timeout {t:?} is in the past"));
         }
     }
-    Ok(log)
+    Ok((log, coverage))
+}
+
+/// The properties above are only as good as the cases: this checks that
+/// 200 of them reach every device rule, each more than a few times.
+#[test]
+fn the_cases_reach_every_device_rule() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    let rng = TestRng::deterministic_rng(Config::default().rng_algorithm);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let cases = proptest::collection::vec(op(), 1..120);
+    let mut total = Coverage::default();
+    for _ in 0..200 {
+        let ops = cases.new_tree(&mut runner).unwrap().current();
+        let (_, c) = run_counting(&ops).unwrap_or_else(|e| panic!("{e}"));
+        total.add(&c);
+    }
+    let counts = [
+        ("two devices at once", total.two_devices),
+        ("replacement on the same device", total.replaced),
+        ("instance names", total.instances),
+        ("the device limit", total.device_limit),
+        ("offers to a bare user", total.offers_to_users),
+        ("offers to a device", total.offers_to_devices),
+        ("calls to one's own device", total.own_devices),
+        ("version 1 refused", total.version_1_refused),
+    ];
+    for (what, n) in counts {
+        assert!(n >= 5, "{what}: reached {n} times in 200 cases ({total:?})");
+    }
 }
 
 proptest! {

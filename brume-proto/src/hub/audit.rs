@@ -13,7 +13,8 @@
 //! - an offer to a bare user reaches the session of theirs that accepts
 //!   calls and was used most recently (logged in, or had an offer or answer
 //!   relayed), never the caller; `ENODEST` only when there is none; an offer
-//!   to `user/device` reaches exactly that session;
+//!   to `user/device` reaches exactly that session; a reply reaches only a
+//!   session its `to` names;
 //! - every presence frame lists exactly the user's online devices that
 //!   accept calls, and every session still holds the truth for each user it
 //!   watches;
@@ -209,6 +210,29 @@ impl AuditedHub {
         Ok(())
     }
 
+    /// A reply a client sent reached the session its `to` names.
+    fn check_reply_to(&self, cause: &Cause, recipient: ConnId) -> Result<(), String> {
+        let to = match cause {
+            Cause::Frame(
+                _,
+                Some(
+                    ClientMsg::Answer { to, .. }
+                    | ClientMsg::Candidate { to, .. }
+                    | ClientMsg::Reject { to, .. }
+                    | ClientMsg::Cancel { to, .. },
+                ),
+            ) => to,
+            _ => return Ok(()),
+        };
+        match self.authed.get(&recipient) {
+            Some(s) if to.matches(&s.peer) => Ok(()),
+            other => Err(format!(
+                "a reply to {to} reached {recipient:?} ({:?})",
+                other.map(|s| &s.peer)
+            )),
+        }
+    }
+
     fn check_outputs(
         &mut self,
         cause: Cause,
@@ -254,13 +278,18 @@ impl AuditedHub {
                             relays_from.push((false, from));
                         }
                         HubMsg::Answer { from, .. } => {
+                            self.check_reply_to(&cause, *conn)?;
                             used_by_sender = true;
                             relays_from.push((false, from));
                         }
                         HubMsg::Candidate { from, .. } | HubMsg::Reject { from, .. } => {
+                            self.check_reply_to(&cause, *conn)?;
                             relays_from.push((false, from))
                         }
-                        HubMsg::Cancel { from, .. } => relays_from.push((true, from)),
+                        HubMsg::Cancel { from, .. } => {
+                            self.check_reply_to(&cause, *conn)?;
+                            relays_from.push((true, from))
+                        }
                         HubMsg::Presence {
                             user,
                             online,
