@@ -13,7 +13,7 @@
 //!
 //! Users come with a token generation ([`HubUser`]): a token counts only at
 //! its user's current generation, so handing the hub a new generation with
-//! [`Hub::add_user`] revokes every older token and ends the live session.
+//! [`Hub::add_user`] revokes every older token and ends each of their live sessions.
 //!
 //! ```
 //! # use std::time::Instant;
@@ -265,7 +265,7 @@ impl Hub {
 
     /// A new user can now be reached and can log in; a name alone is at
     /// generation 0. For a known user at a new generation, every older token
-    /// is revoked: their live session, if any, is told `ETOKENINVALID`
+    /// is revoked: each of their live sessions is told `ETOKENINVALID`
     /// (`token revoked`) and closed (`auth_failed`).
     pub fn add_user(&mut self, user: impl Into<HubUser>) {
         let user = user.into();
@@ -281,7 +281,7 @@ impl Hub {
         }
     }
 
-    /// Removes a user: their session closes (`user_removed`), their groups go
+    /// Removes a user: their sessions close (`user_removed`), their groups go
     /// and the groups they were in shrink, each reported as `GroupChanged`.
     pub fn remove_user(&mut self, _now: Instant, user: &UserName) {
         self.users.remove(user);
