@@ -626,12 +626,20 @@ impl HubServer {
                         info!(%addr, code = code.as_str(), %reason, failures, "token refused");
                     }
                 }
-                HubEvent::Closed { conn, user, reason } => {
+                HubEvent::Closed {
+                    conn,
+                    user,
+                    device,
+                    reason,
+                } => {
                     let addr = self.peer(conn.0);
                     let reason = reason.map_or("connection lost", |r| r.as_str());
-                    match user {
-                        Some(user) => info!(%user, %addr, reason, "session closed"),
-                        None => debug!(%addr, reason, "unauthenticated session closed"),
+                    match (user, device) {
+                        (Some(user), Some(device)) => {
+                            info!(%user, %device, %addr, reason, "session closed")
+                        }
+                        (Some(user), None) => info!(%user, %addr, reason, "session closed"),
+                        (None, _) => debug!(%addr, reason, "unauthenticated session closed"),
                     }
                 }
             }

@@ -38,6 +38,8 @@ pub enum HubEvent {
         conn: ConnId,
         /// Its user, if it had authenticated.
         user: Option<UserName>,
+        /// The device it held, if it had authenticated.
+        device: Option<DeviceName>,
         /// Why the hub closed it; `None` when the driver reported the
         /// connection gone ([`HubInput::Closed`](super::HubInput::Closed)).
         reason: Option<CloseReason>,

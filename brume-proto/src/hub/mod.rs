@@ -242,11 +242,12 @@ impl Hub {
             HubInput::Frame(conn, bytes) => self.on_frame(now, conn, bytes),
             HubInput::Closed(conn) => {
                 if self.sessions.contains_key(&conn) {
-                    let user = self.user_of(conn).cloned();
+                    let peer = self.peer_of(conn).cloned();
                     self.forget_session(conn, CancelWhy::PeerGone);
                     self.event(HubEvent::Closed {
                         conn,
-                        user,
+                        user: peer.as_ref().map(|p| p.user.clone()),
+                        device: peer.map(|p| p.device),
                         reason: None,
                     });
                 }
@@ -505,11 +506,12 @@ impl Hub {
         } else {
             CancelWhy::PeerGone
         };
-        let user = self.user_of(conn).cloned();
+        let peer = self.peer_of(conn).cloned();
         self.forget_session(conn, why);
         self.event(HubEvent::Closed {
             conn,
-            user,
+            user: peer.as_ref().map(|p| p.user.clone()),
+            device: peer.map(|p| p.device),
             reason: Some(reason),
         });
     }

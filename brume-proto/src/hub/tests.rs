@@ -1055,11 +1055,13 @@ fn session_events_name_the_user_and_never_the_token() {
             HubEvent::Closed {
                 conn: ConnId(2),
                 user: Some(u("bob")),
+                device: Some(DeviceName::default()),
                 reason: None
             },
             HubEvent::Closed {
                 conn: ConnId(1),
                 user: Some(u("alice")),
+                device: Some(DeviceName::default()),
                 reason: Some(CloseReason::Shutdown)
             },
         ]
