@@ -122,6 +122,10 @@ fn a_session_that_takes_no_calls_gets_an_instance_and_replaces_no_one() {
     );
     assert_eq!(b.device_of(3, "alice", "laptop", false), "laptop~2");
     assert_eq!(b.device_of(4, "alice", "phone", false), "phone~1");
+    // A base of the longest allowed length still has its instances.
+    let long = "d".repeat(32);
+    assert_eq!(b.device_of(6, "alice", &long, false), format!("{long}~1"));
+    b.step(HubInput::Closed(ConnId(6)));
     // The smallest N free is reused.
     b.step(HubInput::Closed(ConnId(2)));
     assert_eq!(b.device_of(5, "alice", "laptop", false), "laptop~1");

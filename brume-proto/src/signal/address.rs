@@ -10,7 +10,8 @@ use std::str::FromStr;
 
 use super::names::{NameError, UserName, check_name};
 
-/// Longest device name, in bytes, counting a hub-assigned `~N`.
+/// Longest device name a client may ask for, in bytes; a hub-assigned `~N`
+/// comes on top, so every base name has its 16 instances.
 pub const MAX_DEVICE_LEN: usize = 32;
 
 /// The most instances of one base name the hub assigns (`BASE~1` to `BASE~16`).
@@ -20,8 +21,9 @@ pub const MAX_INSTANCE: u8 = 16;
 pub const DEFAULT_DEVICE: &str = "default";
 
 /// A device name: the user-name rules, at most [`MAX_DEVICE_LEN`] bytes; or a
-/// hub-assigned instance `BASE~N` (N in 1..=[`MAX_INSTANCE`]) for a session
-/// that does not accept calls. Clients may only ask for a base name.
+/// hub-assigned instance `BASE~N` of such a name (N in 1..=[`MAX_INSTANCE`])
+/// for a session that does not accept calls. Clients may only ask for a
+/// base name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeviceName(String);
@@ -30,15 +32,16 @@ impl DeviceName {
     /// Checks `s` (a base name or `BASE~N`) and wraps it.
     pub fn new(s: impl Into<String>) -> Result<Self, NameError> {
         let s = s.into();
-        if s.len() > MAX_DEVICE_LEN {
+        let (base, n) = match s.split_once('~') {
+            Some((base, n)) => (base, Some(n)),
+            None => (s.as_str(), None),
+        };
+        if base.len() > MAX_DEVICE_LEN {
             return Err(NameError::TooLong);
         }
-        match s.split_once('~') {
-            None => check_name(&s)?,
-            Some((base, n)) => {
-                check_name(base)?;
-                parse_instance(n)?;
-            }
+        check_name(base)?;
+        if let Some(n) = n {
+            parse_instance(n)?;
         }
         Ok(Self(s))
     }
@@ -64,7 +67,7 @@ impl DeviceName {
         parse_instance(n).ok()
     }
 
-    /// Instance `n` of this name's base, if `n` is in range and the result fits.
+    /// Instance `n` of this name's base, if `n` is in range.
     pub fn with_instance(&self, n: u8) -> Option<Self> {
         Self::new(format!("{}~{n}", self.base())).ok()
     }
@@ -316,8 +319,10 @@ mod tests {
         assert_eq!(base.instance(), None);
         assert_eq!(base.with_instance(3), Some(d("laptop~3").unwrap()));
         assert_eq!(base.with_instance(17), None);
-        // The `~N` must fit in the 32 bytes too.
-        assert_eq!(d(&"x".repeat(31)).unwrap().with_instance(1), None);
+        // The `~N` comes on top of the 32 bytes: every base has its instances.
+        let long = d(&"x".repeat(32)).unwrap();
+        assert_eq!(long.with_instance(16).unwrap().as_str().len(), 35);
+        assert_eq!(d(&format!("{}~1", "x".repeat(33))), Err(NameError::TooLong));
     }
 
     #[test]
