@@ -26,7 +26,8 @@ ENUMS = {
     "Conn": [f"C{i}" for i in range(8)],
     "Attempt": ["A0", "A1", "A2", "A3"],
     "Group": ["G0", "G1"],
-    "Version": ["Current", "Other"],
+    "Version": ["Current", "Old", "Other"],
+    "Device": ["Laptop", "Phone", "LaptopInstance"],
     "Token": [
         "Missing", "Empty", "Access", "ShortAccess", "ExpiredAccess", "Refresh",
         "ShortRefresh", "ExpiredRefresh", "ForeignKey", "Issued", "Garbage",
@@ -95,9 +96,17 @@ class Enc:
         elif kind not in ("Missing", "Empty"):
             self.variant("User", arg)
 
+    def device(self, d):
+        """An Option<Device>: None, or a device name."""
+        self.bool(d is not None)
+        if d is not None:
+            self.variant("Device", d)
+
     def version(self, v):
-        if v == 1:
+        if v == 2:
             self.variant("Version", "Current")
+        elif v == 1:
+            self.variant("Version", "Old")
         else:
             self.variant("Version", "Other")
             self.u32(v)
@@ -106,13 +115,18 @@ class Enc:
         kind, *a = f
         self.variant("Frame", kind)
         if kind in ("Hello", "Refresh"):
-            version, token = a
+            version, token, *rest = a
+            device, calls = rest if rest else (None, True)
             self.version(version)
             self.token(*token)
+            self.device(device)
+            self.bool(calls)
         elif kind == "Offer":
             attempt, to, group, restart = a
+            to, device = to if isinstance(to, tuple) else (to, None)
             self.variant("Attempt", attempt)
             self.variant("User", to)
+            self.device(device)
             self.bool(group is not None)
             if group is not None:
                 self.variant("User", group[0])
@@ -121,13 +135,17 @@ class Enc:
             self.bool(restart)
         elif kind in ("Answer", "Candidate"):
             attempt, to = a
+            to, device = to if isinstance(to, tuple) else (to, None)
             self.variant("Attempt", attempt)
             self.variant("User", to)
+            self.device(device)
             self.string()
         elif kind in ("Reject", "Cancel"):
             attempt, to = a
+            to, device = to if isinstance(to, tuple) else (to, None)
             self.variant("Attempt", attempt)
             self.variant("User", to)
+            self.device(device)
             self.option_string(False)
         elif kind in ("Subscribe", "Unsubscribe"):
             self.users(a[0])
@@ -155,15 +173,20 @@ class Enc:
         if kind in ("Open", "Closed"):
             self.variant("Conn", a[0])
         elif kind == "Login":
-            self.variant("Conn", a[0])
-            self.variant("User", a[1])
+            conn, user, *rest = a
+            device, calls = rest if rest else ("Laptop", True)
+            self.variant("Conn", conn)
+            self.variant("User", user)
+            self.variant("Device", device)
+            self.bool(calls)
         elif kind == "Send":
             self.variant("Conn", a[0])
             self.frame(a[1])
         elif kind == "Reply":
-            pick, from_caller, reply = a
+            pick, from_caller, reply, *rest = a
             self.u8(pick)
             self.bool(from_caller)
+            self.bool(rest[0] if rest else True)
             self.variant("Reply", reply)
             if reply in ("Answer", "Candidate"):
                 self.string()
@@ -271,20 +294,20 @@ SCENARIOS = {
     # Authentication: bad tokens, wrong versions, refresh, the session limit.
     "auth": [
         ("Open", "C0"),
-        send("C0", "Hello", 1, ("ExpiredAccess", "Alice")),
-        send("C0", "Hello", 1, ("ForeignKey", "Alice")),
+        send("C0", "Hello", 2, ("ExpiredAccess", "Alice")),
+        send("C0", "Hello", 2, ("ForeignKey", "Alice")),
         ("Open", "C1"),
-        send("C1", "Hello", 2, ("Access", "Bob")),
+        send("C1", "Hello", 3, ("Access", "Bob")),
         ("Open", "C2"),
         send("C2", "Offer", "A0", "Bob", None, False),
-        send("C2", "Refresh", 1, ("Refresh", "Carol")),
+        send("C2", "Refresh", 2, ("Refresh", "Carol")),
         ("Open", "C3"),
-        send("C3", "Hello", 1, ("Issued", 0)),
-        send("C2", "Refresh", 1, ("Refresh", "Dave")),
+        send("C3", "Hello", 2, ("Issued", 0)),
+        send("C2", "Refresh", 2, ("Refresh", "Dave")),
         send("C2", "Refresh", 7, ("Refresh", "Carol")),
         ("Open", "C4"),
-        send("C4", "Hello", 1, ("Access", "Mallory")),
-        send("C4", "Hello", 1, ("Missing",)),
+        send("C4", "Hello", 2, ("Access", "Mallory")),
+        send("C4", "Hello", 2, ("Missing",)),
         ("Open", "C5"),
         ("Open", "C6"),
         ("Open", "C7"),
@@ -293,7 +316,7 @@ SCENARIOS = {
         ("Open", "C2"),
         ("Advance", "Secs", 11),
         ("Open", "C6"),
-        send("C6", "Refresh", 1, ("Access", "Erin")),
+        send("C6", "Refresh", 2, ("Access", "Erin")),
         send("C6", "Close"),
     ],
     # Regression (372d709): a subscription to a removed user ends; when the
@@ -313,8 +336,8 @@ SCENARIOS = {
         send("C0", "Subscribe", ["Bob"]),
         ("Revoke", "Bob"),
         ("Open", "C2"),
-        send("C2", "Hello", 1, ("Access", "Bob")),
-        send("C2", "Refresh", 1, ("Refresh", "Bob")),
+        send("C2", "Hello", 2, ("Access", "Bob")),
+        send("C2", "Refresh", 2, ("Refresh", "Bob")),
         ("Revoke", "Bob"),
         ("Login", "C3", "Bob"),
         ("RemoveUser", "Bob"),
@@ -330,9 +353,9 @@ SCENARIOS = {
         ("Advance", "Secs", 1),
         ("Advance", "Secs", 95),
         ("Open", "C1"),
-        send("C1", "Hello", 1, ("ShortAccess", "Bob")),
+        send("C1", "Hello", 2, ("ShortAccess", "Bob")),
         ("WallClock", -100),
-        send("C1", "Hello", 1, ("ShortAccess", "Bob")),
+        send("C1", "Hello", 2, ("ShortAccess", "Bob")),
         ("Login", "C2", "Carol"),
     ]
     + [send("C2", "Ping", n) for n in range(10)]
@@ -341,6 +364,30 @@ SCENARIOS = {
         send("C2", "Ping", 10),
         send("C2", "Raw", list(b'{"type":"ping"}')),
         send("C2", "Oversized"),
+    ],
+    "devices": [
+        # Two devices of alice, a short-lived session of hers, and bob.
+        ("Login", "C0", "Alice", "Laptop", True),
+        ("Login", "C1", "Alice", "Phone", True),
+        ("Login", "C2", "Alice", "Laptop", False),
+        ("Login", "C3", "Bob", "Phone", True),
+        send("C3", "Subscribe", ["Alice"]),
+        # By user: the phone, used most recently; by device: exactly it.
+        send("C3", "Offer", "A0", "Alice", None, False),
+        ("Reply", 0, False, "Answer", True),
+        send("C3", "Offer", "A1", ("Alice", "LaptopInstance"), None, False),
+        ("Reply", 1, False, "Candidate", False),
+        # Calling one's own other device.
+        send("C0", "Offer", "A2", ("Alice", "Phone"), None, False),
+        ("Reply", 2, False, "Reject", True),
+        # Replacement on the same device; a fourth device is over the limit.
+        ("Login", "C4", "Alice", "Laptop", True),
+        ("Login", "C5", "Alice", "Phone", False),
+        # An instance name cannot be asked for; version 1 is refused.
+        send("C6", "Hello", 2, ("Access", "Bob"), "LaptopInstance", True),
+        send("C7", "Hello", 1, ("Access", "Bob")),
+        ("Closed", "C1"),
+        ("Revoke", "Alice"),
     ],
 }
 

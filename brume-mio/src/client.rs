@@ -80,6 +80,10 @@ pub struct ClientOptions {
     pub stun: Option<SocketAddr>,
     /// The address to bind UDP to; by default the one that routes to the hub.
     pub bind: Option<IpAddr>,
+    /// The device this session holds at the hub.
+    pub device: brume_proto::signal::DeviceName,
+    /// Take calls addressed to the bare user; false for short-lived commands.
+    pub accepts_calls: bool,
 }
 
 impl ClientOptions {
@@ -93,6 +97,8 @@ impl ClientOptions {
             ca: file.ca.clone(),
             stun: file.stun,
             bind: None,
+            device: file.device(),
+            accepts_calls: true,
         })
     }
 }
@@ -255,6 +261,8 @@ impl Client {
         let mut config = EndpointConfig::new(opts.access_token, opts.dtls_cert, seed);
         config.refresh_token = opts.refresh_token;
         config.stun_server = opts.stun;
+        config.device = opts.device;
+        config.accepts_calls = opts.accepts_calls;
         let mut node = Node::new(NodeConfig::new(config), now);
         node.add_local_address(now, udp.local_addr());
         let tls = if url.tls {

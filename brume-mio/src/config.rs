@@ -1,6 +1,6 @@
 //! The client's config file, like Brume's downloadable config: the hub URL,
-//! the user's access and refresh tokens, and this device's DTLS certificate
-//! (made once, on first use). JSON, mode 0600, at `~/.config/brume/brume.conf`
+//! the user's access and refresh tokens, this device's name and its DTLS
+//! certificate (made once, on first use). JSON, mode 0600, at `~/.config/brume/brume.conf`
 //! unless `BRUME_CONF` says otherwise.
 
 use std::fs;
@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use brume_proto::endpoint::Certificate;
+use brume_proto::signal::{DeviceName, MAX_DEVICE_LEN};
 use serde::{Deserialize, Serialize};
 
 /// The environment variable naming the config file.
@@ -38,6 +39,10 @@ pub struct ClientFile {
     /// The refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// This device's name at the hub (`brume login --device`); absent, the
+    /// host name's (see [`ClientFile::device`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceName>,
     /// This device's DTLS certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtls_cert: Option<CertFile>,
@@ -58,6 +63,39 @@ pub fn default_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
         .join("brume")
         .join("brume.conf")
+}
+
+/// A device name from a host name: its first label, lowercased, with any
+/// character a device name does not allow made `-`, cut to fit; `None` if
+/// nothing usable is left.
+pub fn device_from_host(host: &str) -> Option<DeviceName> {
+    let label = host.trim().split('.').next().unwrap_or_default();
+    let cleaned: String = label
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .take(MAX_DEVICE_LEN)
+        .collect();
+    DeviceName::new(cleaned).ok()
+}
+
+/// This machine's device name: from its host name, else `"default"`.
+pub fn host_device() -> DeviceName {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| {
+            fs::read_to_string(p)
+                .ok()
+                .and_then(|h| device_from_host(&h))
+        })
+        .unwrap_or_default()
 }
 
 /// A fresh DTLS certificate from the crypto provider.
@@ -110,6 +148,11 @@ impl ClientFile {
     pub fn to_text(&self) -> String {
         // A struct of strings always serialises.
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// The device this config's sessions hold: the one it names, else this host's.
+    pub fn device(&self) -> DeviceName {
+        self.device.clone().unwrap_or_else(host_device)
     }
 
     /// Makes the device certificate if there is none; true if it did.

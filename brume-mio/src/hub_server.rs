@@ -613,9 +613,9 @@ impl HubServer {
     fn drain_events(&mut self, now: Instant) {
         while let Some(event) = self.hub.poll_event() {
             match event {
-                HubEvent::Authenticated { conn, user } => {
+                HubEvent::Authenticated { conn, user, device } => {
                     let addr = self.peer(conn.0);
-                    info!(%user, %addr, "session opened");
+                    info!(%user, %device, %addr, "session opened");
                 }
                 HubEvent::AuthFailed { conn, code, reason } => {
                     let addr = self.peer(conn.0);
@@ -627,12 +627,20 @@ impl HubServer {
                         info!(%addr, code = code.as_str(), %reason, failures, "token refused");
                     }
                 }
-                HubEvent::Closed { conn, user, reason } => {
+                HubEvent::Closed {
+                    conn,
+                    user,
+                    device,
+                    reason,
+                } => {
                     let addr = self.peer(conn.0);
                     let reason = reason.map_or("connection lost", |r| r.as_str());
-                    match user {
-                        Some(user) => info!(%user, %addr, reason, "session closed"),
-                        None => debug!(%addr, reason, "unauthenticated session closed"),
+                    match (user, device) {
+                        (Some(user), Some(device)) => {
+                            info!(%user, %device, %addr, reason, "session closed")
+                        }
+                        (Some(user), None) => info!(%user, %addr, reason, "session closed"),
+                        (None, _) => debug!(%addr, reason, "unauthenticated session closed"),
                     }
                 }
             }
@@ -710,7 +718,11 @@ impl HubServer {
     fn start_login(&mut self, now: Instant, id: u64, frame: &[u8]) {
         let req: Result<LoginRequest, _> = serde_json::from_slice(frame);
         let Ok(LoginRequest::Login { user, password }) = req else {
-            return self.login_reply(now, id, error_reply("EBADMSG", "expected a login frame"));
+            return self.login_reply(
+                now,
+                id,
+                error_reply(ErrorCode::BadMessage, "expected a login frame"),
+            );
         };
         {
             let mut n = self
@@ -719,7 +731,7 @@ impl HubServer {
                 .unwrap_or_else(|p| p.into_inner());
             if *n >= MAX_LOGINS_IN_FLIGHT {
                 drop(n);
-                return self.login_reply(now, id, error_reply("EBUSY", "busy: try again"));
+                return self.login_reply(now, id, error_reply(ErrorCode::Busy, "busy: try again"));
             }
             *n += 1;
         }
@@ -784,7 +796,7 @@ impl HubServer {
                     // field must not reach the log.
                     let user = done.tried.as_ref().map_or("(unknown)", |u| u.as_str());
                     info!(user, %addr, failures, "password login failed");
-                    error_reply("ELOGIN", "wrong user name or password")
+                    error_reply(ErrorCode::Login, "wrong user name or password")
                 }
             };
             self.login_reply(now, done.conn, reply);
@@ -815,9 +827,9 @@ fn hub_users(users: &BTreeMap<UserName, u64>) -> Vec<HubUser> {
         .collect()
 }
 
-fn error_reply(code: &str, message: &str) -> LoginReply {
+fn error_reply(code: ErrorCode, message: &str) -> LoginReply {
     LoginReply::Error {
-        code: code.into(),
+        code,
         message: message.into(),
     }
 }

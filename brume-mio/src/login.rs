@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use brume_proto::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::url::HubUrl;
@@ -54,8 +55,9 @@ pub enum LoginReply {
     },
     /// Refused.
     Error {
-        /// `ELOGIN` (wrong name or password), `EBADMSG` or `EBUSY`.
-        code: String,
+        /// `ELOGIN` (wrong name or password), `EBADMSG` or `EBUSY`; a code
+        /// this version does not know reads as `EUNKNOWN`.
+        code: ErrorCode,
         /// For people.
         message: String,
     },
@@ -189,5 +191,33 @@ where
         }
         WsError::Tls(_) | WsError::Io(_) => anyhow!("cannot reach the hub at {url}: {failure}"),
         other => anyhow!("no Brume hub at {url}: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_replies_carry_codes_of_the_one_list() {
+        let reply = LoginReply::Error {
+            code: ErrorCode::Login,
+            message: "wrong user name or password".into(),
+        };
+        let text = serde_json::to_string(&reply).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"error","code":"ELOGIN","message":"wrong user name or password"}"#
+        );
+        // A code from a newer hub still reads, as EUNKNOWN, with its message.
+        let newer: LoginReply =
+            serde_json::from_str(r#"{"type":"error","code":"ENEWER","message":"m"}"#).unwrap();
+        assert_eq!(
+            newer,
+            LoginReply::Error {
+                code: ErrorCode::Unknown,
+                message: "m".into()
+            }
+        );
     }
 }

@@ -23,10 +23,11 @@ pub enum ErrorCode {
     /// 403: the session must authenticate before anything else.
     #[serde(rename = "ENOAUTH")]
     NotAuthenticated,
-    /// 404: the named user does not exist.
+    /// 404: the named user does not exist, or the address is the caller's own session.
     #[serde(rename = "EBADDEST")]
     BadDest,
-    /// 410: the named user exists but is not connected.
+    /// 410: the named user (or device) exists but no session of it that
+    /// could take the call is connected.
     #[serde(rename = "ENODEST")]
     NoDest,
     /// 409: a group-scoped request from or to someone outside the group.
@@ -53,7 +54,7 @@ pub enum ErrorCode {
     /// 429: too many frames too fast; the frame was dropped.
     #[serde(rename = "ERATELIMIT")]
     RateLimited,
-    /// 429: too many presence subscriptions, or group members.
+    /// 429: too many presence subscriptions, group members, or devices of one user.
     #[serde(rename = "ELIMIT")]
     Limit,
     /// 413: the frame is larger than the protocol allows; it was not read.
@@ -77,6 +78,12 @@ pub enum ErrorCode {
     /// 500: an unspecified hub error.
     #[serde(rename = "ESERVER")]
     Server,
+    /// 401: password login refused: wrong user name or password.
+    #[serde(rename = "ELOGIN")]
+    Login,
+    /// 503: the hub is too busy to check a password now; try again.
+    #[serde(rename = "EBUSY")]
+    Busy,
     /// A code this version does not know (from a newer hub); treat it as a
     /// generic failure. Never sent.
     #[serde(rename = "EUNKNOWN", other)]
@@ -86,7 +93,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code a hub or endpoint sends, in order of declaration; for
     /// tables and tests. (`Unknown` only stands in for codes from newer peers.)
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::TokenMissing,
         ErrorCode::TokenExpired,
         ErrorCode::TokenInvalid,
@@ -109,6 +116,8 @@ impl ErrorCode {
         ErrorCode::ConnRefused,
         ErrorCode::NoServer,
         ErrorCode::Server,
+        ErrorCode::Login,
+        ErrorCode::Busy,
     ];
 
     /// The stable wire string, such as `"ENODEST"`.
@@ -136,6 +145,8 @@ impl ErrorCode {
             ErrorCode::ConnRefused => "ECONNREFUSED",
             ErrorCode::NoServer => "ENOSRV",
             ErrorCode::Server => "ESERVER",
+            ErrorCode::Login => "ELOGIN",
+            ErrorCode::Busy => "EBUSY",
             ErrorCode::Unknown => "EUNKNOWN",
         }
     }
@@ -165,6 +176,8 @@ impl ErrorCode {
             ErrorCode::ConnRefused => 503,
             ErrorCode::NoServer => 502,
             ErrorCode::Server => 500,
+            ErrorCode::Login => 401,
+            ErrorCode::Busy => 503,
             ErrorCode::Unknown => 0,
         }
     }
@@ -176,8 +189,8 @@ impl ErrorCode {
             ErrorCode::TokenExpired => "token expired",
             ErrorCode::TokenInvalid => "invalid token",
             ErrorCode::NotAuthenticated => "authenticate first",
-            ErrorCode::BadDest => "the requested user is unknown",
-            ErrorCode::NoDest => "the requested user is not connected",
+            ErrorCode::BadDest => "the requested user or device is unknown",
+            ErrorCode::NoDest => "the requested user or device is not connected",
             ErrorCode::NotMember => "not a member of the specified group",
             ErrorCode::OfferTimeout => "the connection attempt timed out",
             ErrorCode::Rejected => "the requested user declined the connection",
@@ -194,6 +207,8 @@ impl ErrorCode {
             ErrorCode::ConnRefused => "could not connect to the hub",
             ErrorCode::NoServer => "no signaling server connection",
             ErrorCode::Server => "unspecified hub error",
+            ErrorCode::Login => "wrong user name or password",
+            ErrorCode::Busy => "the hub is busy; try again",
             ErrorCode::Unknown => "an error this version does not know",
         }
     }
@@ -245,12 +260,14 @@ mod tests {
             | ErrorCode::Full
             | ErrorCode::ConnRefused
             | ErrorCode::NoServer
-            | ErrorCode::Server => true,
+            | ErrorCode::Server
+            | ErrorCode::Login
+            | ErrorCode::Busy => true,
         };
         assert!(ErrorCode::ALL.iter().all(|c| listed(*c)));
         assert_eq!(
             ErrorCode::ALL.len(),
-            22,
+            24,
             "a listed code is missing from ALL"
         );
     }

@@ -7,6 +7,7 @@
 //! - the same inputs give the same outputs (a twin hub is fed in lockstep);
 //! - every `Close` output follows a `close` frame with the same reason;
 //! - `welcome` tells the configured limits, and only known users log in;
+//! - no `hello` or `refresh` of another protocol version (1 included) logs in;
 //! - published groups are sorted, within the limit, of known users, without their owner;
 //! - the session limit holds;
 //! - after a `Timeout`, the next timeout is in the future;
@@ -24,8 +25,8 @@ use arbitrary::Arbitrary;
 use brume_proto::hub::audit::AuditedHub;
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubLimits, HubOutput};
 use brume_proto::signal::{
-    AttemptId, ClientMsg, GroupId, GroupName, HubMsg, PROTOCOL_VERSION, UserName, decode_hub,
-    encode_client,
+    Address, AttemptId, ClientMsg, DeviceName, GroupId, GroupName, HubMsg, PROTOCOL_VERSION,
+    PeerId, UserName, decode_client, decode_hub, encode_client,
 };
 use brume_proto::token::{TokenKey, TokenKind};
 use libfuzzer_sys::fuzz_target;
@@ -139,6 +140,8 @@ impl Group {
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Version {
     Current,
+    /// Protocol version 1, from before devices.
+    Old,
     Other(u32),
 }
 
@@ -146,8 +149,37 @@ impl Version {
     fn number(self) -> u32 {
         match self {
             Version::Current => PROTOCOL_VERSION,
+            Version::Old => 1,
             Version::Other(v) => v,
         }
+    }
+}
+
+/// The device vocabulary. `laptop~1` is an instance name: the hub refuses
+/// it in a `hello`, and gives it to a `laptop` session that takes no calls.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Device {
+    Laptop,
+    Phone,
+    LaptopInstance,
+}
+
+impl Device {
+    fn name(self) -> DeviceName {
+        let s = match self {
+            Device::Laptop => "laptop",
+            Device::Phone => "phone",
+            Device::LaptopInstance => "laptop~1",
+        };
+        DeviceName::new(s).expect("vocabulary devices are valid")
+    }
+}
+
+/// A user, or one of their devices.
+fn address(user: User, device: Option<Device>) -> Address {
+    match device {
+        Some(d) => Address::Device(PeerId::new(user.name(), d.name())),
+        None => Address::User(user.name()),
     }
 }
 
@@ -234,14 +266,19 @@ enum Frame {
     Hello {
         version: Version,
         token: Token,
+        device: Option<Device>,
+        calls: bool,
     },
     Refresh {
         version: Version,
         token: Token,
+        device: Option<Device>,
+        calls: bool,
     },
     Offer {
         attempt: Attempt,
         to: User,
+        device: Option<Device>,
         group: Option<(User, Group)>,
         sdp: String,
         restart: bool,
@@ -249,21 +286,25 @@ enum Frame {
     Answer {
         attempt: Attempt,
         to: User,
+        device: Option<Device>,
         sdp: String,
     },
     Candidate {
         attempt: Attempt,
         to: User,
+        device: Option<Device>,
         candidate: String,
     },
     Reject {
         attempt: Attempt,
         to: User,
+        device: Option<Device>,
         reason: Option<String>,
     },
     Cancel {
         attempt: Attempt,
         to: User,
+        device: Option<Device>,
         reason: Option<String>,
     },
     Subscribe(Vec<User>),
@@ -284,23 +325,38 @@ enum Frame {
 impl Frame {
     fn bytes(&self, issued: &[String], max_frame: usize) -> Vec<u8> {
         let msg = match self {
-            Frame::Hello { version, token } => ClientMsg::Hello {
+            Frame::Hello {
+                version,
+                token,
+                device,
+                calls,
+            } => ClientMsg::Hello {
                 version: version.number(),
                 token: TOKENS.get(token, issued),
+                device: device.map(Device::name),
+                calls: *calls,
             },
-            Frame::Refresh { version, token } => ClientMsg::Refresh {
+            Frame::Refresh {
+                version,
+                token,
+                device,
+                calls,
+            } => ClientMsg::Refresh {
                 version: version.number(),
                 refresh_token: TOKENS.get(token, issued),
+                device: device.map(Device::name),
+                calls: *calls,
             },
             Frame::Offer {
                 attempt,
                 to,
+                device,
                 group,
                 sdp,
                 restart,
             } => ClientMsg::Offer {
                 attempt: attempt.id(),
-                to: to.name(),
+                to: address(*to, *device),
                 group: group.map(|(owner, name)| GroupId {
                     owner: owner.name(),
                     name: name.name(),
@@ -308,36 +364,44 @@ impl Frame {
                 sdp: text(sdp),
                 restart: *restart,
             },
-            Frame::Answer { attempt, to, sdp } => ClientMsg::Answer {
+            Frame::Answer {
+                attempt,
+                to,
+                device,
+                sdp,
+            } => ClientMsg::Answer {
                 attempt: attempt.id(),
-                to: to.name(),
+                to: address(*to, *device),
                 sdp: text(sdp),
             },
             Frame::Candidate {
                 attempt,
                 to,
+                device,
                 candidate,
             } => ClientMsg::Candidate {
                 attempt: attempt.id(),
-                to: to.name(),
+                to: address(*to, *device),
                 candidate: text(candidate),
             },
             Frame::Reject {
                 attempt,
                 to,
+                device,
                 reason,
             } => ClientMsg::Reject {
                 attempt: attempt.id(),
-                to: to.name(),
+                to: address(*to, *device),
                 reason: reason.as_deref().map(text),
             },
             Frame::Cancel {
                 attempt,
                 to,
+                device,
                 reason,
             } => ClientMsg::Cancel {
                 attempt: attempt.id(),
-                to: to.name(),
+                to: address(*to, *device),
                 reason: reason.as_deref().map(text),
             },
             Frame::Subscribe(users) => ClientMsg::Subscribe {
@@ -375,13 +439,13 @@ enum Reply {
     Cancel(Option<String>),
 }
 
-/// An offer the hub relayed: who called whom, on which connections.
+/// An offer the hub relayed: which sessions called and were called.
 #[derive(Debug, Clone)]
 struct Relayed {
     attempt: AttemptId,
-    caller: UserName,
+    caller: PeerId,
     caller_conn: ConnId,
-    callee: UserName,
+    callee: PeerId,
     callee_conn: ConnId,
 }
 
@@ -412,17 +476,19 @@ impl Step {
 #[derive(Arbitrary, Debug, Clone)]
 enum Op {
     Open(Conn),
-    /// A shortcut to deeper states: open, then `hello` with a valid access token.
-    Login(Conn, User),
+    /// A shortcut to deeper states: open, then `hello` with a valid access
+    /// token, on a device, taking calls or not.
+    Login(Conn, User, Device, bool),
     /// The connection went away (the driver's `Closed`).
     Closed(Conn),
     Send(Conn, Frame),
     /// A shortcut to relays: one side of an offer the hub relayed earlier
     /// (picked among the last few) sends a reply in that attempt. The attempt
-    /// may be over by now.
+    /// may be over by now. It names the other side by its device, or by user.
     Reply {
         pick: u8,
         from_caller: bool,
+        by_device: bool,
         reply: Reply,
     },
     /// Advance time, then feed `Timeout`.
@@ -456,6 +522,7 @@ fn limits() -> HubLimits {
         rate_per_sec: 4,
         max_pending_attempts: 2,
         max_subscriptions: 3,
+        max_devices: 3,
         max_group_members: 3,
         max_groups_per_owner: 1,
         max_auth_failures: 2,
@@ -526,6 +593,18 @@ impl Driver {
             HubInput::Frame(c, _) => Some(c),
             _ => None,
         };
+        if let HubInput::Frame(_, bytes) = input
+            && let Ok(
+                ClientMsg::Hello { version, .. } | ClientMsg::Refresh { version, .. },
+            ) = decode_client(bytes)
+            && version != PROTOCOL_VERSION
+        {
+            assert!(
+                !out.iter().any(|o| matches!(o, HubOutput::Send { frame, .. }
+                    if matches!(decode_hub(frame.as_bytes()), Ok(HubMsg::Welcome { .. })))),
+                "a hello or refresh of version {version} logged in"
+            );
+        }
         self.check(&out, sender);
         if let HubInput::Timeout = input
             && let Some(next) = self.audited.hub.poll_timeout()
@@ -574,7 +653,7 @@ impl Driver {
                             self.issued.push(access_token.clone());
                         }
                         HubMsg::Offer { attempt, from, .. } => {
-                            let callee = hub.user_of(*conn).cloned();
+                            let callee = hub.peer_of(*conn).cloned();
                             if let (Some(caller_conn), Some(callee)) = (sender, callee) {
                                 if self.relayed.len() == MAX_RELAYED {
                                     self.relayed.remove(0);
@@ -622,11 +701,13 @@ impl Driver {
         match op {
             Op::Open(c) => self.step(HubInput::Opened(c.id())),
             Op::Closed(c) => self.step(HubInput::Closed(c.id())),
-            Op::Login(c, user) => {
+            Op::Login(c, user, device, calls) => {
                 self.step(HubInput::Opened(c.id()));
                 let hello = Frame::Hello {
                     version: Version::Current,
                     token: Token::Access(*user),
+                    device: Some(*device),
+                    calls: *calls,
                 };
                 let bytes = hello.bytes(&self.issued, self.limits.max_frame);
                 self.step(HubInput::Frame(c.id(), &bytes));
@@ -638,6 +719,7 @@ impl Driver {
             Op::Reply {
                 pick,
                 from_caller,
+                by_device,
                 reply,
             } => {
                 if self.relayed.is_empty() {
@@ -648,6 +730,11 @@ impl Driver {
                     (r.caller_conn, r.callee)
                 } else {
                     (r.callee_conn, r.caller)
+                };
+                let to = if *by_device {
+                    Address::Device(to)
+                } else {
+                    Address::User(to.user)
                 };
                 let attempt = r.attempt;
                 let msg = match reply {

@@ -209,7 +209,7 @@ fn hub_type(msg: &HubMsg) -> Option<&'static str> {
 }
 
 /// Every close reason, the catch-all `Unknown` included.
-const CLOSE_REASONS: [&str; 10] = [
+const CLOSE_REASONS: [&str; 11] = [
     "replaced",
     "idle",
     "auth_timeout",
@@ -219,6 +219,7 @@ const CLOSE_REASONS: [&str; 10] = [
     "shutdown",
     "user_removed",
     "client",
+    "too_many_devices",
     "unknown",
 ];
 
@@ -234,6 +235,7 @@ fn close_reason(reason: CloseReason) -> &'static str {
         CloseReason::Shutdown => "shutdown",
         CloseReason::UserRemoved => "user_removed",
         CloseReason::Client => "client",
+        CloseReason::TooManyDevices => "too_many_devices",
         CloseReason::Unknown => "unknown",
     }
 }
@@ -459,7 +461,7 @@ fn the_tokens_in_the_vectors_verify_with_the_test_secret() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 3);
+    assert_eq!(checked, 6);
 }
 
 // ----- invalid vectors -----

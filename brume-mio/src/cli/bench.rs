@@ -155,6 +155,8 @@ fn step(
                 let hello = ClientMsg::Hello {
                     version: PROTOCOL_VERSION,
                     token: Some(key.mint(user, TokenKind::Access, now, 3600)),
+                    device: None,
+                    calls: true,
                 };
                 if let Flush::Failed(e) = ws::send_text(&mut ws, encode_client(&hello)) {
                     bail!("hello: {e}");

@@ -55,7 +55,7 @@ enum Link {
 
 pub fn run(a: ChatArgs) -> Result<()> {
     let peer = user_name(&a.name)?;
-    let mut s = Session::open(&a.conf.path())?;
+    let mut s = Session::open(&a.conf.path(), true)?;
     s.refuse_self(&peer, "chat with")?;
     s.wait_ready(Duration::from_secs(10))?;
     let lines = stdin_lines(&s);

@@ -69,6 +69,8 @@ fn client(url: &HubUrl, key: &TokenKey, user: &UserName) -> Result<Client> {
         ca: None,
         stun: None,
         bind: Some(LOOPBACK),
+        device: Default::default(),
+        accepts_calls: true,
     })
 }
 

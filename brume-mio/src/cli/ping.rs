@@ -32,7 +32,7 @@ fn ms(d: Duration) -> f64 {
 pub fn run(a: PingArgs) -> Result<()> {
     let peer = user_name(&a.name)?;
     let start = Instant::now();
-    let mut s = Session::open(&a.conf.path())?;
+    let mut s = Session::open(&a.conf.path(), false)?;
     s.refuse_self(&peer, "ping")?;
     s.wait_ready(Duration::from_secs(10))?;
     let ready = start.elapsed();

@@ -94,7 +94,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
     std::fs::create_dir_all(&a.dir)
         .with_context(|| format!("cannot create {}", a.dir.display()))?;
     let dir = a.dir.canonicalize()?;
-    let mut s = Session::open(&a.conf.path())?;
+    let mut s = Session::open(&a.conf.path(), true)?;
     let mut policy = Policy::new(a.yes, from, &s.client)?;
     let me = s.wait_ready(Duration::from_secs(10))?;
     println!("ready as {me}, receiving into {}", dir.display());

@@ -40,7 +40,7 @@ pub fn run(a: SendArgs) -> Result<()> {
             bail!("no such file: {}", f.display());
         }
     }
-    let mut s = Session::open(&a.conf.path())?;
+    let mut s = Session::open(&a.conf.path(), false)?;
     s.refuse_self(&peer, "send to")?;
     s.wait_ready(Duration::from_secs(10))?;
     let took = s.connect(&peer, Duration::from_secs(20))?;

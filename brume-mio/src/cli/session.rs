@@ -55,13 +55,18 @@ impl Session {
         Ok(())
     }
 
-    /// Loads the config (making the device certificate on first use) and connects.
-    pub fn open(config: &Path) -> Result<Self> {
+    /// Loads the config (making the device certificate on first use) and
+    /// connects. A command that waits for calls (`recv`, `chat`) passes
+    /// `accepts_calls`; a short-lived one (`send`, `ping`) does not, so the
+    /// hub gives it an instance of the device and it ends no other session.
+    pub fn open(config: &Path, accepts_calls: bool) -> Result<Self> {
         let mut file = ClientFile::load(config)?;
         if file.ensure_cert()? {
             file.save(config)?;
         }
-        let client = Client::connect(ClientOptions::from_file(&file)?)?;
+        let mut opts = ClientOptions::from_file(&file)?;
+        opts.accepts_calls = accepts_calls;
+        let client = Client::connect(opts)?;
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             // The flag is set in the handler; the waker is woken from a thread.
@@ -240,13 +245,17 @@ fn hub_closed(user: &str, reason: Option<CloseReason>, error: Option<ErrorCode>)
         (Some(ErrorCode::TokenInvalid | ErrorCode::TokenMissing), _) => {
             anyhow!("the hub refused the token for {user} (run `brume login` again)")
         }
+        (Some(ErrorCode::Limit), _) => anyhow!(
+            "{user} is logged in on as many devices as the hub allows: end a `brume recv` \
+             or `brume chat` of {user} elsewhere (ELIMIT)"
+        ),
         (Some(code), _) => anyhow!(
             "the hub closed the session: {} ({})",
             code.describe(),
             code.as_str()
         ),
         (None, Some(CloseReason::Replaced)) => {
-            anyhow!("{user} logged in elsewhere; this session was replaced")
+            anyhow!("{user} logged in again on this device; this session was replaced")
         }
         (None, Some(CloseReason::AuthFailed)) => anyhow!(
             "the hub no longer accepts the login of {user} (its tokens were revoked or its \

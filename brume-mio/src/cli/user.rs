@@ -9,7 +9,7 @@ use brume_mio::config::ClientFile;
 use brume_mio::login::{ACCESS_LIFETIME, REFRESH_LIFETIME};
 use brume_mio::store::Store;
 use brume_mio::url::HubUrl;
-use brume_proto::signal::UserName;
+use brume_proto::signal::{DeviceName, UserName};
 use brume_proto::token::TokenKind;
 use clap::{Args, Subcommand};
 
@@ -89,6 +89,10 @@ pub struct LoginArgs {
     /// An extra CA certificate (PEM) to trust for wss://.
     #[arg(long, value_name = "PEM")]
     ca: Option<PathBuf>,
+    /// This device's name at the hub (lowercase letters, digits, `.`, `_`,
+    /// `-`; at most 32 bytes); by default the host name's.
+    #[arg(long, value_name = "NAME")]
+    device: Option<String>,
     #[command(flatten)]
     conf: super::ConfigArg,
 }
@@ -147,6 +151,7 @@ pub fn run(cmd: UserCmd) -> Result<()> {
                 user: name.as_str().to_owned(),
                 access_token: mint(TokenKind::Access, ACCESS_LIFETIME),
                 refresh_token: Some(mint(TokenKind::Refresh, REFRESH_LIFETIME)),
+                device: None,
                 dtls_cert: None,
                 ca: None,
                 stun: None,
@@ -211,6 +216,14 @@ pub fn login(a: LoginArgs) -> Result<()> {
     // Checked before anything is written: a wrong path made every later
     // command fail with the hub's EBADMSG.
     let url = HubUrl::parse_root(&a.url)?;
+    let device = match &a.device {
+        Some(d) => DeviceName::new(d.as_str())
+            .map_err(|e| anyhow::anyhow!("bad device name {d:?}: {e}"))?,
+        None => brume_mio::config::host_device(),
+    };
+    if device.instance().is_some() {
+        bail!("bad device name \"{device}\": ~N is for the hub to add");
+    }
     let config = &a.conf.path();
     let pw = password(a.password_stdin, false)?;
     let (user, access, refresh) =
@@ -222,6 +235,7 @@ pub fn login(a: LoginArgs) -> Result<()> {
         user,
         access_token: access,
         refresh_token: Some(refresh),
+        device: Some(device.clone()),
         dtls_cert: cert,
         ca: a.ca,
         stun: None,
@@ -230,7 +244,7 @@ pub fn login(a: LoginArgs) -> Result<()> {
     file.save(config)
         .with_context(|| format!("cannot write the config {}", config.display()))?;
     println!(
-        "logged in as {name}; config written to {}",
+        "logged in as {name} on device {device}; config written to {}",
         config.display()
     );
     Ok(())

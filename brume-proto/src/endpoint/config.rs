@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use super::Certificate;
 
+use crate::signal::DeviceName;
+
 /// Everything an endpoint needs from its driver and user config.
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {
@@ -12,6 +14,12 @@ pub struct EndpointConfig {
     pub access_token: String,
     /// The refresh token, used when the access token has expired.
     pub refresh_token: Option<String>,
+    /// The device this endpoint's session holds at the hub. Default `"default"`.
+    pub device: DeviceName,
+    /// Take incoming calls addressed to the bare user (`calls` in `hello`).
+    /// A short-lived command sets it false: the hub then gives it an
+    /// instance name `device~N` and it ends no other session. Default true.
+    pub accepts_calls: bool,
     /// This device's DTLS certificate. The driver makes it once, keeps it with
     /// the user's config and hands it in: making one per connection costs
     /// milliseconds and OS randomness, and a stable fingerprint per device is
@@ -81,6 +89,8 @@ impl EndpointConfig {
         Self {
             access_token,
             refresh_token: None,
+            device: DeviceName::default(),
+            accepts_calls: true,
             dtls_cert,
             seed,
             connect_timeout: Duration::from_secs(15),

@@ -82,7 +82,7 @@ pub use stun::binding_response;
 
 use crate::error::ErrorCode;
 use crate::framing::{self, Data, FramingError, Namespace};
-use crate::signal::{AttemptId, ClientMsg, GroupId, UserName, encode_client};
+use crate::signal::{Address, AttemptId, ClientMsg, GroupId, UserName, encode_client};
 use outbox::{ControlKind, ControlOutbox};
 use peer::{Drained, MediaRequest, Peer, PeerState};
 use signaling::HubState;
@@ -451,7 +451,7 @@ impl Endpoint {
         self.peers.remove(peer);
         self.send_hub(&ClientMsg::Reject {
             attempt,
-            to: peer.clone(),
+            to: Address::User(peer.clone()),
             reason: Some(reason.to_owned()),
         });
         let _ = now;
@@ -622,7 +622,7 @@ impl Endpoint {
                 let attempt = p.attempt.clone();
                 self.send_hub_if_ready(&ClientMsg::Cancel {
                     attempt,
-                    to: peer.clone(),
+                    to: Address::User(peer.clone()),
                     reason: Some("closed".into()),
                 });
             }
@@ -802,7 +802,7 @@ impl Endpoint {
                 let attempt = p.attempt.clone();
                 self.send_hub_if_ready(&ClientMsg::Candidate {
                     attempt,
-                    to: name.clone(),
+                    to: Address::User(name.clone()),
                     candidate: line,
                 });
             }

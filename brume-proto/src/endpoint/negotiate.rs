@@ -9,7 +9,7 @@ use str0m::change::{SdpAnswer, SdpOffer};
 use super::peer::{self, MAIN_CHANNEL, Peer, PeerState};
 use super::{Endpoint, EndpointError, EndpointEvent, PeerCloseReason};
 use crate::error::ErrorCode;
-use crate::signal::{AttemptId, ClientMsg, GroupId, UserName};
+use crate::signal::{Address, AttemptId, ClientMsg, GroupId, UserName};
 
 impl Endpoint {
     /// Sends a fresh offer to `peer` with the main channel in it.
@@ -38,7 +38,7 @@ impl Endpoint {
         self.peers.insert(name.clone(), peer);
         self.send_hub(&ClientMsg::Offer {
             attempt,
-            to: name.clone(),
+            to: Address::User(name.clone()),
             group,
             sdp: offer.to_sdp_string(),
             restart: false,
@@ -59,7 +59,7 @@ impl Endpoint {
         let reject = |this: &mut Self, reason: &str| {
             this.send_hub(&ClientMsg::Reject {
                 attempt: attempt.clone(),
-                to: from.clone(),
+                to: Address::User(from.clone()),
                 reason: Some(reason.to_owned()),
             })
         };
@@ -81,7 +81,7 @@ impl Endpoint {
                 if let Some((our_attempt, deadline)) = ours {
                     self.send_hub(&ClientMsg::Cancel {
                         attempt: our_attempt,
-                        to: from.clone(),
+                        to: Address::User(from.clone()),
                         reason: Some("glare".into()),
                     });
                     // Our application asked for this connection: answer at once.
@@ -179,7 +179,7 @@ impl Endpoint {
                 peer.deadline = Some(peer.deadline.map_or(deadline, |d| d.max(deadline)));
                 self.send_hub(&ClientMsg::Answer {
                     attempt,
-                    to: name.clone(),
+                    to: Address::User(name.clone()),
                     sdp: answer.to_sdp_string(),
                 });
                 self.pump(now, name);
@@ -188,7 +188,7 @@ impl Endpoint {
             Err(e) => {
                 self.send_hub_if_ready(&ClientMsg::Reject {
                     attempt,
-                    to: name.clone(),
+                    to: Address::User(name.clone()),
                     reason: Some("unusable offer".into()),
                 });
                 self.fail_peer(name, ErrorCode::Negotiation, e.to_string());
@@ -325,7 +325,7 @@ impl Endpoint {
         let Some(peer) = self.peers.get_mut(from).filter(|p| p.state.established()) else {
             return self.send_hub(&ClientMsg::Reject {
                 attempt,
-                to: from.clone(),
+                to: Address::User(from.clone()),
                 reason: Some("no connection to restart".into()),
             });
         };
@@ -336,7 +336,7 @@ impl Endpoint {
             Ok(answer) => {
                 self.send_hub(&ClientMsg::Answer {
                     attempt,
-                    to: from.clone(),
+                    to: Address::User(from.clone()),
                     sdp: answer.to_sdp_string(),
                 });
                 self.pump(now, from);
@@ -358,7 +358,7 @@ impl Endpoint {
                 let attempt = peer.attempt.clone();
                 self.send_hub_if_ready(&ClientMsg::Cancel {
                     attempt,
-                    to: name.clone(),
+                    to: Address::User(name.clone()),
                     reason: Some("timeout".into()),
                 });
                 self.shut_peer(now, name);
@@ -372,7 +372,7 @@ impl Endpoint {
                 let attempt = peer.attempt.clone();
                 self.send_hub_if_ready(&ClientMsg::Reject {
                     attempt,
-                    to: name.clone(),
+                    to: Address::User(name.clone()),
                     reason: Some("not accepted in time".into()),
                 });
                 self.fail_peer(name, ErrorCode::OfferTimeout, "not accepted in time".into());
@@ -424,9 +424,13 @@ impl Endpoint {
             since,
             restart_sent: true,
         };
+        let to = peer
+            .remote
+            .clone()
+            .map_or_else(|| Address::User(name.clone()), Address::Device);
         self.send_hub_if_ready(&ClientMsg::Offer {
             attempt,
-            to: name.clone(),
+            to,
             group: None,
             sdp: offer.to_sdp_string(),
             restart: true,

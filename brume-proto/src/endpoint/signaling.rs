@@ -7,7 +7,7 @@ use super::hub_watch::HubWatchAction;
 use super::peer::PeerState;
 use super::{Endpoint, EndpointEvent, EndpointOutput};
 use crate::error::ErrorCode;
-use crate::signal::{ClientMsg, HubMsg, PROTOCOL_VERSION, UserName, decode_hub};
+use crate::signal::{ClientMsg, HubMsg, PROTOCOL_VERSION, PeerId, UserName, decode_hub};
 
 #[derive(Debug)]
 pub(crate) enum HubState {
@@ -42,6 +42,8 @@ impl Endpoint {
         self.send_hub(&ClientMsg::Hello {
             version: PROTOCOL_VERSION,
             token: Some(self.config.access_token.clone()),
+            device: Some(self.config.device.clone()),
+            calls: self.config.accepts_calls,
         });
     }
 
@@ -104,24 +106,31 @@ impl Endpoint {
                 group,
                 sdp,
                 restart,
-            } => self.on_offer(now, from, attempt, group, &sdp, restart),
-            HubMsg::Answer { attempt, from, sdp } => self.on_answer(now, &from, &attempt, &sdp),
+            } => {
+                let user = from.user.clone();
+                self.on_offer(now, user, attempt.clone(), group, &sdp, restart);
+                self.remember_device(from, &attempt);
+            }
+            HubMsg::Answer { attempt, from, sdp } => {
+                self.on_answer(now, &from.user, &attempt, &sdp);
+                self.remember_device(from, &attempt);
+            }
             HubMsg::Candidate {
                 attempt,
                 from,
                 candidate,
-            } => self.on_candidate(now, &from, &attempt, &candidate),
+            } => self.on_candidate(now, &from.user, &attempt, &candidate),
             HubMsg::Reject {
                 attempt,
                 from,
                 reason,
-            } => self.on_reject(now, &from, &attempt, reason),
+            } => self.on_reject(now, &from.user, &attempt, reason),
             HubMsg::Cancel {
                 attempt,
                 from,
                 reason,
-            } => self.on_cancel(&from, &attempt, reason),
-            HubMsg::Presence { user, online } => {
+            } => self.on_cancel(&from.user, &attempt, reason),
+            HubMsg::Presence { user, online, .. } => {
                 self.event(EndpointEvent::Presence { user, online })
             }
             HubMsg::Members { .. } | HubMsg::Pong { .. } | HubMsg::Unknown => {}
@@ -144,6 +153,16 @@ impl Endpoint {
         }
     }
 
+    /// Peers are still keyed by user: the device an attempt's offer or
+    /// answer came from is kept on the peer, for its ICE restarts.
+    fn remember_device(&mut self, from: PeerId, attempt: &crate::signal::AttemptId) {
+        if let Some(p) = self.peers.get_mut(&from.user)
+            && p.attempt == *attempt
+        {
+            p.remote = Some(from);
+        }
+    }
+
     fn on_hub_error(
         &mut self,
         now: Instant,
@@ -162,6 +181,8 @@ impl Endpoint {
                     self.send_hub(&ClientMsg::Refresh {
                         version: PROTOCOL_VERSION,
                         refresh_token,
+                        device: Some(self.config.device.clone()),
+                        calls: self.config.accepts_calls,
                     });
                 }
                 _ => {

@@ -1,31 +1,54 @@
 //! Authentication: `hello` with an access token, `refresh` with a refresh
-//! token, and one live session per user name.
+//! token, and the devices of a user: one live session per device, at most
+//! `max_devices` per user, instance names for sessions that take no calls.
 
 use std::time::Instant;
 
 use super::session::SessionState;
 use super::{ConnId, Hub, HubEvent, error_msg};
 use crate::error::ErrorCode;
-use crate::signal::{ClientMsg, CloseReason, HubMsg, PROTOCOL_VERSION, UserName};
+use crate::signal::{
+    ClientMsg, CloseReason, DeviceName, HubMsg, PROTOCOL_VERSION, PeerId, UserName,
+};
 use crate::token::{TokenError, TokenKind};
 
 impl Hub {
     pub(super) fn on_unauthenticated(&mut self, now: Instant, conn: ConnId, msg: ClientMsg) {
         match msg {
-            ClientMsg::Hello { version, token } => {
+            ClientMsg::Hello {
+                version,
+                token,
+                device,
+                calls,
+            } => {
                 if !self.version_ok(conn, version, true) {
                     return;
                 }
+                let Some(device) = self.requested_device(conn, device) else {
+                    return;
+                };
                 let unix = self.unix_time(now);
                 match self.verify(token.as_deref(), TokenKind::Access, unix) {
-                    Ok(user) => self.authenticate(conn, user),
+                    Ok(user) => {
+                        self.authenticate(conn, user, device, calls);
+                    }
                     Err(e) => self.auth_failed(conn, &e),
                 }
             }
             ClientMsg::Refresh {
                 version,
                 refresh_token,
-            } => self.on_refresh(now, conn, None, version, refresh_token.as_deref()),
+                device,
+                calls,
+            } => {
+                if !self.version_ok(conn, version, true) {
+                    return;
+                }
+                if let Some(device) = self.requested_device(conn, device) {
+                    let login = Some((device, calls));
+                    self.refresh(now, conn, None, login, refresh_token.as_deref());
+                }
+            }
             ClientMsg::Ping { nonce } => self.send(conn, &HubMsg::Pong { nonce }),
             ClientMsg::Close { .. } => self.close_session(conn, CloseReason::Client),
             other => {
@@ -35,9 +58,7 @@ impl Hub {
         }
     }
 
-    /// Trades a refresh token for an access token. A session that was not yet
-    /// authenticated is authenticated by it; one that was must present a
-    /// refresh token for its own user.
+    /// A `refresh` on a live session: a new access token for its own user.
     pub(super) fn on_refresh(
         &mut self,
         now: Instant,
@@ -46,9 +67,35 @@ impl Hub {
         version: u32,
         refresh_token: Option<&str>,
     ) {
-        if !self.version_ok(conn, version, current.is_none()) {
-            return;
+        if self.version_ok(conn, version, current.is_none()) {
+            self.refresh(now, conn, current, None, refresh_token);
         }
+    }
+
+    /// The device a `hello` or `refresh` asks for; an instance name `x~N`
+    /// is the hub's to give and is refused (`EBADMSG`).
+    fn requested_device(&mut self, conn: ConnId, device: Option<DeviceName>) -> Option<DeviceName> {
+        let device = device.unwrap_or_default();
+        if device.instance().is_none() {
+            return Some(device);
+        }
+        let text = format!("device {device}: names with ~N are assigned by the hub");
+        self.send(conn, &error_msg(ErrorCode::BadMessage, None, &text));
+        None
+    }
+
+    /// Trades a refresh token for an access token. A session that was not yet
+    /// authenticated (`current` is `None`) is authenticated by it, on the
+    /// device of `login`; one that was must present a refresh token for its
+    /// own user.
+    fn refresh(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        current: Option<&UserName>,
+        login: Option<(DeviceName, bool)>,
+        refresh_token: Option<&str>,
+    ) {
         let unix = self.unix_time(now);
         let user = match self.verify(refresh_token, TokenKind::Refresh, unix) {
             Ok(user) => user,
@@ -74,7 +121,10 @@ impl Hub {
                 .key
                 .mint_generation(&user, generation, TokenKind::Access, unix, lifetime);
         if current.is_none() {
-            self.authenticate(conn, user);
+            let (device, calls) = login.unwrap_or_else(|| (DeviceName::default(), true));
+            if !self.authenticate(conn, user, device, calls) {
+                return; // refused: over the device limit
+            }
         }
         self.send(
             conn,
@@ -133,24 +183,57 @@ impl Hub {
         }
     }
 
-    /// Binds the session to `user`; an older session of the same user is
-    /// closed as `replaced`, so a reconnecting client never finds its name taken.
-    fn authenticate(&mut self, conn: ConnId, user: UserName) {
-        let replaced = match self.online.get(&user) {
-            Some(&old) if old != conn => {
-                self.close_session(old, CloseReason::Replaced);
-                true
-            }
-            _ => false,
+    /// Binds the session to `user` on a device. Accepting calls, it takes
+    /// `device` itself, and an older session on it is closed as `replaced`, so
+    /// a reconnecting client never finds its device taken. Not accepting
+    /// calls, it gets `device~N`, the smallest N free, and replaces no one.
+    /// Past `max_devices` (without a replacement) the session is refused and
+    /// closed (`ELIMIT`, `too_many_devices`); returns whether it was bound.
+    fn authenticate(
+        &mut self,
+        conn: ConnId,
+        user: UserName,
+        device: DeviceName,
+        calls: bool,
+    ) -> bool {
+        let max = self.config.limits.max_devices;
+        let before = self.accepting_devices(&user);
+        let device = if calls {
+            Some(device)
+        } else {
+            self.online.free_instance(&user, &device)
         };
+        let peer = device.map(|device| PeerId::new(user.clone(), device));
+        // Only a session that takes calls replaces one (and only its own
+        // device: instance names are never asked for).
+        let old = peer
+            .as_ref()
+            .filter(|_| calls)
+            .and_then(|p| self.online.get(p))
+            .filter(|&old| old != conn);
+        let Some(peer) = peer.filter(|_| old.is_some() || self.online.count(&user) < max) else {
+            let text = format!("at most {max} devices per user");
+            self.send(conn, &error_msg(ErrorCode::Limit, None, &text));
+            self.close_session(conn, CloseReason::TooManyDevices);
+            return false;
+        };
+        if let Some(old) = old {
+            self.close_session(old, CloseReason::Replaced);
+        }
         let Some(session) = self.sessions.get_mut(&conn) else {
-            return;
+            return false;
         };
-        session.state = SessionState::Authenticated { user: user.clone() };
-        self.online.insert(user.clone(), conn);
+        session.state = SessionState::Authenticated {
+            peer: peer.clone(),
+            calls,
+            last_used: 0,
+        };
+        self.touch(conn);
+        self.online.insert(peer.clone(), conn);
         self.event(HubEvent::Authenticated {
             conn,
             user: user.clone(),
+            device: peer.device.clone(),
         });
         self.reschedule_session(conn);
         let limits = self.config.limits.session_limits();
@@ -159,15 +242,17 @@ impl Hub {
             &HubMsg::Welcome {
                 version: PROTOCOL_VERSION,
                 user: user.clone(),
+                device: peer.device,
                 limits,
             },
         );
-        if !replaced {
-            self.broadcast_presence(&user, true);
+        if self.accepting_devices(&user) != before {
+            self.broadcast_presence(&user);
         }
         for mate in self.groups.mates(&user) {
-            let online = self.online.contains_key(&mate);
-            self.send(conn, &HubMsg::Presence { user: mate, online });
+            let presence = self.presence_msg(&mate);
+            self.send(conn, &presence);
         }
+        true
     }
 }

@@ -21,6 +21,8 @@ pub struct HubLimits {
     pub max_pending_attempts: usize,
     /// Users a session may watch explicitly.
     pub max_subscriptions: usize,
+    /// Sessions one user may hold at once, one per device.
+    pub max_devices: usize,
     /// Members of one group.
     pub max_group_members: usize,
     /// Groups one owner may publish.
@@ -48,6 +50,7 @@ impl Default for HubLimits {
             rate_per_sec: 20,
             max_pending_attempts: 16,
             max_subscriptions: 1024,
+            max_devices: 16,
             max_group_members: 256,
             max_groups_per_owner: 64,
             max_auth_failures: 3,
@@ -71,6 +74,7 @@ impl HubLimits {
             max_pending_attempts: sat(self.max_pending_attempts),
             max_subscriptions: sat(self.max_subscriptions),
             idle_timeout_secs: u32::try_from(self.idle_timeout.as_secs()).unwrap_or(u32::MAX),
+            max_devices: sat(self.max_devices),
         }
     }
 }

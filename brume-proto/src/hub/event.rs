@@ -6,7 +6,7 @@
 //! driver that never drains them keeps nothing.
 
 use crate::error::ErrorCode;
-use crate::signal::{CloseReason, UserName};
+use crate::signal::{CloseReason, DeviceName, UserName};
 
 use super::ConnId;
 
@@ -19,6 +19,8 @@ pub enum HubEvent {
         conn: ConnId,
         /// Its user.
         user: UserName,
+        /// The device it holds, as assigned.
+        device: DeviceName,
     },
     /// A `hello` or `refresh` was refused for its token. Never holds the token.
     AuthFailed {
@@ -36,6 +38,8 @@ pub enum HubEvent {
         conn: ConnId,
         /// Its user, if it had authenticated.
         user: Option<UserName>,
+        /// The device it held, if it had authenticated.
+        device: Option<DeviceName>,
         /// Why the hub closed it; `None` when the driver reported the
         /// connection gone ([`HubInput::Closed`](super::HubInput::Closed)).
         reason: Option<CloseReason>,

@@ -13,7 +13,7 @@
 //!
 //! Users come with a token generation ([`HubUser`]): a token counts only at
 //! its user's current generation, so handing the hub a new generation with
-//! [`Hub::add_user`] revokes every older token and ends the live session.
+//! [`Hub::add_user`] revokes every older token and ends each of their live sessions.
 //!
 //! ```
 //! # use std::time::Instant;
@@ -44,6 +44,7 @@ mod auth;
 mod config;
 mod event;
 mod groups;
+mod online;
 mod presence;
 mod rate;
 mod relay;
@@ -53,6 +54,8 @@ mod users;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod audit;
+#[cfg(test)]
+mod device_tests;
 #[cfg(test)]
 mod tests;
 
@@ -65,9 +68,11 @@ pub use users::HubUser;
 
 use crate::error::ErrorCode;
 use crate::signal::{
-    AttemptId, ClientMsg, CloseReason, DecodeError, GroupId, HubMsg, UserName, encode_hub,
+    AttemptId, ClientMsg, CloseReason, DecodeError, DeviceName, GroupId, HubMsg, PeerId, UserName,
+    encode_hub,
 };
 use groups::Groups;
+use online::Online;
 use relay::Attempt;
 use session::{Session, SessionState};
 use timers::{TimerKey, Timers};
@@ -126,11 +131,13 @@ pub struct Hub {
     unix_anchor: u64,
     users: Users,
     sessions: BTreeMap<ConnId, Session>,
-    online: BTreeMap<UserName, ConnId>,
+    online: Online,
+    /// The last sequence number handed to a session's use (see `Session`).
+    uses: u64,
     /// Explicit presence subscriptions: watched user → watching sessions.
     watchers: BTreeMap<UserName, BTreeSet<ConnId>>,
     groups: Groups,
-    attempts: BTreeMap<(UserName, AttemptId), Attempt>,
+    attempts: BTreeMap<(PeerId, AttemptId), Attempt>,
     timers: Timers,
     outputs: VecDeque<HubOutput>,
     /// Only filled when `config.session_events` is set.
@@ -153,7 +160,8 @@ impl Hub {
             unix_anchor: unix_now,
             users: users.into_iter().map(Into::into).collect(),
             sessions: BTreeMap::new(),
-            online: BTreeMap::new(),
+            online: Online::default(),
+            uses: 0,
             watchers: BTreeMap::new(),
             groups: Groups::default(),
             attempts: BTreeMap::new(),
@@ -170,17 +178,44 @@ impl Hub {
         self.sessions.len()
     }
 
-    /// Users with a live authenticated session, sorted.
+    /// Users with a live authenticated session (on any device), sorted.
     pub fn online_users(&self) -> impl Iterator<Item = &UserName> {
-        self.online.keys()
+        self.online.users()
     }
 
     /// The user a connection is authenticated as, if it is.
     pub fn user_of(&self, conn: ConnId) -> Option<&UserName> {
+        self.peer_of(conn).map(|p| &p.user)
+    }
+
+    /// The user and device a connection is authenticated as, if it is.
+    pub fn peer_of(&self, conn: ConnId) -> Option<&PeerId> {
         match &self.sessions.get(&conn)?.state {
-            SessionState::Authenticated { user } => Some(user),
+            SessionState::Authenticated { peer, .. } => Some(peer),
             SessionState::Pending { .. } => None,
         }
+    }
+
+    /// A user's online devices that accept calls, sorted: what presence tells.
+    pub fn accepting_devices(&self, user: &UserName) -> Vec<DeviceName> {
+        self.online
+            .devices(user)
+            .filter(|(_, c)| self.accepts_calls(*c))
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    /// Every live session of a user, with its connection, sorted by device.
+    pub fn sessions_of(&self, user: &UserName) -> Vec<(DeviceName, ConnId)> {
+        self.online
+            .devices(user)
+            .map(|(d, c)| (d.clone(), c))
+            .collect()
+    }
+
+    /// The limits this hub enforces.
+    pub fn limits(&self) -> &HubLimits {
+        &self.config.limits
     }
 
     /// True if the hub keeps `conn` informed of `user`'s presence, by an
@@ -189,9 +224,8 @@ impl Hub {
         let Some(me) = self.user_of(conn) else {
             return false;
         };
-        me != user
-            && (self.watchers.get(user).is_some_and(|w| w.contains(&conn))
-                || self.groups.mates(me).contains(user))
+        self.watchers.get(user).is_some_and(|w| w.contains(&conn))
+            || self.groups.mates(me).contains(user)
     }
 
     /// Seconds since the Unix epoch at `now`.
@@ -208,11 +242,12 @@ impl Hub {
             HubInput::Frame(conn, bytes) => self.on_frame(now, conn, bytes),
             HubInput::Closed(conn) => {
                 if self.sessions.contains_key(&conn) {
-                    let user = self.user_of(conn).cloned();
+                    let peer = self.peer_of(conn).cloned();
                     self.forget_session(conn, CancelWhy::PeerGone);
                     self.event(HubEvent::Closed {
                         conn,
-                        user,
+                        user: peer.as_ref().map(|p| p.user.clone()),
+                        device: peer.map(|p| p.device),
                         reason: None,
                     });
                 }
@@ -231,27 +266,27 @@ impl Hub {
 
     /// A new user can now be reached and can log in; a name alone is at
     /// generation 0. For a known user at a new generation, every older token
-    /// is revoked: their live session, if any, is told `ETOKENINVALID`
+    /// is revoked: each of their live sessions is told `ETOKENINVALID`
     /// (`token revoked`) and closed (`auth_failed`).
     pub fn add_user(&mut self, user: impl Into<HubUser>) {
         let user = user.into();
         let name = user.name.clone();
         let generation = user.generation;
         let before = self.users.insert(user);
-        if before.is_some_and(|g| g != generation)
-            && let Some(&conn) = self.online.get(&name)
-        {
-            let e = crate::token::TokenError::Revoked;
-            self.send(conn, &error_msg(e.code(), None, &e.to_string()));
-            self.close_session(conn, CloseReason::AuthFailed);
+        if before.is_some_and(|g| g != generation) {
+            for conn in self.online.conns(&name) {
+                let e = crate::token::TokenError::Revoked;
+                self.send(conn, &error_msg(e.code(), None, &e.to_string()));
+                self.close_session(conn, CloseReason::AuthFailed);
+            }
         }
     }
 
-    /// Removes a user: their session closes (`user_removed`), their groups go
+    /// Removes a user: their sessions close (`user_removed`), their groups go
     /// and the groups they were in shrink, each reported as `GroupChanged`.
     pub fn remove_user(&mut self, _now: Instant, user: &UserName) {
         self.users.remove(user);
-        if let Some(&conn) = self.online.get(user) {
+        for conn in self.online.conns(user) {
             self.close_session(conn, CloseReason::UserRemoved);
         }
         // Groups it owned go, groups it was in shrink: the driver saves both.
@@ -370,8 +405,8 @@ impl Hub {
     }
 
     fn on_message(&mut self, now: Instant, conn: ConnId, msg: ClientMsg) {
-        let user = match self.user_of(conn) {
-            Some(user) => user.clone(),
+        let me = match self.peer_of(conn) {
+            Some(peer) => peer.clone(),
             None => return self.on_unauthenticated(now, conn, msg),
         };
         match msg {
@@ -379,38 +414,41 @@ impl Hub {
                 conn,
                 &error_msg(ErrorCode::BadMessage, None, "already authenticated"),
             ),
+            // A live session keeps its device; `device` and `calls` count
+            // only when a `refresh` authenticates.
             ClientMsg::Refresh {
                 version,
                 refresh_token,
-            } => self.on_refresh(now, conn, Some(&user), version, refresh_token.as_deref()),
+                ..
+            } => self.on_refresh(now, conn, Some(&me.user), version, refresh_token.as_deref()),
             ClientMsg::Offer {
                 attempt,
                 to,
                 group,
                 sdp,
                 restart,
-            } => self.on_offer(now, conn, user, attempt, to, group, sdp, restart),
+            } => self.on_offer(now, conn, me, attempt, to, group, sdp, restart),
             ClientMsg::Answer { attempt, to, sdp } => {
-                self.on_answer(now, conn, user, attempt, to, sdp)
+                self.on_answer(now, conn, me, attempt, to, sdp)
             }
             ClientMsg::Candidate {
                 attempt,
                 to,
                 candidate,
-            } => self.on_candidate(conn, user, attempt, to, candidate),
+            } => self.on_candidate(conn, me, attempt, to, candidate),
             ClientMsg::Reject {
                 attempt,
                 to,
                 reason,
-            } => self.on_reject(conn, user, attempt, to, reason),
+            } => self.on_reject(conn, me, attempt, to, reason),
             ClientMsg::Cancel {
                 attempt,
                 to,
                 reason,
-            } => self.on_cancel(conn, user, attempt, to, reason),
+            } => self.on_cancel(conn, me, attempt, to, reason),
             ClientMsg::Subscribe { users } => self.on_subscribe(conn, users),
             ClientMsg::Unsubscribe { users } => self.on_unsubscribe(conn, users),
-            ClientMsg::Members { group, members } => self.on_members(conn, user, group, members),
+            ClientMsg::Members { group, members } => self.on_members(conn, me.user, group, members),
             ClientMsg::Ping { nonce } => self.send(conn, &HubMsg::Pong { nonce }),
             ClientMsg::Pong { .. } => {}
             ClientMsg::Close { .. } => self.close_session(conn, CloseReason::Client),
@@ -468,11 +506,12 @@ impl Hub {
         } else {
             CancelWhy::PeerGone
         };
-        let user = self.user_of(conn).cloned();
+        let peer = self.peer_of(conn).cloned();
         self.forget_session(conn, why);
         self.event(HubEvent::Closed {
             conn,
-            user,
+            user: peer.as_ref().map(|p| p.user.clone()),
+            device: peer.map(|p| p.device),
             reason: Some(reason),
         });
     }
@@ -497,15 +536,33 @@ impl Hub {
                 }
             }
         }
-        if let SessionState::Authenticated { user } = session.state
-            && self.online.get(&user) == Some(&conn)
+        if let SessionState::Authenticated { peer, calls, .. } = session.state
+            && self.online.remove(&peer, conn)
+            // A replaced session hands over to its successor without a
+            // flap; a session that takes no calls was never in presence.
+            && calls
+            && why != CancelWhy::Replaced
         {
-            self.online.remove(&user);
-            // A replaced session hands over to its successor without an
-            // offline/online flap; anything else is going offline.
-            if why != CancelWhy::Replaced {
-                self.broadcast_presence(&user, false);
-            }
+            self.broadcast_presence(&peer.user);
+        }
+    }
+
+    fn accepts_calls(&self, conn: ConnId) -> bool {
+        self.sessions
+            .get(&conn)
+            .is_some_and(|s| matches!(s.state, SessionState::Authenticated { calls: true, .. }))
+    }
+
+    /// Marks a session as just used, for bare-user addressing.
+    fn touch(&mut self, conn: ConnId) {
+        self.uses += 1;
+        let n = self.uses;
+        if let Some(Session {
+            state: SessionState::Authenticated { last_used, .. },
+            ..
+        }) = self.sessions.get_mut(&conn)
+        {
+            *last_used = n;
         }
     }
 

@@ -1,4 +1,5 @@
 //! Presence: explicit subscriptions, group-mates, and membership publishing.
+//! Presence is per device: a user's online devices that accept calls.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,8 +26,8 @@ impl Hub {
             }
             session.subscriptions.insert(user.clone());
             self.watchers.entry(user.clone()).or_default().insert(conn);
-            let online = self.online.contains_key(&user);
-            self.send(conn, &HubMsg::Presence { user, online });
+            let presence = self.presence_msg(&user);
+            self.send(conn, &presence);
         }
     }
 
@@ -45,25 +46,27 @@ impl Hub {
         }
     }
 
-    /// Tells everyone who watches `user` (explicitly or as a group-mate) that
-    /// they came online or went offline.
-    pub(super) fn broadcast_presence(&mut self, user: &UserName, online: bool) {
+    /// What `user`'s presence is now.
+    pub(super) fn presence_msg(&self, user: &UserName) -> HubMsg {
+        let devices = self.accepting_devices(user);
+        HubMsg::Presence {
+            user: user.clone(),
+            online: !devices.is_empty(),
+            devices,
+        }
+    }
+
+    /// Tells everyone who watches `user` (explicitly, or every session of a
+    /// group-mate) the devices of theirs that accept calls, which just changed.
+    pub(super) fn broadcast_presence(&mut self, user: &UserName) {
         let mut to: BTreeSet<ConnId> = self.watchers.get(user).cloned().unwrap_or_default();
         for mate in self.groups.mates(user) {
-            if let Some(&c) = self.online.get(&mate) {
-                to.insert(c);
-            }
-        }
-        if let Some(own) = self.online.get(user) {
-            to.remove(own);
+            to.extend(self.online.conns(&mate));
         }
         if to.is_empty() {
             return;
         }
-        let frame = crate::signal::encode_hub(&HubMsg::Presence {
-            user: user.clone(),
-            online,
-        });
+        let frame = crate::signal::encode_hub(&self.presence_msg(user));
         for conn in to {
             self.outputs.push_back(HubOutput::Send {
                 conn,
@@ -88,18 +91,11 @@ impl Hub {
             .collect();
         self.groups.set(group, members);
         for (user, was) in before {
-            let Some(&c) = self.online.get(&user) else {
-                continue;
-            };
-            for mate in self.groups.mates(&user).difference(&was) {
-                let online = self.online.contains_key(mate);
-                self.send(
-                    c,
-                    &HubMsg::Presence {
-                        user: mate.clone(),
-                        online,
-                    },
-                );
+            for c in self.online.conns(&user) {
+                for mate in self.groups.mates(&user).difference(&was) {
+                    let presence = self.presence_msg(mate);
+                    self.send(c, &presence);
+                }
             }
         }
     }

@@ -1,19 +1,25 @@
 //! Connection attempts: the hub relays offer, answer, candidate, reject and
-//! cancel between the two users of an attempt, stamping `from` itself, and
-//! only while the attempt lives.
+//! cancel between the two sessions of an attempt, stamping `from` (the
+//! sender's user and device) itself, and only while the attempt lives.
+//!
+//! An offer's `to` picks the callee session: a bare user means the one of
+//! their sessions that accepts calls and was used most recently (never the
+//! caller's own); `user/device` means exactly that session. Every later
+//! message of the attempt must name its other side.
 
 use std::time::Instant;
 
+use super::session::SessionState;
 use super::timers::TimerKey;
 use super::{CancelWhy, ConnId, Hub, HubOutput, error_msg};
 use crate::error::ErrorCode;
-use crate::signal::{AttemptId, GroupId, HubMsg, UserName};
+use crate::signal::{Address, AttemptId, GroupId, HubMsg, PeerId};
 
 /// An attempt, keyed in the hub by `(caller, id)`.
 #[derive(Debug)]
 pub(crate) struct Attempt {
     caller_conn: ConnId,
-    callee: UserName,
+    callee: PeerId,
     callee_conn: ConnId,
     answered: bool,
     deadline: Instant,
@@ -26,7 +32,7 @@ enum Role {
     Callee,
 }
 
-type Key = (UserName, AttemptId);
+type Key = (PeerId, AttemptId);
 
 impl Hub {
     #[allow(clippy::too_many_arguments)] // one per field of the message
@@ -34,37 +40,41 @@ impl Hub {
         &mut self,
         now: Instant,
         conn: ConnId,
-        user: UserName,
+        me: PeerId,
         attempt: AttemptId,
-        to: UserName,
+        to: Address,
         group: Option<GroupId>,
         sdp: String,
         restart: bool,
     ) {
         let refuse = |code, text: String| error_msg(code, Some(attempt.clone()), &text);
-        if to == user {
+        let user = &me.user;
+        let callee = to.user();
+        if to.device() == Some(&me.device) && callee == user {
             return self.send(
                 conn,
                 &refuse(ErrorCode::BadDest, "cannot connect to yourself".into()),
             );
         }
-        if !self.users.contains(&to) {
+        if !self.users.contains(callee) {
             return self.send(
                 conn,
-                &refuse(ErrorCode::BadDest, format!("unknown user {to}")),
+                &refuse(ErrorCode::BadDest, format!("unknown user {callee}")),
             );
         }
         if let Some(g) = &group
-            && (!self.groups.belongs(g, &user) || !self.groups.belongs(g, &to))
+            && (!self.groups.belongs(g, user) || !self.groups.belongs(g, callee))
         {
-            let text = format!("{user} and {to} are not both in group {g}");
+            let text = format!("{user} and {callee} are not both in group {g}");
             return self.send(conn, &refuse(ErrorCode::NotMember, text));
         }
-        let Some(&callee_conn) = self.online.get(&to) else {
-            return self.send(
-                conn,
-                &refuse(ErrorCode::NoDest, format!("{to} is not connected")),
-            );
+        let Some((callee, callee_conn)) = self.resolve(conn, &to) else {
+            let text = match &to {
+                Address::User(u) if u == user => "none of your other devices takes calls".into(),
+                Address::User(u) => format!("{u} is not connected"),
+                Address::Device(p) => format!("{p} is not connected"),
+            };
+            return self.send(conn, &refuse(ErrorCode::NoDest, text));
         };
         let Some(session) = self.sessions.get(&conn) else {
             return;
@@ -76,17 +86,16 @@ impl Hub {
             );
             return self.send(conn, &refuse(ErrorCode::AttemptLimit, text));
         }
-        // Ids are the caller's, so the pair (caller, id) names an attempt; an
-        // id also used by the callee towards this caller would make replies ambiguous.
-        if self.find(&user, &attempt, &to).is_some()
-            || self.attempts.contains_key(&(user.clone(), attempt.clone()))
-        {
+        // Ids are the caller's, so (caller, id) names an attempt. An id is
+        // also kept unique within each session's attempts, so a reply that
+        // names only the other side's user is never ambiguous.
+        if self.holds_id(conn, &attempt) || self.holds_id(callee_conn, &attempt) {
             let text = format!("attempt id {attempt} is already in use");
             return self.send(conn, &refuse(ErrorCode::BadMessage, text));
         }
         let relayed = HubMsg::Offer {
             attempt: attempt.clone(),
-            from: user.clone(),
+            from: me.clone(),
             group,
             sdp,
             restart,
@@ -95,14 +104,17 @@ impl Hub {
             return;
         };
         let deadline = now + self.config.limits.attempt_timeout;
-        let key = (user.clone(), attempt.clone());
-        self.timers
-            .reschedule(TimerKey::Attempt(user, attempt), None, deadline);
+        let key = (me, attempt);
+        self.timers.reschedule(
+            TimerKey::Attempt(key.0.clone(), key.1.clone()),
+            None,
+            deadline,
+        );
         self.attempts.insert(
             key.clone(),
             Attempt {
                 caller_conn: conn,
-                callee: to,
+                callee,
                 callee_conn,
                 answered: false,
                 deadline,
@@ -116,22 +128,53 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.pending_calls += 1;
         }
+        self.touch(conn);
         self.outputs.push_back(HubOutput::Send {
             conn: callee_conn,
             frame,
         });
     }
 
+    /// The session an offer's `to` names, never the caller's own: a device
+    /// exactly (accepting calls or not, so an ICE restart reaches the
+    /// session that called), a bare user by the most recently used of
+    /// their sessions that accept calls.
+    fn resolve(&self, caller: ConnId, to: &Address) -> Option<(PeerId, ConnId)> {
+        match to {
+            Address::Device(p) => self.online.get(p).map(|c| (p.clone(), c)),
+            Address::User(u) => self
+                .online
+                .devices(u)
+                .filter(|&(_, c)| c != caller)
+                .filter_map(|(d, c)| match self.sessions.get(&c)?.state {
+                    SessionState::Authenticated {
+                        calls: true,
+                        last_used,
+                        ..
+                    } => Some((last_used, d, c)),
+                    _ => None,
+                })
+                .max_by_key(|&(last_used, _, _)| last_used)
+                .map(|(_, d, c)| (PeerId::new(u.clone(), d.clone()), c)),
+        }
+    }
+
+    fn holds_id(&self, conn: ConnId, id: &AttemptId) -> bool {
+        self.sessions
+            .get(&conn)
+            .is_some_and(|s| s.attempts.iter().any(|(_, a)| a == id))
+    }
+
     pub(super) fn on_answer(
         &mut self,
         now: Instant,
         conn: ConnId,
-        user: UserName,
+        me: PeerId,
         attempt: AttemptId,
-        to: UserName,
+        to: Address,
         sdp: String,
     ) {
-        let Some((key, Role::Callee)) = self.find(&user, &attempt, &to) else {
+        let Some((key, Role::Callee)) = self.find(conn, &me, &attempt, &to) else {
             return self.no_attempt(conn, attempt, &to);
         };
         let linger = now + self.config.limits.attempt_linger;
@@ -147,7 +190,7 @@ impl Hub {
         }
         let relayed = HubMsg::Answer {
             attempt: attempt.clone(),
-            from: user,
+            from: me,
             sdp,
         };
         let Some(frame) = self.relay_frame(conn, &attempt, &relayed) else {
@@ -164,6 +207,7 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(&caller_conn) {
             s.pending_calls = s.pending_calls.saturating_sub(1);
         }
+        self.touch(conn);
         self.outputs.push_back(HubOutput::Send {
             conn: caller_conn,
             frame,
@@ -173,12 +217,12 @@ impl Hub {
     pub(super) fn on_candidate(
         &mut self,
         conn: ConnId,
-        user: UserName,
+        me: PeerId,
         attempt: AttemptId,
-        to: UserName,
+        to: Address,
         candidate: String,
     ) {
-        let Some((key, role)) = self.find(&user, &attempt, &to) else {
+        let Some((key, role)) = self.find(conn, &me, &attempt, &to) else {
             return self.no_attempt(conn, attempt, &to);
         };
         let Some(other) = self.other_conn(&key, role) else {
@@ -186,7 +230,7 @@ impl Hub {
         };
         let relayed = HubMsg::Candidate {
             attempt: attempt.clone(),
-            from: user,
+            from: me,
             candidate,
         };
         if let Some(frame) = self.relay_frame(conn, &attempt, &relayed) {
@@ -198,12 +242,12 @@ impl Hub {
     pub(super) fn on_reject(
         &mut self,
         conn: ConnId,
-        user: UserName,
+        me: PeerId,
         attempt: AttemptId,
-        to: UserName,
+        to: Address,
         reason: Option<String>,
     ) {
-        let Some((key, Role::Callee)) = self.find(&user, &attempt, &to) else {
+        let Some((key, Role::Callee)) = self.find(conn, &me, &attempt, &to) else {
             return self.no_attempt(conn, attempt, &to);
         };
         if let Some(a) = self.remove_attempt(&key) {
@@ -211,7 +255,7 @@ impl Hub {
                 a.caller_conn,
                 &HubMsg::Reject {
                     attempt,
-                    from: user,
+                    from: me,
                     reason: short(reason),
                 },
             );
@@ -221,12 +265,12 @@ impl Hub {
     pub(super) fn on_cancel(
         &mut self,
         conn: ConnId,
-        user: UserName,
+        me: PeerId,
         attempt: AttemptId,
-        to: UserName,
+        to: Address,
         reason: Option<String>,
     ) {
-        let Some((key, role)) = self.find(&user, &attempt, &to) else {
+        let Some((key, role)) = self.find(conn, &me, &attempt, &to) else {
             return self.no_attempt(conn, attempt, &to);
         };
         let Some(other) = self.other_conn(&key, role) else {
@@ -237,13 +281,13 @@ impl Hub {
             other,
             &HubMsg::Cancel {
                 attempt,
-                from: user,
+                from: me,
                 reason: short(reason),
             },
         );
     }
 
-    pub(super) fn on_attempt_timer(&mut self, now: Instant, caller: UserName, id: AttemptId) {
+    pub(super) fn on_attempt_timer(&mut self, now: Instant, caller: PeerId, id: AttemptId) {
         let key = (caller, id);
         let Some(a) = self.attempts.get(&key) else {
             return;
@@ -293,25 +337,24 @@ impl Hub {
         );
     }
 
-    /// Finds the attempt `id` between `user` and `to`, and `user`'s role in it.
-    fn find(&self, user: &UserName, id: &AttemptId, to: &UserName) -> Option<(Key, Role)> {
-        let as_caller = (user.clone(), id.clone());
-        if self
+    /// Finds the attempt `id` of session `conn` (which is `me`) whose other
+    /// side `to` names, and `me`'s role in it.
+    fn find(&self, conn: ConnId, me: &PeerId, id: &AttemptId, to: &Address) -> Option<(Key, Role)> {
+        let key = self
+            .sessions
+            .get(&conn)?
             .attempts
-            .get(&as_caller)
-            .is_some_and(|a| &a.callee == to)
-        {
-            return Some((as_caller, Role::Caller));
-        }
-        let as_callee = (to.clone(), id.clone());
-        if self
-            .attempts
-            .get(&as_callee)
-            .is_some_and(|a| &a.callee == user)
-        {
-            return Some((as_callee, Role::Callee));
-        }
-        None
+            .iter()
+            .find(|(_, a)| a == id)?;
+        let a = self.attempts.get(key)?;
+        let (role, other) = if key.0 == *me && a.caller_conn == conn {
+            (Role::Caller, &a.callee)
+        } else if a.callee_conn == conn {
+            (Role::Callee, &key.0)
+        } else {
+            return None;
+        };
+        to.matches(other).then(|| (key.clone(), role))
     }
 
     fn other_conn(&self, key: &Key, role: Role) -> Option<ConnId> {
@@ -340,7 +383,7 @@ impl Hub {
         Some(a)
     }
 
-    fn no_attempt(&mut self, conn: ConnId, attempt: AttemptId, to: &UserName) {
+    fn no_attempt(&mut self, conn: ConnId, attempt: AttemptId, to: &Address) {
         let text = format!("no live attempt {attempt} with {to}");
         self.send(conn, &error_msg(ErrorCode::NoAttempt, Some(attempt), &text));
     }

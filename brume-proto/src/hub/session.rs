@@ -6,14 +6,21 @@ use std::time::Instant;
 
 use super::HubLimits;
 use super::rate::TokenBucket;
-use crate::signal::{AttemptId, UserName};
+use crate::signal::{AttemptId, PeerId, UserName};
 
 #[derive(Debug)]
 pub(crate) enum SessionState {
     /// Connected, not yet authenticated: only `hello`, `refresh`, `ping` and `close` are read.
     Pending { deadline: Instant, failures: u8 },
-    /// Authenticated as `user`, the token's subject.
-    Authenticated { user: UserName },
+    /// Authenticated as `peer`: the token's subject and the device it holds.
+    Authenticated {
+        peer: PeerId,
+        /// Takes incoming calls addressed to the bare user.
+        calls: bool,
+        /// The hub-wide sequence number of its last use (login, offer or
+        /// answer): a bare-user address picks the highest.
+        last_used: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -27,8 +34,9 @@ pub(crate) struct Session {
     /// An `ERATELIMIT` went out for the current overrun.
     pub(crate) rate_warned: bool,
     pub(crate) subscriptions: BTreeSet<UserName>,
-    /// Attempts this session is the caller or callee of, keyed as in the hub.
-    pub(crate) attempts: BTreeSet<(UserName, AttemptId)>,
+    /// Attempts this session is the caller or callee of, keyed as in the hub
+    /// by (caller, id). Ids are unique within one session's set.
+    pub(crate) attempts: BTreeSet<(PeerId, AttemptId)>,
     /// Of those, the ones it called that are still unanswered.
     pub(crate) pending_calls: usize,
     /// Where this session sits in the timer table.

@@ -4,32 +4,32 @@ use std::time::{Duration, Instant};
 
 use super::audit::AuditedHub;
 use super::*;
-use crate::signal::{GroupName, SessionLimits};
+use crate::signal::{DeviceName, GroupName, SessionLimits};
 use crate::token::{TokenKey, TokenKind};
 use brume_tests::origin as t0;
 
-const UNIX0: u64 = 1_800_000_000;
+pub(super) const UNIX0: u64 = 1_800_000_000;
 
-fn key() -> TokenKey {
+pub(super) fn key() -> TokenKey {
     TokenKey::from_secret(b"0123456789abcdef0123456789abcdef").unwrap()
 }
 
-fn u(s: &str) -> UserName {
+pub(super) fn u(s: &str) -> UserName {
     UserName::new(s).unwrap()
 }
 
-struct Bench {
-    hub: AuditedHub,
+pub(super) struct Bench {
+    pub(super) hub: AuditedHub,
     start: Instant,
-    now: Instant,
+    pub(super) now: Instant,
 }
 
 impl Bench {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::with_limits(HubLimits::default())
     }
 
-    fn with_limits(limits: HubLimits) -> Self {
+    pub(super) fn with_limits(limits: HubLimits) -> Self {
         let start = t0();
         let mut config = HubConfig::new(key());
         config.limits = limits;
@@ -45,7 +45,7 @@ impl Bench {
         UNIX0 + (self.now - self.start).as_secs()
     }
 
-    fn step(&mut self, input: HubInput<'_>) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn step(&mut self, input: HubInput<'_>) -> Vec<(ConnId, HubMsg)> {
         let outs = self
             .hub
             .step(self.now, input)
@@ -61,24 +61,24 @@ impl Bench {
             .collect()
     }
 
-    fn open(&mut self, c: u64) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn open(&mut self, c: u64) -> Vec<(ConnId, HubMsg)> {
         self.step(HubInput::Opened(ConnId(c)))
     }
 
-    fn send(&mut self, c: u64, json: &str) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn send(&mut self, c: u64, json: &str) -> Vec<(ConnId, HubMsg)> {
         self.step(HubInput::Frame(ConnId(c), json.as_bytes()))
     }
 
-    fn token(&self, user: &str, kind: TokenKind, lifetime: u64) -> String {
+    pub(super) fn token(&self, user: &str, kind: TokenKind, lifetime: u64) -> String {
         key().mint(&u(user), kind, self.unix(), lifetime)
     }
 
-    fn login(&mut self, c: u64, user: &str) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn login(&mut self, c: u64, user: &str) -> Vec<(ConnId, HubMsg)> {
         self.open(c);
         let t = self.token(user, TokenKind::Access, 600);
         let out = self.send(
             c,
-            &format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+            &format!(r#"{{"type":"hello","version":2,"token":"{t}"}}"#),
         );
         assert!(
             out.iter().any(|(conn, m)| *conn == ConnId(c)
@@ -88,7 +88,7 @@ impl Bench {
         out
     }
 
-    fn advance(&mut self, d: Duration) -> Vec<(ConnId, HubMsg)> {
+    pub(super) fn advance(&mut self, d: Duration) -> Vec<(ConnId, HubMsg)> {
         self.now += d;
         self.step(HubInput::Timeout)
     }
@@ -99,7 +99,7 @@ impl Bench {
     }
 }
 
-fn codes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, ErrorCode)> {
+pub(super) fn codes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, ErrorCode)> {
     out.iter()
         .filter_map(|(c, m)| match m {
             HubMsg::Error { code, .. } => Some((c.0, *code)),
@@ -108,7 +108,7 @@ fn codes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, ErrorCode)> {
         .collect()
 }
 
-fn closes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, CloseReason)> {
+pub(super) fn closes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, CloseReason)> {
     let mut v: Vec<_> = out
         .iter()
         .filter_map(|(c, m)| match m {
@@ -120,7 +120,18 @@ fn closes(out: &[(ConnId, HubMsg)]) -> Vec<(u64, CloseReason)> {
     v
 }
 
-fn offer(attempt: &str, to: &str) -> String {
+pub(super) fn pres(user: &str, devices: &[&str]) -> HubMsg {
+    HubMsg::Presence {
+        user: u(user),
+        online: !devices.is_empty(),
+        devices: devices
+            .iter()
+            .map(|d| DeviceName::new(*d).unwrap())
+            .collect(),
+    }
+}
+
+pub(super) fn offer(attempt: &str, to: &str) -> String {
     format!(r#"{{"type":"offer","attempt":"{attempt}","to":"{to}","sdp":"v=0"}}"#)
 }
 
@@ -134,7 +145,7 @@ fn welcome_names_the_token_subject_and_the_limits() {
     else {
         unreachable!()
     };
-    assert_eq!(*version, 1);
+    assert_eq!(*version, 2);
     assert_eq!(*limits, HubLimits::default().session_limits());
     assert_eq!(
         *limits,
@@ -144,7 +155,8 @@ fn welcome_names_the_token_subject_and_the_limits() {
             burst: 50,
             max_pending_attempts: 16,
             max_subscriptions: 1024,
-            idle_timeout_secs: 45
+            idle_timeout_secs: 45,
+            max_devices: 16,
         }
     );
     assert_eq!(b.hub.hub.user_of(ConnId(1)), Some(&u("alice")));
@@ -154,14 +166,14 @@ fn welcome_names_the_token_subject_and_the_limits() {
 fn token_errors_carry_the_seed_numbers_and_three_failures_close() {
     let mut b = Bench::new();
     b.open(1);
-    let out = b.send(1, r#"{"type":"hello","version":1}"#);
+    let out = b.send(1, r#"{"type":"hello","version":2}"#);
     assert_eq!(codes(&out), [(1, ErrorCode::TokenMissing)]);
-    let out = b.send(1, r#"{"type":"hello","version":1,"token":"x.y.z"}"#);
+    let out = b.send(1, r#"{"type":"hello","version":2,"token":"x.y.z"}"#);
     assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
     let stranger = key().mint(&u("mallory"), TokenKind::Access, b.unix(), 60);
     let out = b.send(
         1,
-        &format!(r#"{{"type":"hello","version":1,"token":"{stranger}"}}"#),
+        &format!(r#"{{"type":"hello","version":2,"token":"{stranger}"}}"#),
     );
     assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
     assert_eq!(closes(&out), [(1, CloseReason::AuthFailed)]);
@@ -177,13 +189,13 @@ fn an_expired_token_is_refreshed_on_the_same_session() {
     b.open(1);
     let out = b.send(
         1,
-        &format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+        &format!(r#"{{"type":"hello","version":2,"token":"{t}"}}"#),
     );
     assert_eq!(codes(&out), [(1, ErrorCode::TokenExpired)]);
     assert_eq!(closes(&out), []);
     let out = b.send(
         1,
-        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{refresh}"}}"#),
+        &format!(r#"{{"type":"refresh","version":2,"refresh_token":"{refresh}"}}"#),
     );
     assert!(matches!(out[0].1, HubMsg::Welcome { .. }), "{out:?}");
     let HubMsg::Token {
@@ -207,7 +219,7 @@ fn a_refresh_token_for_someone_else_is_refused_mid_session() {
     let bobs = b.token("bob", TokenKind::Refresh, 600);
     let out = b.send(
         1,
-        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{bobs}"}}"#),
+        &format!(r#"{{"type":"refresh","version":2,"refresh_token":"{bobs}"}}"#),
     );
     assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
     assert_eq!(b.hub.hub.user_of(ConnId(1)), Some(&u("alice")));
@@ -220,7 +232,7 @@ fn an_access_token_cannot_refresh() {
     let access = b.token("alice", TokenKind::Access, 600);
     let out = b.send(
         1,
-        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{access}"}}"#),
+        &format!(r#"{{"type":"refresh","version":2,"refresh_token":"{access}"}}"#),
     );
     assert_eq!(codes(&out), [(1, ErrorCode::TokenInvalid)]);
 }
@@ -228,14 +240,33 @@ fn an_access_token_cannot_refresh() {
 #[test]
 fn another_protocol_version_fails_clearly() {
     let mut b = Bench::new();
-    b.open(1);
     let t = b.token("alice", TokenKind::Access, 600);
-    let out = b.send(
-        1,
-        &format!(r#"{{"type":"hello","version":2,"token":"{t}"}}"#),
-    );
-    assert_eq!(codes(&out), [(1, ErrorCode::Version)]);
-    assert_eq!(closes(&out), [(1, CloseReason::Version)]);
+    let refresh = b.token("alice", TokenKind::Refresh, 600);
+    // Version 1 (one session per user, no devices) is refused like any other.
+    for (c, frame) in [
+        (
+            1,
+            format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+        ),
+        (
+            2,
+            format!(r#"{{"type":"refresh","version":1,"refresh_token":"{refresh}"}}"#),
+        ),
+        (
+            3,
+            format!(r#"{{"type":"hello","version":3,"token":"{t}"}}"#),
+        ),
+    ] {
+        b.open(c);
+        let out = b.send(c, &frame);
+        assert_eq!(codes(&out), [(c, ErrorCode::Version)]);
+        assert_eq!(closes(&out), [(c, CloseReason::Version)]);
+        let HubMsg::Error { message, .. } = &out[0].1 else {
+            panic!("{out:?}")
+        };
+        assert!(message.contains("this hub speaks 2"), "{message}");
+    }
+    assert_eq!(b.hub.hub.online_users().count(), 0);
 }
 
 #[test]
@@ -307,8 +338,8 @@ fn offers_are_stamped_with_the_authenticated_sender() {
         panic!("{out:?}")
     };
     assert_eq!(
-        (from.as_str(), attempt.as_str(), sdp.as_str()),
-        ("alice", "a1", "v=0")
+        (from.to_string().as_str(), attempt.as_str(), sdp.as_str()),
+        ("alice/default", "a1", "v=0")
     );
 }
 
@@ -324,9 +355,19 @@ fn offers_to_unknown_offline_or_oneself_fail_with_their_codes() {
         codes(&b.send(1, &offer("a", "bob"))),
         [(1, ErrorCode::NoDest)]
     );
+    // Oneself: one's own session is no destination; a bare address looks
+    // only among one's other devices.
+    assert_eq!(
+        codes(&b.send(1, &offer("a", "alice/default"))),
+        [(1, ErrorCode::BadDest)]
+    );
     assert_eq!(
         codes(&b.send(1, &offer("a", "alice"))),
-        [(1, ErrorCode::BadDest)]
+        [(1, ErrorCode::NoDest)]
+    );
+    assert_eq!(
+        codes(&b.send(1, &offer("a", "bob/laptop"))),
+        [(1, ErrorCode::NoDest)]
     );
     let out = b.send(1, &offer("a", "bob"));
     let HubMsg::Error { attempt, .. } = &out[0].1 else {
@@ -388,7 +429,7 @@ fn answer_candidates_and_cancel_flow_between_the_two_sides_only() {
         r#"{"type":"answer","attempt":"a1","to":"alice","sdp":"v=0 answer"}"#,
     );
     assert!(
-        matches!(&out[..], [(ConnId(1), HubMsg::Answer { from, .. })] if from.as_str() == "bob")
+        matches!(&out[..], [(ConnId(1), HubMsg::Answer { from, .. })] if from.to_string() == "bob/default")
     );
     let out = b.send(
         1,
@@ -472,7 +513,7 @@ fn an_unanswered_offer_times_out_on_both_sides() {
         HubMsg::Error {
             code: ErrorCode::OfferTimeout,
             attempt: Some(AttemptId::new("a1").unwrap()),
-            message: "bob did not answer in time".into()
+            message: "bob/default did not answer in time".into()
         }
     )));
     assert!(out.iter().any(|(c, m)| *c == ConnId(2)
@@ -532,7 +573,7 @@ fn a_closing_session_cancels_its_attempts_at_the_peer() {
     b.send(1, &offer("a1", "bob"));
     let out = b.step(HubInput::Closed(ConnId(1)));
     assert!(out.iter().any(|(c, m)| *c == ConnId(2)
-        && matches!(m, HubMsg::Cancel { from, reason: Some(r), .. } if from.as_str() == "alice" && r == "peer_gone")));
+        && matches!(m, HubMsg::Cancel { from, reason: Some(r), .. } if from.to_string() == "alice/default" && r == "peer_gone")));
     assert_eq!(b.hub.hub.attempt_count(), 0);
 }
 
@@ -545,30 +586,15 @@ fn subscribers_get_the_state_now_and_every_change_after() {
     let presence: Vec<_> = out
         .iter()
         .filter_map(|(_, m)| match m {
-            HubMsg::Presence { user, online } => Some((user.as_str(), *online)),
+            HubMsg::Presence { user, online, .. } => Some((user.as_str(), *online)),
             _ => None,
         })
         .collect();
     assert_eq!(presence, [("bob", false), ("carol", false)]);
     let out = b.login(2, "bob");
-    assert!(out.contains(&(
-        ConnId(1),
-        HubMsg::Presence {
-            user: u("bob"),
-            online: true
-        }
-    )));
+    assert!(out.contains(&(ConnId(1), pres("bob", &["default"]))));
     let out = b.step(HubInput::Closed(ConnId(2)));
-    assert_eq!(
-        out,
-        [(
-            ConnId(1),
-            HubMsg::Presence {
-                user: u("bob"),
-                online: false
-            }
-        )]
-    );
+    assert_eq!(out, [(ConnId(1), pres("bob", &[]))]);
     b.send(1, r#"{"type":"unsubscribe","users":["bob"]}"#);
     let out = b.login(2, "bob");
     assert!(!out.iter().any(|(c, _)| *c == ConnId(1)), "{out:?}");
@@ -594,27 +620,9 @@ fn group_mates_see_each_others_presence() {
         2,
         r#"{"type":"members","group":"photos","members":["alice","carol"]}"#,
     );
-    assert!(out.contains(&(
-        ConnId(2),
-        HubMsg::Presence {
-            user: u("alice"),
-            online: true
-        }
-    )));
-    assert!(out.contains(&(
-        ConnId(2),
-        HubMsg::Presence {
-            user: u("carol"),
-            online: false
-        }
-    )));
-    assert!(out.contains(&(
-        ConnId(1),
-        HubMsg::Presence {
-            user: u("bob"),
-            online: true
-        }
-    )));
+    assert!(out.contains(&(ConnId(2), pres("alice", &["default"]))));
+    assert!(out.contains(&(ConnId(2), pres("carol", &[]))));
+    assert!(out.contains(&(ConnId(1), pres("bob", &["default"]))));
     assert!(out.contains(&(
         ConnId(2),
         HubMsg::Members {
@@ -626,20 +634,8 @@ fn group_mates_see_each_others_presence() {
         }
     )));
     let out = b.login(3, "carol");
-    assert!(out.contains(&(
-        ConnId(1),
-        HubMsg::Presence {
-            user: u("carol"),
-            online: true
-        }
-    )));
-    assert!(out.contains(&(
-        ConnId(3),
-        HubMsg::Presence {
-            user: u("alice"),
-            online: true
-        }
-    )));
+    assert!(out.contains(&(ConnId(1), pres("carol", &["default"]))));
+    assert!(out.contains(&(ConnId(3), pres("alice", &["default"]))));
 }
 
 #[test]
@@ -784,7 +780,7 @@ fn removing_a_user_closes_their_session() {
     let t = key().mint(&u("alice"), TokenKind::Access, b.unix(), 60);
     let out = b.send(
         2,
-        &format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+        &format!(r#"{{"type":"hello","version":2,"token":"{t}"}}"#),
     );
     assert_eq!(codes(&out), [(2, ErrorCode::TokenInvalid)]);
 }
@@ -873,16 +869,7 @@ fn removing_a_user_frees_the_subscriptions_that_named_them() {
     let now = b.now;
     b.hub.remove_user(now, &u("bob")).unwrap();
     let out = b.send(1, r#"{"type":"subscribe","users":["carol"]}"#);
-    assert_eq!(
-        out,
-        [(
-            ConnId(1),
-            HubMsg::Presence {
-                user: u("carol"),
-                online: false
-            }
-        )]
-    );
+    assert_eq!(out, [(ConnId(1), pres("carol", &[]))]);
 }
 
 #[test]
@@ -933,7 +920,7 @@ fn a_group_loaded_while_sessions_are_open_tells_new_mates_their_presence() {
 fn hello(b: &mut Bench, c: u64, token: &str) -> Vec<(ConnId, HubMsg)> {
     b.send(
         c,
-        &format!(r#"{{"type":"hello","version":1,"token":"{token}"}}"#),
+        &format!(r#"{{"type":"hello","version":2,"token":"{token}"}}"#),
     )
 }
 
@@ -979,7 +966,7 @@ fn a_new_generation_revokes_every_older_token_and_the_live_session() {
     assert_eq!(codes(&out), [(3, ErrorCode::TokenInvalid)]);
     let out = b.send(
         3,
-        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{old_refresh}"}}"#),
+        &format!(r#"{{"type":"refresh","version":2,"refresh_token":"{old_refresh}"}}"#),
     );
     assert_eq!(codes(&out), [(3, ErrorCode::TokenInvalid)]);
     assert_eq!(b.hub.hub.user_of(ConnId(3)), None);
@@ -989,7 +976,7 @@ fn a_new_generation_revokes_every_older_token_and_the_live_session() {
     let fresh = key().mint_generation(&u("alice"), 1, TokenKind::Refresh, unix, 600);
     let out = b.send(
         3,
-        &format!(r#"{{"type":"refresh","version":1,"refresh_token":"{fresh}"}}"#),
+        &format!(r#"{{"type":"refresh","version":2,"refresh_token":"{fresh}"}}"#),
     );
     let Some(HubMsg::Token { access_token, .. }) = out
         .iter()
@@ -1031,7 +1018,7 @@ fn session_events_name_the_user_and_never_the_token() {
         let t = key().mint_generation(&u(user), generation, TokenKind::Access, UNIX0, 60);
         (
             t.clone(),
-            format!(r#"{{"type":"hello","version":1,"token":"{t}"}}"#),
+            format!(r#"{{"type":"hello","version":2,"token":"{t}"}}"#),
         )
     };
     hub.handle_input(start, HubInput::Opened(ConnId(1)));
@@ -1057,20 +1044,24 @@ fn session_events_name_the_user_and_never_the_token() {
             },
             HubEvent::Authenticated {
                 conn: ConnId(1),
-                user: u("alice")
+                user: u("alice"),
+                device: DeviceName::default(),
             },
             HubEvent::Authenticated {
                 conn: ConnId(2),
-                user: u("bob")
+                user: u("bob"),
+                device: DeviceName::default(),
             },
             HubEvent::Closed {
                 conn: ConnId(2),
                 user: Some(u("bob")),
+                device: Some(DeviceName::default()),
                 reason: None
             },
             HubEvent::Closed {
                 conn: ConnId(1),
                 user: Some(u("alice")),
+                device: Some(DeviceName::default()),
                 reason: Some(CloseReason::Shutdown)
             },
         ]
@@ -1083,7 +1074,7 @@ fn session_events_are_off_by_default() {
     let mut b = Bench::new();
     b.login(1, "alice");
     b.open(2);
-    b.send(2, r#"{"type":"hello","version":1,"token":"x.y.z"}"#);
+    b.send(2, r#"{"type":"hello","version":2,"token":"x.y.z"}"#);
     b.step(HubInput::Closed(ConnId(1)));
     assert_eq!(b.hub.hub.poll_event(), None);
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::ConnId;
-use crate::signal::{AttemptId, UserName};
+use crate::signal::{AttemptId, PeerId};
 
 /// What a deadline belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -12,7 +12,7 @@ pub(crate) enum TimerKey {
     /// A session's auth deadline, ping time or idle deadline.
     Session(ConnId),
     /// A connection attempt's answer deadline or linger end.
-    Attempt(UserName, AttemptId),
+    Attempt(PeerId, AttemptId),
 }
 
 #[derive(Debug, Default)]

@@ -122,6 +122,19 @@ mod tests {
     }
 
     #[test]
+    fn an_error_with_a_code_from_a_newer_hub_still_decodes() {
+        let frame = br#"{"type":"error","code":"EFROMTHEFUTURE","message":"new"}"#;
+        assert_eq!(
+            decode_hub(frame).unwrap(),
+            HubMsg::Error {
+                code: ErrorCode::Unknown,
+                attempt: None,
+                message: "new".into(),
+            }
+        );
+    }
+
+    #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let mut frame = String::from(r#"{"type":"ping","nonce":1,"x":"#);
         frame.push_str(&"[".repeat(10_000));
@@ -133,6 +146,7 @@ mod tests {
         let msg = HubMsg::Presence {
             user: UserName::new("bob").unwrap(),
             online: true,
+            devices: vec![crate::signal::DeviceName::new("phone").unwrap()],
         };
         assert_eq!(decode_hub(encode_hub(&msg).as_bytes()).unwrap(), msg);
     }
@@ -142,11 +156,32 @@ mod tests {
 mod props {
     use super::*;
     use crate::error::ErrorCode;
-    use crate::signal::{AttemptId, CloseReason, GroupId, GroupName, SessionLimits, UserName};
+    use crate::signal::{
+        Address, AttemptId, CloseReason, DeviceName, GroupId, GroupName, PeerId, SessionLimits,
+        UserName,
+    };
     use proptest::prelude::*;
 
     fn user() -> impl Strategy<Value = UserName> {
         "[a-z0-9][a-z0-9._-]{0,20}".prop_map(|s| UserName::new(s).unwrap())
+    }
+
+    fn device() -> impl Strategy<Value = DeviceName> {
+        ("[a-z0-9][a-z0-9._-]{0,20}", proptest::option::of(1u8..=16)).prop_map(|(s, n)| {
+            let d = DeviceName::new(s).unwrap();
+            n.and_then(|n| d.with_instance(n)).unwrap_or(d)
+        })
+    }
+
+    fn peer() -> impl Strategy<Value = PeerId> {
+        (user(), device()).prop_map(|(u, d)| PeerId::new(u, d))
+    }
+
+    fn address() -> impl Strategy<Value = Address> {
+        prop_oneof![
+            user().prop_map(Address::User),
+            peer().prop_map(Address::Device)
+        ]
     }
 
     fn attempt() -> impl Strategy<Value = AttemptId> {
@@ -166,17 +201,35 @@ mod props {
 
     fn client() -> impl Strategy<Value = ClientMsg> {
         prop_oneof![
-            (any::<u32>(), proptest::option::of(text()))
-                .prop_map(|(version, token)| ClientMsg::Hello { version, token }),
-            (any::<u32>(), proptest::option::of(text())).prop_map(|(version, refresh_token)| {
-                ClientMsg::Refresh {
+            (
+                any::<u32>(),
+                proptest::option::of(text()),
+                proptest::option::of(device()),
+                any::<bool>()
+            )
+                .prop_map(|(version, token, device, calls)| ClientMsg::Hello {
                     version,
-                    refresh_token,
-                }
-            }),
+                    token,
+                    device,
+                    calls
+                }),
+            (
+                any::<u32>(),
+                proptest::option::of(text()),
+                proptest::option::of(device()),
+                any::<bool>()
+            )
+                .prop_map(|(version, refresh_token, device, calls)| {
+                    ClientMsg::Refresh {
+                        version,
+                        refresh_token,
+                        device,
+                        calls,
+                    }
+                }),
             (
                 attempt(),
-                user(),
+                address(),
                 proptest::option::of(group()),
                 text(),
                 any::<bool>()
@@ -188,30 +241,36 @@ mod props {
                     sdp,
                     restart
                 }),
-            (attempt(), user(), text()).prop_map(|(attempt, to, sdp)| ClientMsg::Answer {
+            (attempt(), address(), text()).prop_map(|(attempt, to, sdp)| ClientMsg::Answer {
                 attempt,
                 to,
                 sdp
             }),
-            (attempt(), user(), text()).prop_map(|(attempt, to, candidate)| ClientMsg::Candidate {
-                attempt,
-                to,
-                candidate
-            }),
-            (attempt(), user(), proptest::option::of(text())).prop_map(|(attempt, to, reason)| {
-                ClientMsg::Reject {
+            (attempt(), address(), text()).prop_map(|(attempt, to, candidate)| {
+                ClientMsg::Candidate {
                     attempt,
                     to,
-                    reason,
+                    candidate,
                 }
             }),
-            (attempt(), user(), proptest::option::of(text())).prop_map(|(attempt, to, reason)| {
-                ClientMsg::Cancel {
-                    attempt,
-                    to,
-                    reason,
+            (attempt(), address(), proptest::option::of(text())).prop_map(
+                |(attempt, to, reason)| {
+                    ClientMsg::Reject {
+                        attempt,
+                        to,
+                        reason,
+                    }
                 }
-            }),
+            ),
+            (attempt(), address(), proptest::option::of(text())).prop_map(
+                |(attempt, to, reason)| {
+                    ClientMsg::Cancel {
+                        attempt,
+                        to,
+                        reason,
+                    }
+                }
+            ),
             proptest::collection::vec(user(), 0..4)
                 .prop_map(|users| ClientMsg::Subscribe { users }),
             proptest::collection::vec(user(), 0..4)
@@ -236,14 +295,16 @@ mod props {
             any::<u32>(),
             any::<u32>(),
             any::<u32>(),
+            any::<u32>(),
         )
-            .prop_map(|(a, b, c, d, e, f)| SessionLimits {
+            .prop_map(|(a, b, c, d, e, f, g)| SessionLimits {
                 max_frame: a,
                 rate_per_sec: b,
                 burst: c,
                 max_pending_attempts: d,
                 max_subscriptions: e,
                 idle_timeout_secs: f,
+                max_devices: g,
             });
         let reasons = [
             CloseReason::Replaced,
@@ -255,11 +316,13 @@ mod props {
             CloseReason::Shutdown,
             CloseReason::UserRemoved,
             CloseReason::Client,
+            CloseReason::TooManyDevices,
         ];
         prop_oneof![
-            (any::<u32>(), user(), limits).prop_map(|(version, user, limits)| HubMsg::Welcome {
+            (any::<u32>(), peer(), limits).prop_map(|(version, p, limits)| HubMsg::Welcome {
                 version,
-                user,
+                user: p.user,
+                device: p.device,
                 limits
             }),
             (text(), any::<u64>()).prop_map(|(access_token, expires_at)| HubMsg::Token {
@@ -268,7 +331,7 @@ mod props {
             }),
             (
                 attempt(),
-                user(),
+                peer(),
                 proptest::option::of(group()),
                 text(),
                 any::<bool>()
@@ -280,19 +343,25 @@ mod props {
                     sdp,
                     restart
                 }),
-            (attempt(), user(), text()).prop_map(|(attempt, from, sdp)| HubMsg::Answer {
+            (attempt(), peer(), text()).prop_map(|(attempt, from, sdp)| HubMsg::Answer {
                 attempt,
                 from,
                 sdp
             }),
-            (attempt(), user(), proptest::option::of(text())).prop_map(
+            (attempt(), peer(), proptest::option::of(text())).prop_map(
                 |(attempt, from, reason)| HubMsg::Cancel {
                     attempt,
                     from,
                     reason
                 }
             ),
-            (user(), any::<bool>()).prop_map(|(user, online)| HubMsg::Presence { user, online }),
+            (user(), proptest::collection::btree_set(device(), 0..4)).prop_map(|(user, d)| {
+                HubMsg::Presence {
+                    user,
+                    online: !d.is_empty(),
+                    devices: d.into_iter().collect(),
+                }
+            }),
             (group(), proptest::collection::vec(user(), 0..4))
                 .prop_map(|(group, members)| HubMsg::Members { group, members }),
             (

@@ -1,10 +1,12 @@
 //! The client↔hub messages: JSON objects tagged by `type`, one per WebSocket text frame.
 //!
-//! Clients name the other party in `to`; the hub replaces it with `from`, the
-//! authenticated sender, when it relays. docs/PROTOCOL.md documents each one.
+//! Clients name the other party in `to`, an [`Address`] (a user or one of
+//! their devices); the hub replaces it with `from`, the authenticated
+//! sender's [`PeerId`], when it relays. docs/PROTOCOL.md documents each one.
 
 use serde::{Deserialize, Serialize};
 
+use super::address::{Address, DeviceName, PeerId};
 use super::names::{AttemptId, GroupId, GroupName, UserName};
 use crate::error::ErrorCode;
 
@@ -12,8 +14,16 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// The protocol version this crate speaks, sent in `hello` and `welcome`.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// A message from a client to the hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +36,13 @@ pub enum ClientMsg {
         /// The access token (a JWT); absent means `ETOKENMISSING`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// The device this session holds (a base name); absent means `"default"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<DeviceName>,
+        /// This session accepts incoming calls (absent: true). A session that
+        /// does not is given an instance name `device~N` and replaces no one.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        calls: bool,
     },
     /// Trades a refresh token for a new access token; also authenticates a
     /// session that has not yet done so.
@@ -35,13 +52,20 @@ pub enum ClientMsg {
         /// The refresh token; absent means `ETOKENMISSING`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refresh_token: Option<String>,
+        /// The device this session holds (a base name); absent means `"default"`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<DeviceName>,
+        /// This session accepts incoming calls (absent: true). A session that
+        /// does not is given an instance name `device~N` and replaces no one.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        calls: bool,
     },
     /// Starts a connection attempt to `to`, carrying the offer SDP.
     Offer {
         /// The caller's id for this attempt.
         attempt: AttemptId,
-        /// The callee.
-        to: UserName,
+        /// The callee: a user, or one device.
+        to: Address,
         /// Scopes the attempt to a group both users belong to.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         group: Option<GroupId>,
@@ -55,8 +79,8 @@ pub enum ClientMsg {
     Answer {
         /// The attempt being answered.
         attempt: AttemptId,
-        /// The caller.
-        to: UserName,
+        /// The caller (its user, or its exact device).
+        to: Address,
         /// The answer SDP.
         sdp: String,
     },
@@ -64,8 +88,8 @@ pub enum ClientMsg {
     Candidate {
         /// The attempt the candidate belongs to.
         attempt: AttemptId,
-        /// The other side of the attempt.
-        to: UserName,
+        /// The other side of the attempt (its user, or its exact device).
+        to: Address,
         /// The candidate line, as in SDP (`candidate:…`).
         candidate: String,
     },
@@ -73,8 +97,8 @@ pub enum ClientMsg {
     Reject {
         /// The attempt being declined.
         attempt: AttemptId,
-        /// The caller.
-        to: UserName,
+        /// The caller (its user, or its exact device).
+        to: Address,
         /// Why, for people.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -83,8 +107,8 @@ pub enum ClientMsg {
     Cancel {
         /// The attempt being abandoned.
         attempt: AttemptId,
-        /// The other side of the attempt.
-        to: UserName,
+        /// The other side of the attempt (its user, or its exact device).
+        to: Address,
         /// Why, for people.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -134,6 +158,8 @@ pub enum HubMsg {
         version: u32,
         /// The authenticated user name (the token's subject).
         user: UserName,
+        /// The device the session holds, as the hub assigned it.
+        device: DeviceName,
         /// The limits this hub enforces on the session.
         limits: SessionLimits,
     },
@@ -149,7 +175,7 @@ pub enum HubMsg {
         /// The caller's id for this attempt.
         attempt: AttemptId,
         /// The caller, as authenticated by the hub.
-        from: UserName,
+        from: PeerId,
         /// The group the attempt is scoped to, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         group: Option<GroupId>,
@@ -164,7 +190,7 @@ pub enum HubMsg {
         /// The attempt.
         attempt: AttemptId,
         /// The callee.
-        from: UserName,
+        from: PeerId,
         /// The answer SDP.
         sdp: String,
     },
@@ -173,7 +199,7 @@ pub enum HubMsg {
         /// The attempt.
         attempt: AttemptId,
         /// The other side.
-        from: UserName,
+        from: PeerId,
         /// The candidate line.
         candidate: String,
     },
@@ -182,7 +208,7 @@ pub enum HubMsg {
         /// The attempt.
         attempt: AttemptId,
         /// The callee.
-        from: UserName,
+        from: PeerId,
         /// Why, for people.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -192,17 +218,21 @@ pub enum HubMsg {
         /// The attempt.
         attempt: AttemptId,
         /// The other side.
-        from: UserName,
+        from: PeerId,
         /// Why, for people.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// A watched user came online or went offline (also sent once on subscribe).
+    /// The devices of a watched user that accept calls changed (also sent
+    /// once on subscribe).
     Presence {
         /// The user.
         user: UserName,
-        /// Whether they have a live session.
+        /// `devices` is not empty (kept for readers of version 1).
         online: bool,
+        /// The user's online devices that accept calls, sorted.
+        #[serde(default)]
+        devices: Vec<DeviceName>,
     },
     /// The membership the hub now holds for one of the sender's groups.
     Members {
@@ -256,13 +286,15 @@ pub struct SessionLimits {
     pub max_subscriptions: u32,
     /// Seconds without a frame before the hub closes the session.
     pub idle_timeout_secs: u32,
+    /// Sessions (devices) one user may have at once.
+    pub max_devices: u32,
 }
 
 /// Why the hub closed a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
-    /// A newer session of the same user took over.
+    /// A newer session of the same user and device took over.
     Replaced,
     /// Nothing was heard for the idle timeout.
     Idle,
@@ -280,6 +312,8 @@ pub enum CloseReason {
     UserRemoved,
     /// The client asked to close.
     Client,
+    /// The user already has as many sessions as the hub allows.
+    TooManyDevices,
     /// A reason this version does not know.
     #[serde(other)]
     Unknown,
@@ -298,6 +332,7 @@ impl CloseReason {
             CloseReason::Shutdown => "shutdown",
             CloseReason::UserRemoved => "user_removed",
             CloseReason::Client => "client",
+            CloseReason::TooManyDevices => "too_many_devices",
             CloseReason::Unknown => "unknown",
         }
     }

@@ -35,7 +35,7 @@ fn check_len(s: &str) -> Result<(), NameError> {
 
 /// Names are lowercase so that `Alice` can never pose as `alice`, and start
 /// with a letter or digit so they are safe as folder names.
-fn check_name(s: &str) -> Result<(), NameError> {
+pub(crate) fn check_name(s: &str) -> Result<(), NameError> {
     check_len(s)?;
     for (i, c) in s.chars().enumerate() {
         let ok =
