@@ -30,7 +30,9 @@ fn main() -> anyhow::Result<()> {
         match event {
             // The client reconnects on its own; open peers carry on meanwhile.
             ClientEvent::HubWaiting { why, retry_in } => eprintln!("{why}; again in {retry_in:?}"),
-            ClientEvent::Endpoint(EndpointEvent::Ready { user }) => println!("online as {user}"),
+            ClientEvent::Endpoint(EndpointEvent::Ready { user, .. }) => {
+                println!("online as {user}")
+            }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 file.access_token = access_token; // keep the refreshed token
                 file.save(&path)?;

@@ -14,7 +14,7 @@ use brume_mio::files::{FileStorage, describe};
 use brume_proto::endpoint::{Certificate, EndpointConfig, EndpointEvent};
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
-use brume_proto::signal::UserName;
+use brume_proto::signal::{Address, UserName};
 use brume_proto::token::{TokenKey, TokenKind};
 use brume_proto::transfer::{TransferEvent, TransferState};
 
@@ -103,9 +103,10 @@ fn run_node(
                     node.subscribe(now, vec![bob.clone()]).expect("subscribe");
                 }
                 NodeEvent::Endpoint(EndpointEvent::Presence { online: true, .. })
-                    if node.peer_state(&bob).is_none() =>
+                    if node.peers().next().is_none() =>
                 {
-                    node.connect(now, &bob, None).expect("connect");
+                    let to = Address::User(bob.clone());
+                    node.connect(now, &to, None).expect("connect");
                 }
                 NodeEvent::Endpoint(EndpointEvent::Incoming { peer, .. }) => {
                     node.accept(now, &peer).expect("accept");

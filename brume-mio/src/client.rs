@@ -31,7 +31,7 @@ use brume_proto::ErrorCode;
 use brume_proto::endpoint::{Certificate, Endpoint, EndpointConfig, EndpointEvent};
 use brume_proto::framing::Data;
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
-use brume_proto::signal::{CloseReason, UserName};
+use brume_proto::signal::{Address, CloseReason};
 use brume_proto::transfer::{EntryKind, StorageAction, TransferEvent, TransferKey};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -381,26 +381,26 @@ impl Client {
     }
 
     /// Connects to `peer` by name.
-    pub fn connect_peer(&mut self, peer: &UserName) -> Result<()> {
+    pub fn connect_peer(&mut self, peer: &Address) -> Result<()> {
         self.with(|node, now| node.connect(now, peer, None))?;
         Ok(())
     }
 
     /// Accepts an incoming connection.
-    pub fn accept(&mut self, peer: &UserName) -> Result<()> {
+    pub fn accept(&mut self, peer: &Address) -> Result<()> {
         self.with(|node, now| node.accept(now, peer))?;
         Ok(())
     }
 
     /// Sends `{type: kind, data}` on the peer's main channel.
-    pub fn send_message(&mut self, peer: &UserName, kind: &str, data: Data) -> Result<()> {
+    pub fn send_message(&mut self, peer: &Address, kind: &str, data: Data) -> Result<()> {
         self.with(|node, now| node.send_message(now, peer, kind, &data))?;
         Ok(())
     }
 
     /// Offers a file or a folder to `peer` (whose connection must be open),
     /// without following symbolic links inside it (each is logged as skipped).
-    pub fn send_path(&mut self, peer: &UserName, path: &Path) -> Result<TransferKey> {
+    pub fn send_path(&mut self, peer: &Address, path: &Path) -> Result<TransferKey> {
         let offered = self.send_path_with(peer, path, false)?;
         for w in offered.skipped {
             warn!("{w}");
@@ -412,7 +412,7 @@ impl Client {
     /// it if `follow_links`; also says what was offered and what was skipped.
     pub fn send_path_with(
         &mut self,
-        peer: &UserName,
+        peer: &Address,
         path: &Path,
         follow_links: bool,
     ) -> Result<PathOffer> {

@@ -521,7 +521,7 @@ mod tests {
         fs::write(h.dir.join("src"), b"0123456789").unwrap();
         h.worker.add_source(5, vec![h.dir.join("src")]);
         let transfer = TransferKey {
-            peer: UserName::new("bob").unwrap(),
+            peer: brume_proto::signal::Address::User(UserName::new("bob").unwrap()),
             id: 5,
             outgoing: true,
         };

@@ -120,3 +120,28 @@ fn login_names_the_device_and_calls_reach_the_device_used_last() {
     assert!(!laptop_in.join("f.bin").exists());
     assert!(still_running(&mut on_laptop), "{:?}", on_laptop.seen);
 }
+
+#[test]
+fn a_user_sends_from_one_of_her_devices_to_another_by_name() {
+    let hub = Hub::start("devices-own");
+    hub.add_user("alice", "pw-a");
+    let laptop = hub.dir.join("laptop.conf");
+    let phone = hub.dir.join("phone.conf");
+    for (conf, device) in [(&laptop, "laptop"), (&phone, "phone")] {
+        let out = login(&hub, conf, "alice", "pw-a", Some(device));
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let phone_in = hub.dir.join("phone-in");
+    let mut phone_recv = recv(&phone, &phone_in, true);
+
+    let (photo, data) = file(&hub, "photo.bin", 120_000);
+    let out = brume(&laptop, &["send", "alice/phone", photo.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(phone_recv.wait_exit(), 0, "{:?}", phone_recv.seen);
+    assert_eq!(std::fs::read(phone_in.join("photo.bin")).unwrap(), data);
+
+    // A bare `alice` from alice is ambiguous: the command asks for a device.
+    let out = brume(&laptop, &["send", "alice", photo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("alice/DEVICE"), "{}", stderr(&out));
+}

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use brume_proto::endpoint::{Certificate, Endpoint, EndpointConfig, EndpointOutput};
 use brume_proto::framing::Data;
-use brume_proto::signal::{AttemptId, HubMsg, SessionLimits, UserName, decode_client, encode_hub};
+use brume_proto::signal::{
+    Address, AttemptId, DeviceName, HubMsg, PROTOCOL_VERSION, PeerId, SessionLimits, UserName,
+    decode_client, encode_hub,
+};
 use libfuzzer_sys::fuzz_target;
 
 const PEERS: [&str; 3] = ["bob", "carol", "dave"];
@@ -67,8 +70,21 @@ fn cert() -> Certificate {
         .clone()
 }
 
-fn peer(i: u8) -> UserName {
-    UserName::new(PEERS[i as usize % PEERS.len()]).unwrap()
+/// Devices of each peer: the hub stamps any of them on what it relays.
+const DEVICES: [&str; 3] = ["default", "phone", "default~1"];
+
+fn peer_id(i: u8) -> PeerId {
+    let user = UserName::new(PEERS[i as usize % PEERS.len()]).unwrap();
+    let device = DeviceName::new(DEVICES[i as usize / PEERS.len() % DEVICES.len()]).unwrap();
+    PeerId::new(user, device)
+}
+
+/// Whom the application names: a device, or (every fourth) the bare user.
+fn peer(i: u8) -> Address {
+    match i % 4 {
+        3 => Address::User(peer_id(i).user),
+        _ => Address::Device(peer_id(i)),
+    }
 }
 
 fn attempt(i: u8) -> AttemptId {
@@ -93,10 +109,12 @@ fuzz_target!(|steps: Vec<Step>| {
                     max_pending_attempts: 16,
                     max_subscriptions: 1024,
                     idle_timeout_secs: 45,
+                    max_devices: 16,
                 };
                 let f = hub(HubMsg::Welcome {
-                    version: 1,
+                    version: PROTOCOL_VERSION,
                     user: UserName::new("alice").unwrap(),
+                    device: DeviceName::new("default").unwrap(),
                     limits,
                 });
                 ep.handle_hub_frame(now, f.as_bytes());
@@ -109,7 +127,7 @@ fuzz_target!(|steps: Vec<Step>| {
             } => {
                 let f = hub(HubMsg::Offer {
                     attempt: attempt(a),
-                    from: peer(p),
+                    from: peer_id(p),
                     group: None,
                     sdp,
                     restart,
@@ -123,7 +141,7 @@ fuzz_target!(|steps: Vec<Step>| {
             } => {
                 let f = hub(HubMsg::Answer {
                     attempt: attempt(a),
-                    from: peer(p),
+                    from: peer_id(p),
                     sdp,
                 });
                 ep.handle_hub_frame(now, f.as_bytes());
@@ -135,7 +153,7 @@ fuzz_target!(|steps: Vec<Step>| {
             } => {
                 let f = hub(HubMsg::Candidate {
                     attempt: attempt(a),
-                    from: peer(p),
+                    from: peer_id(p),
                     candidate: line,
                 });
                 ep.handle_hub_frame(now, f.as_bytes());
@@ -146,7 +164,7 @@ fuzz_target!(|steps: Vec<Step>| {
             } => {
                 let f = hub(HubMsg::Reject {
                     attempt: attempt(a),
-                    from: peer(p),
+                    from: peer_id(p),
                     reason: None,
                 });
                 ep.handle_hub_frame(now, f.as_bytes());
@@ -158,7 +176,7 @@ fuzz_target!(|steps: Vec<Step>| {
             } => {
                 let f = hub(HubMsg::Cancel {
                     attempt: attempt(a),
-                    from: peer(p),
+                    from: peer_id(p),
                     reason: Some(reason),
                 });
                 ep.handle_hub_frame(now, f.as_bytes());

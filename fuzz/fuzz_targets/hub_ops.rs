@@ -594,9 +594,8 @@ impl Driver {
             _ => None,
         };
         if let HubInput::Frame(_, bytes) = input
-            && let Ok(
-                ClientMsg::Hello { version, .. } | ClientMsg::Refresh { version, .. },
-            ) = decode_client(bytes)
+            && let Ok(ClientMsg::Hello { version, .. } | ClientMsg::Refresh { version, .. }) =
+                decode_client(bytes)
             && version != PROTOCOL_VERSION
         {
             assert!(

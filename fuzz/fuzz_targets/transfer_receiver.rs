@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use brume_proto::endpoint::{Certificate, EndpointConfig};
 use brume_proto::node::{Node, NodeConfig, NodeEvent};
-use brume_proto::signal::UserName;
+use brume_proto::signal::{Address, UserName};
 use brume_proto::transfer::wire::{Control, Wire};
 use brume_proto::transfer::{
     Entry, EntryKind, StorageAction, StorageResult, TargetPath, TransferEvent, block_size,
@@ -83,7 +83,7 @@ fuzz_target!(|steps: Vec<Step>| {
     let mut now = start;
     let config = EndpointConfig::new("token".into(), cert(), 1);
     let mut t = Node::new(NodeConfig::new(config), now);
-    let peer = UserName::new("mallory").unwrap();
+    let peer = Address::User(UserName::new("mallory").unwrap());
     let key = t.fuzz_receiver(&peer, 1);
     // A tiny in-memory disk: full path → bytes.
     let mut disk: std::collections::BTreeMap<Vec<String>, Vec<u8>> = Default::default();

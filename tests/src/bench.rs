@@ -11,7 +11,7 @@ use brume_proto::endpoint::{EndpointConfig, EndpointEvent, Transmit};
 use brume_proto::framing::Data;
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
-use brume_proto::signal::UserName;
+use brume_proto::signal::{Address, DeviceName, PeerId, UserName};
 use brume_proto::token::{TokenKey, TokenKind};
 use brume_proto::transfer::{
     EntryKind, SendWindow, SourceEntry, TransferEvent, TransferState, WindowLimits,
@@ -32,6 +32,11 @@ pub const MSG: usize = 16 * 1024;
 pub const BUFFER: usize = 1024 * 1024;
 /// Keep at most this much queued on the sender, as an application would.
 pub const HIGH_WATER: usize = 512 * 1024;
+
+/// The address of a bench peer: each holds the default device.
+fn peer(name: &UserName) -> Address {
+    Address::Device(PeerId::new(name.clone(), DeviceName::default_device()))
+}
 
 /// Makes a pair at a time, for two addresses.
 pub type MakePair<'a> = &'a dyn Fn(Instant, [SocketAddr; 2]) -> Box<dyn Pair>;
@@ -194,7 +199,11 @@ impl BrumePair {
 impl BrumePair {
     /// What datagram protection did on each side, towards the other.
     pub fn fec_stats(&self) -> [Option<brume_proto::endpoint::FecStats>; 2] {
-        [0, 1].map(|i| self.nodes[i].endpoint().fec_stats(&self.names[1 - i]))
+        [0, 1].map(|i| {
+            self.nodes[i]
+                .endpoint()
+                .fec_stats(&peer(&self.names[1 - i]))
+        })
     }
 
     /// Whether bob's storage keeps what it is given to write (the default)
@@ -213,7 +222,7 @@ impl BrumePair {
             mime: None,
             executable: false,
         };
-        let to = self.names[1].clone();
+        let to = peer(&self.names[1]);
         let key = self.nodes[0]
             .send_files(now, &to, vec![entry])
             .expect("send");
@@ -227,7 +236,7 @@ impl Pair for BrumePair {
         "brume"
     }
     fn start(&mut self, now: Instant) {
-        let to = self.names[1].clone();
+        let to = peer(&self.names[1]);
         self.nodes[0].connect(now, &to, None).expect("connect");
         self.route(now);
     }
@@ -260,7 +269,7 @@ impl Pair for BrumePair {
         out.append(&mut self.transmits);
     }
     fn try_send(&mut self, now: Instant, msg: &[u8]) -> bool {
-        let to = self.names[1].clone();
+        let to = peer(&self.names[1]);
         let buffered = self.nodes[0].endpoint_mut().main_buffered_amount(&to);
         if buffered.unwrap_or(usize::MAX) > HIGH_WATER {
             return false;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use brume_proto::endpoint::{EndpointConfig, EndpointEvent, Transmit, binding_response};
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
-use brume_proto::signal::UserName;
+use brume_proto::signal::{Address, DeviceName, PeerId, UserName};
 use brume_proto::token::{TokenKey, TokenKind};
 use brume_proto::transfer::{EntryKind, SourceEntry, StorageAction, TransferEvent, TransferKey};
 
@@ -120,6 +120,17 @@ fn dtls_cert() -> brume_proto::endpoint::Certificate {
     brume_proto::endpoint::Certificate::generate().expect("the crypto provider makes certificates")
 }
 
+impl Host {
+    /// The address its peers know it by: its user and the device the hub
+    /// confirmed (the default device until then).
+    pub fn peer(&self) -> Address {
+        match self.node.me() {
+            Some(me) => Address::Device(me.clone()),
+            None => World::peer(self.name.as_str()),
+        }
+    }
+}
+
 impl World {
     /// A world whose hub knows `users`; each becomes a node, logged in.
     pub fn new(seed: u64, users: &[&str]) -> Self {
@@ -211,6 +222,11 @@ impl World {
     /// A user name.
     pub fn user(name: &str) -> UserName {
         UserName::new(name).expect("valid name")
+    }
+
+    /// The address of `name`'s node: every node holds the default device.
+    pub fn peer(name: &str) -> Address {
+        Address::Device(PeerId::new(Self::user(name), DeviceName::default_device()))
     }
 
     /// Sets the network conditions for datagrams arriving at node `i`.
@@ -482,7 +498,7 @@ impl World {
     /// Node `i` connects to node `j` by name; `Ok` once both have seen the
     /// connection open (10 s of virtual time at most).
     pub fn connect_pair(&mut self, i: usize, j: usize) -> Result<(), String> {
-        let peer = self.nodes[j].name.clone();
+        let peer = Self::peer(self.nodes[j].name.as_str());
         self.with(i, |node, now| node.connect(now, &peer, None))
             .map_err(|e| e.to_string())?;
         let open = self.run_until(Duration::from_secs(10), |w| {
@@ -576,7 +592,7 @@ impl World {
         // Its reads wait in the node until the next flush: the sources go in first.
         let key = host
             .node
-            .send_files(now, &Self::user(peer), all)
+            .send_files(now, &Self::peer(peer), all)
             .map_err(|e| e.to_string())?;
         for (n, (_, data)) in files.iter().enumerate() {
             host.storage

@@ -58,7 +58,7 @@ fn lossy_pair(seed: u64, deadline: bool) -> Result<World, String> {
                 .seed(seed + i as u64),
         );
     }
-    w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+    w.with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
         .map_err(|e| e.to_string())?;
     let open = w.run_until(Duration::from_secs(30), |w| {
         (0..2).all(|i| w.saw(i, |e| matches!(e, EndpointEvent::PeerOpen { .. })))
@@ -97,7 +97,7 @@ fn tight_loop(seed: u64, closer: usize, deadline: bool) -> Result<usize, String>
         let ch = w
             .with(0, |ep, now| {
                 ep.endpoint_mut()
-                    .open_channel(now, &World::user("bob"), &label)
+                    .open_channel(now, &World::peer("bob"), &label)
             })
             .map_err(|e| e.to_string())?;
         let settled = w.run_until(SETTLE, |w| {
@@ -119,14 +119,14 @@ fn tight_loop(seed: u64, closer: usize, deadline: bool) -> Result<usize, String>
         if closer != 1 {
             w.with(0, |ep, now| {
                 ep.endpoint_mut()
-                    .close_channel(now, &World::user("bob"), ch)
+                    .close_channel(now, &World::peer("bob"), ch)
             })
             .map_err(|e| e.to_string())?;
         }
         if closer != 0 {
             w.with(1, |ep, now| {
                 ep.endpoint_mut()
-                    .close_channel(now, &World::user("alice"), theirs)
+                    .close_channel(now, &World::peer("alice"), theirs)
             })
             .map_err(|e| e.to_string())?;
         }
@@ -138,7 +138,7 @@ fn tight_loop(seed: u64, closer: usize, deadline: bool) -> Result<usize, String>
     w.with(0, |ep, now| {
         ep.send_message(
             now,
-            &World::user("bob"),
+            &World::peer("bob"),
             "chat",
             &Data::Text("still".into()),
         )

@@ -20,7 +20,7 @@ fn a_close_is_local_on_one_side_and_remote_on_the_other() {
     brume_tests::for_each_seed(SEEDS, |seed| {
         let mut w = World::new(seed, &["alice", "bob"]);
         w.connect_pair(0, 1)?;
-        w.with(1, |ep, now| ep.close_peer(now, &World::user("alice")))
+        w.with(1, |ep, now| ep.close_peer(now, &World::peer("alice")))
             .map_err(|e| e.to_string())?;
         w.run_until(Duration::from_secs(5), |w| close_reason(w, 0).is_some());
         let (alice, bob) = (close_reason(&w, 0), close_reason(&w, 1));

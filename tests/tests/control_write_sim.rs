@@ -23,7 +23,7 @@ fn open_pair(w: &mut World) -> Result<(), String> {
 /// Fills node `i`'s send buffer to `peer` with application messages until
 /// even a small one is refused; returns how many messages went in.
 fn fill_send_buffer(w: &mut World, i: usize, peer: &str) -> usize {
-    let peer = World::user(peer);
+    let peer = World::peer(peer);
     w.with(i, |ep, now| {
         let mut sent = 0;
         for size in [60_000, 1_000, 100] {
@@ -48,7 +48,7 @@ fn fills_heard(w: &World, i: usize) -> usize {
 }
 
 fn add_audio(w: &mut World, i: usize, peer: &str) -> Result<(), String> {
-    let peer = World::user(peer);
+    let peer = World::peer(peer);
     w.with(i, |ep, now| {
         ep.endpoint_mut()
             .add_media(now, &peer, MediaKind::Audio, Direction::SendRecv)
@@ -61,12 +61,12 @@ fn both_list_a_track(w: &World) -> bool {
     !w.nodes[0]
         .node
         .endpoint()
-        .media(&World::user("bob"))
+        .media(&World::peer("bob"))
         .is_empty()
         && !w.nodes[1]
             .node
             .endpoint()
-            .media(&World::user("alice"))
+            .media(&World::peer("alice"))
             .is_empty()
 }
 
@@ -92,7 +92,7 @@ fn an_offer_written_into_a_full_buffer_goes_out_once_there_is_room() {
         // Renegotiation is not stuck: a second change goes through too.
         add_audio(&mut w, 0, "bob")?;
         let second = w.run_until(Duration::from_secs(5), |w| {
-            w.nodes[0].node.endpoint().media(&World::user("bob")).len() == 2
+            w.nodes[0].node.endpoint().media(&World::peer("bob")).len() == 2
         });
         if !second {
             return Err(format!("the second track never came\n{}", events(&w, 0)));

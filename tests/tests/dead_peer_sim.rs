@@ -24,7 +24,7 @@ fn events(w: &World, i: usize) -> String {
 }
 
 fn open_pair(w: &mut World) -> Result<(), String> {
-    w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+    w.with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
         .map_err(|e| e.to_string())?;
     let open = w.run_until(Duration::from_secs(10), |w| {
         (0..2).all(|i| w.saw(i, |e| matches!(e, EndpointEvent::PeerOpen { .. })))
@@ -58,7 +58,7 @@ fn heard(w: &World, i: usize, text: &str) -> bool {
 
 fn say(w: &mut World, from: usize, to: &str, text: &str) -> Result<(), String> {
     w.with(from, |ep, now| {
-        ep.send_message(now, &World::user(to), "chat", &Data::Text(text.into()))
+        ep.send_message(now, &World::peer(to), "chat", &Data::Text(text.into()))
     })
     .map_err(|e| format!("send {text}: {e}"))
 }
@@ -88,7 +88,7 @@ fn after_bob_dies(idle: Duration, seed: u64) -> Result<(), String> {
             events(&w, 0)
         ));
     }
-    if w.nodes[0].node.peer_state(&World::user("bob")).is_some() {
+    if w.nodes[0].node.peer_state(&World::peer("bob")).is_some() {
         return Err("the dead peer is still listed".into());
     }
     eprintln!("seed {seed}: noticed after {noticed:?}, closed {given_up:?} later");

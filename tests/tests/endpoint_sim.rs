@@ -32,10 +32,10 @@ fn events(w: &World, i: usize) -> String {
 
 /// Connects `a` to `b` and waits for both sides to open.
 fn open_pair(w: &mut World, a: usize, b: usize) -> Result<(), String> {
-    let to = w.nodes[b].name.clone();
+    let to = w.nodes[b].peer();
     w.with(a, |ep, now| ep.connect(now, &to, None))
         .map_err(|e| e.to_string())?;
-    let (na, nb) = (w.nodes[a].name.clone(), w.nodes[b].name.clone());
+    let (na, nb) = (w.nodes[a].peer(), w.nodes[b].peer());
     let opened = w.run_until(Duration::from_secs(10), |w| {
         w.saw(
             a,
@@ -53,7 +53,7 @@ fn open_pair(w: &mut World, a: usize, b: usize) -> Result<(), String> {
 }
 
 fn say(w: &mut World, from: usize, to: usize, text: &str) -> Result<(), String> {
-    let peer = w.nodes[to].name.clone();
+    let peer = w.nodes[to].peer();
     w.with(from, |ep, now| {
         ep.send_message(now, &peer, "chat", &Data::Text(text.into()))
     })
@@ -100,7 +100,7 @@ fn connect_by_name_and_exchange_messages_both_ways() {
         w.with(1, |ep, now| {
             ep.send_message(
                 now,
-                &World::user("alice"),
+                &World::peer("alice"),
                 "blob",
                 &Data::Bytes(vec![0, 1, 255]),
             )
@@ -140,7 +140,7 @@ fn connecting_to_an_offline_user_fails_with_enodest() {
         let (a, b) = (w.index("alice"), w.index("bob"));
         w.with(b, |ep, now| ep.stop(now));
         w.settle(Duration::from_millis(50));
-        w.with(a, |ep, now| ep.connect(now, &World::user("bob"), None))
+        w.with(a, |ep, now| ep.connect(now, &World::peer("bob"), None))
             .map_err(|e| e.to_string())?;
         if w.run_until(Duration::from_secs(2), |w| {
             w.saw(a, failed_with(ErrorCode::NoDest))
@@ -156,7 +156,7 @@ fn connecting_to_an_offline_user_fails_with_enodest() {
 fn connecting_to_an_unknown_user_fails_with_ebaddest() {
     for_seeds(|seed| {
         let mut w = World::new(seed, &["alice"]);
-        w.with(0, |ep, now| ep.connect(now, &World::user("nobody"), None))
+        w.with(0, |ep, now| ep.connect(now, &World::peer("nobody"), None))
             .map_err(|e| e.to_string())?;
         if w.run_until(Duration::from_secs(2), |w| {
             w.saw(0, failed_with(ErrorCode::BadDest))
@@ -173,7 +173,7 @@ fn connecting_without_a_hub_session_is_enosrv() {
     let mut w = World::new(3, &["alice", "bob"]);
     w.with(0, |ep, now| ep.handle_hub_closed(now));
     let err = w
-        .with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+        .with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::NoServer);
 }
@@ -183,7 +183,7 @@ fn an_unanswered_offer_times_out_with_eoffertimeout() {
     for_seeds(|seed| {
         let mut w = World::new(seed, &["alice", "bob"]);
         w.nodes[1].auto_accept = false;
-        w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+        w.with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
             .map_err(|e| e.to_string())?;
         let start = w.elapsed();
         if !w.run_until(Duration::from_secs(20), |w| {
@@ -211,17 +211,17 @@ fn a_rejected_attempt_fails_with_erejected() {
     for_seeds(|seed| {
         let mut w = World::new(seed, &["alice", "bob"]);
         w.nodes[1].auto_accept = false;
-        w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+        w.with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
             .map_err(|e| e.to_string())?;
         w.run_until(Duration::from_secs(1), |w| {
             w.saw(1, |e| matches!(e, EndpointEvent::Incoming { .. }))
         });
-        w.with(1, |ep, now| ep.reject(now, &World::user("alice"), "busy"))
+        w.with(1, |ep, now| ep.reject(now, &World::peer("alice"), "busy"))
             .map_err(|e| e.to_string())?;
         let rejected = w.run_until(Duration::from_secs(1), |w| {
             w.saw(0, |e| matches!(e, EndpointEvent::PeerFailed { code: ErrorCode::Rejected, reason, .. } if reason == "busy"))
         });
-        if rejected && w.nodes[0].node.peer_state(&World::user("bob")).is_none() {
+        if rejected && w.nodes[0].node.peer_state(&World::peer("bob")).is_none() {
             Ok(())
         } else {
             Err(events(&w, 0))
@@ -234,9 +234,9 @@ fn glare_gives_exactly_one_connection() {
     for_seeds(|seed| {
         let mut w = World::new(seed, &["alice", "bob"]);
         // Both connect at the same virtual instant.
-        w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+        w.with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
             .map_err(|e| e.to_string())?;
-        w.with(1, |ep, now| ep.connect(now, &World::user("alice"), None))
+        w.with(1, |ep, now| ep.connect(now, &World::peer("alice"), None))
             .map_err(|e| e.to_string())?;
         let open = w.run_until(Duration::from_secs(10), |w| {
             w.saw(0, is_open) && w.saw(1, is_open)
@@ -283,13 +283,13 @@ fn a_peer_that_closes_is_reported_closed() {
     for_seeds(|seed| {
         let mut w = World::new(seed, &["alice", "bob"]);
         open_pair(&mut w, 0, 1)?;
-        w.with(1, |ep, now| ep.close_peer(now, &World::user("alice")))
+        w.with(1, |ep, now| ep.close_peer(now, &World::peer("alice")))
             .map_err(|e| e.to_string())?;
         let closed = w.run_until(Duration::from_secs(5), |w| {
             w.saw(0, |e| matches!(e, EndpointEvent::PeerClosed { .. }))
         });
         let local = w.saw(1, |e| matches!(e, EndpointEvent::PeerClosed { .. }));
-        if closed && local && w.nodes[0].node.peer_state(&World::user("bob")).is_none() {
+        if closed && local && w.nodes[0].node.peer_state(&World::peer("bob")).is_none() {
             Ok(())
         } else {
             Err(format!("{}\n{}", events(&w, 0), events(&w, 1)))
@@ -363,7 +363,7 @@ fn media_added_after_connect_is_negotiated_on_the_data_channel_only() {
         w.with(0, |ep, now| {
             ep.endpoint_mut().add_media(
                 now,
-                &World::user("bob"),
+                &World::peer("bob"),
                 MediaKind::Audio,
                 Direction::SendRecv,
             )
@@ -438,9 +438,9 @@ fn one_seed_twice_gives_the_same_events_at_the_same_times() {
             w.set_inbound(i, lossy);
         }
         open_pair(&mut w, 0, 1).unwrap();
-        w.with(2, |ep, now| ep.connect(now, &World::user("alice"), None))
+        w.with(2, |ep, now| ep.connect(now, &World::peer("alice"), None))
             .unwrap();
-        w.with(1, |ep, now| ep.connect(now, &World::user("carol"), None))
+        w.with(1, |ep, now| ep.connect(now, &World::peer("carol"), None))
             .unwrap();
         for n in 0..10 {
             say(&mut w, 0, 1, &format!("m{n}")).unwrap();
@@ -512,7 +512,7 @@ fn an_incoming_attempt_left_unanswered_expires() {
         });
         w.nodes[0].auto_accept = false;
         w.settle(Duration::from_millis(100));
-        w.with(1, |ep, now| ep.connect(now, &World::user("bob"), None))
+        w.with(1, |ep, now| ep.connect(now, &World::peer("bob"), None))
             .map_err(|e| e.to_string())?;
         let start = w.elapsed();
         let expired = w.run_until(Duration::from_secs(29), |w| {
@@ -522,7 +522,7 @@ fn an_incoming_attempt_left_unanswered_expires() {
         let took = w.elapsed() - start;
         if !expired
             || took > Duration::from_millis(25_100)
-            || w.nodes[0].node.peer_state(&World::user("alice")).is_some()
+            || w.nodes[0].node.peer_state(&World::peer("alice")).is_some()
         {
             return Err(format!("after {took:?}: {}", events(&w, 0)));
         }
@@ -538,7 +538,7 @@ fn a_group_scoped_connect_by_a_non_member_fails_with_enotmember() {
         name: GroupName::new("photos").unwrap(),
     };
     w.with(0, |ep, now| {
-        ep.connect(now, &World::user("bob"), Some(group))
+        ep.connect(now, &World::peer("bob"), Some(group))
     })
     .unwrap();
     assert!(
@@ -559,7 +559,7 @@ fn stopping_an_endpoint_closes_every_peer_with_events() {
         let closed = |w: &World, i: usize| {
             w.saw(
                 i,
-                |e| matches!(e, EndpointEvent::PeerClosed { peer, .. } if peer.as_str() == "alice"),
+                |e| matches!(e, EndpointEvent::PeerClosed { peer, .. } if peer.user().as_str() == "alice"),
             )
         };
         let done = w.run_until(Duration::from_secs(5), |w| closed(w, 1) && closed(w, 2));
@@ -586,7 +586,7 @@ fn extra_channels_open_carry_bytes_and_close_without_the_hub() {
         let ch = w
             .with(0, |ep, now| {
                 ep.endpoint_mut()
-                    .open_channel(now, &World::user("bob"), "file")
+                    .open_channel(now, &World::peer("bob"), "file")
             })
             .map_err(|e| e.to_string())?;
         let opened = w.run_until(Duration::from_secs(2), |w| {
@@ -606,7 +606,7 @@ fn extra_channels_open_carry_bytes_and_close_without_the_hub() {
             .with(0, |ep, now| {
                 for chunk in [&b"chunk"[..], b"two", b"three"] {
                     ep.endpoint_mut()
-                        .channel_write(now, &World::user("bob"), ch, chunk)?;
+                        .channel_write(now, &World::peer("bob"), ch, chunk)?;
                 }
                 Ok::<_, brume_proto::endpoint::EndpointError>(
                     ep.poll_timeout().is_some_and(|t| t <= now),
@@ -629,7 +629,7 @@ fn extra_channels_open_carry_bytes_and_close_without_the_hub() {
         });
         w.with(0, |ep, now| {
             ep.endpoint_mut()
-                .close_channel(now, &World::user("bob"), ch)
+                .close_channel(now, &World::peer("bob"), ch)
         })
         .map_err(|e| e.to_string())?;
         let closed = w.run_until(Duration::from_secs(2), |w| {
@@ -657,7 +657,7 @@ fn a_track_is_removed_over_the_data_channel() {
         w.with(0, |ep, now| {
             ep.endpoint_mut().add_media(
                 now,
-                &World::user("bob"),
+                &World::peer("bob"),
                 MediaKind::Video,
                 Direction::SendRecv,
             )
@@ -675,27 +675,27 @@ fn a_track_is_removed_over_the_data_channel() {
             }) && !w.nodes[0]
                 .node
                 .endpoint()
-                .media(&World::user("bob"))
+                .media(&World::peer("bob"))
                 .is_empty()
         });
         let Some((mid, _)) = w.nodes[0]
             .node
             .endpoint()
-            .media(&World::user("bob"))
+            .media(&World::peer("bob"))
             .first()
             .copied()
         else {
             return Err("alice lists no track".into());
         };
         if !added
-            || w.nodes[1].node.endpoint().media(&World::user("alice")) != [(mid, MediaKind::Video)]
+            || w.nodes[1].node.endpoint().media(&World::peer("alice")) != [(mid, MediaKind::Video)]
         {
             return Err(events(&w, 1));
         }
         let before: Vec<usize> = w.nodes.iter().map(|n| n.frames_to_hub.len()).collect();
         w.with(0, |ep, now| {
             ep.endpoint_mut()
-                .remove_media(now, &World::user("bob"), mid)
+                .remove_media(now, &World::peer("bob"), mid)
         })
         .map_err(|e| e.to_string())?;
         let stopped = w.run_until(Duration::from_secs(3), |w| {

@@ -88,7 +88,7 @@ fn after_the_hub_returns_the_endpoint_signs_in_and_watches_again() {
         w.with(1, |ep, now| {
             ep.send_message(
                 now,
-                &World::user("alice"),
+                &World::peer("alice"),
                 "chat",
                 &brume_proto::framing::Data::Text("still here".into()),
             )
@@ -115,14 +115,14 @@ fn after_the_hub_returns_the_endpoint_signs_in_and_watches_again() {
         w.add_node(World::user("carol"), |_| {});
         let seen = w.run_until(Duration::from_secs(2), |w| {
             w.saw(0, |e| {
-                matches!(e, EndpointEvent::Presence { user, online: true } if user.as_str() == "carol")
+                matches!(e, EndpointEvent::Presence { user, online: true, .. } if user.as_str() == "carol")
             })
         });
         if !seen {
             return Err("alice's presence watch was lost with the old hub".into());
         }
         // A new connection goes through the new hub.
-        w.with(2, |ep, now| ep.connect(now, &World::user("bob"), None))
+        w.with(2, |ep, now| ep.connect(now, &World::peer("bob"), None))
             .map_err(|e| e.to_string())?;
         let open = w.run_until(Duration::from_secs(10), |w| {
             w.saw(2, |e| matches!(e, EndpointEvent::PeerOpen { .. }))

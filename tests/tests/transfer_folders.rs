@@ -14,7 +14,7 @@ use brume_tests::sim::World;
 
 fn pair(seed: u64) -> World {
     let mut w = World::new(seed, &["alice", "bob"]);
-    w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+    w.with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
         .unwrap();
     assert!(w.run_until(Duration::from_secs(10), |w| {
         w.saw(0, |e| matches!(e, EndpointEvent::PeerOpen { .. }))
@@ -119,7 +119,7 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
         executable: false,
     }));
     let err = w
-        .with(0, |n, now| n.send_files(now, &World::user("bob"), entries))
+        .with(0, |n, now| n.send_files(now, &World::peer("bob"), entries))
         .unwrap_err();
     let TransferError::BadEntries(message) = err else {
         panic!("{err:?}");
@@ -149,7 +149,7 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
     assert_eq!(at_limit.len(), MAX_ENTRIES);
     let name_bytes: usize = at_limit.iter().map(|e| e.path.len()).sum();
     assert!(name_bytes < MAX_PATH_BYTES);
-    w.with(0, |n, now| n.send_files(now, &World::user("bob"), at_limit))
+    w.with(0, |n, now| n.send_files(now, &World::peer("bob"), at_limit))
         .unwrap();
 }
 
@@ -157,7 +157,7 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
 fn hostile(seed: u64, messages: Vec<Wire<'static>>) -> World {
     let mut w = pair(seed);
     w.nodes[0].node.set_transfers(false);
-    let bob = World::user("bob");
+    let bob = World::peer("bob");
     let ch = w
         .with(0, |ep, now| {
             ep.endpoint_mut()

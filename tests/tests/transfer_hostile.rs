@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use brume_proto::endpoint::{Certificate, EndpointConfig};
 use brume_proto::node::{Node, NodeConfig, NodeEvent};
-use brume_proto::signal::UserName;
 use brume_proto::transfer::wire::{Control, Wire};
 use brume_proto::transfer::{
     Entry, EntryKind, Hash, TransferEvent, TransferKey, TransferState, block_size, content_hash,
@@ -146,8 +145,8 @@ fn run(steps: &[Step]) -> Result<(), String> {
         offered: Vec::new(),
         events: Vec::new(),
     };
-    let mallory = UserName::new("mallory").unwrap();
-    let alice = UserName::new("alice").unwrap();
+    let mallory = brume_tests::sim::World::peer("mallory");
+    let alice = brume_tests::sim::World::peer("alice");
     let keys: Vec<TransferKey> = (0..4)
         .map(|i| TransferKey {
             peer: mallory.clone(),

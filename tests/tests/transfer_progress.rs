@@ -9,11 +9,11 @@ use brume_tests::content;
 use brume_tests::sim::World;
 
 fn connect(w: &mut World) {
-    w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+    w.with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
         .unwrap();
     assert!(w.run_until(Duration::from_secs(10), |w| {
-        w.nodes[0].node.peer_state(&World::user("bob")) == Some(PeerStatus::Open)
-            && w.nodes[1].node.peer_state(&World::user("alice")) == Some(PeerStatus::Open)
+        w.nodes[0].node.peer_state(&World::peer("bob")) == Some(PeerStatus::Open)
+            && w.nodes[1].node.peer_state(&World::peer("alice")) == Some(PeerStatus::Open)
     }));
 }
 
@@ -101,7 +101,7 @@ fn a_resume_says_where_it_starts_and_its_rate_counts_only_bytes_moved() {
     w.run_until(Duration::from_secs(30), |w| held(w) >= 3 << 20);
     w.restart_node(1);
     assert!(w.run_until(Duration::from_secs(40), |w| {
-        w.nodes[0].node.peer_state(&World::user("bob")).is_none()
+        w.nodes[0].node.peer_state(&World::peer("bob")).is_none()
     }));
     w.settle(Duration::from_secs(1));
     connect(&mut w);

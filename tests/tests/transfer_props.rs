@@ -59,7 +59,7 @@ fn run(seed: u64, ops: &[Op]) -> Result<(), String> {
         match op {
             Op::Send(i, kib) => {
                 let peer = if *i == 0 { "bob" } else { "alice" };
-                let to = World::user(peer);
+                let to = World::peer(peer);
                 if w.nodes[*i].node.peer_state(&to) != Some(PeerStatus::Open) {
                     let _ = w.with(*i, |ep, now| ep.connect(now, &to, None));
                     w.run_until(Duration::from_secs(10), |w| {

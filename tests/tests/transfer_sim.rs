@@ -214,7 +214,7 @@ fn lossy_transfer(
         w.nodes[i]
             .node
             .endpoint()
-            .fec_stats(&World::user(them))
+            .fec_stats(&World::peer(them))
             .unwrap_or_default()
     });
     Ok((secs, stats))
@@ -369,18 +369,18 @@ fn a_restarted_receiver_resumes_from_what_it_holds() {
         // Alice finds the path gone, offers an ICE restart, is refused, and
         // closes the dead connection; her transfer ends with it.
         let gone = w.run_until(Duration::from_secs(40), |w| {
-            cancelled(w, 0).is_some() && w.nodes[0].node.peer_state(&World::user("bob")).is_none()
+            cancelled(w, 0).is_some() && w.nodes[0].node.peer_state(&World::peer("bob")).is_none()
         });
         if !gone {
-            let state = w.nodes[0].node.peer_state(&World::user("bob"));
+            let state = w.nodes[0].node.peer_state(&World::peer("bob"));
             return Err(format!("the old connection lingers: {state:?}"));
         }
         // Reconnect and send the same content again.
         w.settle(Duration::from_secs(1));
-        w.with(0, |ep, now| ep.connect(now, &World::user("bob"), None))
+        w.with(0, |ep, now| ep.connect(now, &World::peer("bob"), None))
             .map_err(|e| e.to_string())?;
         w.run_until(Duration::from_secs(10), |w| {
-            w.nodes[0].node.peer_state(&World::user("bob")) == Some(PeerStatus::Open)
+            w.nodes[0].node.peer_state(&World::peer("bob")) == Some(PeerStatus::Open)
         });
         let reads_before = w.nodes[0].storage.log.len();
         let key = w.send_files(0, "bob", &[("movie.mkv", &data)])?;
@@ -505,7 +505,7 @@ fn several_transfers_run_at_once_in_both_directions_beside_chat() {
             w.with(0, |ep, now| {
                 ep.send_message(
                     now,
-                    &World::user("bob"),
+                    &World::peer("bob"),
                     "chat",
                     &Data::Text(format!("m{n}")),
                 )
@@ -564,7 +564,7 @@ fn hostile(
     let ch = w
         .with(0, |ep, now| {
             ep.endpoint_mut()
-                .open_channel(now, &World::user("bob"), "brume-ft/00000000000000aa")
+                .open_channel(now, &World::peer("bob"), "brume-ft/00000000000000aa")
         })
         .unwrap();
     w.run_until(Duration::from_secs(2), |w| {
@@ -573,7 +573,7 @@ fn hostile(
     for m in messages() {
         w.with(0, |ep, now| {
             ep.endpoint_mut()
-                .channel_write(now, &World::user("bob"), ch, &m.encode())
+                .channel_write(now, &World::peer("bob"), ch, &m.encode())
         })
         .unwrap();
         w.settle(Duration::from_millis(50));

@@ -3,13 +3,13 @@
 //! one offer at a time (as croc asks). With neither flag and no terminal on
 //! stdin nobody could answer, so recv refuses to start.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal};
 use std::sync::mpsc;
 
 use anyhow::{Result, bail};
 use brume_mio::client::Client;
-use brume_proto::signal::UserName;
+use brume_proto::signal::Address;
 use brume_proto::transfer::{Entry, EntryKind, TransferKey};
 
 use super::progress::size;
@@ -20,19 +20,19 @@ pub enum Policy {
     /// `--yes`.
     All,
     /// `--from NAME…`: only these; everyone else is refused.
-    Only(BTreeSet<UserName>),
+    Only(Vec<Address>),
     /// Ask at the terminal.
     Ask(Prompts),
 }
 
 impl Policy {
     /// From the flags; `Ask` needs stdin to be a terminal.
-    pub fn new(yes: bool, from: Vec<UserName>, client: &Client) -> Result<Self> {
+    pub fn new(yes: bool, from: Vec<Address>, client: &Client) -> Result<Self> {
         if yes {
             return Ok(Self::All);
         }
         if !from.is_empty() {
-            return Ok(Self::Only(from.into_iter().collect()));
+            return Ok(Self::Only(from));
         }
         if !std::io::stdin().is_terminal() {
             bail!(
@@ -44,9 +44,9 @@ impl Policy {
     }
 
     /// Whether a connection from `peer` may open at all.
-    pub fn admits(&self, peer: &UserName) -> bool {
+    pub fn admits(&self, peer: &Address) -> bool {
         match self {
-            Self::Only(names) => names.contains(peer),
+            Self::Only(names) => names.iter().any(|n| super::session::reaches(n, peer)),
             Self::All | Self::Ask(_) => true,
         }
     }
@@ -60,7 +60,7 @@ pub fn describe(key: &TransferKey, name: &str, total: u64, entries: &[Entry]) ->
     } else {
         format!("{files} file(s), {}", size(total))
     };
-    format!("{} offers {} ({what})", key.peer, peer_text(name))
+    format!("{} offers {} ({what})", key.peer.user(), peer_text(name))
 }
 
 /// Offers waiting for an answer at the terminal; the first one is asked.
@@ -111,7 +111,7 @@ impl Prompts {
         };
         self.queue.remove(i);
         if i == 0 {
-            eprintln!("(withdrawn by {})", key.peer);
+            eprintln!("(withdrawn by {})", key.peer.user());
             self.asking = false;
             self.ask();
         }

@@ -18,11 +18,11 @@ use brume_mio::client::ClientEvent;
 use brume_proto::ErrorCode;
 use brume_proto::endpoint::{EndpointEvent, PeerCloseReason};
 use brume_proto::framing::Data;
-use brume_proto::signal::UserName;
+use brume_proto::signal::Address;
 use clap::Args;
 
 use super::ConfigArg;
-use super::session::{Session, peer_failure, user_name};
+use super::session::{Session, peer_address, peer_failure, reaches};
 use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
@@ -54,13 +54,14 @@ enum Link {
 }
 
 pub fn run(a: ChatArgs) -> Result<()> {
-    let peer = user_name(&a.name)?;
+    let peer = peer_address(&a.name)?;
     let mut s = Session::open(&a.conf.path(), true)?;
     s.refuse_self(&peer, "chat with")?;
     s.wait_ready(Duration::from_secs(10))?;
     let lines = stdin_lines(&s);
     let mut chat = Chat {
         peer,
+        open: None,
         no_wait: a.no_wait,
         link: Link::Waiting,
         outbox: VecDeque::new(),
@@ -73,7 +74,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
         chat.connect(&mut s)?;
     } else {
         // The hub answers with the current presence, then every change.
-        let watch = vec![chat.peer.clone()];
+        let watch = vec![chat.peer.user().clone()];
         s.client.with(|node, now| node.subscribe(now, watch))?;
     }
     let result = chat.run(&mut s, &lines);
@@ -100,7 +101,10 @@ fn stdin_lines(s: &Session) -> mpsc::Receiver<Option<String>> {
 }
 
 struct Chat {
-    peer: UserName,
+    /// Whom the user asked for: a user, or one device.
+    peer: Address,
+    /// The device the chat is open with.
+    open: Option<Address>,
     no_wait: bool,
     link: Link,
     /// Lines read and not yet handed to the channel, in order.
@@ -155,7 +159,13 @@ impl Chat {
             return Ok(());
         };
         match event {
-            EndpointEvent::Presence { user, online } if user == self.peer => {
+            EndpointEvent::Presence {
+                user,
+                online,
+                devices,
+            } if user == *self.peer.user() => {
+                // A device named must be among those online.
+                let online = online && self.peer.device().is_none_or(|d| devices.contains(d));
                 if online && self.link == Link::Waiting {
                     self.connect(s)?;
                 } else if !online && self.link == Link::Waiting {
@@ -172,7 +182,7 @@ impl Chat {
                     peer_text(&message)
                 );
             }
-            EndpointEvent::Incoming { peer, .. } if peer == self.peer => {
+            EndpointEvent::Incoming { peer, .. } if reaches(&self.peer, &peer) => {
                 // Our own connect may have accepted it already (its presence
                 // came first): the attempt is under way either way.
                 if let Err(e) = s.client.accept(&peer) {
@@ -180,11 +190,12 @@ impl Chat {
                 }
                 self.link = Link::Connecting;
             }
-            EndpointEvent::PeerOpen { peer } if peer == self.peer => {
+            EndpointEvent::PeerOpen { peer } if reaches(&self.peer, &peer) => {
                 self.link = Link::Open;
+                self.open = Some(peer.clone());
                 eprintln!("connected to {peer}; type lines, end with Ctrl-D");
             }
-            EndpointEvent::PeerFailed { peer, code, reason } if peer == self.peer => {
+            EndpointEvent::PeerFailed { peer, code, reason } if reaches(&self.peer, &peer) => {
                 // Gone again between its presence and our offer: wait on.
                 if code == ErrorCode::NoDest && !self.no_wait {
                     self.link = Link::Waiting;
@@ -193,26 +204,27 @@ impl Chat {
                 }
                 return Err(peer_failure(&peer, code, &reason));
             }
-            EndpointEvent::PeerClosed { peer, reason } if peer == self.peer => {
+            EndpointEvent::PeerClosed { peer, reason } if self.open.as_ref() == Some(&peer) => {
                 // The other side ended the chat: a normal end, unless lines
                 // of ours were still waiting for the channel.
                 if !self.outbox.is_empty() {
                     bail!(
-                        "{peer} left ({}); {} line(s) not sent",
+                        "{} left ({}); {} line(s) not sent",
+                        peer.user(),
                         peer_text(&reason.to_string()),
                         self.outbox.len()
                     );
                 }
                 // A peer that vanished is a failure; one that said goodbye is not.
                 if reason == PeerCloseReason::ConnectionLost {
-                    bail!("{peer} left: connection lost");
+                    bail!("{} left: connection lost", peer.user());
                 }
-                eprintln!("{peer} left");
+                eprintln!("{} left", peer.user());
                 self.left = true;
             }
             EndpointEvent::Message { peer, kind, data } if kind == "chat" => match data {
-                Data::Text(t) => println!("{peer}: {}", peer_text(&t)),
-                Data::Bytes(b) => println!("{peer}: ({} bytes)", b.len()),
+                Data::Text(t) => println!("{}: {}", peer.user(), peer_text(&t)),
+                Data::Bytes(b) => println!("{}: ({} bytes)", peer.user(), b.len()),
             },
             _ => {}
         }
@@ -243,11 +255,14 @@ impl Chat {
     /// Hands waiting lines to the channel while it has room.
     fn flush(&mut self, s: &mut Session) -> Result<()> {
         while let Some(line) = self.outbox.front() {
-            if queued(s, &self.peer) > QUEUED_MAX {
+            let Some(peer) = self.open.clone() else {
+                return Ok(());
+            };
+            if queued(s, &peer) > QUEUED_MAX {
                 return Ok(());
             }
             s.client
-                .send_message(&self.peer, "chat", Data::Text(line.clone()))?;
+                .send_message(&peer, "chat", Data::Text(line.clone()))?;
             self.outbox.pop_front();
         }
         Ok(())
@@ -261,7 +276,7 @@ impl Chat {
         let until = *self
             .drain_until
             .get_or_insert_with(|| Instant::now() + DRAIN_LIMIT);
-        if queued(s, &self.peer) == 0 {
+        if self.open.as_ref().is_none_or(|peer| queued(s, peer) == 0) {
             return Ok(true);
         }
         if Instant::now() >= until {
@@ -276,7 +291,7 @@ impl Chat {
 }
 
 /// Bytes on the main channel to `peer` that it has not acknowledged yet.
-fn queued(s: &mut Session, peer: &UserName) -> usize {
+fn queued(s: &mut Session, peer: &Address) -> usize {
     s.client
         .with(|node, _| node.endpoint_mut().main_buffered_amount(peer))
         .unwrap_or(0)

@@ -15,7 +15,7 @@ use brume_mio::hub_server::{HubServer, ServeOptions};
 use brume_mio::store::Store;
 use brume_mio::url::HubUrl;
 use brume_proto::endpoint::EndpointEvent;
-use brume_proto::signal::UserName;
+use brume_proto::signal::{Address, UserName};
 use brume_proto::token::{TokenKey, TokenKind};
 use brume_proto::transfer::{TransferEvent, TransferState};
 use clap::Args;
@@ -134,7 +134,7 @@ fn receiver(mut c: Client, inbox: PathBuf, ready: mpsc::Sender<()>) -> Result<Pa
 fn generate(path: &Path, len: u64, bars: &mut Bars) -> Result<()> {
     // Progress of making the file, shown like a sender's hashing.
     let key = brume_proto::transfer::TransferKey {
-        peer: UserName::new("generate").map_err(|e| anyhow!("{e}"))?,
+        peer: Address::User(UserName::new("generate").map_err(|e| anyhow!("{e}"))?),
         id: 0,
         outgoing: true,
     };
@@ -215,11 +215,13 @@ fn demo(a: &DemoArgs, work: &Path, tag: &str) -> Result<()> {
 
     // Connect by name: offer through the hub, ICE, DTLS, SCTP, channel open.
     let start = Instant::now();
-    c.connect_peer(&bob)?;
+    c.connect_peer(&Address::User(bob.clone()))?;
     let end = start + Duration::from_secs(20);
-    let connect = loop {
+    let (connect, bob) = loop {
         match c.next_event(Some(end))? {
-            Some(ClientEvent::Endpoint(EndpointEvent::PeerOpen { .. })) => break start.elapsed(),
+            Some(ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer })) => {
+                break (start.elapsed(), peer);
+            }
             Some(ClientEvent::Endpoint(EndpointEvent::PeerFailed { peer, code, reason })) => {
                 return Err(peer_failure(&peer, code, &reason));
             }

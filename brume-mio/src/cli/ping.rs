@@ -11,7 +11,7 @@ use brume_proto::framing::Data;
 use clap::Args;
 
 use super::ConfigArg;
-use super::session::{Session, user_name};
+use super::session::{Session, peer_address};
 use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
@@ -30,13 +30,13 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub fn run(a: PingArgs) -> Result<()> {
-    let peer = user_name(&a.name)?;
+    let asked = peer_address(&a.name)?;
     let start = Instant::now();
     let mut s = Session::open(&a.conf.path(), false)?;
-    s.refuse_self(&peer, "ping")?;
+    s.refuse_self(&asked, "ping")?;
     s.wait_ready(Duration::from_secs(10))?;
     let ready = start.elapsed();
-    let open = s.connect(&peer, Duration::from_secs(20))?;
+    let (open, peer) = s.connect(&asked, Duration::from_secs(20))?;
     println!(
         "{peer}: channel open in {:.3} ms (hub session ready in {:.3} ms)",
         ms(open),

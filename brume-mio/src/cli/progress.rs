@@ -303,7 +303,9 @@ mod tests {
     #[test]
     fn quiet_modes_draw_nothing_and_keep_figures() {
         let key = TransferKey {
-            peer: brume_proto::signal::UserName::new("bob").unwrap(),
+            peer: brume_proto::signal::Address::User(
+                brume_proto::signal::UserName::new("bob").unwrap(),
+            ),
             id: 1,
             outgoing: true,
         };

@@ -13,14 +13,14 @@ use anyhow::{Context, Result, bail};
 use brume_mio::client::ClientEvent;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::framing::Data;
-use brume_proto::signal::UserName;
+use brume_proto::signal::{Address, UserName};
 use brume_proto::transfer::{TransferEvent, TransferKey, TransferState};
 use clap::Args;
 
 use super::ConfigArg;
 use super::accept::{Policy, describe};
 use super::progress::{Bars, ProgressArg};
-use super::session::{Session, user_name};
+use super::session::{Session, peer_address};
 use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
@@ -49,11 +49,11 @@ pub struct RecvArgs {
 #[derive(Default)]
 struct Offers {
     active: BTreeSet<TransferKey>,
-    ended: BTreeMap<UserName, bool>,
+    ended: BTreeMap<Address, bool>,
 }
 
 impl Offers {
-    fn busy_with(&self, peer: &UserName) -> bool {
+    fn busy_with(&self, peer: &Address) -> bool {
         self.active.iter().any(|k| k.peer == *peer)
     }
 }
@@ -79,7 +79,10 @@ fn answer(
             s.client.reject_transfer(&key, &format!("declined by {me}"))
         };
         if let Err(e) = result {
-            bars.println(&format!("cannot answer the offer from {}: {e}", key.peer));
+            bars.println(&format!(
+                "cannot answer the offer from {}: {e}",
+                key.peer.user()
+            ));
         }
     }
     Ok(())
@@ -89,7 +92,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
     let from = a
         .from
         .iter()
-        .map(|n| user_name(n))
+        .map(|n| peer_address(n))
         .collect::<Result<Vec<_>>>()?;
     std::fs::create_dir_all(&a.dir)
         .with_context(|| format!("cannot create {}", a.dir.display()))?;
@@ -143,7 +146,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
                 kind,
                 data: Data::Text(t),
             }) if kind == "chat" => {
-                bars.println(&format!("{peer}: {}", peer_text(&t)));
+                bars.println(&format!("{}: {}", peer.user(), peer_text(&t)));
             }
             ClientEvent::Transfer(TransferEvent::Offered {
                 key,
@@ -188,7 +191,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
                 state: TransferState::Done,
             }) => {
                 bars.finish(&key);
-                bars.println(&format!("done: transfer from {} verified", key.peer));
+                bars.println(&format!("done: transfer from {} verified", key.peer.user()));
                 if offers.active.remove(&key) {
                     offers.ended.entry(key.peer).or_insert(true);
                 }

@@ -13,7 +13,7 @@ use clap::Args;
 
 use super::ConfigArg;
 use super::progress::{Bars, ProgressArg, size};
-use super::session::{Session, user_name};
+use super::session::{Session, peer_address};
 use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
@@ -34,17 +34,21 @@ pub struct SendArgs {
 }
 
 pub fn run(a: SendArgs) -> Result<()> {
-    let peer = user_name(&a.name)?;
+    let asked = peer_address(&a.name)?;
     for f in &a.files {
         if !f.exists() {
             bail!("no such file: {}", f.display());
         }
     }
     let mut s = Session::open(&a.conf.path(), false)?;
-    s.refuse_self(&peer, "send to")?;
+    s.refuse_self(&asked, "send to")?;
     s.wait_ready(Duration::from_secs(10))?;
-    let took = s.connect(&peer, Duration::from_secs(20))?;
-    eprintln!("connected to {peer} in {:.1} ms", took.as_secs_f64() * 1e3);
+    let (took, peer) = s.connect(&asked, Duration::from_secs(20))?;
+    eprintln!(
+        "connected to {} ({peer}) in {:.1} ms",
+        peer.user(),
+        took.as_secs_f64() * 1e3
+    );
     let mut bars = Bars::new(a.progress.progress);
     s.notices_above(&bars);
     let mut pending = BTreeMap::new();
@@ -128,7 +132,11 @@ pub fn run(a: SendArgs) -> Result<()> {
             }) => {
                 // One declined or failed transfer leaves the others running.
                 bars.finish(&key);
-                let who = if by_peer { peer.as_str() } else { "we" };
+                let who = if by_peer {
+                    peer.to_string()
+                } else {
+                    "we".into()
+                };
                 let name = pending.remove(&key).map(|p| p.0).unwrap_or_default();
                 let line = format!(
                     "sending {name} was cancelled ({who}): {}",

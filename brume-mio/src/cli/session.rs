@@ -12,7 +12,7 @@ use brume_mio::client::{Client, ClientEvent, ClientOptions, hub_close_is_final};
 use brume_mio::config::ClientFile;
 use brume_proto::ErrorCode;
 use brume_proto::endpoint::EndpointEvent;
-use brume_proto::signal::{CloseReason, UserName};
+use brume_proto::signal::{Address, CloseReason, UserName};
 
 /// A connected client with its config.
 pub struct Session {
@@ -24,14 +24,25 @@ pub struct Session {
     hub_down: Option<String>,
     /// The command's progress bars, which notices are printed above.
     bars: Option<indicatif::MultiProgress>,
+    /// Whether this session takes calls (`recv`, `chat`).
+    accepts_calls: bool,
 }
 
-pub fn user_name(name: &str) -> Result<UserName> {
-    UserName::new(name).map_err(|e| anyhow!("bad user name {name:?}: {e}"))
+/// Whom a command reaches: `alice` (the device of hers that takes calls and
+/// was used last) or `alice/laptop` (that device).
+pub fn peer_address(name: &str) -> Result<Address> {
+    name.parse()
+        .map_err(|e| anyhow!("bad name {name:?} (a user, or user/device): {e}"))
+}
+
+/// True if `got`, a peer's full address, is what `asked` reaches: the same
+/// address, or one device of the user asked for.
+pub fn reaches(asked: &Address, got: &Address) -> bool {
+    asked == got || matches!(asked, Address::User(u) if got.user() == u)
 }
 
 /// Why a connection to `peer` failed, for people.
-pub fn peer_failure(peer: &UserName, code: ErrorCode, reason: &str) -> anyhow::Error {
+pub fn peer_failure(peer: &Address, code: ErrorCode, reason: &str) -> anyhow::Error {
     match code {
         ErrorCode::NoDest => anyhow!("{peer} is not online"),
         ErrorCode::BadDest => anyhow!("no user {peer} on this hub"),
@@ -48,11 +59,27 @@ pub fn peer_failure(peer: &UserName, code: ErrorCode, reason: &str) -> anyhow::E
 impl Session {
     /// Refuses `peer` when it is this config's own user: the hub would
     /// answer that there is no such user to reach.
-    pub fn refuse_self(&self, peer: &UserName, verb: &str) -> Result<()> {
-        if peer.as_str() == self.file.user {
-            bail!("you are {peer}: you cannot {verb} yourself");
+    /// Refuses to call this very session: `alice` run as alice is
+    /// ambiguous (name the other device), and `alice/laptop` run on that
+    /// device by a command that takes its calls is the command itself.
+    /// From a short-lived command, `alice/laptop` reaches the `recv` there.
+    pub fn refuse_self(&self, peer: &Address, verb: &str) -> Result<()> {
+        if peer.user().as_str() != self.file.user {
+            return Ok(());
         }
-        Ok(())
+        let device = self.file.device();
+        match peer.device() {
+            None => bail!(
+                "you are {}: you cannot {verb} yourself; name one of your other devices \
+                 ({}/DEVICE) to {verb} it",
+                self.file.user,
+                self.file.user
+            ),
+            Some(d) if *d == device && self.accepts_calls => {
+                bail!("{peer} is this device: you cannot {verb} yourself")
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     /// Loads the config (making the device certificate on first use) and
@@ -89,6 +116,7 @@ impl Session {
             stop,
             hub_down: None,
             bars: None,
+            accepts_calls,
         })
     }
 
@@ -136,12 +164,13 @@ impl Session {
             }
             ClientEvent::Endpoint(EndpointEvent::PeerReconnecting { peer }) => {
                 self.notice(&format!(
-                    "brume: {peer} is unreachable; trying to recover (giving up after {} s)",
+                    "brume: {} is unreachable ({peer}); trying to recover (giving up after {} s)",
+                    peer.user(),
                     self.client.endpoint().config().recovery_limit.as_secs()
                 ));
             }
             ClientEvent::Endpoint(EndpointEvent::PeerReconnected { peer }) => {
-                self.notice(&format!("brume: {peer} is reachable again"));
+                self.notice(&format!("brume: {} is reachable again", peer.user()));
             }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 self.file.access_token = access_token.clone();
@@ -183,7 +212,7 @@ impl Session {
                 said = true;
             }
             match self.next(Some(end))? {
-                Some(ClientEvent::Endpoint(EndpointEvent::Ready { user })) => return Ok(user),
+                Some(ClientEvent::Endpoint(EndpointEvent::Ready { user, .. })) => return Ok(user),
                 Some(_) => {}
                 None if self.stopping() => bail!("interrupted"),
                 None if Instant::now() >= end => match &self.hub_down {
@@ -196,7 +225,8 @@ impl Session {
     }
 
     /// Connects to `peer` and waits for the open channel; returns the time it took.
-    pub fn connect(&mut self, peer: &UserName, limit: Duration) -> Result<Duration> {
+    /// `peer` may name a user: the device that answered is returned.
+    pub fn connect(&mut self, peer: &Address, limit: Duration) -> Result<(Duration, Address)> {
         // A new connection needs the hub: wait for it if it is away.
         self.wait_ready(limit)?;
         let start = Instant::now();
@@ -204,14 +234,16 @@ impl Session {
         let end = start + limit;
         loop {
             match self.next(Some(end))? {
-                Some(ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer: p })) if p == *peer => {
-                    return Ok(start.elapsed());
+                Some(ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer: p }))
+                    if reaches(peer, &p) =>
+                {
+                    return Ok((start.elapsed(), p));
                 }
                 Some(ClientEvent::Endpoint(EndpointEvent::PeerFailed {
                     peer: p,
                     code,
                     reason,
-                })) if p == *peer => {
+                })) if reaches(peer, &p) => {
                     return Err(peer_failure(peer, code, &reason));
                 }
                 Some(_) => {}

@@ -12,14 +12,14 @@ use super::{
     Direction, Endpoint, EndpointEvent, MAX_MESSAGE_LEN, MediaId, MediaKind, PeerCloseReason,
 };
 use crate::framing::{self, Data, Namespace};
-use crate::signal::UserName;
+use crate::signal::Address;
 
 /// Control message kinds (in the control namespace of the main channel).
 pub(super) const SDP_OFFER: &str = "sdp-offer";
 pub(super) const SDP_ANSWER: &str = "sdp-answer";
 
 impl Endpoint {
-    pub(super) fn on_rtc_event(&mut self, now: Instant, name: &UserName, event: Event) {
+    pub(super) fn on_rtc_event(&mut self, now: Instant, name: &Address, event: Event) {
         match event {
             Event::IceConnectionStateChange(state) => self.on_ice_state(now, name, state),
             Event::ChannelOpen(id, label) => {
@@ -115,7 +115,7 @@ impl Endpoint {
         }
     }
 
-    fn on_ice_state(&mut self, now: Instant, name: &UserName, state: IceConnectionState) {
+    fn on_ice_state(&mut self, now: Instant, name: &Address, state: IceConnectionState) {
         let restart_after = self.config.ice_restart_after;
         let Some(peer) = self.peers.get_mut(name) else {
             return;
@@ -146,7 +146,7 @@ impl Endpoint {
         }
     }
 
-    fn on_control(&mut self, now: Instant, name: &UserName, kind: &str, data: Data) {
+    fn on_control(&mut self, now: Instant, name: &Address, kind: &str, data: Data) {
         let Data::Text(sdp) = data else {
             return self.bad_control(name, kind);
         };
@@ -157,7 +157,7 @@ impl Endpoint {
         }
     }
 
-    fn bad_control(&mut self, name: &UserName, kind: &str) {
+    fn bad_control(&mut self, name: &Address, kind: &str) {
         self.event(EndpointEvent::BadMessage {
             peer: name.clone(),
             error: format!("control message {kind} without text"),
@@ -167,11 +167,11 @@ impl Endpoint {
     /// Perfect negotiation: on an offer collision the user whose name sorts
     /// first ignores the other's offer; the other rolls its own back, answers,
     /// and offers its changes again afterwards.
-    fn on_channel_offer(&mut self, now: Instant, name: &UserName, sdp: &str) {
+    fn on_channel_offer(&mut self, now: Instant, name: &Address, sdp: &str) {
         let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
             return self.bad_control(name, SDP_OFFER);
         };
-        let impolite = self.user().is_some_and(|me| me < name);
+        let impolite = self.sorts_before(name);
         let Some(peer) = self.peers.get_mut(name) else {
             return;
         };
@@ -194,7 +194,7 @@ impl Endpoint {
         }
     }
 
-    fn on_channel_answer(&mut self, now: Instant, name: &UserName, sdp: &str) {
+    fn on_channel_answer(&mut self, now: Instant, name: &Address, sdp: &str) {
         let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
             return self.bad_control(name, SDP_ANSWER);
         };
@@ -215,7 +215,7 @@ impl Endpoint {
     }
 
     /// Offers the queued media changes over the data channel, one offer at a time.
-    pub(super) fn renegotiate(&mut self, now: Instant, name: &UserName) {
+    pub(super) fn renegotiate(&mut self, now: Instant, name: &Address) {
         let Some(peer) = self.peers.get_mut(name) else {
             return;
         };

@@ -7,7 +7,7 @@ use str0m::channel::ChannelId;
 use super::{Direction, MediaId, MediaKind, PeerCloseReason};
 use crate::error::ErrorCode;
 use crate::framing::Data;
-use crate::signal::{CloseReason, GroupId, UserName};
+use crate::signal::{Address, CloseReason, DeviceName, GroupId, UserName};
 
 /// A datagram to send from `source` (one of the driver's local addresses) to `destination`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub enum EndpointEvent {
     Ready {
         /// This endpoint's user name (the token's subject).
         user: UserName,
+        /// The device this session holds, as the hub confirmed it.
+        device: DeviceName,
     },
     /// The access token was refreshed; store the new one with the config.
     Reauth {
@@ -66,25 +68,27 @@ pub enum EndpointEvent {
     Presence {
         /// The user.
         user: UserName,
-        /// Online or not.
+        /// Whether any device of theirs takes calls.
         online: bool,
+        /// Their online devices that take calls, sorted.
+        devices: Vec<DeviceName>,
     },
     /// `peer` wants to connect; call `accept` after setting up, or `reject`.
     Incoming {
         /// Who is calling.
-        peer: UserName,
+        peer: Address,
         /// The group the attempt is scoped to, if any.
         group: Option<GroupId>,
     },
     /// The data channel to `peer` is open.
     PeerOpen {
         /// The peer.
-        peer: UserName,
+        peer: Address,
     },
     /// An attempt to or from `peer` failed before it opened.
     PeerFailed {
         /// The peer.
-        peer: UserName,
+        peer: Address,
         /// Why, as a Brume error code.
         code: ErrorCode,
         /// Detail for people.
@@ -93,7 +97,7 @@ pub enum EndpointEvent {
     /// An open connection ended.
     PeerClosed {
         /// The peer.
-        peer: UserName,
+        peer: Address,
         /// Why.
         reason: PeerCloseReason,
     },
@@ -103,17 +107,17 @@ pub enum EndpointEvent {
     /// [`EndpointEvent::PeerClosed`].
     PeerReconnecting {
         /// The peer.
-        peer: UserName,
+        peer: Address,
     },
     /// `peer` is reachable again, on the same path or a restarted one.
     PeerReconnected {
         /// The peer.
-        peer: UserName,
+        peer: Address,
     },
     /// An application message arrived on the peer's main channel.
     Message {
         /// From whom.
-        peer: UserName,
+        peer: Address,
         /// Its `type`.
         kind: String,
         /// Its `data`.
@@ -122,14 +126,14 @@ pub enum EndpointEvent {
     /// A message on the main channel could not be read; it was dropped.
     BadMessage {
         /// From whom.
-        peer: UserName,
+        peer: Address,
         /// What was wrong with it.
         error: String,
     },
     /// Another data channel opened (by either side).
     ChannelOpen {
         /// The peer.
-        peer: UserName,
+        peer: Address,
         /// The channel.
         channel: ChannelId,
         /// Its label.
@@ -138,7 +142,7 @@ pub enum EndpointEvent {
     /// Bytes arrived on another data channel.
     ChannelData {
         /// The peer.
-        peer: UserName,
+        peer: Address,
         /// The channel.
         channel: ChannelId,
         /// The bytes.
@@ -147,21 +151,21 @@ pub enum EndpointEvent {
     /// A channel's buffered amount fell below its low threshold: write more.
     ChannelBufferedLow {
         /// The peer.
-        peer: UserName,
+        peer: Address,
         /// The channel.
         channel: ChannelId,
     },
     /// Another data channel closed.
     ChannelClosed {
         /// The peer.
-        peer: UserName,
+        peer: Address,
         /// The channel.
         channel: ChannelId,
     },
     /// The peer added a media track (negotiated over the data channel).
     MediaAdded {
         /// The peer.
-        peer: UserName,
+        peer: Address,
         /// The track's media id.
         mid: MediaId,
         /// Audio or video.
@@ -170,7 +174,7 @@ pub enum EndpointEvent {
     /// A track's direction changed; `Inactive` once either side stopped it.
     MediaChanged {
         /// The peer.
-        peer: UserName,
+        peer: Address,
         /// The track's media id.
         mid: MediaId,
         /// Its direction now.

@@ -13,11 +13,11 @@ use std::time::Instant;
 
 use super::peer::PeerState;
 use super::{Endpoint, EndpointEvent};
-use crate::signal::UserName;
+use crate::signal::Address;
 
 impl Endpoint {
     /// A datagram from `name` reached its Rtc.
-    pub(super) fn on_heard(&mut self, now: Instant, name: &UserName) {
+    pub(super) fn on_heard(&mut self, now: Instant, name: &Address) {
         let Some(peer) = self.peers.get_mut(name) else {
             return;
         };
@@ -33,7 +33,7 @@ impl Endpoint {
     }
 
     /// Reports an open peer that has been silent for `silence_limit`.
-    pub(super) fn check_silence(&mut self, now: Instant, name: &UserName) {
+    pub(super) fn check_silence(&mut self, now: Instant, name: &Address) {
         let limit = self.config.silence_limit;
         let restart_after = self.config.ice_restart_after;
         let Some(peer) = self.peers.get_mut(name) else {

@@ -82,7 +82,7 @@ pub use stun::binding_response;
 
 use crate::error::ErrorCode;
 use crate::framing::{self, Data, FramingError, Namespace};
-use crate::signal::{Address, AttemptId, ClientMsg, GroupId, UserName, encode_client};
+use crate::signal::{Address, AttemptId, ClientMsg, GroupId, PeerId, UserName, encode_client};
 use outbox::{ControlKind, ControlOutbox};
 use peer::{Drained, MediaRequest, Peer, PeerState};
 use signaling::HubState;
@@ -96,10 +96,10 @@ pub enum EndpointError {
     NoServer,
     /// No connection to that user.
     #[error("no connection to {0}")]
-    NoPeer(UserName),
+    NoPeer(Address),
     /// The connection exists but its channel is not open.
     #[error("the connection to {0} is not open")]
-    NotOpen(UserName),
+    NotOpen(Address),
     /// The call does not fit the connection's state.
     #[error("{0}")]
     WrongState(String),
@@ -139,18 +139,18 @@ pub struct Endpoint {
     stun: Option<StunClient>,
     /// The server-reflexive candidate STUN found: (mapped, base).
     srflx: Option<(SocketAddr, SocketAddr)>,
-    peers: BTreeMap<UserName, Peer>,
+    peers: BTreeMap<Address, Peer>,
     /// A ready-built Rtc for the next connection (see `new_rtc`).
     spare: Option<Rtc>,
     /// The latest `now` seen, to ask for an immediate timeout.
     last_now: Instant,
     /// Remote addresses whose STUN named a peer's Rtc.
-    learned: BTreeMap<SocketAddr, UserName>,
+    learned: BTreeMap<SocketAddr, Address>,
     /// Peers whose Rtc took channel writes or thresholds since it was last
     /// drained. One drain after a burst of writes costs what one after each
     /// write would (sctp-proto scans everything in flight on every poll), so
     /// it waits for the next output, timeout or input, whichever comes first.
-    unpumped: BTreeSet<UserName>,
+    unpumped: BTreeSet<Address>,
     /// Users whose presence the application asked for; asked again of every
     /// new hub session, so a watch outlives a hub outage.
     subscriptions: BTreeSet<UserName>,
@@ -198,41 +198,56 @@ impl Endpoint {
         self.hub.user()
     }
 
+    /// This endpoint's user and device, once the hub has authenticated it.
+    pub fn me(&self) -> Option<&PeerId> {
+        self.hub.me()
+    }
+
+    /// True if this session sorts before `peer` by (user, device): its
+    /// offer stands in glare, and it is the one to restart ICE.
+    pub(super) fn sorts_before(&self, peer: &Address) -> bool {
+        match (self.me(), peer) {
+            (Some(me), Address::Device(p)) => me < p,
+            (Some(me), Address::User(u)) => me.user < *u,
+            (None, _) => false,
+        }
+    }
+
     /// True when connections can be started.
     pub fn is_ready(&self) -> bool {
         self.hub.user().is_some() && !self.stopped
     }
 
     /// The state of the connection to `peer`; `None` if there is none.
-    pub fn peer_state(&self, peer: &UserName) -> Option<PeerStatus> {
+    pub fn peer_state(&self, peer: &Address) -> Option<PeerStatus> {
         self.peers.get(peer).map(|p| p.state.status())
     }
 
     /// The users this endpoint has a connection or an attempt with, sorted.
-    pub fn peers(&self) -> impl Iterator<Item = &UserName> {
+    pub fn peers(&self) -> impl Iterator<Item = &Address> {
         self.peers.keys()
     }
 
     /// Bytes queued on a channel and not yet acknowledged.
-    pub fn buffered_amount(&mut self, peer: &UserName, channel: ChannelId) -> Option<usize> {
+    pub fn buffered_amount(&mut self, peer: &Address, channel: ChannelId) -> Option<usize> {
         let p = self.peers.get_mut(peer)?;
         Some(p.rtc.channel(channel)?.buffered_amount())
     }
 
     /// What datagram protection did on this connection (see `fec.rs`).
-    pub fn fec_stats(&self, peer: &UserName) -> Option<FecStats> {
+    pub fn fec_stats(&self, peer: &Address) -> Option<FecStats> {
         self.peers.get(peer).map(|p| p.fec.stats())
     }
 
     /// The largest data-channel message both sides accept on this connection.
-    pub fn max_message_size(&self, peer: &UserName) -> Option<usize> {
+    pub fn max_message_size(&self, peer: &Address) -> Option<usize> {
         let p = self.peers.get(peer)?;
         Some(p.remote_max_message.min(MAX_MESSAGE_LEN))
     }
 
     /// Bytes queued on the peer's main channel and not yet acknowledged;
     /// [`Endpoint::send`] refuses messages once str0m's buffer is full.
-    pub fn main_buffered_amount(&mut self, peer: &UserName) -> Option<usize> {
+    pub fn main_buffered_amount(&mut self, peer: &Address) -> Option<usize> {
         let p = self.peers.get_mut(peer)?;
         let main = p.main?;
         Some(p.rtc.channel(main)?.buffered_amount())
@@ -349,7 +364,7 @@ impl Endpoint {
 
     /// Hands datagrams that waited behind a gap to a peer's Rtc, in order,
     /// draining it after each as after any input (DTLS bounds its queue).
-    fn deliver(&mut self, now: Instant, name: &UserName, datagrams: Vec<Datagram>) {
+    fn deliver(&mut self, now: Instant, name: &Address, datagrams: Vec<Datagram>) {
         for d in datagrams {
             let Some(peer) = self.peers.get_mut(name) else {
                 return;
@@ -375,7 +390,7 @@ impl Endpoint {
         }
         self.drain_stun();
         self.check_hub(now);
-        let names: Vec<UserName> = self.peers.keys().cloned().collect();
+        let names: Vec<Address> = self.peers.keys().cloned().collect();
         for name in names {
             self.check_silence(now, &name);
             self.check_channel_opens(now, &name);
@@ -410,7 +425,7 @@ impl Endpoint {
     pub fn connect(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         group: Option<GroupId>,
     ) -> Result<(), EndpointError> {
         if self.stopped {
@@ -421,6 +436,13 @@ impl Endpoint {
             Some(_) => return Ok(()),
             None => {}
         }
+        // A bare call to a user we already have a connection with is that
+        // connection (name the device to reach another one).
+        if let Address::User(user) = peer
+            && self.peers.keys().any(|k| k.user() == user)
+        {
+            return Ok(());
+        }
         if !self.is_ready() {
             return Err(EndpointError::NoServer);
         }
@@ -428,7 +450,7 @@ impl Endpoint {
     }
 
     /// Accepts the incoming attempt from `peer`, once the application is set up for it.
-    pub fn accept(&mut self, now: Instant, peer: &UserName) -> Result<(), EndpointError> {
+    pub fn accept(&mut self, now: Instant, peer: &Address) -> Result<(), EndpointError> {
         self.accept_incoming(now, peer)
     }
 
@@ -436,7 +458,7 @@ impl Endpoint {
     pub fn reject(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         reason: &str,
     ) -> Result<(), EndpointError> {
         let Some(p) = self.peers.get(peer) else {
@@ -451,7 +473,7 @@ impl Endpoint {
         self.peers.remove(peer);
         self.send_hub(&ClientMsg::Reject {
             attempt,
-            to: Address::User(peer.clone()),
+            to: peer.clone(),
             reason: Some(reason.to_owned()),
         });
         let _ = now;
@@ -462,7 +484,7 @@ impl Endpoint {
     pub fn send(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         kind: &str,
         data: &Data,
     ) -> Result<(), EndpointError> {
@@ -474,7 +496,7 @@ impl Endpoint {
     pub fn add_media(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         kind: MediaKind,
         direction: Direction,
     ) -> Result<(), EndpointError> {
@@ -491,7 +513,7 @@ impl Endpoint {
     pub fn remove_media(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         mid: MediaId,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
@@ -501,7 +523,7 @@ impl Endpoint {
     }
 
     /// The tracks of the connection to `peer`, with their kinds.
-    pub fn media(&self, peer: &UserName) -> Vec<(MediaId, MediaKind)> {
+    pub fn media(&self, peer: &Address) -> Vec<(MediaId, MediaKind)> {
         let Some(p) = self.peers.get(peer) else {
             return Vec::new();
         };
@@ -518,7 +540,7 @@ impl Endpoint {
     pub fn close_channel(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
@@ -537,7 +559,7 @@ impl Endpoint {
     pub fn open_channel(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         label: &str,
     ) -> Result<ChannelId, EndpointError> {
         let deadline = now + self.config.channel_open_timeout;
@@ -557,7 +579,7 @@ impl Endpoint {
     pub fn channel_write(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
         data: &[u8],
     ) -> Result<bool, EndpointError> {
@@ -578,7 +600,7 @@ impl Endpoint {
     pub fn set_buffered_low(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
         threshold: usize,
     ) -> Result<(), EndpointError> {
@@ -612,7 +634,7 @@ impl Endpoint {
     }
 
     /// Closes the connection to `peer` (or abandons the attempt), with events.
-    pub fn close_peer(&mut self, now: Instant, peer: &UserName) -> Result<(), EndpointError> {
+    pub fn close_peer(&mut self, now: Instant, peer: &Address) -> Result<(), EndpointError> {
         let Some(p) = self.peers.get(peer) else {
             return Err(EndpointError::NoPeer(peer.clone()));
         };
@@ -622,7 +644,7 @@ impl Endpoint {
                 let attempt = p.attempt.clone();
                 self.send_hub_if_ready(&ClientMsg::Cancel {
                     attempt,
-                    to: Address::User(peer.clone()),
+                    to: peer.clone(),
                     reason: Some("closed".into()),
                 });
             }
@@ -641,7 +663,7 @@ impl Endpoint {
         if self.stopped {
             return;
         }
-        let names: Vec<UserName> = self.peers.keys().cloned().collect();
+        let names: Vec<Address> = self.peers.keys().cloned().collect();
         for name in names {
             let _ = self.close_peer(now, &name);
         }
@@ -757,7 +779,7 @@ impl Endpoint {
         }
     }
 
-    fn open_peer(&mut self, peer: &UserName) -> Result<&mut Peer, EndpointError> {
+    fn open_peer(&mut self, peer: &Address) -> Result<&mut Peer, EndpointError> {
         match self.peers.get_mut(peer) {
             None => Err(EndpointError::NoPeer(peer.clone())),
             Some(p) if !p.state.established() => Err(EndpointError::NotOpen(peer.clone())),
@@ -768,7 +790,7 @@ impl Endpoint {
     fn write_main(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         bytes: &[u8],
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
@@ -789,7 +811,7 @@ impl Endpoint {
 
     /// Adds a local candidate to every peer, trickling it to those still signaling.
     fn add_candidate_to_all(&mut self, now: Instant, candidate: Candidate) {
-        let names: Vec<UserName> = self.peers.keys().cloned().collect();
+        let names: Vec<Address> = self.peers.keys().cloned().collect();
         for name in names {
             let Some(p) = self.peers.get_mut(&name) else {
                 continue;
@@ -802,7 +824,7 @@ impl Endpoint {
                 let attempt = p.attempt.clone();
                 self.send_hub_if_ready(&ClientMsg::Candidate {
                     attempt,
-                    to: Address::User(name.clone()),
+                    to: name.clone(),
                     candidate: line,
                 });
             }
@@ -830,7 +852,7 @@ impl Endpoint {
     }
 
     /// Marks a peer's Rtc for a drain before the next output, timeout or input.
-    fn defer_pump(&mut self, now: Instant, name: &UserName) {
+    fn defer_pump(&mut self, now: Instant, name: &Address) {
         self.last_now = self.last_now.max(now);
         if !self.unpumped.contains(name) {
             self.unpumped.insert(name.clone());
@@ -845,7 +867,7 @@ impl Endpoint {
     }
 
     /// Drains a peer's Rtc, acting on its events, until it is quiet.
-    fn pump(&mut self, now: Instant, name: &UserName) {
+    fn pump(&mut self, now: Instant, name: &Address) {
         self.unpumped.remove(name);
         // Control messages that waited for room go first: the input that
         // led here may have freed some.
@@ -888,7 +910,7 @@ impl Endpoint {
     }
 
     /// Starts an orderly close of a peer's Rtc and forgets it once drained.
-    fn shut_peer(&mut self, now: Instant, name: &UserName) {
+    fn shut_peer(&mut self, now: Instant, name: &Address) {
         let Some(mut peer) = self.peers.remove(name) else {
             return;
         };
@@ -903,7 +925,7 @@ impl Endpoint {
     }
 
     /// A peer's Rtc failed: contained to that peer.
-    fn peer_error(&mut self, now: Instant, name: &UserName, error: String) {
+    fn peer_error(&mut self, now: Instant, name: &Address, error: String) {
         let Some(peer) = self.peers.remove(name) else {
             return;
         };
@@ -922,7 +944,7 @@ impl Endpoint {
         }
     }
 
-    fn fail_peer(&mut self, name: &UserName, code: ErrorCode, reason: String) {
+    fn fail_peer(&mut self, name: &Address, code: ErrorCode, reason: String) {
         if self.peers.remove(name).is_some() {
             self.event(EndpointEvent::PeerFailed {
                 peer: name.clone(),
@@ -936,7 +958,7 @@ impl Endpoint {
     /// the send buffer has room for; the rest goes out before later drains
     /// (see `outbox.rs`). A message that cannot be written at all ends the
     /// connection, since the peer's renegotiation would wait for it forever.
-    fn write_control(&mut self, now: Instant, name: &UserName, kind: ControlKind, text: String) {
+    fn write_control(&mut self, now: Instant, name: &Address, kind: ControlKind, text: String) {
         let label = match kind {
             ControlKind::Offer => control::SDP_OFFER,
             ControlKind::Answer => control::SDP_ANSWER,
@@ -960,7 +982,7 @@ impl Endpoint {
 
     /// Writes the peer's waiting control messages that fit; false if a write
     /// failed outright and the connection was closed for it.
-    fn flush_control(&mut self, now: Instant, name: &UserName) -> bool {
+    fn flush_control(&mut self, now: Instant, name: &Address) -> bool {
         let Some(peer) = self.peers.get_mut(name) else {
             return true;
         };
@@ -981,7 +1003,7 @@ impl Endpoint {
         }
     }
 
-    fn close_for_control(&mut self, now: Instant, name: &UserName, error: String) {
+    fn close_for_control(&mut self, now: Instant, name: &Address, error: String) {
         if !self.peers.contains_key(name) {
             return;
         }

@@ -9,14 +9,14 @@ use str0m::change::{SdpAnswer, SdpOffer};
 use super::peer::{self, MAIN_CHANNEL, Peer, PeerState};
 use super::{Endpoint, EndpointError, EndpointEvent, PeerCloseReason};
 use crate::error::ErrorCode;
-use crate::signal::{Address, AttemptId, ClientMsg, GroupId, UserName};
+use crate::signal::{Address, AttemptId, ClientMsg, GroupId, PeerId};
 
 impl Endpoint {
     /// Sends a fresh offer to `peer` with the main channel in it.
     pub(super) fn start_offer(
         &mut self,
         now: Instant,
-        name: &UserName,
+        name: &Address,
         group: Option<GroupId>,
     ) -> Result<(), EndpointError> {
         let mut rtc = self.new_rtc(now);
@@ -38,7 +38,7 @@ impl Endpoint {
         self.peers.insert(name.clone(), peer);
         self.send_hub(&ClientMsg::Offer {
             attempt,
-            to: Address::User(name.clone()),
+            to: name.clone(),
             group,
             sdp: offer.to_sdp_string(),
             restart: false,
@@ -50,16 +50,17 @@ impl Endpoint {
     pub(super) fn on_offer(
         &mut self,
         now: Instant,
-        from: UserName,
+        caller: PeerId,
         attempt: AttemptId,
         group: Option<GroupId>,
         sdp: &str,
         restart: bool,
     ) {
+        let from = Address::Device(caller.clone());
         let reject = |this: &mut Self, reason: &str| {
             this.send_hub(&ClientMsg::Reject {
                 attempt: attempt.clone(),
-                to: Address::User(from.clone()),
+                to: from.clone(),
                 reason: Some(reason.to_owned()),
             })
         };
@@ -70,18 +71,35 @@ impl Endpoint {
         if restart {
             return self.on_restart_offer(now, &from, attempt, offer);
         }
-        let me = self.user().cloned();
-        match self.peers.get(&from).map(|p| &p.state) {
+        // Our own unanswered call to the bare user meets theirs when they
+        // call from a device that takes calls (where ours likely went).
+        let bare = Address::User(caller.user.clone());
+        let glare_key = if self.peers.contains_key(&from) {
+            from.clone()
+        } else if caller.device.instance().is_none()
+            && self
+                .peers
+                .get(&bare)
+                .is_some_and(|p| matches!(p.state, PeerState::Offering { .. }))
+        {
+            bare
+        } else {
+            from.clone()
+        };
+        match self.peers.get(&glare_key).map(|p| &p.state) {
             Some(PeerState::Offering { .. }) => {
-                // Glare: the offer of the user whose name sorts first stands.
-                if me.as_ref().is_some_and(|me| *me < from) {
+                // Glare: the offer of the (user, device) that sorts first stands.
+                if self.sorts_before(&from) {
                     return reject(self, "glare");
                 }
-                let ours = self.peers.remove(&from).map(|p| (p.attempt, p.deadline));
+                let ours = self
+                    .peers
+                    .remove(&glare_key)
+                    .map(|p| (p.attempt, p.deadline));
                 if let Some((our_attempt, deadline)) = ours {
                     self.send_hub(&ClientMsg::Cancel {
                         attempt: our_attempt,
-                        to: Address::User(from.clone()),
+                        to: glare_key.clone(),
                         reason: Some("glare".into()),
                     });
                     // Our application asked for this connection: answer at once.
@@ -128,7 +146,7 @@ impl Endpoint {
     fn announce_incoming(
         &mut self,
         now: Instant,
-        from: UserName,
+        from: Address,
         attempt: AttemptId,
         offer: SdpOffer,
         group: Option<GroupId>,
@@ -140,7 +158,7 @@ impl Endpoint {
     fn insert_incoming(
         &mut self,
         now: Instant,
-        from: &UserName,
+        from: &Address,
         attempt: AttemptId,
         offer: SdpOffer,
         group: Option<GroupId>,
@@ -156,7 +174,7 @@ impl Endpoint {
     pub(super) fn accept_incoming(
         &mut self,
         now: Instant,
-        name: &UserName,
+        name: &Address,
     ) -> Result<(), EndpointError> {
         let connect_timeout = self.config.connect_timeout;
         let Some(peer) = self.peers.get_mut(name) else {
@@ -179,7 +197,7 @@ impl Endpoint {
                 peer.deadline = Some(peer.deadline.map_or(deadline, |d| d.max(deadline)));
                 self.send_hub(&ClientMsg::Answer {
                     attempt,
-                    to: Address::User(name.clone()),
+                    to: name.clone(),
                     sdp: answer.to_sdp_string(),
                 });
                 self.pump(now, name);
@@ -188,7 +206,7 @@ impl Endpoint {
             Err(e) => {
                 self.send_hub_if_ready(&ClientMsg::Reject {
                     attempt,
-                    to: Address::User(name.clone()),
+                    to: name.clone(),
                     reason: Some("unusable offer".into()),
                 });
                 self.fail_peer(name, ErrorCode::Negotiation, e.to_string());
@@ -200,7 +218,7 @@ impl Endpoint {
     pub(super) fn on_answer(
         &mut self,
         now: Instant,
-        from: &UserName,
+        from: &Address,
         attempt: &AttemptId,
         sdp: &str,
     ) {
@@ -240,7 +258,7 @@ impl Endpoint {
     pub(super) fn on_candidate(
         &mut self,
         now: Instant,
-        from: &UserName,
+        from: &Address,
         attempt: &AttemptId,
         line: &str,
     ) {
@@ -264,7 +282,7 @@ impl Endpoint {
     pub(super) fn on_reject(
         &mut self,
         now: Instant,
-        from: &UserName,
+        from: &Address,
         attempt: &AttemptId,
         reason: Option<String>,
     ) {
@@ -289,7 +307,7 @@ impl Endpoint {
 
     pub(super) fn on_cancel(
         &mut self,
-        from: &UserName,
+        from: &Address,
         attempt: &AttemptId,
         reason: Option<String>,
     ) {
@@ -318,14 +336,14 @@ impl Endpoint {
     fn on_restart_offer(
         &mut self,
         now: Instant,
-        from: &UserName,
+        from: &Address,
         attempt: AttemptId,
         offer: SdpOffer,
     ) {
         let Some(peer) = self.peers.get_mut(from).filter(|p| p.state.established()) else {
             return self.send_hub(&ClientMsg::Reject {
                 attempt,
-                to: Address::User(from.clone()),
+                to: from.clone(),
                 reason: Some("no connection to restart".into()),
             });
         };
@@ -336,7 +354,7 @@ impl Endpoint {
             Ok(answer) => {
                 self.send_hub(&ClientMsg::Answer {
                     attempt,
-                    to: Address::User(from.clone()),
+                    to: from.clone(),
                     sdp: answer.to_sdp_string(),
                 });
                 self.pump(now, from);
@@ -346,7 +364,7 @@ impl Endpoint {
     }
 
     /// Acts on a peer's own deadline: attempt timeouts and ICE recovery.
-    pub(super) fn on_peer_deadline(&mut self, now: Instant, name: &UserName) {
+    pub(super) fn on_peer_deadline(&mut self, now: Instant, name: &Address) {
         let Some(peer) = self.peers.get(name) else {
             return;
         };
@@ -358,7 +376,7 @@ impl Endpoint {
                 let attempt = peer.attempt.clone();
                 self.send_hub_if_ready(&ClientMsg::Cancel {
                     attempt,
-                    to: Address::User(name.clone()),
+                    to: name.clone(),
                     reason: Some("timeout".into()),
                 });
                 self.shut_peer(now, name);
@@ -372,7 +390,7 @@ impl Endpoint {
                 let attempt = peer.attempt.clone();
                 self.send_hub_if_ready(&ClientMsg::Reject {
                     attempt,
-                    to: Address::User(name.clone()),
+                    to: name.clone(),
                     reason: Some("not accepted in time".into()),
                 });
                 self.fail_peer(name, ErrorCode::OfferTimeout, "not accepted in time".into());
@@ -389,7 +407,7 @@ impl Endpoint {
                     });
                     return;
                 }
-                let initiator = self.user().is_some_and(|me| me < name);
+                let initiator = self.sorts_before(name);
                 if !restart_sent && initiator {
                     self.restart_ice(now, name, since);
                 } else if let Some(p) = self.peers.get_mut(name) {
@@ -405,7 +423,7 @@ impl Endpoint {
     }
 
     /// Offers an ICE restart through the hub.
-    fn restart_ice(&mut self, now: Instant, name: &UserName, since: Instant) {
+    fn restart_ice(&mut self, now: Instant, name: &Address, since: Instant) {
         let limit = since + self.config.recovery_limit;
         let attempt = self.new_attempt_id();
         let Some(peer) = self.peers.get_mut(name) else {
@@ -424,10 +442,7 @@ impl Endpoint {
             since,
             restart_sent: true,
         };
-        let to = peer
-            .remote
-            .clone()
-            .map_or_else(|| Address::User(name.clone()), Address::Device);
+        let to = name.clone();
         self.send_hub_if_ready(&ClientMsg::Offer {
             attempt,
             to,

@@ -13,12 +13,12 @@ use std::time::Instant;
 use str0m::channel::ChannelId;
 
 use super::Endpoint;
-use crate::signal::UserName;
+use crate::signal::Address;
 
 impl Endpoint {
     /// Closes the channels we opened to `name` whose open is overdue; str0m
     /// reports each closed (`ChannelClose`), and so does the endpoint.
-    pub(super) fn check_channel_opens(&mut self, now: Instant, name: &UserName) {
+    pub(super) fn check_channel_opens(&mut self, now: Instant, name: &Address) {
         let Some(peer) = self.peers.get_mut(name) else {
             return;
         };

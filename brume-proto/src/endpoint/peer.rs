@@ -13,7 +13,7 @@ use super::event::Transmit;
 use super::fec::Fec;
 use super::outbox::ControlOutbox;
 use super::status::PeerStatus;
-use crate::signal::{AttemptId, PeerId};
+use crate::signal::AttemptId;
 
 /// The label of the channel every connection opens first: Brume's messages
 /// and control traffic share it.
@@ -82,9 +82,6 @@ pub(crate) struct Peer {
     pub(crate) state: PeerState,
     /// The attempt (or ICE-restart attempt) being signaled through the hub.
     pub(crate) attempt: AttemptId,
-    /// The peer's session as the hub stamped it, once an offer or answer
-    /// came from it: an ICE restart must reach that very device.
-    pub(crate) remote: Option<PeerId>,
     /// The main channel, once it exists.
     pub(crate) main: Option<ChannelId>,
     /// The Rtc's own next timeout.
@@ -136,7 +133,6 @@ impl Peer {
             rtc,
             state,
             attempt,
-            remote: None,
             main: None,
             rtc_timeout: now,
             deadline: None,

@@ -7,7 +7,9 @@ use super::hub_watch::HubWatchAction;
 use super::peer::PeerState;
 use super::{Endpoint, EndpointEvent, EndpointOutput};
 use crate::error::ErrorCode;
-use crate::signal::{ClientMsg, HubMsg, PROTOCOL_VERSION, PeerId, UserName, decode_hub};
+use crate::signal::{
+    Address, AttemptId, ClientMsg, HubMsg, PROTOCOL_VERSION, PeerId, UserName, decode_hub,
+};
 
 #[derive(Debug)]
 pub(crate) enum HubState {
@@ -15,16 +17,20 @@ pub(crate) enum HubState {
     Disconnected,
     /// `hello` (or `refresh`) sent; `refreshed` once a refresh was tried.
     Authenticating { refreshed: bool },
-    /// Authenticated as `user`.
-    Ready { user: UserName },
+    /// Authenticated as `me`: our user, on the device the hub confirmed.
+    Ready { me: PeerId },
     /// Stopped for good.
     Closed,
 }
 
 impl HubState {
     pub(crate) fn user(&self) -> Option<&UserName> {
+        self.me().map(|me| &me.user)
+    }
+
+    pub(crate) fn me(&self) -> Option<&PeerId> {
         match self {
-            HubState::Ready { user } => Some(user),
+            HubState::Ready { me } => Some(me),
             _ => None,
         }
     }
@@ -82,13 +88,14 @@ impl Endpoint {
             }
         };
         match msg {
-            HubMsg::Welcome { user, .. } => {
-                self.hub = HubState::Ready { user: user.clone() };
+            HubMsg::Welcome { user, device, .. } => {
+                let me = PeerId::new(user.clone(), device.clone());
+                self.hub = HubState::Ready { me };
                 if !self.subscriptions.is_empty() {
                     let users = self.subscriptions.iter().cloned().collect();
                     self.send_hub(&ClientMsg::Subscribe { users });
                 }
-                self.event(EndpointEvent::Ready { user });
+                self.event(EndpointEvent::Ready { user, device });
             }
             HubMsg::Token {
                 access_token,
@@ -107,32 +114,45 @@ impl Endpoint {
                 sdp,
                 restart,
             } => {
-                let user = from.user.clone();
-                self.on_offer(now, user, attempt.clone(), group, &sdp, restart);
-                self.remember_device(from, &attempt);
+                self.on_offer(now, from, attempt, group, &sdp, restart);
             }
             HubMsg::Answer { attempt, from, sdp } => {
-                self.on_answer(now, &from.user, &attempt, &sdp);
-                self.remember_device(from, &attempt);
+                let key = self.answered(now, &from, &attempt);
+                self.on_answer(now, &key, &attempt, &sdp);
             }
             HubMsg::Candidate {
                 attempt,
                 from,
                 candidate,
-            } => self.on_candidate(now, &from.user, &attempt, &candidate),
+            } => {
+                let key = self.key_of(&from, &attempt);
+                self.on_candidate(now, &key, &attempt, &candidate)
+            }
             HubMsg::Reject {
                 attempt,
                 from,
                 reason,
-            } => self.on_reject(now, &from.user, &attempt, reason),
+            } => {
+                let key = self.key_of(&from, &attempt);
+                self.on_reject(now, &key, &attempt, reason)
+            }
             HubMsg::Cancel {
                 attempt,
                 from,
                 reason,
-            } => self.on_cancel(&from.user, &attempt, reason),
-            HubMsg::Presence { user, online, .. } => {
-                self.event(EndpointEvent::Presence { user, online })
+            } => {
+                let key = self.key_of(&from, &attempt);
+                self.on_cancel(&key, &attempt, reason)
             }
+            HubMsg::Presence {
+                user,
+                online,
+                devices,
+            } => self.event(EndpointEvent::Presence {
+                user,
+                online,
+                devices,
+            }),
             HubMsg::Members { .. } | HubMsg::Pong { .. } | HubMsg::Unknown => {}
             HubMsg::Ping { nonce } => self.send_hub(&ClientMsg::Pong { nonce }),
             HubMsg::Error {
@@ -153,14 +173,38 @@ impl Endpoint {
         }
     }
 
-    /// Peers are still keyed by user: the device an attempt's offer or
-    /// answer came from is kept on the peer, for its ICE restarts.
-    fn remember_device(&mut self, from: PeerId, attempt: &crate::signal::AttemptId) {
-        if let Some(p) = self.peers.get_mut(&from.user)
-            && p.attempt == *attempt
-        {
-            p.remote = Some(from);
+    /// The key of the peer a reply from `from` about `attempt` is for: its
+    /// device, or, while our call to the bare user is unanswered, the user.
+    fn key_of(&self, from: &PeerId, attempt: &AttemptId) -> Address {
+        let device = Address::Device(from.clone());
+        let user = Address::User(from.user.clone());
+        match self.peers.get(&user) {
+            Some(p) if p.attempt == *attempt && !self.peers.contains_key(&device) => user,
+            _ => device,
         }
+    }
+
+    /// An answer from `from`: a call we made to the bare user now knows its
+    /// device, and the peer is keyed by it from here on.
+    fn answered(&mut self, now: Instant, from: &PeerId, attempt: &AttemptId) -> Address {
+        let device = Address::Device(from.clone());
+        let user = Address::User(from.user.clone());
+        if self.key_of(from, attempt) != user {
+            return device;
+        }
+        if let Some(peer) = self.peers.remove(&user) {
+            self.peers.insert(device.clone(), peer);
+        }
+        for owner in self.learned.values_mut() {
+            if *owner == user {
+                *owner = device.clone();
+            }
+        }
+        if self.unpumped.remove(&user) {
+            self.unpumped.insert(device.clone());
+        }
+        self.last_now = self.last_now.max(now);
+        device
     }
 
     fn on_hub_error(

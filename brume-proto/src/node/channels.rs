@@ -5,11 +5,11 @@ use std::time::Instant;
 use str0m::channel::ChannelId;
 
 use crate::endpoint::{Endpoint, EndpointError, PeerStatus};
-use crate::signal::UserName;
+use crate::signal::Address;
 use crate::transfer::Channels;
 
 impl Channels for Endpoint {
-    fn is_open(&self, peer: &UserName) -> bool {
+    fn is_open(&self, peer: &Address) -> bool {
         // A recovering connection still takes channels: they wait in SCTP.
         matches!(
             self.peer_state(peer),
@@ -17,14 +17,14 @@ impl Channels for Endpoint {
         )
     }
 
-    fn max_message_size(&self, peer: &UserName) -> Option<usize> {
+    fn max_message_size(&self, peer: &Address) -> Option<usize> {
         Endpoint::max_message_size(self, peer)
     }
 
     fn open_channel(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         label: &str,
     ) -> Result<ChannelId, EndpointError> {
         Endpoint::open_channel(self, now, peer, label)
@@ -33,7 +33,7 @@ impl Channels for Endpoint {
     fn channel_write(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
         data: &[u8],
     ) -> Result<bool, EndpointError> {
@@ -43,20 +43,20 @@ impl Channels for Endpoint {
     fn close_channel(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
     ) -> Result<(), EndpointError> {
         Endpoint::close_channel(self, now, peer, channel)
     }
 
-    fn buffered_amount(&mut self, peer: &UserName, channel: ChannelId) -> Option<usize> {
+    fn buffered_amount(&mut self, peer: &Address, channel: ChannelId) -> Option<usize> {
         Endpoint::buffered_amount(self, peer, channel)
     }
 
     fn set_buffered_low(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
         threshold: usize,
     ) -> Result<(), EndpointError> {

@@ -74,7 +74,7 @@ use crate::endpoint::{
     Endpoint, EndpointError, EndpointEvent, EndpointOutput, PeerStatus, Transmit,
 };
 use crate::framing::Data;
-use crate::signal::{GroupId, UserName};
+use crate::signal::{Address, GroupId, PeerId, UserName};
 use crate::transfer::{
     RequestId, SourceEntry, StorageAction, StorageResult, TransferError, TransferKey,
     TransferState, Transfers,
@@ -117,18 +117,23 @@ impl Node {
         self.endpoint.user()
     }
 
+    /// This session's user and device, once the hub said welcome.
+    pub fn me(&self) -> Option<&PeerId> {
+        self.endpoint.me()
+    }
+
     /// True while the hub session is authenticated.
     pub fn is_hub_ready(&self) -> bool {
         self.endpoint.is_ready()
     }
 
     /// The state of the connection to `peer`, if there is one.
-    pub fn peer_state(&self, peer: &UserName) -> Option<PeerStatus> {
+    pub fn peer_state(&self, peer: &Address) -> Option<PeerStatus> {
         self.endpoint.peer_state(peer)
     }
 
     /// Every peer with a connection or an attempt, sorted.
-    pub fn peers(&self) -> impl Iterator<Item = &UserName> {
+    pub fn peers(&self) -> impl Iterator<Item = &Address> {
         self.endpoint.peers()
     }
 
@@ -219,7 +224,7 @@ impl Node {
     pub fn connect(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         group: Option<GroupId>,
     ) -> Result<(), EndpointError> {
         let r = self.endpoint.connect(now, peer, group);
@@ -228,7 +233,7 @@ impl Node {
     }
 
     /// Accepts `peer`'s incoming call.
-    pub fn accept(&mut self, now: Instant, peer: &UserName) -> Result<(), EndpointError> {
+    pub fn accept(&mut self, now: Instant, peer: &Address) -> Result<(), EndpointError> {
         let r = self.endpoint.accept(now, peer);
         self.drain(now);
         r
@@ -238,7 +243,7 @@ impl Node {
     pub fn reject(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         reason: &str,
     ) -> Result<(), EndpointError> {
         let r = self.endpoint.reject(now, peer, reason);
@@ -250,7 +255,7 @@ impl Node {
     pub fn send_message(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         kind: &str,
         data: &Data,
     ) -> Result<(), EndpointError> {
@@ -266,7 +271,7 @@ impl Node {
     pub fn send_files(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         entries: Vec<SourceEntry>,
     ) -> Result<TransferKey, TransferError> {
         let r = self.transfers.send(now, &mut self.endpoint, peer, entries);
@@ -312,7 +317,7 @@ impl Node {
     }
 
     /// Closes the connection to `peer` (or abandons the attempt).
-    pub fn close_peer(&mut self, now: Instant, peer: &UserName) -> Result<(), EndpointError> {
+    pub fn close_peer(&mut self, now: Instant, peer: &Address) -> Result<(), EndpointError> {
         let r = self.endpoint.close_peer(now, peer);
         self.drain(now);
         r
@@ -334,7 +339,7 @@ impl Node {
     /// Test seam: a receiving transfer from `peer` on a channel that is not
     /// real, to drive the receiver with raw messages ([`Node::fuzz_message`]).
     #[cfg(feature = "testing")]
-    pub fn fuzz_receiver(&mut self, peer: &UserName, id: u64) -> TransferKey {
+    pub fn fuzz_receiver(&mut self, peer: &Address, id: u64) -> TransferKey {
         self.transfers.fuzz_receiver(peer, id)
     }
 

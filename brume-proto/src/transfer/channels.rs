@@ -11,23 +11,23 @@ use std::time::Instant;
 use str0m::channel::ChannelId;
 
 use crate::endpoint::EndpointError;
-use crate::signal::UserName;
+use crate::signal::Address;
 
 /// Data channels towards peers, as transfers use them.
 pub trait Channels {
     /// True while the connection to `peer` is established: open, or
     /// recovering from a silence (what is written then waits).
-    fn is_open(&self, peer: &UserName) -> bool;
+    fn is_open(&self, peer: &Address) -> bool;
 
     /// The largest message the peer takes, once the connection is open.
-    fn max_message_size(&self, peer: &UserName) -> Option<usize>;
+    fn max_message_size(&self, peer: &Address) -> Option<usize>;
 
     /// Opens an ordered, reliable channel labelled `label`; it is usable once
     /// a `ChannelOpen` event names it.
     fn open_channel(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         label: &str,
     ) -> Result<ChannelId, EndpointError>;
 
@@ -36,7 +36,7 @@ pub trait Channels {
     fn channel_write(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
         data: &[u8],
     ) -> Result<bool, EndpointError>;
@@ -45,18 +45,18 @@ pub trait Channels {
     fn close_channel(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
     ) -> Result<(), EndpointError>;
 
     /// Bytes written to the channel and not yet acknowledged.
-    fn buffered_amount(&mut self, peer: &UserName, channel: ChannelId) -> Option<usize>;
+    fn buffered_amount(&mut self, peer: &Address, channel: ChannelId) -> Option<usize>;
 
     /// Asks for a buffered-low event once the channel holds `threshold` bytes or fewer.
     fn set_buffered_low(
         &mut self,
         now: Instant,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
         threshold: usize,
     ) -> Result<(), EndpointError>;

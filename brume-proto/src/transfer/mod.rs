@@ -62,7 +62,7 @@ pub use storage::{RequestId, StorageAction, StorageResult, TargetPath};
 pub use window::{SendWindow, WindowLimits};
 
 use crate::endpoint::EndpointEvent;
-use crate::signal::UserName;
+use crate::signal::Address;
 use receiver::Receiver;
 use sender::Sender;
 use wire::{Control, Wire};
@@ -74,7 +74,7 @@ pub const CHANNEL_PREFIX: &str = "brume-ft/";
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TransferKey {
     /// The other side.
-    pub peer: UserName,
+    pub peer: Address,
     /// The sender's id (in the channel label).
     pub id: u64,
     /// True if we send.
@@ -242,22 +242,22 @@ struct Transfer {
 /// Which transfer each channel belongs to. str0m's `ChannelId` has no
 /// order, and an endpoint has few transfers, so a list it is.
 #[derive(Debug, Default)]
-struct ChannelIndex(Vec<(UserName, ChannelId, TransferKey)>);
+struct ChannelIndex(Vec<(Address, ChannelId, TransferKey)>);
 
 impl ChannelIndex {
-    fn get(&self, peer: &UserName, channel: ChannelId) -> Option<TransferKey> {
+    fn get(&self, peer: &Address, channel: ChannelId) -> Option<TransferKey> {
         self.0
             .iter()
             .find(|(p, c, _)| p == peer && *c == channel)
             .map(|(_, _, k)| k.clone())
     }
 
-    fn insert(&mut self, peer: UserName, channel: ChannelId, key: TransferKey) {
+    fn insert(&mut self, peer: Address, channel: ChannelId, key: TransferKey) {
         self.remove(&peer, channel);
         self.0.push((peer, channel, key));
     }
 
-    fn remove(&mut self, peer: &UserName, channel: ChannelId) {
+    fn remove(&mut self, peer: &Address, channel: ChannelId) {
         self.0.retain(|(p, c, _)| !(p == peer && *c == channel));
     }
 }
@@ -272,9 +272,9 @@ pub struct Transfers {
     requests: BTreeMap<RequestId, TransferKey>,
     /// Our transfers that ended before their channel finished opening, with
     /// the reason to tell the peer once it does.
-    unopened: BTreeMap<(UserName, u64), String>,
+    unopened: BTreeMap<(Address, u64), String>,
     /// The send window towards each peer with a transfer.
-    windows: BTreeMap<UserName, SendWindow>,
+    windows: BTreeMap<Address, SendWindow>,
     next_request: u64,
     actions: VecDeque<StorageAction>,
     events: VecDeque<TransferEvent>,
@@ -366,7 +366,7 @@ impl Transfers {
         &mut self,
         now: Instant,
         ep: &mut dyn Channels,
-        peer: &UserName,
+        peer: &Address,
         entries: Vec<SourceEntry>,
     ) -> Result<TransferKey, TransferError> {
         let sender = Sender::new(entries).map_err(TransferError::BadEntries)?;
@@ -582,7 +582,7 @@ impl Transfers {
     /// Test seam: a receiving transfer from `peer` whose channel is not real,
     /// for fuzzing the receiver with raw messages (`fuzz_message`).
     #[cfg(feature = "testing")]
-    pub fn fuzz_receiver(&mut self, peer: &UserName, id: u64) -> TransferKey {
+    pub fn fuzz_receiver(&mut self, peer: &Address, id: u64) -> TransferKey {
         let key = TransferKey {
             peer: peer.clone(),
             id,
@@ -708,7 +708,7 @@ impl Transfers {
     }
 
     /// Every transfer with `peer`, sorted.
-    fn keys_of(&self, peer: &UserName) -> Vec<TransferKey> {
+    fn keys_of(&self, peer: &Address) -> Vec<TransferKey> {
         self.transfers
             .keys()
             .filter(|k| k.peer == *peer)
@@ -717,7 +717,7 @@ impl Transfers {
     }
 
     /// Flushes and moves along every transfer with `peer`.
-    fn wake_peer(&mut self, now: Instant, ep: &mut dyn Channels, peer: &UserName) {
+    fn wake_peer(&mut self, now: Instant, ep: &mut dyn Channels, peer: &Address) {
         for key in self.keys_of(peer) {
             self.flush(now, ep, &key);
             if key.outgoing {
@@ -727,7 +727,7 @@ impl Transfers {
     }
 
     /// The channels of every transfer with `peer`, in transfer order.
-    fn channels_of(&self, peer: &UserName) -> Vec<ChannelId> {
+    fn channels_of(&self, peer: &Address) -> Vec<ChannelId> {
         self.transfers
             .iter()
             .filter(|(k, _)| k.peer == *peer)
@@ -736,7 +736,7 @@ impl Transfers {
     }
 
     /// The send window towards `peer`, made on first use.
-    fn window_mut(&mut self, peer: &UserName) -> &mut SendWindow {
+    fn window_mut(&mut self, peer: &Address) -> &mut SendWindow {
         let limits = self.config.window;
         self.windows
             .entry(peer.clone())
@@ -745,7 +745,7 @@ impl Transfers {
 
     /// Tells `peer`'s window what its transfer channels still hold, and so
     /// how much has been acknowledged since it last looked.
-    fn observe_window(&mut self, now: Instant, ep: &mut dyn Channels, peer: &UserName) {
+    fn observe_window(&mut self, now: Instant, ep: &mut dyn Channels, peer: &Address) {
         let buffered: usize = self
             .channels_of(peer)
             .into_iter()
@@ -768,7 +768,7 @@ impl Transfers {
     }
 
     /// Bytes queued by every transfer with `peer`: they share one SCTP send buffer.
-    fn queued_to_peer(&self, ep: &mut dyn Channels, peer: &UserName) -> usize {
+    fn queued_to_peer(&self, ep: &mut dyn Channels, peer: &Address) -> usize {
         self.keys_of(peer).iter().map(|k| self.queued(ep, k)).sum()
     }
 
@@ -777,7 +777,7 @@ impl Transfers {
     /// on crossing the threshold downwards, so a channel already below its
     /// threshold would never wake anyone; thresholds follow what is queued,
     /// which paces the transfers by the peer's SACKs.
-    fn arm_wakeups(&mut self, now: Instant, ep: &mut dyn Channels, peer: &UserName) {
+    fn arm_wakeups(&mut self, now: Instant, ep: &mut dyn Channels, peer: &Address) {
         for channel in self.channels_of(peer) {
             let amount = ep.buffered_amount(peer, channel).unwrap_or(0);
             if amount > 0 {

@@ -20,7 +20,7 @@ use super::{
     RequestId, Side, StorageAction, StorageResult, TargetPath, Transfer, TransferEvent,
     TransferKey, TransferState, Transfers,
 };
-use crate::signal::UserName;
+use crate::signal::Address;
 
 /// How many other names to try when a file's or a folder's name is taken.
 const MAX_CONFLICT_NAMES: u32 = 10_000;
@@ -222,7 +222,7 @@ impl Transfers {
         &mut self,
         _now: Instant,
         _ep: &mut dyn Channels,
-        peer: &UserName,
+        peer: &Address,
         channel: ChannelId,
         id: &str,
     ) {
