@@ -1,12 +1,20 @@
 //! Brume's own ping with real processes (any running `brume` answers it,
 //! not only a `recv`), and a hub that cannot be reached named by its code,
-//! ECONNREFUSED, in `brume login` and in a command waiting for the hub.
+//! ECONNREFUSED, in `brume login` and in a command waiting for the hub. An
+//! application message of type `ping` is no longer the command's to answer.
 
 mod common;
 use common::*;
 
 use std::net::TcpListener;
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use brume_mio::client::{Client, ClientEvent, ClientOptions};
+use brume_mio::config::ClientFile;
+use brume_proto::endpoint::EndpointEvent;
+use brume_proto::framing::Data;
+use brume_proto::signal::UserName;
 
 /// A local port nobody listens on (bound, then let go).
 fn closed_port() -> u16 {
@@ -79,4 +87,67 @@ fn a_chat_answers_pings_without_seeing_them() {
         "{:?}",
         chat.seen
     );
+}
+
+/// Runs `client` until `want` matches an event (every event seen goes to
+/// `seen`), failing after [`LIMIT`].
+fn until(
+    client: &mut Client,
+    seen: &mut Vec<ClientEvent>,
+    want: impl Fn(&ClientEvent) -> bool,
+) -> ClientEvent {
+    let end = Instant::now() + LIMIT;
+    while Instant::now() < end {
+        if let Some(e) = client.next_event(Some(end)).unwrap() {
+            seen.push(e.clone());
+            if want(&e) {
+                return e;
+            }
+        }
+    }
+    panic!("not within {LIMIT:?}; saw {seen:?}");
+}
+
+#[test]
+fn the_command_no_longer_answers_an_application_ping() {
+    let hub = Hub::start("ping-app");
+    let alice = hub.add_user("alice", "pw-a");
+    let bob = hub.add_user("bob", "pw-b");
+    let (mut chat, _stdin) = spawn_talking(
+        Command::new(BIN)
+            .env("BRUME_CONF", &bob)
+            .args(["chat", "alice"]),
+    );
+    chat.wait_line("waiting for them");
+    let mut file = ClientFile::load(&alice).unwrap();
+    file.ensure_cert().unwrap();
+    let mut client = Client::connect(ClientOptions::from_file(&file).unwrap()).unwrap();
+    let bob_name = UserName::new("bob").unwrap();
+    let mut seen = Vec::new();
+    until(&mut client, &mut seen, |e| {
+        matches!(e, ClientEvent::Endpoint(EndpointEvent::Ready { .. }))
+    });
+    client.connect_peer(&bob_name).unwrap();
+    until(&mut client, &mut seen, |e| {
+        matches!(e, ClientEvent::Endpoint(EndpointEvent::PeerOpen { .. }))
+    });
+    client
+        .send_message(&bob_name, "ping", Data::Text("7".into()))
+        .unwrap();
+    // Two of Brume's pings behind it on the ordered channel: by the second
+    // pong, bob's command has long handled the application ping, and an
+    // answer of its would have come first.
+    for _ in 0..2 {
+        let nonce = client.ping(&bob_name).unwrap();
+        until(
+            &mut client,
+            &mut seen,
+            |e| matches!(e, ClientEvent::Endpoint(EndpointEvent::Pong { nonce: n, .. }) if *n == nonce),
+        );
+    }
+    let answered = seen
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Endpoint(EndpointEvent::Message { .. })));
+    assert!(!answered, "{seen:?}");
+    client.shutdown(Duration::from_secs(2));
 }
