@@ -1,11 +1,12 @@
 //! Brume's own ping: the peer's endpoint answers a control `ping` with the
 //! same nonce, and the pinger hears the round trip on virtual time. An
 //! application message of type `ping` is the application's: delivered, and
-//! answered by nobody.
+//! answered by nobody. Pings and pongs that find the send buffer full wait
+//! for room, and never crowd out renegotiation.
 
 use std::time::Duration;
 
-use brume_proto::endpoint::{EndpointError, EndpointEvent};
+use brume_proto::endpoint::{Direction, EndpointError, EndpointEvent, MediaKind};
 use brume_proto::framing::Data;
 use brume_tests::sim::World;
 use str0m_netem::NetemConfig;
@@ -103,4 +104,106 @@ fn a_ping_needs_an_open_connection() {
     let bob = World::user("bob");
     let r = w.with(0, |n, now| n.ping(now, &bob));
     assert_eq!(r, Err(EndpointError::NoPeer(bob)));
+}
+
+/// Fills node `i`'s send buffer to `peer` until even a small message is
+/// refused; returns how many messages went in.
+fn fill_send_buffer(w: &mut World, i: usize, peer: &str) -> usize {
+    let peer = World::user(peer);
+    w.with(i, |n, now| {
+        let mut sent = 0;
+        for size in [60_000, 1_000, 100] {
+            while n
+                .send_message(now, &peer, "fill", &Data::Bytes(vec![0; size]))
+                .is_ok()
+            {
+                sent += 1;
+            }
+        }
+        sent
+    })
+}
+
+fn fills_heard(w: &World, i: usize) -> usize {
+    w.nodes[i]
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, EndpointEvent::Message { kind, .. } if kind == "fill"))
+        .count()
+}
+
+#[test]
+fn pings_and_pongs_wait_for_room_in_a_full_send_buffer() {
+    brume_tests::for_each_seed(SEEDS, |seed| {
+        let mut w = connected_with_latency(seed)?;
+        let bob = World::user("bob");
+        // Alice's ping waits behind her own full buffer.
+        let fills = fill_send_buffer(&mut w, 0, "bob");
+        let nonce = w
+            .with(0, |n, now| n.ping(now, &bob))
+            .map_err(|e| e.to_string())?;
+        w.run_until(Duration::from_secs(10), |w| !pongs(w, 0).is_empty());
+        match pongs(&w, 0).as_slice() {
+            [(n, rtt)] if *n == nonce && *rtt > 2 * ONE_WAY => {}
+            other => return Err(format!("pongs {other:?} for nonce {nonce}")),
+        }
+        if fills_heard(&w, 1) != fills {
+            return Err(format!("bob heard {} of {fills}", fills_heard(&w, 1)));
+        }
+        // Bob's pong waits behind his full buffer.
+        fill_send_buffer(&mut w, 1, "alice");
+        let nonce = w
+            .with(0, |n, now| n.ping(now, &bob))
+            .map_err(|e| e.to_string())?;
+        w.run_until(Duration::from_secs(10), |w| pongs(w, 0).len() == 2);
+        if pongs(&w, 0).get(1).map(|p| p.0) != Some(nonce) {
+            return Err(format!("second pong {:?}", pongs(&w, 0)));
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn pings_never_crowd_out_renegotiation() {
+    brume_tests::for_each_seed(SEEDS, |seed| {
+        let mut w = connected_with_latency(seed)?;
+        let bob = World::user("bob");
+        fill_send_buffer(&mut w, 0, "bob");
+        let mut sent = Vec::new();
+        let refused = loop {
+            match w.with(0, |n, now| n.ping(now, &bob)) {
+                Ok(nonce) => sent.push(nonce),
+                Err(e) => break e,
+            }
+            if sent.len() > 64 {
+                return Err("pings never refused".into());
+            }
+        };
+        if !matches!(refused, EndpointError::WrongState(_)) {
+            return Err(format!("refused as {refused:?}"));
+        }
+        // The offer still finds a place, and goes out once there is room.
+        w.with(0, |n, now| {
+            n.endpoint_mut()
+                .add_media(now, &bob, MediaKind::Audio, Direction::SendRecv)
+        })
+        .map_err(|e| e.to_string())?;
+        let done = w.run_until(Duration::from_secs(10), |w| {
+            pongs(w, 0).len() == sent.len()
+                && !w.nodes[1]
+                    .node
+                    .endpoint()
+                    .media(&World::user("alice"))
+                    .is_empty()
+        });
+        if !done || w.saw(0, |e| matches!(e, EndpointEvent::PeerClosed { .. })) {
+            return Err(format!(
+                "{} of {} pongs, bob's tracks {:?}",
+                pongs(&w, 0).len(),
+                sent.len(),
+                w.nodes[1].node.endpoint().media(&World::user("alice"))
+            ));
+        }
+        Ok(())
+    });
 }
