@@ -29,7 +29,13 @@ fn main() -> anyhow::Result<()> {
     while let Some(event) = client.next_event(None)? {
         match event {
             // The client reconnects on its own; open peers carry on meanwhile.
-            ClientEvent::HubWaiting { why, retry_in } => eprintln!("{why}; again in {retry_in:?}"),
+            ClientEvent::HubWaiting {
+                code,
+                why,
+                retry_in,
+            } => {
+                eprintln!("{why} ({}); again in {retry_in:?}", code.as_str())
+            }
             ClientEvent::Endpoint(EndpointEvent::Ready { user, .. }) => {
                 println!("online as {user}")
             }

@@ -114,6 +114,10 @@ pub enum ClientEvent {
     /// tries again after `retry_in` on its own. Open peer connections carry
     /// on meanwhile; [`EndpointEvent::Ready`] says the hub is back.
     HubWaiting {
+        /// What went wrong: `ECONNREFUSED` when the hub could not be reached
+        /// at all, `ENOSRV` when its connection was lost, or the code the
+        /// hub closed the session with.
+        code: ErrorCode,
         /// What went wrong, for people.
         why: String,
         /// When the next try comes.
@@ -398,6 +402,12 @@ impl Client {
         Ok(())
     }
 
+    /// Pings `peer`'s endpoint (any Brume client answers); returns the nonce
+    /// that [`EndpointEvent::Pong`] brings back with the round-trip time.
+    pub fn ping(&mut self, peer: &Address) -> Result<u32> {
+        Ok(self.with(|node, now| node.ping(now, peer))?)
+    }
+
     /// Offers a file or a folder to `peer` (whose connection must be open),
     /// without following symbolic links inside it (each is logged as skipped).
     pub fn send_path(&mut self, peer: &Address, path: &Path) -> Result<TransferKey> {
@@ -672,7 +682,8 @@ impl Client {
     fn hub_failed(&mut self, now: Instant, why: String) {
         self.deregister_hub();
         self.hub = HubConn::Closed;
-        self.schedule_retry(now, format!("cannot reach the hub at {}: {why}", self.url));
+        let why = format!("cannot reach the hub at {}: {why}", self.url);
+        self.schedule_retry(now, ErrorCode::ConnRefused, why);
     }
 
     /// An open hub connection ended: the endpoint hears of it (open peers
@@ -686,20 +697,24 @@ impl Client {
         self.pump(now);
         self.schedule_retry(
             now,
+            ErrorCode::NoServer,
             format!("lost the connection to the hub at {}", self.url),
         );
     }
 
     /// Schedules the next try at the hub, once per outage step, and says so.
-    fn schedule_retry(&mut self, now: Instant, why: String) {
+    fn schedule_retry(&mut self, now: Instant, code: ErrorCode, why: String) {
         if !self.reconnect || self.retry_at.is_some() {
             return;
         }
         let retry_in = self.backoff.next_wait();
         debug!("{why}; trying again in {retry_in:?}");
         self.retry_at = Some(now + retry_in);
-        self.queue
-            .push_back(ClientEvent::HubWaiting { why, retry_in });
+        self.queue.push_back(ClientEvent::HubWaiting {
+            code,
+            why,
+            retry_in,
+        });
     }
 
     /// What the client itself learns from an endpoint event about the hub.
@@ -721,7 +736,7 @@ impl Client {
                         Some(r) => format!("the hub closed the session ({})", r.as_str()),
                         None => format!("lost the connection to the hub at {}", self.url),
                     };
-                    self.schedule_retry(now, why);
+                    self.schedule_retry(now, error.unwrap_or(ErrorCode::NoServer), why);
                 }
             }
             _ => {}

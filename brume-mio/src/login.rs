@@ -104,10 +104,16 @@ pub fn login(
     password: &str,
     ca: Option<&Path>,
 ) -> Result<(String, String, String)> {
-    let addr = url.resolve()?;
+    // Unreachable, the login fails as every client names it: ECONNREFUSED.
+    let unreachable = || {
+        format!(
+            "cannot reach the hub at {url} ({})",
+            ErrorCode::ConnRefused.as_str()
+        )
+    };
+    let addr = url.resolve().with_context(unreachable)?;
     let start = Instant::now();
-    let tcp = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
-        .with_context(|| format!("cannot reach the hub at {url}"))?;
+    let tcp = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).with_context(unreachable)?;
     // A port that accepts and never answers is not a hub: the handshake
     // gets what is left of the connect timeout, not the answer's.
     let left = CONNECT_TIMEOUT

@@ -79,7 +79,7 @@ fn wait_ready(c: &mut Client) -> Result<()> {
     loop {
         match c.next_event(Some(end))? {
             Some(ClientEvent::Endpoint(EndpointEvent::Ready { .. })) => return Ok(()),
-            Some(ClientEvent::HubWaiting { why, .. }) => bail!("{why}"),
+            Some(ClientEvent::HubWaiting { code, why, .. }) => bail!("{why} ({})", code.as_str()),
             Some(ClientEvent::Endpoint(EndpointEvent::HubClosed { error, reason })) => {
                 bail!("the hub closed the session ({error:?}, {reason:?})")
             }

@@ -1,13 +1,12 @@
 //! `brume ping NAME`: connect by name, print the time from `connect` to an
-//! open data channel, then round trips of `ping` messages (any running
-//! `brume` answers them with `pong`).
+//! open data channel, then round trips of Brume's own `ping` control
+//! messages (the peer's endpoint answers them, whatever its application).
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use brume_mio::client::ClientEvent;
 use brume_proto::endpoint::EndpointEvent;
-use brume_proto::framing::Data;
 use clap::Args;
 
 use super::ConfigArg;
@@ -43,20 +42,17 @@ pub fn run(a: PingArgs) -> Result<()> {
         ms(ready)
     );
     let mut rtts = Vec::new();
-    for i in 0..a.count {
-        let nonce = format!("{i}");
+    for _ in 0..a.count {
         let sent = Instant::now();
-        s.client
-            .send_message(&peer, "ping", Data::Text(nonce.clone()))?;
+        let nonce = s.client.ping(&peer)?;
         let end = sent + Duration::from_secs(5);
         loop {
             match s.next(Some(end))? {
-                Some(ClientEvent::Endpoint(EndpointEvent::Message {
+                Some(ClientEvent::Endpoint(EndpointEvent::Pong {
                     peer: p,
-                    kind,
-                    data,
-                })) if p == peer && kind == "pong" && data == Data::Text(nonce.clone()) => {
-                    let rtt = sent.elapsed();
+                    nonce: n,
+                    rtt,
+                })) if p == peer && n == nonce => {
                     println!("{peer}: rtt {:.3} ms", ms(rtt));
                     rtts.push(rtt);
                     break;

@@ -149,14 +149,19 @@ impl Session {
             return Ok(None);
         };
         match &event {
-            ClientEvent::HubWaiting { why, retry_in } => {
+            ClientEvent::HubWaiting {
+                code,
+                why,
+                retry_in,
+            } => {
+                let why = format!("{why} ({})", code.as_str());
                 if self.hub_down.is_none() {
                     self.notice(&format!(
                         "brume: {why}; trying again every few seconds (open connections carry on)"
                     ));
                 }
                 tracing::info!("{why}; next try in {retry_in:?}");
-                self.hub_down = Some(why.clone());
+                self.hub_down = Some(why);
             }
             ClientEvent::Endpoint(EndpointEvent::Ready { .. }) if self.hub_down.is_some() => {
                 self.hub_down = None;
@@ -182,11 +187,6 @@ impl Session {
                 if hub_close_is_final(*reason, *error) =>
             {
                 return Err(hub_closed(&self.file.user, *reason, *error));
-            }
-            ClientEvent::Endpoint(EndpointEvent::Message { peer, kind, data })
-                if kind == "ping" =>
-            {
-                let _ = self.client.send_message(peer, "pong", data.clone());
             }
             _ => {}
         }

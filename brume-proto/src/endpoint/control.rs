@@ -8,6 +8,7 @@ use str0m::{Event, IceConnectionState};
 
 use super::outbox::ControlKind;
 use super::peer::{MAIN_CHANNEL, MediaRequest, Peer, PeerState};
+use super::ping;
 use super::{
     Direction, Endpoint, EndpointEvent, MAX_MESSAGE_LEN, MediaId, MediaKind, PeerCloseReason,
 };
@@ -147,12 +148,14 @@ impl Endpoint {
     }
 
     fn on_control(&mut self, now: Instant, name: &Address, kind: &str, data: Data) {
-        let Data::Text(sdp) = data else {
+        let Data::Text(text) = data else {
             return self.bad_control(name, kind);
         };
         match kind {
-            SDP_OFFER => self.on_channel_offer(now, name, &sdp),
-            SDP_ANSWER => self.on_channel_answer(now, name, &sdp),
+            SDP_OFFER => self.on_channel_offer(now, name, &text),
+            SDP_ANSWER => self.on_channel_answer(now, name, &text),
+            ping::PING => self.on_ping(now, name, text),
+            ping::PONG => self.on_pong(now, name, &text),
             _ => {} // a newer peer's control message: ignored
         }
     }

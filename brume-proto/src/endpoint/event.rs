@@ -1,6 +1,7 @@
 //! What an endpoint hands its driver and its application.
 
 use core::net::SocketAddr;
+use std::time::Duration;
 
 use str0m::channel::ChannelId;
 
@@ -122,6 +123,15 @@ pub enum EndpointEvent {
         kind: String,
         /// Its `data`.
         data: Data,
+    },
+    /// `peer` answered our [`Endpoint::ping`](super::Endpoint::ping).
+    Pong {
+        /// Who answered.
+        peer: Address,
+        /// The nonce `ping` returned.
+        nonce: u32,
+        /// From the ping's call to the pong's arrival.
+        rtt: Duration,
     },
     /// A message on the main channel could not be read; it was dropped.
     BadMessage {

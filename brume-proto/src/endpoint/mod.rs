@@ -11,7 +11,8 @@
 //! - **Application calls**: [`Endpoint::connect`], [`Endpoint::accept`],
 //!   [`Endpoint::reject`], [`Endpoint::send`], [`Endpoint::add_media`],
 //!   [`Endpoint::open_channel`], [`Endpoint::channel_write`],
-//!   [`Endpoint::subscribe`], [`Endpoint::close_peer`], [`Endpoint::stop`].
+//!   [`Endpoint::subscribe`], [`Endpoint::ping`], [`Endpoint::close_peer`],
+//!   [`Endpoint::stop`].
 //! - **Outputs**: after any of those, drain [`Endpoint::poll_output`] until
 //!   `None` (hub frames, datagrams with source and destination, events), then
 //!   wake at [`Endpoint::poll_timeout`] and call `handle_timeout`.
@@ -56,6 +57,7 @@ mod negotiate;
 mod opening;
 mod outbox;
 mod peer;
+mod ping;
 mod signaling;
 mod status;
 mod stun;
@@ -76,6 +78,7 @@ pub use fec::FecStats;
 use holdback::{Arrival, Datagram};
 pub use media::{Direction, MediaId, MediaKind};
 pub use peer::MAIN_CHANNEL;
+pub use ping::MAX_PING_DATA;
 pub use status::PeerStatus;
 #[cfg(any(test, feature = "testing"))]
 pub use stun::binding_response;
@@ -962,6 +965,8 @@ impl Endpoint {
         let label = match kind {
             ControlKind::Offer => control::SDP_OFFER,
             ControlKind::Answer => control::SDP_ANSWER,
+            ControlKind::Ping => ping::PING,
+            ControlKind::Pong => ping::PONG,
         };
         let queued = framing::encode_in(Namespace::Control, label, &Data::Text(text))
             .map_err(|e| e.to_string())

@@ -16,6 +16,10 @@ pub(crate) enum ControlKind {
     Offer,
     /// An answer to the peer's offer.
     Answer,
+    /// A ping of ours (see `ping.rs`).
+    Ping,
+    /// The answer to the peer's ping.
+    Pong,
 }
 
 /// The queue is full: the peer keeps asking while our buffer stays full.
@@ -33,6 +37,8 @@ impl ControlOutbox {
     /// flight at a time, so we owe it one answer and have one offer of our
     /// own queued at most.
     pub(crate) const LIMIT: usize = 8;
+    /// Places only offers and answers may take.
+    const RESERVED: usize = 2;
 
     /// Queues a frame behind the others.
     pub(crate) fn push(&mut self, kind: ControlKind, frame: Vec<u8>) -> Result<(), OutboxFull> {
@@ -41,6 +47,19 @@ impl ControlOutbox {
         }
         self.frames.push_back((kind, frame));
         Ok(())
+    }
+
+    /// Queues a ping or pong, which may never crowd out renegotiation: it
+    /// leaves room for one answer and one offer.
+    pub(crate) fn push_spare(
+        &mut self,
+        kind: ControlKind,
+        frame: Vec<u8>,
+    ) -> Result<(), OutboxFull> {
+        if self.frames.len() + Self::RESERVED >= Self::LIMIT {
+            return Err(OutboxFull);
+        }
+        self.push(kind, frame)
     }
 
     /// True when nothing waits.
@@ -125,5 +144,20 @@ mod tests {
             outbox.push(ControlKind::Answer, Vec::new()),
             Err(OutboxFull)
         );
+    }
+
+    #[test]
+    fn pings_and_pongs_leave_room_for_renegotiation() {
+        let mut outbox = ControlOutbox::default();
+        let spare = ControlOutbox::LIMIT - ControlOutbox::RESERVED;
+        for _ in 0..spare {
+            outbox.push_spare(ControlKind::Pong, Vec::new()).unwrap();
+        }
+        assert_eq!(
+            outbox.push_spare(ControlKind::Ping, Vec::new()),
+            Err(OutboxFull)
+        );
+        outbox.push(ControlKind::Answer, Vec::new()).unwrap();
+        outbox.push(ControlKind::Offer, Vec::new()).unwrap();
     }
 }

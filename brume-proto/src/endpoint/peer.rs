@@ -12,6 +12,7 @@ use str0m::{Candidate, Event, IceConnectionState, Output, Rtc};
 use super::event::Transmit;
 use super::fec::Fec;
 use super::outbox::ControlOutbox;
+use super::ping::PendingPings;
 use super::status::PeerStatus;
 use crate::signal::AttemptId;
 
@@ -110,6 +111,8 @@ pub(crate) struct Peer {
     pub(crate) last_heard: Instant,
     /// Channels we opened that have not opened yet, with their deadlines.
     pub(crate) opening: Vec<(ChannelId, Instant)>,
+    /// Our pings waiting for their pongs.
+    pub(crate) pings: PendingPings,
 }
 
 /// What draining an `Rtc` produced, for the endpoint to act on.
@@ -146,6 +149,7 @@ impl Peer {
             fec: Fec::new(parity),
             last_heard: now,
             opening: Vec::new(),
+            pings: PendingPings::default(),
         }
     }
 

@@ -25,7 +25,7 @@
 //!   transfer has ended meanwhile has its result ignored.
 //!
 //! **Commands**, each with the current time: [`Node::connect`],
-//! [`Node::accept`], [`Node::reject`], [`Node::send_message`],
+//! [`Node::accept`], [`Node::reject`], [`Node::send_message`], [`Node::ping`],
 //! [`Node::send_files`], [`Node::accept_transfer`],
 //! [`Node::reject_transfer`], [`Node::cancel_transfer`],
 //! [`Node::close_peer`], [`Node::subscribe`] and [`Node::stop`]. A command
@@ -260,6 +260,14 @@ impl Node {
         data: &Data,
     ) -> Result<(), EndpointError> {
         let r = self.endpoint.send(now, peer, kind, data);
+        self.drain(now);
+        r
+    }
+
+    /// Pings `peer`'s endpoint, which answers on its own; returns the nonce
+    /// that [`EndpointEvent::Pong`] carries back with the round-trip time.
+    pub fn ping(&mut self, now: Instant, peer: &Address) -> Result<u32, EndpointError> {
+        let r = self.endpoint.ping(now, peer);
         self.drain(now);
         r
     }
