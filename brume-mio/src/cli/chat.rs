@@ -27,7 +27,7 @@ use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
-    /// Who to chat with.
+    /// Who to chat with: a user, or one device of theirs (`user/device`).
     name: String,
     /// Fail at once if NAME is not online, instead of waiting for them.
     #[arg(long)]

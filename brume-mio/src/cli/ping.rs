@@ -15,7 +15,7 @@ use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
 pub struct PingArgs {
-    /// Who to ping.
+    /// Who to ping: a user, or one device of theirs (`user/device`).
     name: String,
     /// Round trips to measure.
     #[arg(short, long, default_value_t = 5)]

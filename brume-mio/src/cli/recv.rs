@@ -34,8 +34,8 @@ pub struct RecvArgs {
     /// Accept every offer without asking.
     #[arg(short, long, conflicts_with = "from")]
     yes: bool,
-    /// Accept connections and offers only from these users, without asking;
-    /// refuse everyone else.
+    /// Accept connections and offers only from these users (or `user/device`),
+    /// without asking; refuse everyone else.
     #[arg(long, num_args = 1.., value_name = "NAME")]
     from: Vec<String>,
     #[command(flatten)]

@@ -18,7 +18,8 @@ use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Who to send to.
+    /// Who to send to: a user, or one device of theirs (`user/device`;
+    /// your own other devices too, as `you/device`).
     name: String,
     /// Files or folders.
     #[arg(required = true)]
