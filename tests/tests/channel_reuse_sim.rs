@@ -22,10 +22,10 @@
 
 use std::time::Duration;
 
+use brume_proto::endpoint::ChannelId;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::framing::Data;
 use brume_tests::sim::World;
-use str0m::channel::ChannelId;
 use str0m_netem::{NetemConfig, Probability, RandomLoss};
 
 /// Seeds per scenario, 60 rounds each.

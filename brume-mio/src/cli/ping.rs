@@ -37,7 +37,8 @@ pub fn run(a: PingArgs) -> Result<()> {
     let ready = start.elapsed();
     let (open, peer) = s.connect(&asked, Duration::from_secs(20))?;
     println!(
-        "{peer}: channel open in {:.3} ms (hub session ready in {:.3} ms)",
+        "{}: channel open to {peer} in {:.3} ms (hub session ready in {:.3} ms)",
+        peer.user(),
         ms(open),
         ms(ready)
     );
@@ -53,7 +54,7 @@ pub fn run(a: PingArgs) -> Result<()> {
                     nonce: n,
                     rtt,
                 })) if p == peer && n == nonce => {
-                    println!("{peer}: rtt {:.3} ms", ms(rtt));
+                    println!("{}: rtt {:.3} ms", peer.user(), ms(rtt));
                     rtts.push(rtt);
                     break;
                 }
@@ -73,7 +74,8 @@ pub fn run(a: PingArgs) -> Result<()> {
     if !rtts.is_empty() {
         rtts.sort();
         println!(
-            "{peer}: rtt min {:.3} / median {:.3} / max {:.3} ms",
+            "{}: rtt min {:.3} / median {:.3} / max {:.3} ms",
+            peer.user(),
             ms(rtts[0]),
             ms(rtts[rtts.len() / 2]),
             ms(rtts[rtts.len() - 1])

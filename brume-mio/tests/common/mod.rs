@@ -314,6 +314,18 @@ pub fn brume_within(conf: &Path, args: &[&str], limit: Duration) -> (Output, boo
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read both pipes as the command writes: a full pipe would stop it.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let end = Instant::now() + limit;
     let mut exited = false;
     while Instant::now() < end {
@@ -327,5 +339,11 @@ pub fn brume_within(conf: &Path, args: &[&str], limit: Duration) -> (Output, boo
     if !exited {
         let _ = child.kill();
     }
-    (child.wait_with_output().unwrap(), exited)
+    let status = child.wait().unwrap();
+    let output = Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    (output, exited)
 }

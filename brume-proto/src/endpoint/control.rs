@@ -38,19 +38,23 @@ impl Endpoint {
                     }
                 } else {
                     peer.opening.retain(|(c, _)| *c != id);
+                    let channel = peer.channels.name(id, &mut self.next_channel);
                     self.event(EndpointEvent::ChannelOpen {
                         peer: name.clone(),
-                        channel: id,
+                        channel,
                         label,
                     });
                 }
             }
             Event::ChannelData(d) => {
-                let main = self.peers.get(name).and_then(|p| p.main);
-                if Some(d.id) != main {
+                let Some(peer) = self.peers.get_mut(name) else {
+                    return;
+                };
+                if Some(d.id) != peer.main {
+                    let channel = peer.channels.name(d.id, &mut self.next_channel);
                     return self.event(EndpointEvent::ChannelData {
                         peer: name.clone(),
-                        channel: d.id,
+                        channel,
                         data: d.data,
                     });
                 }
@@ -80,17 +84,25 @@ impl Endpoint {
                         peer: name.clone(),
                         reason: PeerCloseReason::Remote,
                     });
-                } else {
+                } else if let Some(channel) =
+                    self.peers.get_mut(name).and_then(|p| p.channels.forget(id))
+                {
                     self.event(EndpointEvent::ChannelClosed {
                         peer: name.clone(),
-                        channel: id,
+                        channel,
                     });
                 }
             }
-            Event::ChannelBufferedAmountLow(id) => self.event(EndpointEvent::ChannelBufferedLow {
-                peer: name.clone(),
-                channel: id,
-            }),
+            Event::ChannelBufferedAmountLow(id) => {
+                let Some(peer) = self.peers.get_mut(name) else {
+                    return;
+                };
+                let channel = peer.channels.name(id, &mut self.next_channel);
+                self.event(EndpointEvent::ChannelBufferedLow {
+                    peer: name.clone(),
+                    channel,
+                })
+            }
             Event::MediaAdded(m) => {
                 if let Some(p) = self.peers.get_mut(name) {
                     p.mids.insert(m.mid);

@@ -3,7 +3,7 @@
 use core::net::SocketAddr;
 use std::time::Duration;
 
-use str0m::channel::ChannelId;
+use crate::endpoint::ChannelId;
 
 use super::{Direction, MediaId, MediaKind, PeerCloseReason};
 use crate::error::ErrorCode;

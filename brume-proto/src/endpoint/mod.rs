@@ -44,6 +44,7 @@
 //! `offer` with `restart: true`), sent by the user whose name sorts first.
 
 mod certificate;
+mod channel_id;
 mod close_reason;
 mod config;
 mod control;
@@ -66,11 +67,12 @@ use core::net::SocketAddr;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
-use str0m::channel::{ChannelConfig, ChannelId};
+use str0m::channel::ChannelConfig;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
 
 pub use certificate::{Certificate, CertificateError};
+pub use channel_id::ChannelId;
 pub use close_reason::PeerCloseReason;
 pub use config::EndpointConfig;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
@@ -147,6 +149,8 @@ pub struct Endpoint {
     spare: Option<Rtc>,
     /// The latest `now` seen, to ask for an immediate timeout.
     last_now: Instant,
+    /// The next Brume channel id.
+    next_channel: u64,
     /// Remote addresses whose STUN named a peer's Rtc.
     learned: BTreeMap<SocketAddr, Address>,
     /// Peers whose Rtc took channel writes or thresholds since it was last
@@ -173,6 +177,7 @@ impl Endpoint {
         Self {
             spare,
             last_now: now,
+            next_channel: 0,
             config,
             rng,
             hub: HubState::Disconnected,
@@ -234,7 +239,8 @@ impl Endpoint {
     /// Bytes queued on a channel and not yet acknowledged.
     pub fn buffered_amount(&mut self, peer: &Address, channel: ChannelId) -> Option<usize> {
         let p = self.peers.get_mut(peer)?;
-        Some(p.rtc.channel(channel)?.buffered_amount())
+        let raw = p.channels.raw(channel)?;
+        Some(p.rtc.channel(raw)?.buffered_amount())
     }
 
     /// What datagram protection did on this connection (see `fec.rs`).
@@ -439,11 +445,15 @@ impl Endpoint {
             Some(_) => return Ok(()),
             None => {}
         }
-        // A bare call to a user we already have a connection with is that
-        // connection (name the device to reach another one).
+        // A bare call to a user we already have a connection with (or a
+        // call from) is that connection: name the device to reach another.
         if let Address::User(user) = peer
-            && self.peers.keys().any(|k| k.user() == user)
+            && let Some((key, state)) = self.peers.iter().find(|(k, _)| k.user() == user)
         {
+            if matches!(state.state, PeerState::Incoming { .. }) {
+                let key = key.clone();
+                return self.accept(now, &key);
+            }
             return Ok(());
         }
         if !self.is_ready() {
@@ -547,12 +557,15 @@ impl Endpoint {
         channel: ChannelId,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
-        if p.main == Some(channel) {
+        let Some(raw) = p.channels.raw(channel) else {
+            return Err(EndpointError::WrongState(format!("no {channel} to close")));
+        };
+        if p.main == Some(raw) {
             return Err(EndpointError::WrongState(
                 "the main channel closes with the connection".into(),
             ));
         }
-        p.rtc.direct_api().close_data_channel(channel);
+        p.rtc.direct_api().close_data_channel(raw);
         self.pump(now, peer);
         Ok(())
     }
@@ -566,13 +579,17 @@ impl Endpoint {
         label: &str,
     ) -> Result<ChannelId, EndpointError> {
         let deadline = now + self.config.channel_open_timeout;
+        let mut next = self.next_channel;
         let p = self.open_peer(peer)?;
         let config = ChannelConfig {
             label: label.to_owned(),
             ..ChannelConfig::default()
         };
-        let id = p.rtc.direct_api().create_data_channel(config);
-        p.opening.push((id, deadline));
+        let raw = p.rtc.direct_api().create_data_channel(config);
+        let id = p.channels.name(raw, &mut next);
+        self.next_channel = next;
+        let p = self.open_peer(peer)?;
+        p.opening.push((raw, deadline));
         self.pump(now, peer);
         Ok(id)
     }
@@ -587,10 +604,8 @@ impl Endpoint {
         data: &[u8],
     ) -> Result<bool, EndpointError> {
         let p = self.open_peer(peer)?;
-        let Some(mut ch) = p.rtc.channel(channel) else {
-            return Err(EndpointError::WrongState(format!(
-                "channel {channel:?} is not open"
-            )));
+        let Some(mut ch) = p.channels.raw(channel).and_then(|raw| p.rtc.channel(raw)) else {
+            return Err(EndpointError::WrongState(format!("{channel} is not open")));
         };
         let accepted = ch
             .write(true, data)
@@ -608,10 +623,8 @@ impl Endpoint {
         threshold: usize,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
-        let Some(mut ch) = p.rtc.channel(channel) else {
-            return Err(EndpointError::WrongState(format!(
-                "channel {channel:?} is not open"
-            )));
+        let Some(mut ch) = p.channels.raw(channel).and_then(|raw| p.rtc.channel(raw)) else {
+            return Err(EndpointError::WrongState(format!("{channel} is not open")));
         };
         ch.set_buffered_amount_low_threshold(threshold);
         // str0m hands the threshold to SCTP on its next poll, which must come

@@ -85,6 +85,8 @@ pub(crate) struct Peer {
     pub(crate) attempt: AttemptId,
     /// The main channel, once it exists.
     pub(crate) main: Option<ChannelId>,
+    /// Every channel's Brume id beside str0m's.
+    pub(crate) channels: super::channel_id::ChannelTable,
     /// The Rtc's own next timeout.
     pub(crate) rtc_timeout: Instant,
     /// Our deadline for the current state, if it has one.
@@ -137,6 +139,7 @@ impl Peer {
             state,
             attempt,
             main: None,
+            channels: Default::default(),
             rtc_timeout: now,
             deadline: None,
             reneg_in_flight: None,

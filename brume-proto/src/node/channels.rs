@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use str0m::channel::ChannelId;
+use crate::endpoint::ChannelId;
 
 use crate::endpoint::{Endpoint, EndpointError, PeerStatus};
 use crate::signal::Address;

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use str0m::channel::ChannelId;
+use crate::endpoint::ChannelId;
 
 use crate::endpoint::EndpointError;
 use crate::signal::Address;

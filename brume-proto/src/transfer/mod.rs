@@ -49,7 +49,7 @@ pub mod wire;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use str0m::channel::ChannelId;
+use crate::endpoint::ChannelId;
 
 pub use channels::Channels;
 pub use manifest::{

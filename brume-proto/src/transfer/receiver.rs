@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use str0m::channel::ChannelId;
+use crate::endpoint::ChannelId;
 
 use super::Channels;
 use super::manifest::{self, Entry, EntryKind, Hash};

@@ -1,0 +1,49 @@
+//! Brume's own name for a data channel, and the per-peer table that maps it
+//! to str0m's (which has no order and no public constructor).
+
+use std::fmt;
+
+/// A data channel of one connection, as the endpoint names it to the
+/// application: unique within the endpoint, never reused, ordered by age.
+/// It is not the SCTP stream id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelId(u64);
+
+impl fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "channel {}", self.0)
+    }
+}
+
+/// One peer's channels: Brume's ids beside str0m's.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelTable(Vec<(ChannelId, str0m::channel::ChannelId)>);
+
+impl ChannelTable {
+    /// Brume's id for str0m's `raw`, made from `next` the first time.
+    pub(crate) fn name(&mut self, raw: str0m::channel::ChannelId, next: &mut u64) -> ChannelId {
+        if let Some(id) = self.find(raw) {
+            return id;
+        }
+        let id = ChannelId(*next);
+        *next += 1;
+        self.0.push((id, raw));
+        id
+    }
+
+    /// Brume's id for `raw`, if it has one.
+    pub(crate) fn find(&self, raw: str0m::channel::ChannelId) -> Option<ChannelId> {
+        self.0.iter().find(|(_, r)| *r == raw).map(|(id, _)| *id)
+    }
+
+    /// str0m's id for `id`.
+    pub(crate) fn raw(&self, id: ChannelId) -> Option<str0m::channel::ChannelId> {
+        self.0.iter().find(|(i, _)| *i == id).map(|(_, r)| *r)
+    }
+
+    /// The channel closed: its ids are forgotten (Brume's are never reused).
+    pub(crate) fn forget(&mut self, raw: str0m::channel::ChannelId) -> Option<ChannelId> {
+        let at = self.0.iter().position(|(_, r)| *r == raw)?;
+        Some(self.0.remove(at).0)
+    }
+}
