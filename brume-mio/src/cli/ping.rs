@@ -37,7 +37,7 @@ pub fn run(a: PingArgs) -> Result<()> {
     let ready = start.elapsed();
     let (open, peer) = s.connect(&asked, Duration::from_secs(20))?;
     println!(
-        "{}: channel open to {peer} in {:.3} ms (hub session ready in {:.3} ms)",
+        "{}: channel open in {:.3} ms, to {peer} (hub session ready in {:.3} ms)",
         peer.user(),
         ms(open),
         ms(ready)
