@@ -12,6 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use brume_proto::endpoint::{EndpointConfig, EndpointEvent, Transmit, binding_response};
+use brume_proto::framing::Data;
 use brume_proto::hub::{ConnId, Hub, HubConfig, HubInput, HubOutput};
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::{Address, DeviceName, PeerId, UserName};
@@ -601,6 +602,32 @@ impl World {
         }
         self.flush_node(i);
         Ok(key)
+    }
+
+    /// Fills node `i`'s send buffer to `peer` with application messages
+    /// of type `fill` until even a small one is refused (no drain between
+    /// them); returns how many went in.
+    pub fn fill_send_buffer(&mut self, i: usize, peer: &str) -> usize {
+        let peer = Self::peer(peer);
+        self.with(i, |node, now| {
+            let mut sent = 0;
+            for size in [60_000, 1_000, 100] {
+                let fill = Data::Bytes(vec![0; size]);
+                while node.endpoint_mut().send(now, &peer, "fill", &fill).is_ok() {
+                    sent += 1;
+                }
+            }
+            sent
+        })
+    }
+
+    /// How many `fill` messages node `i` has heard.
+    pub fn fills_heard(&self, i: usize) -> usize {
+        self.nodes[i]
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, EndpointEvent::Message { kind, .. } if kind == "fill"))
+            .count()
     }
 
     /// True once node `i` has seen a transfer event matching `f`.

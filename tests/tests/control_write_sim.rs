@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use brume_proto::endpoint::EndpointEvent;
 use brume_proto::endpoint::{Direction, MediaKind};
-use brume_proto::framing::Data;
 use brume_tests::sim::World;
 
 const SEEDS: u64 = 4;
@@ -18,33 +16,6 @@ fn open_pair(w: &mut World) -> Result<(), String> {
     w.connect_pair(0, 1)?;
     w.settle(Duration::from_millis(200));
     Ok(())
-}
-
-/// Fills node `i`'s send buffer to `peer` with application messages until
-/// even a small one is refused; returns how many messages went in.
-fn fill_send_buffer(w: &mut World, i: usize, peer: &str) -> usize {
-    let peer = World::peer(peer);
-    w.with(i, |ep, now| {
-        let mut sent = 0;
-        for size in [60_000, 1_000, 100] {
-            while ep
-                .endpoint_mut()
-                .send(now, &peer, "fill", &Data::Bytes(vec![0; size]))
-                .is_ok()
-            {
-                sent += 1;
-            }
-        }
-        sent
-    })
-}
-
-fn fills_heard(w: &World, i: usize) -> usize {
-    w.nodes[i]
-        .events
-        .iter()
-        .filter(|(_, e)| matches!(e, EndpointEvent::Message { kind, .. } if kind == "fill"))
-        .count()
 }
 
 fn add_audio(w: &mut World, i: usize, peer: &str) -> Result<(), String> {
@@ -75,16 +46,16 @@ fn an_offer_written_into_a_full_buffer_goes_out_once_there_is_room() {
     brume_tests::for_each_seed(SEEDS, |seed| {
         let mut w = World::new(seed, &["alice", "bob"]);
         open_pair(&mut w)?;
-        let fills = fill_send_buffer(&mut w, 0, "bob");
+        let fills = w.fill_send_buffer(0, "bob");
         // The offer is written at once, into a buffer with no room for it.
         add_audio(&mut w, 0, "bob")?;
         let done = w.run_until(Duration::from_secs(10), |w| {
-            both_list_a_track(w) && fills_heard(w, 1) == fills
+            both_list_a_track(w) && w.fills_heard(1) == fills
         });
         if !done {
             return Err(format!(
                 "fills {fills}, heard {}\n{}\n{}",
-                fills_heard(&w, 1),
+                w.fills_heard(1),
                 events(&w, 0),
                 events(&w, 1)
             ));
@@ -108,15 +79,15 @@ fn an_answer_written_into_a_full_buffer_goes_out_once_there_is_room() {
         open_pair(&mut w)?;
         // Bob's buffer is full when alice's offer reaches him: his data is
         // acknowledged a round trip later, so his answer finds no room.
-        let fills = fill_send_buffer(&mut w, 1, "alice");
+        let fills = w.fill_send_buffer(1, "alice");
         add_audio(&mut w, 0, "bob")?;
         let done = w.run_until(Duration::from_secs(10), |w| {
-            both_list_a_track(w) && fills_heard(w, 0) == fills
+            both_list_a_track(w) && w.fills_heard(0) == fills
         });
         if !done {
             return Err(format!(
                 "fills {fills}, heard {}\n{}\n{}",
-                fills_heard(&w, 0),
+                w.fills_heard(0),
                 events(&w, 0),
                 events(&w, 1)
             ));

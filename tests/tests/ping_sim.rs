@@ -106,39 +106,13 @@ fn a_ping_needs_an_open_connection() {
     assert_eq!(r, Err(EndpointError::NoPeer(bob)));
 }
 
-/// Fills node `i`'s send buffer to `peer` until even a small message is
-/// refused; returns how many messages went in.
-fn fill_send_buffer(w: &mut World, i: usize, peer: &str) -> usize {
-    let peer = World::peer(peer);
-    w.with(i, |n, now| {
-        let mut sent = 0;
-        for size in [60_000, 1_000, 100] {
-            while n
-                .send_message(now, &peer, "fill", &Data::Bytes(vec![0; size]))
-                .is_ok()
-            {
-                sent += 1;
-            }
-        }
-        sent
-    })
-}
-
-fn fills_heard(w: &World, i: usize) -> usize {
-    w.nodes[i]
-        .events
-        .iter()
-        .filter(|(_, e)| matches!(e, EndpointEvent::Message { kind, .. } if kind == "fill"))
-        .count()
-}
-
 #[test]
 fn pings_and_pongs_wait_for_room_in_a_full_send_buffer() {
     brume_tests::for_each_seed(SEEDS, |seed| {
         let mut w = connected_with_latency(seed)?;
         let bob = World::peer("bob");
         // Alice's ping waits behind her own full buffer.
-        let fills = fill_send_buffer(&mut w, 0, "bob");
+        let fills = w.fill_send_buffer(0, "bob");
         let nonce = w
             .with(0, |n, now| n.ping(now, &bob))
             .map_err(|e| e.to_string())?;
@@ -147,11 +121,11 @@ fn pings_and_pongs_wait_for_room_in_a_full_send_buffer() {
             [(n, rtt)] if *n == nonce && *rtt > 2 * ONE_WAY => {}
             other => return Err(format!("pongs {other:?} for nonce {nonce}")),
         }
-        if fills_heard(&w, 1) != fills {
-            return Err(format!("bob heard {} of {fills}", fills_heard(&w, 1)));
+        if w.fills_heard(1) != fills {
+            return Err(format!("bob heard {} of {fills}", w.fills_heard(1)));
         }
         // Bob's pong waits behind his full buffer.
-        fill_send_buffer(&mut w, 1, "alice");
+        w.fill_send_buffer(1, "alice");
         let nonce = w
             .with(0, |n, now| n.ping(now, &bob))
             .map_err(|e| e.to_string())?;
@@ -168,7 +142,7 @@ fn pings_never_crowd_out_renegotiation() {
     brume_tests::for_each_seed(SEEDS, |seed| {
         let mut w = connected_with_latency(seed)?;
         let bob = World::peer("bob");
-        fill_send_buffer(&mut w, 0, "bob");
+        w.fill_send_buffer(0, "bob");
         let mut sent = Vec::new();
         let refused = loop {
             match w.with(0, |n, now| n.ping(now, &bob)) {
