@@ -164,6 +164,7 @@ impl Node {
     /// The endpoint, for calls the node does not wrap (media, raw data
     /// channels). Their outputs are drained by the next call or poll.
     pub fn endpoint_mut(&mut self) -> &mut Endpoint {
+        self.dirty = true;
         &mut self.endpoint
     }
 
@@ -408,15 +409,10 @@ impl Node {
 
     // ----- joining the children -----
 
-    /// Drains the children after inputs or commands, or when every queue is
-    /// empty (calls made through [`Node::endpoint_mut`] have their outputs
-    /// waiting in the endpoint), at the time of the latest input or command.
+    /// Drains the children after inputs or commands (calls made through
+    /// [`Node::endpoint_mut`] count), at the time of the latest one.
     fn fill(&mut self) {
-        let empty = self.transmits.is_empty()
-            && self.to_hub.is_empty()
-            && self.storage.is_empty()
-            && self.events.is_empty();
-        if self.dirty || empty {
+        if self.dirty {
             self.dirty = false;
             self.drain(self.last_now);
         }
