@@ -68,8 +68,8 @@ mod channels;
 mod config;
 mod event;
 
+use core::net::SocketAddr;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 pub use config::NodeConfig;
