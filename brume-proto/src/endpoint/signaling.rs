@@ -117,7 +117,7 @@ impl Endpoint {
                 self.on_offer(now, from, attempt, group, &sdp, restart);
             }
             HubMsg::Answer { attempt, from, sdp } => {
-                let key = self.answered(now, &from, &attempt);
+                let key = self.answered(&from, &attempt);
                 self.on_answer(now, &key, &attempt, &sdp);
             }
             HubMsg::Candidate {
@@ -186,7 +186,7 @@ impl Endpoint {
 
     /// An answer from `from`: a call we made to the bare user now knows its
     /// device, and the peer is keyed by it from here on.
-    fn answered(&mut self, now: Instant, from: &PeerId, attempt: &AttemptId) -> Address {
+    fn answered(&mut self, from: &PeerId, attempt: &AttemptId) -> Address {
         let device = Address::Device(from.clone());
         let user = Address::User(from.user.clone());
         if self.key_of(from, attempt) != user {
@@ -203,7 +203,6 @@ impl Endpoint {
         if self.unpumped.remove(&user) {
             self.unpumped.insert(device.clone());
         }
-        self.last_now = self.last_now.max(now);
         device
     }
 
