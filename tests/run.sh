@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every test of the project: the README's test command. Installs what the
+# suites need when it is missing, then runs them.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+cargo test --workspace
