@@ -170,3 +170,17 @@ proptest! {
         }
     }
 }
+
+/// Found by the property above: three small files, then each side's link
+/// down in turn for seconds; one of the sender's transfers never ended.
+#[test]
+fn transfers_end_after_outages_on_both_sides_in_turn() {
+    let ops = [
+        Op::Send(1, 1),
+        Op::Send(1, 1),
+        Op::Send(1, 1),
+        Op::Outage(0, 4236),
+        Op::Outage(1, 5764),
+    ];
+    run(0, &ops).unwrap();
+}

@@ -260,6 +260,15 @@ impl ChannelIndex {
     fn remove(&mut self, peer: &Address, channel: ChannelId) {
         self.0.retain(|(p, c, _)| !(p == peer && *c == channel));
     }
+
+    /// The channels mapped to `key`, in the order they were mapped.
+    fn channels_of(&self, key: &TransferKey) -> Vec<ChannelId> {
+        self.0
+            .iter()
+            .filter(|(_, _, k)| k == key)
+            .map(|(_, c, _)| *c)
+            .collect()
+    }
 }
 
 /// Every transfer of one endpoint. See the module documentation.
@@ -514,6 +523,9 @@ impl Transfers {
                 let Some(key) = self.by_channel.get(peer, *channel) else {
                     return false;
                 };
+                if !key.outgoing {
+                    self.receiver_heard_on(now, ep, &key, *channel);
+                }
                 self.on_wire(now, ep, &key, data);
                 true
             }
@@ -529,6 +541,9 @@ impl Transfers {
                 let Some(key) = self.by_channel.get(peer, *channel) else {
                     return false;
                 };
+                if !key.outgoing && self.receiver_candidate_closed(&key, *channel) {
+                    return true;
+                }
                 if !(key.outgoing && self.sender_reopen(now, ep, &key)) {
                     self.channel_gone(now, ep, &key);
                 }
@@ -924,10 +939,11 @@ impl Transfers {
 
     /// Drops every trace of a transfer and closes its channel.
     fn forget(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
-        let Some(t) = self.transfers.remove(key) else {
+        if self.transfers.remove(key).is_none() {
             return;
-        };
-        if let Some(channel) = t.channel {
+        }
+        // Its channel, and any other that still waited to carry its offer.
+        for channel in self.by_channel.channels_of(key) {
             self.by_channel.remove(&key.peer, channel);
             let _ = ep.close_channel(now, &key.peer, channel);
         }

@@ -236,13 +236,12 @@ impl Transfers {
         };
         if self.transfers.contains_key(&key) {
             // The sender gave up on a channel that never opened on its side
-            // and opened another for the same transfer: no offer came on
-            // the first, so the transfer moves to the new one.
+            // and opened another for the same transfer. Which one it offers
+            // on is known only when the offer comes: opens held up by an
+            // outage may arrive late and in any order, and SCTP reuses the
+            // stream of a channel closed meanwhile. So each one is a
+            // candidate until the offer picks one (`receiver_heard_on`).
             if self.receiver_awaits_offer(&key) {
-                let old = self.transfers.get(&key).and_then(|t| t.channel);
-                if let Some(old) = old {
-                    self.by_channel.remove(peer, old);
-                }
                 self.by_channel.insert(peer.clone(), channel, key.clone());
                 if let Some(t) = self.transfers.get_mut(&key) {
                     t.channel = Some(channel);
@@ -255,6 +254,52 @@ impl Transfers {
         if let Some(t) = self.transfers.get_mut(&key) {
             t.channel = Some(channel);
         }
+    }
+
+    /// A message came on `channel`: if the transfer still waited for its
+    /// offer, that is its channel now, and the other candidates close.
+    pub(super) fn receiver_heard_on(
+        &mut self,
+        now: Instant,
+        ep: &mut dyn Channels,
+        key: &TransferKey,
+        channel: ChannelId,
+    ) {
+        if !self.receiver_awaits_offer(key) {
+            return;
+        }
+        if let Some(t) = self.transfers.get_mut(key) {
+            t.channel = Some(channel);
+        }
+        for other in self.by_channel.channels_of(key) {
+            if other != channel {
+                self.by_channel.remove(&key.peer, other);
+                let _ = ep.close_channel(now, &key.peer, other);
+            }
+        }
+    }
+
+    /// A candidate channel of a transfer that waits for its offer closed.
+    /// True if another candidate remains, which the transfer now waits on;
+    /// false if this was its last (the transfer then ends as usual).
+    pub(super) fn receiver_candidate_closed(&mut self, key: &TransferKey, channel: ChannelId) -> bool {
+        if !self.receiver_awaits_offer(key) {
+            return false;
+        }
+        let Some(&left) = self
+            .by_channel
+            .channels_of(key)
+            .iter()
+            .filter(|c| **c != channel)
+            .last()
+        else {
+            return false;
+        };
+        self.by_channel.remove(&key.peer, channel);
+        if let Some(t) = self.transfers.get_mut(key) {
+            t.channel = Some(left);
+        }
+        true
     }
 
     /// Starts a receiving transfer, waiting for its offer.
