@@ -84,6 +84,9 @@ pub struct ClientOptions {
     pub device: brume_proto::signal::DeviceName,
     /// Take calls addressed to the bare user; false for short-lived commands.
     pub accepts_calls: bool,
+    /// With `accepts_calls`, end an older session on the same device; false
+    /// leaves a held device alone and takes no calls instead.
+    pub replaces_device: bool,
 }
 
 impl ClientOptions {
@@ -99,6 +102,7 @@ impl ClientOptions {
             bind: None,
             device: file.device(),
             accepts_calls: true,
+            replaces_device: true,
         })
     }
 }
@@ -267,6 +271,7 @@ impl Client {
         config.stun_server = opts.stun;
         config.device = opts.device;
         config.accepts_calls = opts.accepts_calls;
+        config.replaces_device = opts.replaces_device;
         let mut node = Node::new(NodeConfig::new(config), now);
         node.add_local_address(now, udp.local_addr());
         let tls = if url.tls {

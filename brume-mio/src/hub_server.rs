@@ -20,7 +20,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use brume_proto::ErrorCode;
-use brume_proto::hub::{ConnId, Hub, HubConfig, HubEvent, HubInput, HubOutput, HubUser};
+use brume_proto::hub::{
+    CallPolicy, ConnId, Hub, HubConfig, HubEvent, HubInput, HubOutput, HubUser,
+};
 use brume_proto::signal::UserName;
 use brume_proto::token::{TokenKey, TokenKind};
 use mio::net::{TcpListener, TcpStream};
@@ -69,6 +71,8 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Stop cleanly on SIGINT and SIGTERM.
     pub handle_signals: bool,
+    /// Who may call whom.
+    pub policy: CallPolicy,
 }
 
 /// Stops a running [`HubServer`] from another thread.
@@ -204,9 +208,17 @@ impl HubServer {
         let users = store.user_generations()?;
         let mut config = HubConfig::new(key.clone());
         config.session_events = true;
+        config.policy = opts.policy;
+        config.instance = fastrand::u64(..);
         let mut hub = Hub::new(config, hub_users(&users), now, unix_now());
         for (group, members) in store.groups()? {
             hub.set_group(group, members);
+        }
+        for (user, contact, alias) in store.contacts()? {
+            hub.add_contact(user, contact, alias);
+        }
+        for (id, expires_at) in store.claimed_invitations(unix_now())? {
+            hub.add_claimed_invitation(now, id, expires_at);
         }
         let data_version = store.data_version()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -356,6 +368,13 @@ impl HubServer {
 
     /// Brings the hub's users and groups in line with the store, if another
     /// process changed it.
+    /// After the hub's own write to the store: not a change from outside.
+    fn own_write(&mut self) {
+        if let Ok(v) = self.store.data_version() {
+            self.data_version = v;
+        }
+    }
+
     fn sync_store(&mut self, now: Instant) {
         let version = match self.store.data_version() {
             Ok(v) => v,
@@ -698,10 +717,24 @@ impl HubServer {
                         if let Err(e) = self.store.set_group(&group, &members) {
                             warn!(%group, "cannot save the group: {e:#}");
                         }
-                        // Our own write: not a change from outside.
-                        if let Ok(v) = self.store.data_version() {
-                            self.data_version = v;
+                        self.own_write();
+                    }
+                    HubOutput::ContactChanged {
+                        user,
+                        contact,
+                        alias,
+                    } => {
+                        info!(%user, %contact, "contact added");
+                        if let Err(e) = self.store.set_contact(&user, &contact, &alias) {
+                            warn!(%user, %contact, "cannot save the contact: {e:#}");
                         }
+                        self.own_write();
+                    }
+                    HubOutput::InvitationClaimed { id, expires_at } => {
+                        if let Err(e) = self.store.claim_invitation(&id, expires_at) {
+                            warn!("cannot save a claimed invitation: {e:#}");
+                        }
+                        self.own_write();
                     }
                 }
             }

@@ -117,6 +117,18 @@ impl Store {
                  grp TEXT NOT NULL,
                  member TEXT NOT NULL,
                  PRIMARY KEY (owner, grp, member)
+             );
+             -- One row per direction: `user` calls `contact` `alias`.
+             CREATE TABLE IF NOT EXISTS contacts (
+                 user TEXT NOT NULL,
+                 contact TEXT NOT NULL,
+                 alias TEXT NOT NULL,
+                 PRIMARY KEY (user, contact)
+             );
+             -- Claimed invitations, kept until they would have expired.
+             CREATE TABLE IF NOT EXISTS claimed_invitations (
+                 id TEXT PRIMARY KEY,
+                 expires_at INTEGER NOT NULL
              );",
         )
         .with_context(|| format!("cannot set up the database {}", path.display()))?;
@@ -268,6 +280,10 @@ impl Store {
             "DELETE FROM members WHERE owner = ?1 OR member = ?1",
             [name.as_str()],
         )?;
+        tx.execute(
+            "DELETE FROM contacts WHERE user = ?1 OR contact = ?1",
+            [name.as_str()],
+        )?;
         tx.commit()?;
         Ok(n > 0)
     }
@@ -397,6 +413,66 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Every contact, as (user, contact, alias), sorted.
+    pub fn contacts(&self) -> Result<Vec<(UserName, UserName, String)>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT user, contact, alias FROM contacts ORDER BY user, contact")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (user, contact, alias) = row?;
+            if let (Ok(user), Ok(contact)) = (UserName::new(user), UserName::new(contact)) {
+                out.push((user, contact, alias));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `user` now calls `contact` `alias`.
+    pub fn set_contact(&self, user: &UserName, contact: &UserName, alias: &str) -> Result<()> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO contacts (user, contact, alias) VALUES (?1, ?2, ?3)",
+            params![user.as_str(), contact.as_str(), alias],
+        )?;
+        Ok(())
+    }
+
+    /// Claimed invitations not yet expired at `now` (Unix seconds); older
+    /// ones are deleted.
+    pub fn claimed_invitations(&self, now: u64) -> Result<Vec<(String, u64)>> {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        self.db.execute(
+            "DELETE FROM claimed_invitations WHERE expires_at <= ?1",
+            [now],
+        )?;
+        let mut stmt = self
+            .db
+            .prepare("SELECT id, expires_at FROM claimed_invitations ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, exp) = row?;
+            out.push((id, u64::try_from(exp).unwrap_or(0)));
+        }
+        Ok(out)
+    }
+
+    /// Remembers a claimed invitation until it expires.
+    pub fn claim_invitation(&self, id: &str, expires_at: u64) -> Result<()> {
+        self.db.execute(
+            "INSERT OR REPLACE INTO claimed_invitations (id, expires_at) VALUES (?1, ?2)",
+            params![id, i64::try_from(expires_at).unwrap_or(i64::MAX)],
+        )?;
+        Ok(())
     }
 
     /// Replaces a group's membership (empty deletes the group).

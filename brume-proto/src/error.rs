@@ -84,6 +84,13 @@ pub enum ErrorCode {
     /// 503: the hub is too busy to check a password now; try again.
     #[serde(rename = "EBUSY")]
     Busy,
+    /// 403: the hub's policy lets only contacts (and group mates) call or
+    /// watch each other, and these two are neither.
+    #[serde(rename = "ENOTCONTACT")]
+    NotContact,
+    /// 409: the invitation was claimed already; each is good once.
+    #[serde(rename = "EINVITEUSED")]
+    InviteUsed,
     /// A code this version does not know (from a newer hub); treat it as a
     /// generic failure. Never sent.
     #[serde(rename = "EUNKNOWN", other)]
@@ -93,7 +100,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code a hub or endpoint sends, in order of declaration; for
     /// tables and tests. (`Unknown` only stands in for codes from newer peers.)
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::TokenMissing,
         ErrorCode::TokenExpired,
         ErrorCode::TokenInvalid,
@@ -118,6 +125,8 @@ impl ErrorCode {
         ErrorCode::Server,
         ErrorCode::Login,
         ErrorCode::Busy,
+        ErrorCode::NotContact,
+        ErrorCode::InviteUsed,
     ];
 
     /// The stable wire string, such as `"ENODEST"`.
@@ -147,6 +156,8 @@ impl ErrorCode {
             ErrorCode::Server => "ESERVER",
             ErrorCode::Login => "ELOGIN",
             ErrorCode::Busy => "EBUSY",
+            ErrorCode::NotContact => "ENOTCONTACT",
+            ErrorCode::InviteUsed => "EINVITEUSED",
             ErrorCode::Unknown => "EUNKNOWN",
         }
     }
@@ -178,6 +189,8 @@ impl ErrorCode {
             ErrorCode::Server => 500,
             ErrorCode::Login => 401,
             ErrorCode::Busy => 503,
+            ErrorCode::NotContact => 403,
+            ErrorCode::InviteUsed => 409,
             ErrorCode::Unknown => 0,
         }
     }
@@ -209,6 +222,8 @@ impl ErrorCode {
             ErrorCode::Server => "unspecified hub error",
             ErrorCode::Login => "wrong user name or password",
             ErrorCode::Busy => "the hub is busy; try again",
+            ErrorCode::NotContact => "only contacts may call or watch each other on this hub",
+            ErrorCode::InviteUsed => "the invitation was already claimed",
             ErrorCode::Unknown => "an error this version does not know",
         }
     }
@@ -262,12 +277,14 @@ mod tests {
             | ErrorCode::NoServer
             | ErrorCode::Server
             | ErrorCode::Login
-            | ErrorCode::Busy => true,
+            | ErrorCode::Busy
+            | ErrorCode::NotContact
+            | ErrorCode::InviteUsed => true,
         };
         assert!(ErrorCode::ALL.iter().all(|c| listed(*c)));
         assert_eq!(
             ErrorCode::ALL.len(),
-            24,
+            26,
             "a listed code is missing from ALL"
         );
     }

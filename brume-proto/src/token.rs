@@ -124,9 +124,41 @@ impl TokenKey {
             kind,
             generation,
         };
+        self.sign(&claims)
+    }
+
+    /// Signs any claims with this key (HS256).
+    pub(crate) fn sign<C: Serialize>(&self, claims: &C) -> String {
         // HS256 signing with an in-memory key cannot fail.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .expect("HS256 signing is infallible")
+    }
+
+    /// Checks the signature and decodes the claims; their meaning (kind,
+    /// expiry) is the caller's to check.
+    pub(crate) fn decode<C: serde::de::DeserializeOwned>(
+        &self,
+        token: Option<&str>,
+    ) -> Result<C, TokenError> {
+        let token = match token {
+            None | Some("") => return Err(TokenError::Missing),
+            Some(t) => t,
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false; // checked by the caller against its `now`
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = jsonwebtoken::decode::<C>(token, &self.decoding, &validation).map_err(|e| {
+            match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature".into()),
+                ErrorKind::InvalidAlgorithm => {
+                    TokenError::Invalid("algorithm must be HS256".into())
+                }
+                _ => TokenError::Invalid(e.to_string()),
+            }
+        })?;
+        Ok(data.claims)
     }
 
     /// Checks signature, claims, kind and expiry against `now_unix`; returns
@@ -137,25 +169,7 @@ impl TokenKey {
         kind: TokenKind,
         now_unix: u64,
     ) -> Result<(UserName, Claims), TokenError> {
-        let token = match token {
-            None | Some("") => return Err(TokenError::Missing),
-            Some(t) => t,
-        };
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.validate_exp = false; // checked below against `now_unix`
-        validation.validate_nbf = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
-            |e| match e.kind() {
-                ErrorKind::InvalidSignature => TokenError::Invalid("bad signature".into()),
-                ErrorKind::InvalidAlgorithm => {
-                    TokenError::Invalid("algorithm must be HS256".into())
-                }
-                _ => TokenError::Invalid(e.to_string()),
-            },
-        )?;
-        let claims = data.claims;
+        let claims: Claims = self.decode(token)?;
         if claims.kind != kind {
             return Err(TokenError::Invalid(
                 format!("not a {kind:?} token").to_lowercase(),

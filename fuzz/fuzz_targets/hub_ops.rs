@@ -268,12 +268,14 @@ enum Frame {
         token: Token,
         device: Option<Device>,
         calls: bool,
+        replace: bool,
     },
     Refresh {
         version: Version,
         token: Token,
         device: Option<Device>,
         calls: bool,
+        replace: bool,
     },
     Offer {
         attempt: Attempt,
@@ -330,22 +332,26 @@ impl Frame {
                 token,
                 device,
                 calls,
+                replace,
             } => ClientMsg::Hello {
                 version: version.number(),
                 token: TOKENS.get(token, issued),
                 device: device.map(Device::name),
                 calls: *calls,
+                replace: *replace,
             },
             Frame::Refresh {
                 version,
                 token,
                 device,
                 calls,
+                replace,
             } => ClientMsg::Refresh {
                 version: version.number(),
                 refresh_token: TOKENS.get(token, issued),
                 device: device.map(Device::name),
                 calls: *calls,
+                replace: *replace,
             },
             Frame::Offer {
                 attempt,
@@ -687,6 +693,10 @@ impl Driver {
                     for m in members {
                         assert!(self.known.contains(m), "{group} holds unknown {m}");
                     }
+                }
+                // No frame this target sends makes contacts.
+                HubOutput::ContactChanged { .. } | HubOutput::InvitationClaimed { .. } => {
+                    panic!("contacts changed without an invitation: {o:?}")
                 }
             }
         }

@@ -367,7 +367,10 @@ impl World {
                         self.schedule(at, HubDelivery::ToNode(i, frame));
                     }
                 }
-                HubOutput::Close { .. } | HubOutput::GroupChanged { .. } => {}
+                HubOutput::Close { .. }
+                | HubOutput::GroupChanged { .. }
+                | HubOutput::ContactChanged { .. }
+                | HubOutput::InvitationClaimed { .. } => {}
             }
         }
     }

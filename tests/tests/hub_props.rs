@@ -335,7 +335,9 @@ impl Coverage {
                     }
                     _ => {}
                 },
-                HubOutput::GroupChanged { .. } => {}
+                HubOutput::GroupChanged { .. }
+                | HubOutput::ContactChanged { .. }
+                | HubOutput::InvitationClaimed { .. } => {}
             }
         }
         if (0..KNOWN).any(|u| hub.sessions_of(&name(u)).len() >= 2) {

@@ -155,7 +155,7 @@ impl Invalid {
 // ----- exhaustive lists, so a new variant cannot go unnoticed -----
 
 /// Every `type` a client may send, in declaration order.
-const CLIENT_TYPES: [&str; 13] = [
+const CLIENT_TYPES: [&str; 16] = [
     "hello",
     "refresh",
     "offer",
@@ -169,10 +169,13 @@ const CLIENT_TYPES: [&str; 13] = [
     "ping",
     "pong",
     "close",
+    "invite",
+    "claim",
+    "contacts",
 ];
 
 /// Every `type` the hub sends, in declaration order (not `Unknown`).
-const HUB_TYPES: [&str; 13] = [
+const HUB_TYPES: [&str; 16] = [
     "welcome",
     "token",
     "offer",
@@ -186,6 +189,9 @@ const HUB_TYPES: [&str; 13] = [
     "pong",
     "error",
     "close",
+    "invitation",
+    "contact",
+    "contacts",
 ];
 
 /// The `type` of a hub message; exhaustive, like `ClientMsg::kind`.
@@ -204,6 +210,9 @@ fn hub_type(msg: &HubMsg) -> Option<&'static str> {
         HubMsg::Pong { .. } => "pong",
         HubMsg::Error { .. } => "error",
         HubMsg::Close { .. } => "close",
+        HubMsg::Invitation { .. } => "invitation",
+        HubMsg::Contact { .. } => "contact",
+        HubMsg::Contacts { .. } => "contacts",
         HubMsg::Unknown => return None,
     })
 }
@@ -461,7 +470,7 @@ fn the_tokens_in_the_vectors_verify_with_the_test_secret() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 7);
 }
 
 // ----- invalid vectors -----

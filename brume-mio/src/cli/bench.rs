@@ -157,6 +157,7 @@ fn step(
                     token: Some(key.mint(user, TokenKind::Access, now, 3600)),
                     device: None,
                     calls: true,
+                    replace: true,
                 };
                 if let Flush::Failed(e) = ws::send_text(&mut ws, encode_client(&hello)) {
                     bail!("hello: {e}");

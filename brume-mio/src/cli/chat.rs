@@ -1,13 +1,17 @@
 //! `brume chat NAME`: lines from stdin go to NAME over the data channel
 //! (messages of kind `chat`); theirs are printed.
 //!
+//! Beside a `recv` of the same user on the same device, chat leaves the
+//! device's calls to `recv` (the hub gives it an instance name) and calls
+//! NAME itself; NAME's chat then moves to this device, the one that called.
+//!
 //! NAME need not be online yet: chat watches their presence and connects
 //! when they come (or accepts them when they call first; glare is settled by
 //! the endpoint), unless `--no-wait`. Lines typed or piped before the
 //! connection opens are kept and sent once it does; at the end of input,
 //! chat waits until the peer has acknowledged everything before it leaves.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::BufRead;
 
 use std::sync::mpsc;
@@ -22,7 +26,7 @@ use brume_proto::signal::Address;
 use clap::Args;
 
 use super::ConfigArg;
-use super::session::{Session, peer_address, peer_failure, reaches};
+use super::session::{Calls, Session, peer_address, peer_failure, reaches};
 use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
@@ -55,13 +59,14 @@ enum Link {
 
 pub fn run(a: ChatArgs) -> Result<()> {
     let peer = peer_address(&a.name)?;
-    let mut s = Session::open(&a.conf.path(), true)?;
+    let mut s = Session::open(&a.conf.path(), Calls::TakeUnlessHeld)?;
     s.refuse_self(&peer, "chat with")?;
     s.wait_ready(Duration::from_secs(10))?;
     let lines = stdin_lines(&s);
     let mut chat = Chat {
         peer,
         open: None,
+        callers: BTreeSet::new(),
         no_wait: a.no_wait,
         link: Link::Waiting,
         outbox: VecDeque::new(),
@@ -105,6 +110,8 @@ struct Chat {
     peer: Address,
     /// The device the chat is open with.
     open: Option<Address>,
+    /// Devices of the peer that called us, rather than we them.
+    callers: BTreeSet<Address>,
     no_wait: bool,
     link: Link,
     /// Lines read and not yet handed to the channel, in order.
@@ -188,12 +195,29 @@ impl Chat {
                 if let Err(e) = s.client.accept(&peer) {
                     tracing::debug!("accepting {peer}: {e:#}");
                 }
-                self.link = Link::Connecting;
+                self.callers.insert(peer);
+                if self.link != Link::Open {
+                    self.link = Link::Connecting;
+                }
             }
             EndpointEvent::PeerOpen { peer } if reaches(&self.peer, &peer) => {
+                // A device of theirs that called us is the one they type at
+                // (a `chat` beside their `recv`): it wins over the device our
+                // own call to the bare user reached.
+                let keep = self
+                    .open
+                    .as_ref()
+                    .is_some_and(|o| self.callers.contains(o) && !self.callers.contains(&peer));
                 self.link = Link::Open;
-                self.open = Some(peer.clone());
-                eprintln!("connected to {peer}; type lines, end with Ctrl-D");
+                if keep || self.open.as_ref() == Some(&peer) {
+                    return Ok(());
+                }
+                if self.open.is_some() {
+                    eprintln!("now chatting with {peer}");
+                } else {
+                    eprintln!("connected to {peer}; type lines, end with Ctrl-D");
+                }
+                self.open = Some(peer);
             }
             EndpointEvent::PeerFailed { peer, code, reason } if reaches(&self.peer, &peer) => {
                 // Gone again between its presence and our offer: wait on.

@@ -71,6 +71,7 @@ fn client(url: &HubUrl, key: &TokenKey, user: &UserName) -> Result<Client> {
         bind: Some(LOOPBACK),
         device: Default::default(),
         accepts_calls: true,
+        replaces_device: true,
     })
 }
 
@@ -194,6 +195,7 @@ fn demo(a: &DemoArgs, work: &Path, tag: &str) -> Result<()> {
         data,
         tls: None,
         handle_signals: false,
+        policy: Default::default(),
     })?;
     let url = HubUrl::parse(&format!("ws://{}", hub.local_addr()))?;
     let hub_thread = std::thread::spawn(move || server.run());

@@ -3,6 +3,7 @@
 mod accept;
 mod bench;
 mod chat;
+mod contacts;
 mod demo;
 mod help;
 mod ping;
@@ -69,6 +70,12 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Connect to a user and measure the round trip.
     Ping(ping::PingArgs),
+    /// Make an invitation: a single-use token that makes its claimer your contact.
+    Invite(contacts::InviteArgs),
+    /// Claim an invitation: you and the inviter become contacts.
+    Claim(contacts::ClaimArgs),
+    /// List your contacts (user, then your alias for them).
+    Contacts(contacts::ContactsArgs),
     /// Run a hub and two peers here and send a file between them.
     Demo(demo::DemoArgs),
     /// Print a shell's completion script.
@@ -118,6 +125,9 @@ pub fn run(args: Args) -> Result<()> {
         Command::Recv(a) => recv::run(a),
         Command::Chat(a) => chat::run(a),
         Command::Ping(a) => ping::run(a),
+        Command::Invite(a) => contacts::invite(a),
+        Command::Claim(a) => contacts::claim(a),
+        Command::Contacts(a) => contacts::contacts(a),
         Command::Demo(a) => demo::run(a),
         Command::Completions(a) => help::completions::<Args>(a),
         Command::Help(a) => help::help::<Args>(a),

@@ -10,7 +10,7 @@ use brume_proto::endpoint::EndpointEvent;
 use clap::Args;
 
 use super::ConfigArg;
-use super::session::{Session, peer_address};
+use super::session::{Calls, Session, peer_address};
 use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
@@ -31,7 +31,7 @@ fn ms(d: Duration) -> f64 {
 pub fn run(a: PingArgs) -> Result<()> {
     let asked = peer_address(&a.name)?;
     let start = Instant::now();
-    let mut s = Session::open(&a.conf.path(), false)?;
+    let mut s = Session::open(&a.conf.path(), Calls::Refuse)?;
     s.refuse_self(&asked, "ping")?;
     s.wait_ready(Duration::from_secs(10))?;
     let ready = start.elapsed();

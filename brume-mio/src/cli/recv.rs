@@ -20,7 +20,7 @@ use clap::Args;
 use super::ConfigArg;
 use super::accept::{Policy, describe};
 use super::progress::{Bars, ProgressArg};
-use super::session::{Session, peer_address};
+use super::session::{Calls, Session, peer_address};
 use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
@@ -97,7 +97,7 @@ pub fn run(a: RecvArgs) -> Result<()> {
     std::fs::create_dir_all(&a.dir)
         .with_context(|| format!("cannot create {}", a.dir.display()))?;
     let dir = a.dir.canonicalize()?;
-    let mut s = Session::open(&a.conf.path(), true)?;
+    let mut s = Session::open(&a.conf.path(), Calls::Take)?;
     let mut policy = Policy::new(a.yes, from, &s.client)?;
     let me = s.wait_ready(Duration::from_secs(10))?;
     println!("ready as {me}, receiving into {}", dir.display());

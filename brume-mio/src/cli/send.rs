@@ -13,7 +13,7 @@ use clap::Args;
 
 use super::ConfigArg;
 use super::progress::{Bars, ProgressArg, size};
-use super::session::{Session, peer_address};
+use super::session::{Calls, Session, peer_address};
 use super::terminal::peer_text;
 
 #[derive(Debug, Args)]
@@ -41,7 +41,7 @@ pub fn run(a: SendArgs) -> Result<()> {
             bail!("no such file: {}", f.display());
         }
     }
-    let mut s = Session::open(&a.conf.path(), false)?;
+    let mut s = Session::open(&a.conf.path(), Calls::Refuse)?;
     s.refuse_self(&asked, "send to")?;
     s.wait_ready(Duration::from_secs(10))?;
     let (took, peer) = s.connect(&asked, Duration::from_secs(20))?;

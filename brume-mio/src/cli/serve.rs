@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use brume_mio::hub_server::{HubServer, ServeOptions};
+use brume_proto::hub::CallPolicy;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -24,6 +25,16 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Who may call whom: anyone (`open`), or only contacts and members of
+    /// a shared group (`contacts`; made with `brume invite` and `brume claim`).
+    #[arg(long, value_enum, default_value_t = Policy::Open)]
+    policy: Policy,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Policy {
+    Open,
+    Contacts,
 }
 
 /// Info logs to stderr, unless `-v` already set up logging.
@@ -57,6 +68,10 @@ pub fn run(a: ServeArgs) -> Result<()> {
         data: data.clone(),
         tls,
         handle_signals: true,
+        policy: match a.policy {
+            Policy::Open => CallPolicy::Open,
+            Policy::Contacts => CallPolicy::Contacts,
+        },
     })?;
     println!(
         "brume hub listening on {scheme}://{} (data in {}, pid {})",

@@ -24,8 +24,21 @@ pub struct Session {
     hub_down: Option<String>,
     /// The command's progress bars, which notices are printed above.
     bars: Option<indicatif::MultiProgress>,
-    /// Whether this session takes calls (`recv`, `chat`).
+    /// Whether this session means to take calls (`recv`, `chat`).
     accepts_calls: bool,
+}
+
+/// How a command's session takes calls at the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calls {
+    /// Takes the device's calls, ending an older session there: `recv`, so
+    /// that a restarted one never finds its device held by its stale self.
+    Take,
+    /// Takes the device's calls unless a live session holds it, and then
+    /// none: `chat`, which must not end the `recv` it is typed beside.
+    TakeUnlessHeld,
+    /// Takes none, on an instance of the device: `send`, `ping`.
+    Refuse,
 }
 
 /// Whom a command reaches: `alice` (the device of hers that takes calls and
@@ -48,6 +61,10 @@ pub fn peer_failure(peer: &Address, code: ErrorCode, reason: &str) -> anyhow::Er
         ErrorCode::BadDest => anyhow!("no user {peer} on this hub"),
         ErrorCode::Rejected => anyhow!("{peer} declined"),
         ErrorCode::OfferTimeout => anyhow!("{peer} did not answer in time"),
+        ErrorCode::NotContact => anyhow!(
+            "{peer} is not a contact of yours, and this hub lets only contacts call: \
+             one of you runs `brume invite ALIAS`, the other `brume claim TOKEN ALIAS`"
+        ),
         _ => anyhow!(
             "cannot connect to {peer}: {} ({})",
             super::terminal::peer_text(reason),
@@ -83,16 +100,17 @@ impl Session {
     }
 
     /// Loads the config (making the device certificate on first use) and
-    /// connects. A command that waits for calls (`recv`, `chat`) passes
-    /// `accepts_calls`; a short-lived one (`send`, `ping`) does not, so the
-    /// hub gives it an instance of the device and it ends no other session.
-    pub fn open(config: &Path, accepts_calls: bool) -> Result<Self> {
+    /// connects, taking calls as `calls` says. A session that takes none
+    /// gets an instance of the device from the hub and ends no other session.
+    pub fn open(config: &Path, calls: Calls) -> Result<Self> {
+        let accepts_calls = calls != Calls::Refuse;
         let mut file = ClientFile::load(config)?;
         if file.ensure_cert()? {
             file.save(config)?;
         }
         let mut opts = ClientOptions::from_file(&file)?;
         opts.accepts_calls = accepts_calls;
+        opts.replaces_device = calls == Calls::Take;
         let client = Client::connect(opts)?;
         let stop = Arc::new(AtomicBool::new(false));
         for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -123,6 +123,11 @@ impl Hub {
         Self::start_with(name, |cmd| spawn_all(cmd.env_remove("RUST_LOG")))
     }
 
+    /// A hub started with more `brume serve` arguments.
+    pub fn start_serving(name: &str, args: &[&str]) -> Self {
+        Self::start_with(name, |cmd| Proc::spawn(cmd.args(args)))
+    }
+
     fn start_with(name: &str, spawn: impl FnOnce(&mut Command) -> Proc) -> Self {
         let dir = tmp(name);
         let data = dir.join("hub");

@@ -20,6 +20,11 @@ pub struct EndpointConfig {
     /// A short-lived command sets it false: the hub then gives it an
     /// instance name `device~N` and it ends no other session. Default true.
     pub accepts_calls: bool,
+    /// With `accepts_calls`, end an older session that holds the same device
+    /// (`replace` in `hello`). False leaves a held device to the program
+    /// there (a `chat` beside a running `recv`): this endpoint then gets an
+    /// instance name and takes no calls. Default true.
+    pub replaces_device: bool,
     /// This device's DTLS certificate. The driver makes it once, keeps it with
     /// the user's config and hands it in: making one per connection costs
     /// milliseconds and OS randomness, and a stable fingerprint per device is
@@ -91,6 +96,7 @@ impl EndpointConfig {
             refresh_token: None,
             device: DeviceName::default(),
             accepts_calls: true,
+            replaces_device: true,
             dtls_cert,
             seed,
             connect_timeout: Duration::from_secs(15),

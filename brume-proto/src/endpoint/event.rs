@@ -65,6 +65,28 @@ pub enum EndpointEvent {
         /// The hub's words.
         message: String,
     },
+    /// The hub's answer to `ContactsRequest::Invite`.
+    Invitation {
+        /// The single-use token to hand to the person it is for.
+        token: String,
+        /// The alias the request named.
+        alias: String,
+        /// When it stops being claimable, Unix seconds.
+        expires_at: u64,
+    },
+    /// A new contact: this user claimed an invitation, or one of theirs
+    /// was claimed.
+    Contact {
+        /// The contact.
+        user: UserName,
+        /// This user's name for them.
+        alias: String,
+    },
+    /// The hub's answer to `ContactsRequest::List`, sorted by user.
+    Contacts {
+        /// The contacts.
+        contacts: Vec<crate::signal::ContactEntry>,
+    },
     /// A watched user came online or went offline.
     Presence {
         /// The user.

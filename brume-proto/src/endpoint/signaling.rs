@@ -50,6 +50,7 @@ impl Endpoint {
             token: Some(self.config.access_token.clone()),
             device: Some(self.config.device.clone()),
             calls: self.config.accepts_calls,
+            replace: self.config.replaces_device,
         });
     }
 
@@ -153,6 +154,17 @@ impl Endpoint {
                 online,
                 devices,
             }),
+            HubMsg::Invitation {
+                token,
+                alias,
+                expires_at,
+            } => self.event(EndpointEvent::Invitation {
+                token,
+                alias,
+                expires_at,
+            }),
+            HubMsg::Contact { user, alias } => self.event(EndpointEvent::Contact { user, alias }),
+            HubMsg::Contacts { contacts } => self.event(EndpointEvent::Contacts { contacts }),
             HubMsg::Members { .. } | HubMsg::Pong { .. } | HubMsg::Unknown => {}
             HubMsg::Ping { nonce } => self.send_hub(&ClientMsg::Pong { nonce }),
             HubMsg::Error {
@@ -226,6 +238,7 @@ impl Endpoint {
                         refresh_token,
                         device: Some(self.config.device.clone()),
                         calls: self.config.accepts_calls,
+                        replace: self.config.replaces_device,
                     });
                 }
                 _ => {

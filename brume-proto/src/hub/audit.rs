@@ -9,7 +9,8 @@
 //!   authenticated sender of the frame that caused it;
 //! - a user's devices are unique, and a user has at most `max_devices`;
 //! - a session that accepts calls holds the device it asked for; one that
-//!   does not holds `BASE~N`, the smallest N free;
+//!   does not, or that asked not to replace and found its device held,
+//!   holds `BASE~N`, the smallest N free;
 //! - an offer to a bare user reaches the session of theirs that accepts
 //!   calls and was used most recently (logged in, or had an offer or answer
 //!   relayed), never the caller; `ENODEST` only when there is none; an offer
@@ -152,15 +153,33 @@ impl AuditedHub {
     /// or the smallest free instance of it.
     fn welcomed(&mut self, conn: ConnId, peer: PeerId, cause: &Cause) -> Result<(), String> {
         let asked = match cause {
-            Cause::Frame(c, Some(ClientMsg::Hello { device, calls, .. }))
-            | Cause::Frame(c, Some(ClientMsg::Refresh { device, calls, .. }))
-                if *c == conn =>
-            {
-                (device.clone().unwrap_or_default(), *calls)
-            }
+            Cause::Frame(
+                c,
+                Some(ClientMsg::Hello {
+                    device,
+                    calls,
+                    replace,
+                    ..
+                }),
+            )
+            | Cause::Frame(
+                c,
+                Some(ClientMsg::Refresh {
+                    device,
+                    calls,
+                    replace,
+                    ..
+                }),
+            ) if *c == conn => (device.clone().unwrap_or_default(), *calls, *replace),
             _ => return Err(format!("welcome to {conn:?} without its hello or refresh")),
         };
-        let (device, calls) = asked;
+        let (device, calls, replace) = asked;
+        // A login that may not replace, on a device held, takes no calls.
+        let held = self
+            .authed
+            .iter()
+            .any(|(c, s)| *c != conn && s.peer.user == peer.user && s.peer.device == device);
+        let calls = calls && (replace || !held);
         if calls && peer.device != device {
             return Err(format!("{conn:?} asked for {device}, was given {peer}"));
         }
@@ -344,6 +363,7 @@ impl AuditedHub {
                                 c,
                                 Some(ClientMsg::Hello {
                                     calls: true,
+                                    replace: true,
                                     device,
                                     ..
                                 }),
@@ -352,13 +372,14 @@ impl AuditedHub {
                                 c,
                                 Some(ClientMsg::Refresh {
                                     calls: true,
+                                    replace: true,
                                     device,
                                     ..
                                 }),
                             ) if !self.authed.contains_key(c) => device.clone().unwrap_or_default(),
                             _ => {
                                 return Err(format!(
-                                    "{conn:?} replaced, but not by a login that takes calls"
+                                    "{conn:?} replaced, but not by a login that takes calls and may replace"
                                 ));
                             }
                         };
@@ -369,7 +390,9 @@ impl AuditedHub {
                     }
                     self.forget(*conn)
                 }
-                HubOutput::GroupChanged { .. } => {}
+                HubOutput::GroupChanged { .. }
+                | HubOutput::ContactChanged { .. }
+                | HubOutput::InvitationClaimed { .. } => {}
             }
             outputs.push(out);
         }

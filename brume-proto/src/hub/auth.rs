@@ -12,6 +12,24 @@ use crate::signal::{
 };
 use crate::token::{TokenError, TokenKind};
 
+/// What a `hello` or `refresh` asks for its session.
+#[derive(Debug)]
+pub(super) struct Login {
+    device: DeviceName,
+    calls: bool,
+    replace: bool,
+}
+
+impl Default for Login {
+    fn default() -> Self {
+        Login {
+            device: DeviceName::default(),
+            calls: true,
+            replace: true,
+        }
+    }
+}
+
 impl Hub {
     pub(super) fn on_unauthenticated(&mut self, now: Instant, conn: ConnId, msg: ClientMsg) {
         match msg {
@@ -20,6 +38,7 @@ impl Hub {
                 token,
                 device,
                 calls,
+                replace,
             } => {
                 if !self.version_ok(conn, version, true) {
                     return;
@@ -30,7 +49,12 @@ impl Hub {
                 let unix = self.unix_time(now);
                 match self.verify(token.as_deref(), TokenKind::Access, unix) {
                     Ok(user) => {
-                        self.authenticate(conn, user, device, calls);
+                        let login = Login {
+                            device,
+                            calls,
+                            replace,
+                        };
+                        self.authenticate(conn, user, login);
                     }
                     Err(e) => self.auth_failed(conn, &e),
                 }
@@ -40,12 +64,17 @@ impl Hub {
                 refresh_token,
                 device,
                 calls,
+                replace,
             } => {
                 if !self.version_ok(conn, version, true) {
                     return;
                 }
                 if let Some(device) = self.requested_device(conn, device) {
-                    let login = Some((device, calls));
+                    let login = Some(Login {
+                        device,
+                        calls,
+                        replace,
+                    });
                     self.refresh(now, conn, None, login, refresh_token.as_deref());
                 }
             }
@@ -93,7 +122,7 @@ impl Hub {
         now: Instant,
         conn: ConnId,
         current: Option<&UserName>,
-        login: Option<(DeviceName, bool)>,
+        login: Option<Login>,
         refresh_token: Option<&str>,
     ) {
         let unix = self.unix_time(now);
@@ -121,8 +150,8 @@ impl Hub {
                 .key
                 .mint_generation(&user, generation, TokenKind::Access, unix, lifetime);
         if current.is_none() {
-            let (device, calls) = login.unwrap_or_else(|| (DeviceName::default(), true));
-            if !self.authenticate(conn, user, device, calls) {
+            let login = login.unwrap_or_default();
+            if !self.authenticate(conn, user, login) {
                 return; // refused: over the device limit
             }
         }
@@ -187,15 +216,21 @@ impl Hub {
     /// `device` itself, and an older session on it is closed as `replaced`, so
     /// a reconnecting client never finds its device taken. Not accepting
     /// calls, it gets `device~N`, the smallest N free, and replaces no one.
-    /// Past `max_devices` (without a replacement) the session is refused and
-    /// closed (`ELIMIT`, `too_many_devices`); returns whether it was bound.
-    fn authenticate(
-        &mut self,
-        conn: ConnId,
-        user: UserName,
-        device: DeviceName,
-        calls: bool,
-    ) -> bool {
+    /// A login that would replace but asked not to is treated as one that
+    /// takes no calls. Past `max_devices` (without a replacement) the session
+    /// is refused and closed (`ELIMIT`, `too_many_devices`); returns whether
+    /// it was bound.
+    fn authenticate(&mut self, conn: ConnId, user: UserName, login: Login) -> bool {
+        let Login {
+            device,
+            calls,
+            replace,
+        } = login;
+        let held = self
+            .online
+            .get(&PeerId::new(user.clone(), device.clone()))
+            .is_some_and(|c| c != conn);
+        let calls = calls && (replace || !held);
         let max = self.config.limits.max_devices;
         let before = self.accepting_devices(&user);
         let device = if calls {

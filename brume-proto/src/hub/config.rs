@@ -27,6 +27,8 @@ pub struct HubLimits {
     pub max_group_members: usize,
     /// Groups one owner may publish.
     pub max_groups_per_owner: usize,
+    /// Contacts one user may have.
+    pub max_contacts: usize,
     /// Failed authentications before the session is closed.
     pub max_auth_failures: u8,
     /// Time to authenticate after the connection opens.
@@ -53,6 +55,7 @@ impl Default for HubLimits {
             max_devices: 16,
             max_group_members: 256,
             max_groups_per_owner: 64,
+            max_contacts: 1024,
             max_auth_failures: 3,
             auth_timeout: Duration::from_secs(10),
             ping_after: Duration::from_secs(20),
@@ -91,6 +94,25 @@ pub struct HubConfig {
     /// Queue [`HubEvent`](super::HubEvent)s for
     /// [`Hub::poll_event`](super::Hub::poll_event); off by default.
     pub session_events: bool,
+    /// Who may call, and watch, whom.
+    pub policy: CallPolicy,
+    /// How long an invitation may wait to be claimed.
+    pub invitation_lifetime: Duration,
+    /// A number the driver draws at random for each run of the hub: it
+    /// keeps invitation ids unique across restarts (the hub has no
+    /// randomness of its own).
+    pub instance: u64,
+}
+
+/// Who may call whom on a hub (a user may always call their own devices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallPolicy {
+    /// Anyone may call, or watch, anyone; the callee decides (linkup).
+    #[default]
+    Open,
+    /// Only contacts and members of a shared group (BoneValue): any other
+    /// `offer` or `subscribe` is refused with `ENOTCONTACT`.
+    Contacts,
 }
 
 impl HubConfig {
@@ -101,6 +123,9 @@ impl HubConfig {
             access_token_lifetime: Duration::from_secs(3600),
             limits: HubLimits::default(),
             session_events: false,
+            policy: CallPolicy::Open,
+            invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
+            instance: 0,
         }
     }
 }

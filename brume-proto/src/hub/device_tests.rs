@@ -133,6 +133,63 @@ fn a_session_that_takes_no_calls_gets_an_instance_and_replaces_no_one() {
 }
 
 #[test]
+fn a_session_that_may_not_replace_leaves_a_held_device_alone() {
+    let mut b = Bench::new();
+    b.login(9, "bob");
+    b.send(9, r#"{"type":"subscribe","users":["alice"]}"#);
+    let hello = |b: &mut Bench, c: u64, refresh: bool| {
+        b.open(c);
+        let kind = if refresh {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        };
+        let t = b.token("alice", kind, 600);
+        let (kind, field) = if refresh {
+            ("refresh", "refresh_token")
+        } else {
+            ("hello", "token")
+        };
+        b.send(
+            c,
+            &format!(r#"{{"type":"{kind}","version":2,"{field}":"{t}","device":"laptop","replace":false}}"#),
+        )
+    };
+    // A free device: taken, with its calls, as by any session.
+    let out = hello(&mut b, 1, false);
+    assert!(
+        matches!(&out[0], (ConnId(1), HubMsg::Welcome { device, .. }) if device.as_str() == "laptop")
+    );
+    assert!(
+        out.iter()
+            .any(|(c, m)| *c == ConnId(9) && matches!(m, HubMsg::Presence { .. }))
+    );
+    // A held one: an instance that takes no calls, and no one is replaced,
+    // by a hello or by a refresh.
+    for (c, refresh, instance) in [(2, false, "laptop~1"), (3, true, "laptop~2")] {
+        let out = hello(&mut b, c, refresh);
+        assert_eq!(closes(&out), [], "{out:?}");
+        assert!(
+            matches!(&out[0], (conn, HubMsg::Welcome { device, .. }) if *conn == ConnId(c) && device.as_str() == instance),
+            "{out:?}"
+        );
+        assert!(!out.iter().any(|(c, _)| *c == ConnId(9)), "{out:?}");
+    }
+    // Calls to the bare user still reach the session that held the device.
+    assert_eq!(
+        offer_lands(&mut b, 9, "x", "alice"),
+        Some((1, "bob/default".into()))
+    );
+    // Once the device is free again, it is taken whole.
+    b.step(HubInput::Closed(ConnId(1)));
+    let out = hello(&mut b, 4, false);
+    assert!(
+        matches!(&out[0], (ConnId(4), HubMsg::Welcome { device, .. }) if device.as_str() == "laptop"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn an_instance_name_cannot_be_asked_for() {
     let mut b = Bench::new();
     let out = b.login_on(1, "alice", Some("laptop~1"), true);

@@ -29,7 +29,9 @@
 //!     match out {
 //!         HubOutput::Send { conn, frame } => { /* write `frame` as a text frame to `conn` */ }
 //!         HubOutput::Close { conn, reason } => { /* close `conn` */ }
-//!         HubOutput::GroupChanged { .. } => { /* persist it */ }
+//!         HubOutput::GroupChanged { .. }
+//!         | HubOutput::ContactChanged { .. }
+//!         | HubOutput::InvitationClaimed { .. } => { /* persist it */ }
 //!     }
 //! }
 //! let wake_at = hub.poll_timeout(); // then feed HubInput::Timeout at that time
@@ -42,8 +44,10 @@
 
 mod auth;
 mod config;
+mod contacts;
 mod event;
 mod groups;
+mod invite;
 mod online;
 mod presence;
 mod rate;
@@ -55,6 +59,8 @@ mod users;
 #[cfg(any(test, feature = "testing"))]
 pub mod audit;
 #[cfg(test)]
+mod contact_tests;
+#[cfg(test)]
 mod device_tests;
 #[cfg(test)]
 mod tests;
@@ -62,7 +68,8 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
-pub use config::{HubConfig, HubLimits};
+pub use config::{CallPolicy, HubConfig, HubLimits};
+pub use contacts::{MAX_ALIAS_LEN, alias_problem};
 pub use event::HubEvent;
 pub use users::HubUser;
 
@@ -71,6 +78,7 @@ use crate::signal::{
     AttemptId, ClientMsg, CloseReason, DecodeError, DeviceName, GroupId, HubMsg, PeerId, UserName,
     encode_hub,
 };
+use contacts::Contacts;
 use groups::Groups;
 use online::Online;
 use relay::Attempt;
@@ -120,6 +128,25 @@ pub enum HubOutput {
         /// Its members, sorted; empty means the group was deleted.
         members: Vec<UserName>,
     },
+    /// `user` now calls `contact` `alias`; the driver persists it (and
+    /// loads it back with [`Hub::add_contact`]).
+    ContactChanged {
+        /// The user.
+        user: UserName,
+        /// Their contact.
+        contact: UserName,
+        /// The user's name for the contact.
+        alias: String,
+    },
+    /// An invitation was claimed; the driver keeps its id until it expires
+    /// (and loads it back with [`Hub::add_claimed_invitation`]), so it is
+    /// never claimed twice, across restarts too.
+    InvitationClaimed {
+        /// The invitation's id.
+        id: String,
+        /// When it expires, Unix seconds.
+        expires_at: u64,
+    },
 }
 
 /// The signaling hub. See the module documentation for the contract.
@@ -137,6 +164,9 @@ pub struct Hub {
     /// Explicit presence subscriptions: watched user → watching sessions.
     watchers: BTreeMap<UserName, BTreeSet<ConnId>>,
     groups: Groups,
+    contacts: Contacts,
+    /// Invitations minted in this run: with `config.instance`, their ids.
+    invitations_minted: u64,
     attempts: BTreeMap<(PeerId, AttemptId), Attempt>,
     timers: Timers,
     outputs: VecDeque<HubOutput>,
@@ -164,6 +194,8 @@ impl Hub {
             uses: 0,
             watchers: BTreeMap::new(),
             groups: Groups::default(),
+            contacts: Contacts::default(),
+            invitations_minted: 0,
             attempts: BTreeMap::new(),
             timers: Timers::default(),
             outputs: VecDeque::new(),
@@ -286,6 +318,7 @@ impl Hub {
     /// and the groups they were in shrink, each reported as `GroupChanged`.
     pub fn remove_user(&mut self, _now: Instant, user: &UserName) {
         self.users.remove(user);
+        self.contacts.remove_user(user);
         for conn in self.online.conns(user) {
             self.close_session(conn, CloseReason::UserRemoved);
         }
@@ -310,6 +343,21 @@ impl Hub {
             .filter(|m| self.users.contains(m) && *m != group.owner)
             .collect();
         self.replace_group(group, members);
+    }
+
+    /// Loads a contact from storage (no `ContactChanged` output): `user`
+    /// calls `contact` `alias`. Both directions are loaded one by one.
+    pub fn add_contact(&mut self, user: UserName, contact: UserName, alias: String) {
+        if self.users.contains(&user) && self.users.contains(&contact) && user != contact {
+            self.contacts.set_alias(user, contact, alias);
+        }
+    }
+
+    /// Loads a claimed invitation's id from storage; it is refused
+    /// (`EINVITEUSED`) until it expires.
+    pub fn add_claimed_invitation(&mut self, now: Instant, id: String, expires_at: u64) {
+        let unix = self.unix_time(now);
+        self.contacts.claim(id, expires_at, unix);
     }
 
     /// Closes every session with `shutdown`.
@@ -452,6 +500,11 @@ impl Hub {
             ClientMsg::Ping { nonce } => self.send(conn, &HubMsg::Pong { nonce }),
             ClientMsg::Pong { .. } => {}
             ClientMsg::Close { .. } => self.close_session(conn, CloseReason::Client),
+            ClientMsg::Invite { alias } => self.on_invite(now, conn, me.user, alias),
+            ClientMsg::Claim { token, alias } => {
+                self.on_claim(now, conn, me.user, token.as_deref(), alias);
+            }
+            ClientMsg::Contacts {} => self.on_contacts(conn, &me.user),
         }
     }
 

@@ -16,6 +16,14 @@ impl Hub {
                 self.send(conn, &error_msg(ErrorCode::BadDest, None, &text));
                 continue;
             }
+            if let Some(me) = self.user_of(conn)
+                && !self.may_reach(me, &user)
+            {
+                let text =
+                    format!("{user} is not a contact of yours; this hub shows only contacts");
+                self.send(conn, &error_msg(ErrorCode::NotContact, None, &text));
+                continue;
+            }
             let Some(session) = self.sessions.get_mut(&conn) else {
                 return;
             };

@@ -62,6 +62,11 @@ impl Hub {
                 &refuse(ErrorCode::BadDest, format!("unknown user {callee}")),
             );
         }
+        if !self.may_reach(user, callee) {
+            let text =
+                format!("{callee} is not a contact of yours; this hub lets only contacts call");
+            return self.send(conn, &refuse(ErrorCode::NotContact, text));
+        }
         if let Some(g) = &group
             && (!self.groups.belongs(g, user) || !self.groups.belongs(g, callee))
         {

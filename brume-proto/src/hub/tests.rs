@@ -22,6 +22,8 @@ pub(super) struct Bench {
     pub(super) hub: AuditedHub,
     start: Instant,
     pub(super) now: Instant,
+    /// What the hub asked the driver to store, in order.
+    pub(super) persisted: Vec<HubOutput>,
 }
 
 impl Bench {
@@ -30,14 +32,19 @@ impl Bench {
     }
 
     pub(super) fn with_limits(limits: HubLimits) -> Self {
-        let start = t0();
         let mut config = HubConfig::new(key());
         config.limits = limits;
+        Self::with_config(config)
+    }
+
+    pub(super) fn with_config(config: HubConfig) -> Self {
+        let start = t0();
         let users = ["alice", "bob", "carol", "dave"].map(u);
         Self {
             hub: AuditedHub::new(Hub::new(config, users, start, UNIX0)),
             start,
             now: start,
+            persisted: Vec::new(),
         }
     }
 
@@ -56,7 +63,10 @@ impl Bench {
                     Some((conn, crate::signal::decode_hub(frame.as_bytes()).unwrap()))
                 }
                 HubOutput::Close { conn, reason } => Some((conn, HubMsg::Close { reason })),
-                HubOutput::GroupChanged { .. } => None,
+                other => {
+                    self.persisted.push(other);
+                    None
+                }
             })
             .collect()
     }

@@ -347,6 +347,18 @@ impl Node {
         r
     }
 
+    /// Asks the hub for an invitation, claims one, or lists contacts; the
+    /// answer comes as an event.
+    pub fn contacts_request(
+        &mut self,
+        now: Instant,
+        request: crate::endpoint::ContactsRequest,
+    ) -> Result<(), EndpointError> {
+        let r = self.endpoint.contacts_request(request);
+        self.touch(now);
+        r
+    }
+
     /// Closes every connection and the hub session; `Stopped` follows.
     pub fn stop(&mut self, now: Instant) {
         self.endpoint.stop(now);

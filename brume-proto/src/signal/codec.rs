@@ -205,26 +205,32 @@ mod props {
                 any::<u32>(),
                 proptest::option::of(text()),
                 proptest::option::of(device()),
+                any::<bool>(),
                 any::<bool>()
             )
-                .prop_map(|(version, token, device, calls)| ClientMsg::Hello {
-                    version,
-                    token,
-                    device,
-                    calls
+                .prop_map(|(version, token, device, calls, replace)| {
+                    ClientMsg::Hello {
+                        version,
+                        token,
+                        device,
+                        calls,
+                        replace,
+                    }
                 }),
             (
                 any::<u32>(),
                 proptest::option::of(text()),
                 proptest::option::of(device()),
+                any::<bool>(),
                 any::<bool>()
             )
-                .prop_map(|(version, refresh_token, device, calls)| {
+                .prop_map(|(version, refresh_token, device, calls, replace)| {
                     ClientMsg::Refresh {
                         version,
                         refresh_token,
                         device,
                         calls,
+                        replace,
                     }
                 }),
             (

@@ -43,6 +43,12 @@ pub enum ClientMsg {
         /// does not is given an instance name `device~N` and replaces no one.
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         calls: bool,
+        /// With `calls`, whether this session ends an older live session on
+        /// the same device (absent: true). False leaves a held device to its
+        /// session: this one then gets an instance name and takes no calls,
+        /// as with `calls: false`.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        replace: bool,
     },
     /// Trades a refresh token for a new access token; also authenticates a
     /// session that has not yet done so.
@@ -59,6 +65,12 @@ pub enum ClientMsg {
         /// does not is given an instance name `device~N` and replaces no one.
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         calls: bool,
+        /// With `calls`, whether this session ends an older live session on
+        /// the same device (absent: true). False leaves a held device to its
+        /// session: this one then gets an instance name and takes no calls,
+        /// as with `calls: false`.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        replace: bool,
     },
     /// Starts a connection attempt to `to`, carrying the offer SDP.
     Offer {
@@ -146,6 +158,21 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Asks for an invitation token for someone the sender will call `alias`.
+    Invite {
+        /// The sender's name for the person the token is meant for.
+        alias: String,
+    },
+    /// Claims an invitation: the sender and its inviter become contacts.
+    Claim {
+        /// The invitation token, as the inviter passed it on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        /// The sender's name for the inviter.
+        alias: String,
+    },
+    /// Asks for the sender's contacts; the hub answers `contacts`.
+    Contacts {},
 }
 
 /// A message from the hub to a client.
@@ -266,9 +293,39 @@ pub enum HubMsg {
         /// Why.
         reason: CloseReason,
     },
+    /// The answer to `invite`: a token to hand to the person it is for.
+    Invitation {
+        /// The token; single use.
+        token: String,
+        /// The alias the invite named.
+        alias: String,
+        /// When it stops being claimable, seconds since the Unix epoch.
+        expires_at: u64,
+    },
+    /// A new contact, to both sides of a claimed invitation.
+    Contact {
+        /// The contact.
+        user: UserName,
+        /// The recipient's name for them.
+        alias: String,
+    },
+    /// The answer to `contacts`: every contact of the user, sorted by user.
+    Contacts {
+        /// The contacts.
+        contacts: Vec<ContactEntry>,
+    },
     /// A message type this version does not know; clients ignore it.
     #[serde(other)]
     Unknown,
+}
+
+/// One contact in a `contacts` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactEntry {
+    /// The contact.
+    pub user: UserName,
+    /// The user's own name for them.
+    pub alias: String,
 }
 
 /// The limits a hub enforces on each session, told in `welcome`.
@@ -355,6 +412,9 @@ impl ClientMsg {
             ClientMsg::Ping { .. } => "ping",
             ClientMsg::Pong { .. } => "pong",
             ClientMsg::Close { .. } => "close",
+            ClientMsg::Invite { .. } => "invite",
+            ClientMsg::Claim { .. } => "claim",
+            ClientMsg::Contacts { .. } => "contacts",
         }
     }
 }

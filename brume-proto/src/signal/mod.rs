@@ -7,5 +7,5 @@ pub mod names;
 
 pub use address::{Address, AddressError, DEFAULT_DEVICE, DeviceName, MAX_DEVICE_LEN, PeerId};
 pub use codec::{DecodeError, MAX_FRAME_LEN, decode_client, decode_hub, encode_client, encode_hub};
-pub use message::{ClientMsg, CloseReason, HubMsg, PROTOCOL_VERSION, SessionLimits};
+pub use message::{ClientMsg, CloseReason, ContactEntry, HubMsg, PROTOCOL_VERSION, SessionLimits};
 pub use names::{AttemptId, GroupId, GroupName, MAX_NAME_LEN, NameError, UserName};

@@ -282,7 +282,11 @@ impl Transfers {
     /// A candidate channel of a transfer that waits for its offer closed.
     /// True if another candidate remains, which the transfer now waits on;
     /// false if this was its last (the transfer then ends as usual).
-    pub(super) fn receiver_candidate_closed(&mut self, key: &TransferKey, channel: ChannelId) -> bool {
+    pub(super) fn receiver_candidate_closed(
+        &mut self,
+        key: &TransferKey,
+        channel: ChannelId,
+    ) -> bool {
         if !self.receiver_awaits_offer(key) {
             return false;
         }
@@ -290,8 +294,7 @@ impl Transfers {
             .by_channel
             .channels_of(key)
             .iter()
-            .filter(|c| **c != channel)
-            .last()
+            .rfind(|c| **c != channel)
         else {
             return false;
         };
