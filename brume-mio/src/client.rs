@@ -127,6 +127,18 @@ pub enum ClientEvent {
         /// When the next try comes.
         retry_in: Duration,
     },
+    /// A message given to [`Client::send_to`] did not go out: the connection
+    /// it waited for failed.
+    Undelivered {
+        /// The name it was sent to.
+        to: Address,
+        /// Its application type.
+        kind: String,
+        /// Why, as a code.
+        code: ErrorCode,
+        /// Why, for people.
+        reason: String,
+    },
 }
 
 /// A file or folder offered by [`Client::send_path_with`].
@@ -387,6 +399,13 @@ impl Client {
         let r = f(&mut self.node, now);
         self.pump(now);
         r
+    }
+
+    /// Sends an application message to a name, connecting on demand
+    /// ([`Node::send_to`]).
+    pub fn send_to(&mut self, to: &Address, kind: &str, data: Data) -> Result<()> {
+        self.with(|node, now| node.send_to(now, to, kind, data))?;
+        Ok(())
     }
 
     /// Connects to `peer` by name.
@@ -812,6 +831,17 @@ impl Client {
                         self.queue.push_back(ClientEvent::Endpoint(e));
                     }
                     NodeEvent::Transfer(e) => self.queue.push_back(ClientEvent::Transfer(e)),
+                    NodeEvent::Undelivered {
+                        to,
+                        kind,
+                        code,
+                        reason,
+                    } => self.queue.push_back(ClientEvent::Undelivered {
+                        to,
+                        kind,
+                        code,
+                        reason,
+                    }),
                 }
             }
             if !busy {

@@ -76,6 +76,8 @@ pub struct Host {
     pub storage: MemStorage,
     /// What its transfers told the application, with the virtual time.
     pub transfer_events: Vec<(Duration, TransferEvent)>,
+    /// The node's own events (`Undelivered`), with when they came.
+    pub other_events: Vec<(Duration, NodeEvent)>,
     /// Accept offered transfers into this folder as soon as they are offered.
     pub accept_into: Option<String>,
     /// While false, storage actions wait (a stalled or restarting disk).
@@ -194,6 +196,7 @@ impl World {
             auto_accept: true,
             storage: MemStorage::new(),
             transfer_events: Vec::new(),
+            other_events: Vec::new(),
             accept_into: Some("inbox".into()),
             storage_up: true,
             storage_queue: Vec::new(),
@@ -470,6 +473,7 @@ impl World {
                 }
                 host.transfer_events.push((at, e));
             }
+            other => host.other_events.push((at, other)),
         }
     }
 

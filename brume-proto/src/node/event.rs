@@ -1,6 +1,8 @@
 //! What a [`Node`](super::Node) hands its driver and its application.
 
 use crate::endpoint::EndpointEvent;
+use crate::error::ErrorCode;
+use crate::signal::{Address, UserName};
 use crate::transfer::TransferEvent;
 
 /// Something for the hub connection.
@@ -20,4 +22,39 @@ pub enum NodeEvent {
     Endpoint(EndpointEvent),
     /// From the file transfers.
     Transfer(TransferEvent),
+    /// A message given to [`Node::send_to`](super::Node::send_to) did not go
+    /// out: the connection it waited for failed.
+    Undelivered {
+        /// The name it was sent to.
+        to: Address,
+        /// Its application type.
+        kind: String,
+        /// Why, as a code.
+        code: ErrorCode,
+        /// Why, for people.
+        reason: String,
+    },
+}
+
+/// Whom [`Node::broadcast`](super::Node::broadcast) reaches, among the open
+/// connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipients {
+    /// Every connected peer.
+    All,
+    /// Every connected device of one user.
+    User(UserName),
+    /// One device, if connected.
+    Device(Address),
+}
+
+impl Recipients {
+    /// True if `peer`, a connection's address, is among these.
+    pub fn includes(&self, peer: &Address) -> bool {
+        match self {
+            Recipients::All => true,
+            Recipients::User(u) => peer.user() == u,
+            Recipients::Device(d) => d == peer,
+        }
+    }
 }

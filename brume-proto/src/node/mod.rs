@@ -28,7 +28,11 @@
 //! [`Node::accept`], [`Node::reject`], [`Node::send_message`], [`Node::ping`],
 //! [`Node::send_files`], [`Node::accept_transfer`],
 //! [`Node::reject_transfer`], [`Node::cancel_transfer`],
-//! [`Node::close_peer`], [`Node::subscribe`] and [`Node::stop`]. A command
+//! [`Node::close_peer`], [`Node::subscribe`], [`Node::contacts_request`]
+//! and [`Node::stop`]; and [`Node::send_to`] (connect on demand, messages
+//! waiting in order on one attempt, [`NodeEvent::Undelivered`] if it fails)
+//! and [`Node::broadcast`] (to every open peer, a user's devices or one
+//! device, each recipient's result returned). A command
 //! returns an error only when the caller misused it (no such peer, a
 //! transfer in the wrong state); nothing a peer or the hub sends is ever an
 //! error returned here.
@@ -67,13 +71,16 @@
 mod channels;
 mod config;
 mod event;
+mod send_queue;
 
 use core::net::SocketAddr;
 use std::collections::VecDeque;
 use std::time::Instant;
 
 pub use config::NodeConfig;
-pub use event::{NodeEvent, ToHub};
+pub use event::{NodeEvent, Recipients, ToHub};
+
+use send_queue::SendQueue;
 
 use crate::endpoint::{
     Endpoint, EndpointError, EndpointEvent, EndpointOutput, PeerStatus, Transmit,
@@ -100,6 +107,8 @@ pub struct Node {
     to_hub: VecDeque<ToHub>,
     storage: VecDeque<StorageAction>,
     events: VecDeque<NodeEvent>,
+    /// Messages for names whose connection is not open yet.
+    queued: SendQueue,
 }
 
 impl Node {
@@ -115,6 +124,7 @@ impl Node {
             to_hub: VecDeque::new(),
             storage: VecDeque::new(),
             events: VecDeque::new(),
+            queued: SendQueue::default(),
         }
     }
 
@@ -271,6 +281,62 @@ impl Node {
         let r = self.endpoint.send(now, peer, kind, data);
         self.touch(now);
         r
+    }
+
+    /// Sends an application message to a name, connecting first if no
+    /// connection to it is open (linkup's `send`). Messages sent meanwhile
+    /// wait in order and share one connection attempt; they go out when it
+    /// opens, or come back as [`NodeEvent::Undelivered`] if it fails.
+    pub fn send_to(
+        &mut self,
+        now: Instant,
+        to: &Address,
+        kind: &str,
+        data: Data,
+    ) -> Result<(), EndpointError> {
+        self.touch(now);
+        if let Some(peer) = self.open_peer_for(to) {
+            return self.endpoint.send(now, &peer, kind, &data);
+        }
+        let first = !self.queued.is_waiting(to);
+        if !self.queued.push(to.clone(), kind, data) {
+            return Err(EndpointError::WrongState(format!(
+                "{} messages already wait for {to}",
+                SendQueue::LIMIT
+            )));
+        }
+        if first && let Err(e) = self.endpoint.connect(now, to, None) {
+            self.queued.take_for(to);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sends one application message to every open connection that
+    /// `recipients` names (BoneValue's `get("*")`, `get(user)`,
+    /// `get(peerId)`), reporting each recipient's result, sorted by address.
+    pub fn broadcast(
+        &mut self,
+        now: Instant,
+        recipients: &Recipients,
+        kind: &str,
+        data: &Data,
+    ) -> Vec<(Address, Result<(), EndpointError>)> {
+        self.touch(now);
+        let targets: Vec<Address> = self
+            .endpoint
+            .peers()
+            .filter(|a| recipients.includes(a))
+            .filter(|a| self.endpoint.peer_state(a) == Some(PeerStatus::Open))
+            .cloned()
+            .collect();
+        targets
+            .into_iter()
+            .map(|peer| {
+                let r = self.endpoint.send(now, &peer, kind, data);
+                (peer, r)
+            })
+            .collect()
     }
 
     /// Pings `peer`'s endpoint, which answers on its own; returns the nonce
@@ -469,12 +535,60 @@ impl Node {
         }
     }
 
+    /// The open connection that `to` names: itself, or for a bare user the
+    /// first of their devices (in address order) with one.
+    fn open_peer_for(&self, to: &Address) -> Option<Address> {
+        let open = |a: &Address| self.endpoint.peer_state(a) == Some(PeerStatus::Open);
+        match to {
+            Address::Device(_) => open(to).then(|| to.clone()),
+            Address::User(u) => self
+                .endpoint
+                .peers()
+                .find(|a| a.user() == u && open(a))
+                .cloned(),
+        }
+    }
+
+    /// A connection opened or failed: what waited for it goes out, or back.
+    fn settle_queued(&mut self, now: Instant, event: &EndpointEvent) {
+        match event {
+            EndpointEvent::PeerOpen { peer } => {
+                for (_, messages) in self.queued.take_for(peer) {
+                    for (kind, data) in messages {
+                        if let Err(e) = self.endpoint.send(now, peer, &kind, &data) {
+                            self.events.push_back(NodeEvent::Undelivered {
+                                to: peer.clone(),
+                                kind,
+                                code: e.code(),
+                                reason: e.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            EndpointEvent::PeerFailed { peer, code, reason } => {
+                for (to, messages) in self.queued.take_for(peer) {
+                    for (kind, _) in messages {
+                        self.events.push_back(NodeEvent::Undelivered {
+                            to: to.clone(),
+                            kind,
+                            code: *code,
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn route(&mut self, now: Instant, out: EndpointOutput) {
         match out {
             EndpointOutput::Transmit(t) => self.transmits.push_back(t),
             EndpointOutput::HubFrame(f) => self.to_hub.push_back(ToHub::Frame(f)),
             EndpointOutput::CloseHub => self.to_hub.push_back(ToHub::Close),
             EndpointOutput::Event(e) => {
+                self.settle_queued(now, &e);
                 let consumed =
                     self.transfers_on && self.transfers.handle_event(now, &mut self.endpoint, &e);
                 if !consumed {
