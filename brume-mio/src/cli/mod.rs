@@ -9,6 +9,7 @@ mod help;
 mod ping;
 mod progress;
 mod recv;
+mod rpc;
 mod send;
 mod serve;
 mod session;
@@ -70,6 +71,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Connect to a user and measure the round trip.
     Ping(ping::PingArgs),
+    /// Ask a module of a user's program (`echo`, `brume.info` in `brume recv`).
+    Rpc(rpc::RpcArgs),
     /// Make an invitation: a single-use token that makes its claimer your contact.
     Invite(contacts::InviteArgs),
     /// Claim an invitation: you and the inviter become contacts.
@@ -125,6 +128,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Recv(a) => recv::run(a),
         Command::Chat(a) => chat::run(a),
         Command::Ping(a) => ping::run(a),
+        Command::Rpc(a) => rpc::run(a),
         Command::Invite(a) => contacts::invite(a),
         Command::Claim(a) => contacts::claim(a),
         Command::Contacts(a) => contacts::contacts(a),

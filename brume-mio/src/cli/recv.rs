@@ -100,6 +100,12 @@ pub fn run(a: RecvArgs) -> Result<()> {
     let mut s = Session::open(&a.conf.path(), Calls::Take)?;
     let mut policy = Policy::new(a.yes, from, &s.client)?;
     let me = s.wait_ready(Duration::from_secs(10))?;
+    let me_id = s.client.endpoint().me().cloned();
+    s.client.with(|node, _| {
+        for module in super::rpc::RECV_MODULES {
+            node.register_module(module);
+        }
+    });
     println!("ready as {me}, receiving into {}", dir.display());
     let mut bars = Bars::new(a.progress.progress);
     s.notices_above(&bars);
@@ -127,6 +133,21 @@ pub fn run(a: RecvArgs) -> Result<()> {
             }
             ClientEvent::Endpoint(EndpointEvent::PeerOpen { peer }) => {
                 bars.println(&format!("connected: {peer}"));
+            }
+            ClientEvent::Endpoint(EndpointEvent::RpcRequest {
+                peer,
+                id,
+                module,
+                payload,
+            }) => {
+                // Who we were at the first login: answers go on during a hub outage.
+                let answer = match &me_id {
+                    Some(id) => super::rpc::recv_answer(id, &module, payload),
+                    None => Err("this program has no device name yet".into()),
+                };
+                let _ = s
+                    .client
+                    .with(|node, now| node.respond(now, &peer, id, answer));
             }
             ClientEvent::Endpoint(EndpointEvent::PeerClosed { peer, .. }) => {
                 bars.println(&format!("disconnected: {peer}"));

@@ -8,10 +8,10 @@ use str0m::{Event, IceConnectionState};
 
 use super::outbox::ControlKind;
 use super::peer::{MAIN_CHANNEL, MediaRequest, Peer, PeerState};
-use super::ping;
 use super::{
     Direction, Endpoint, EndpointEvent, MAX_MESSAGE_LEN, MediaId, MediaKind, PeerCloseReason,
 };
+use super::{ping, rpc};
 use crate::framing::{self, Data, Namespace};
 use crate::signal::Address;
 
@@ -168,6 +168,8 @@ impl Endpoint {
             SDP_ANSWER => self.on_channel_answer(now, name, &text),
             ping::PING => self.on_ping(now, name, text),
             ping::PONG => self.on_pong(now, name, &text),
+            rpc::RPC => self.on_rpc(now, name, &text),
+            rpc::RPC_RESULT => self.on_rpc_result(name, &text),
             _ => {} // a newer peer's control message: ignored
         }
     }

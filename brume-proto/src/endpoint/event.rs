@@ -155,6 +155,26 @@ pub enum EndpointEvent {
         /// From the ping's call to the pong's arrival.
         rtt: Duration,
     },
+    /// `peer` asks a module this endpoint serves; answer with `respond`.
+    RpcRequest {
+        /// Who asks.
+        peer: Address,
+        /// The request's id, for `respond`.
+        id: u64,
+        /// The module asked.
+        module: String,
+        /// What the requester sent.
+        payload: serde_json::Value,
+    },
+    /// The one outcome of a `request` of ours.
+    RpcResponse {
+        /// Whom it was sent to.
+        peer: Address,
+        /// The id `request` returned.
+        id: u64,
+        /// The handler's answer, or why there is none.
+        result: Result<serde_json::Value, super::RpcError>,
+    },
     /// A message on the main channel could not be read; it was dropped.
     BadMessage {
         /// From whom.

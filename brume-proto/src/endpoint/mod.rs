@@ -60,6 +60,7 @@ mod opening;
 mod outbox;
 mod peer;
 mod ping;
+mod rpc;
 mod signaling;
 mod status;
 mod stun;
@@ -83,6 +84,7 @@ use holdback::{Arrival, Datagram};
 pub use media::{Direction, MediaId, MediaKind};
 pub use peer::MAIN_CHANNEL;
 pub use ping::MAX_PING_DATA;
+pub use rpc::{MAX_MODULE_LEN, MAX_RPC_IN_FLIGHT, RpcError};
 pub use status::PeerStatus;
 #[cfg(any(test, feature = "testing"))]
 pub use stun::binding_response;
@@ -165,6 +167,8 @@ pub struct Endpoint {
     subscriptions: BTreeSet<UserName>,
     /// Whether the hub still answers.
     hub_watch: hub_watch::HubWatch,
+    /// Modules served and requests waiting for answers.
+    rpc: rpc::Rpc,
     outputs: VecDeque<EndpointOutput>,
     stopped: bool,
 }
@@ -191,6 +195,7 @@ impl Endpoint {
             unpumped: BTreeSet::new(),
             subscriptions: BTreeSet::new(),
             hub_watch,
+            rpc: rpc::Rpc::default(),
             outputs: VecDeque::new(),
             stopped: false,
         }
@@ -401,6 +406,7 @@ impl Endpoint {
         }
         self.drain_stun();
         self.check_hub(now);
+        self.expire_rpc(now);
         let names: Vec<Address> = self.peers.keys().cloned().collect();
         for name in names {
             self.check_silence(now, &name);
@@ -719,18 +725,30 @@ impl Endpoint {
         // A deferred drain is due now (for a driver that did not poll output).
         let deferred = (!self.unpumped.is_empty()).then_some(self.last_now);
         let hub = self.hub_watch.next_timeout();
+        let rpc = self.rpc.next_timeout();
         peers
             .chain(stun)
             .chain(spare)
             .chain(deferred)
             .chain(hub)
+            .chain(rpc)
             .min()
     }
 
     // ----- internals -----
 
     fn event(&mut self, e: EndpointEvent) {
+        let gone = match &e {
+            EndpointEvent::PeerClosed { peer, .. } | EndpointEvent::PeerFailed { peer, .. } => {
+                Some(peer.clone())
+            }
+            _ => None,
+        };
         self.outputs.push_back(EndpointOutput::Event(e));
+        // After the close, so the application hears the peer go first.
+        if let Some(peer) = gone {
+            self.fail_rpc(&peer);
+        }
     }
 
     fn send_hub(&mut self, msg: &ClientMsg) {
@@ -982,6 +1000,8 @@ impl Endpoint {
             ControlKind::Answer => control::SDP_ANSWER,
             ControlKind::Ping => ping::PING,
             ControlKind::Pong => ping::PONG,
+            ControlKind::Rpc => rpc::RPC,
+            ControlKind::RpcResult => rpc::RPC_RESULT,
         };
         let queued = framing::encode_in(Namespace::Control, label, &Data::Text(text))
             .map_err(|e| e.to_string())

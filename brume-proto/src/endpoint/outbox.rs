@@ -20,6 +20,10 @@ pub(crate) enum ControlKind {
     Ping,
     /// The answer to the peer's ping.
     Pong,
+    /// An RPC request of ours (see `rpc.rs`).
+    Rpc,
+    /// The answer to the peer's RPC request.
+    RpcResult,
 }
 
 /// The queue is full: the peer keeps asking while our buffer stays full.

@@ -339,6 +339,40 @@ impl Node {
             .collect()
     }
 
+    /// Serves an RPC module: its requests come as
+    /// [`EndpointEvent::RpcRequest`], answered with [`Node::respond`].
+    pub fn register_module(&mut self, module: &str) {
+        self.endpoint.register_module(module);
+    }
+
+    /// Asks `peer`'s `module`; the id that the one
+    /// [`EndpointEvent::RpcResponse`] for it carries.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        peer: &Address,
+        module: &str,
+        payload: serde_json::Value,
+        timeout: std::time::Duration,
+    ) -> Result<u64, EndpointError> {
+        let r = self.endpoint.request(now, peer, module, payload, timeout);
+        self.touch(now);
+        r
+    }
+
+    /// Answers `peer`'s RPC request `id`.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        peer: &Address,
+        id: u64,
+        result: Result<serde_json::Value, String>,
+    ) -> Result<(), EndpointError> {
+        let r = self.endpoint.respond(now, peer, id, result);
+        self.touch(now);
+        r
+    }
+
     /// Pings `peer`'s endpoint, which answers on its own; returns the nonce
     /// that [`EndpointEvent::Pong`] carries back with the round-trip time.
     pub fn ping(&mut self, now: Instant, peer: &Address) -> Result<u32, EndpointError> {
