@@ -8,6 +8,26 @@ const HIGH = 1024 * 1024;
 const LOW = 256 * 1024;
 const POLL_MS = 5;
 
+/**
+ * Calls `fn` once `dc` is open. node-wrtc does not always fire 'open' on
+ * channels opened after the connection, so its readyState is polled too.
+ */
+export function whenOpen(dc, fn) {
+  let done = false;
+  const fire = () => {
+    if (done) return;
+    done = true;
+    clearInterval(timer);
+    fn();
+  };
+  dc.onopen = fire;
+  const timer = setInterval(() => {
+    if (dc.readyState === 'open') fire();
+    else if (dc.readyState === 'closed') clearInterval(timer);
+  }, 10);
+  if (dc.readyState === 'open') queueMicrotask(fire);
+}
+
 export class PacedChannel {
   #dc;
   #queue = [];

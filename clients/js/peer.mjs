@@ -7,10 +7,11 @@
 // opened by the other side, not the main one), 'close', 'error'.
 
 import { Emitter } from './emitter.mjs';
-import { PacedChannel } from './channel.mjs';
+import { PacedChannel, whenOpen } from './channel.mjs';
 import { decode, encode, toBytes } from './framing.mjs';
 
 const utf8 = new TextEncoder();
+const RECOVERY_LIMIT = 30000;
 
 /** PROTOCOL.md's order of sessions: by user name, then device, in byte order. */
 export function sortsFirst(a, b) {
@@ -52,9 +53,25 @@ export class Peer extends Emitter {
     pc.onnegotiationneeded = () => {
       if (this.#connected) this.#negotiate();
     };
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed') this.destroy(new Error('the connection failed'));
+    // Unreachable for 30 s, or failed: the connection is given up
+    // (PROTOCOL.md, "Liveness and recovery").
+    let lost = null;
+    const watch = () => {
+      const state = pc.iceConnectionState;
+      if (state === 'failed') this.destroy(new Error('connection lost'));
+      else if (state === 'disconnected') {
+        if (!lost) {
+          this.emit('reconnecting');
+          lost = setTimeout(() => this.destroy(new Error('connection lost')), RECOVERY_LIMIT);
+        }
+      } else if (lost && (state === 'connected' || state === 'completed')) {
+        clearTimeout(lost);
+        lost = null;
+        this.emit('reconnected');
+      }
     };
+    pc.oniceconnectionstatechange = watch;
+    this.once('close', () => clearTimeout(lost));
   }
 
   /** The far session's peer id, `user/device` (the user alone until it answers). */
@@ -160,10 +177,9 @@ export class Peer extends Emitter {
       this.#paced.kick();
       this.emit('connect');
     };
-    dc.onopen = opened;
+    whenOpen(dc, opened);
     dc.onclose = () => this.destroy();
     dc.onmessage = (ev) => this.#onMessage(ev.data);
-    if (dc.readyState === 'open') queueMicrotask(opened);
   }
 
   async addRemoteCandidate(candidate) {

@@ -9,4 +9,4 @@ if [ ! -d node_modules/@roamhq/wrtc ] || [ ! -d node_modules/ws ] || [ ! -d node
   npm ci --no-audit --no-fund
 fi
 cargo build -p brume-mio
-node --test --test-concurrency=1 test/*.test.mjs
+node --test --test-concurrency=1 --test-timeout=120000 test/*.test.mjs
