@@ -11,7 +11,10 @@ let hasherPromise = null;
 
 /** A reusable BLAKE3 hasher (hash-wasm). */
 export function blake3Hasher() {
-  hasherPromise ??= import('hash-wasm').then((m) => m.createBLAKE3());
+  // In a page, the hub serves hash-wasm's BLAKE3 as a script (globalThis.hashwasm).
+  hasherPromise ??= globalThis.hashwasm?.createBLAKE3
+    ? globalThis.hashwasm.createBLAKE3()
+    : import('hash-wasm').then((m) => m.createBLAKE3());
   return hasherPromise;
 }
 

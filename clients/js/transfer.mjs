@@ -34,11 +34,16 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node && typ
 
 async function resolveSource(source) {
   if (typeof source === 'string' && isNode) return (await import('./storage-node.mjs')).sourceFromPath(source);
+  const isFiles = (x) => typeof File !== 'undefined' && (x instanceof File || (x?.length && x[0] instanceof File));
+  if (isFiles(source)) return (await import('./storage-web.mjs')).sourceFromFiles(source instanceof File ? [source] : source);
   return source;
 }
 
 async function resolveSink(sink) {
   if (typeof sink === 'string' && isNode) return (await import('./storage-node.mjs')).sinkFromDir(sink);
+  if (sink && sink.kind === 'directory' && sink.getDirectoryHandle) {
+    return (await import('./storage-web.mjs')).sinkFromHandle(sink);
+  }
   return sink;
 }
 
