@@ -32,8 +32,8 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 
 use crate::login::{ACCESS_LIFETIME, LOGIN_PATH, LoginReply, LoginRequest, REFRESH_LIFETIME};
 use crate::login_throttle::LoginThrottle;
-use crate::store::{self, Store};
 use crate::static_files::{self, Sniffed};
+use crate::store::{self, Store};
 use crate::stream::Stream;
 use crate::wake::ceil_ms;
 use crate::ws::{self, Flush};

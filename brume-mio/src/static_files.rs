@@ -42,7 +42,11 @@ const ASSETS: &[Asset] = &[
     asset!("/app.css", "app/app.css", "text/css; charset=utf-8"),
     asset!("/app.mjs", "app/app.mjs", JS),
     asset!("/brume.mjs", "brume.mjs", JS),
-    asset!("/brume.d.ts", "brume.d.ts", "application/typescript; charset=utf-8"),
+    asset!(
+        "/brume.d.ts",
+        "brume.d.ts",
+        "application/typescript; charset=utf-8"
+    ),
     asset!("/blocks.mjs", "blocks.mjs", JS),
     asset!("/channel.mjs", "channel.mjs", JS),
     asset!("/emitter.mjs", "emitter.mjs", JS),

@@ -17,7 +17,8 @@ fn addr(hub: &Hub) -> String {
 /// Sends `parts` one after another (each flushed) and reads the whole answer.
 fn exchange(hub: &Hub, parts: &[&str]) -> String {
     let mut sock = TcpStream::connect(addr(hub)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     for part in parts {
         sock.write_all(part.as_bytes()).unwrap();
         sock.flush().unwrap();
@@ -44,7 +45,10 @@ fn the_hub_serves_the_app_and_the_library_with_their_types() {
     let hub = Hub::start("web");
     let index = get(&hub, "/");
     assert!(index.starts_with("HTTP/1.1 200 OK\r\n"), "{index}");
-    assert_eq!(header(&index, "content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        header(&index, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert!(index.contains("<title>Brume</title>"));
     let body = index.split("\r\n\r\n").nth(1).unwrap();
     assert_eq!(
@@ -67,7 +71,10 @@ fn the_hub_serves_the_app_and_the_library_with_their_types() {
         assert!(reply.contains(needle), "{path}");
     }
     let css = get(&hub, "/app.css");
-    assert_eq!(header(&css, "content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        header(&css, "content-type"),
+        Some("text/css; charset=utf-8")
+    );
     assert_eq!(header(&css, "x-content-type-options"), Some("nosniff"));
 }
 
@@ -87,7 +94,10 @@ fn nothing_outside_the_app_is_served_and_no_folder_is_listed() {
         "/login",
     ] {
         let reply = get(&hub, path);
-        assert!(reply.starts_with("HTTP/1.1 404 Not Found\r\n"), "{path}: {reply}");
+        assert!(
+            reply.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{path}: {reply}"
+        );
     }
     let post = exchange(&hub, &["POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"]);
     assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
@@ -119,11 +129,15 @@ fn a_connection_that_sends_its_request_later_is_answered() {
 #[test]
 fn requests_in_pieces_are_answered_and_websockets_still_reach_the_hub() {
     let hub = Hub::start("web-ws");
-    let reply = exchange(&hub, &["GET /brume.mjs HT", "TP/1.1\r\nHost: hub\r\n", "\r\n"]);
+    let reply = exchange(
+        &hub,
+        &["GET /brume.mjs HT", "TP/1.1\r\nHost: hub\r\n", "\r\n"],
+    );
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
     // A WebSocket handshake in two pieces is the hub's, answered 101.
     let mut sock = TcpStream::connect(addr(&hub)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     sock.write_all(b"GET / HTTP/1.1\r\nHost: hub\r\nUpgrade: websocket\r\n")
         .unwrap();
     sock.flush().unwrap();

@@ -56,9 +56,9 @@ export function sinkFromHandle(dir) {
     for (const p of parts.slice(0, -1)) d = await d.getDirectoryHandle(p, { create });
     return [d, parts[parts.length - 1]];
   };
-  const fileHandle = async (rel, create = false) => {
+  const partDir = async (rel, create) => {
     const [d, name] = await parent(rel, create);
-    return d.getFileHandle(name, { create });
+    return d.getDirectoryHandle(name, { create });
   };
   return {
     root: dir,
@@ -81,36 +81,45 @@ export function sinkFromHandle(dir) {
       let d = dir;
       for (const p of split(rel)) d = await d.getDirectoryHandle(p, { create: true });
     },
+    // A partial file is a folder of its verified blocks, one file each,
+    // named by offset: each is committed when written, so what a tab had
+    // verified survives a reload, and resuming costs no copy.
     async size(rel) {
       try {
-        return (await (await fileHandle(rel)).getFile()).size;
+        return (await blockFiles(await partDir(rel, false))).reduce((n, b) => n + b.size, 0);
       } catch {
         return 0;
       }
     },
     async openPart(rel) {
-      const fh = await fileHandle(rel, true);
-      let writable = null;
-      const open = async () => (writable ??= await fh.createWritable({ keepExistingData: true }));
+      const d = await partDir(rel, true);
       return {
-        read: async (offset, length) => new Uint8Array(await (await fh.getFile()).slice(offset, offset + length).arrayBuffer()),
-        truncate: async (n) => (await open()).truncate(n),
-        write: async (offset, bytes) => (await open()).write({ type: 'write', position: offset, data: bytes }),
-        // Closing a writable commits what it holds to the file.
-        sync: async () => {
-          if (writable) await writable.close();
-          writable = null;
+        async read(offset, length) {
+          try {
+            const f = await (await d.getFileHandle(blockName(offset))).getFile();
+            return new Uint8Array(await f.slice(0, length).arrayBuffer());
+          } catch {
+            return new Uint8Array(0);
+          }
         },
-        close: async () => {
-          if (writable) await writable.close();
-          writable = null;
+        async truncate(n) {
+          for await (const [name] of d.entries()) {
+            if (parseInt(name, 16) >= n) await d.removeEntry(name);
+          }
         },
+        async write(offset, bytes) {
+          const out = await (await d.getFileHandle(blockName(offset), { create: true })).createWritable();
+          await out.write(bytes);
+          await out.close();
+        },
+        sync: async () => {},
+        close: async () => {},
       };
     },
     async remove(rel) {
       try {
         const [d, name] = await parent(rel, false);
-        await d.removeEntry(name);
+        await d.removeEntry(name, { recursive: true });
       } catch {
         // Already gone.
       }
@@ -118,6 +127,7 @@ export function sinkFromHandle(dir) {
     async finish() {
       // A page cannot set modification times or execute bits.
     },
+    /** Joins the blocks into the final file, unless its name is taken. */
     async place(partRel, finalRel) {
       const [d, name] = await parent(finalRel, true);
       try {
@@ -126,16 +136,33 @@ export function sinkFromHandle(dir) {
       } catch {
         // The name is free.
       }
-      const part = await fileHandle(partRel);
-      if (part.move) {
-        await part.move(d, name);
-        return true;
-      }
+      const blocks = await blockFiles(await partDir(partRel, false));
       const out = await (await d.getFileHandle(name, { create: true })).createWritable();
-      await (await part.getFile()).stream().pipeTo(out);
+      for (const b of blocks) await out.write(b.file);
+      await out.close();
       await this.remove(partRel);
       return true;
     },
     dirname: (rel) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : ''),
   };
+}
+
+function blockName(offset) {
+  return offset.toString(16).padStart(16, '0');
+}
+
+/** The leading run of a part folder's blocks, in order, with their sizes. */
+async function blockFiles(d) {
+  const all = new Map();
+  for await (const [name, handle] of d.entries()) all.set(name, handle);
+  const out = [];
+  let offset = 0;
+  for (;;) {
+    const h = all.get(blockName(offset));
+    if (!h) return out;
+    const file = await h.getFile();
+    if (file.size === 0) return out;
+    out.push({ file, size: file.size });
+    offset += file.size;
+  }
 }

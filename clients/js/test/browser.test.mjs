@@ -117,6 +117,111 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
     }
   });
 
+  test('cancels from the browser, receiving and sending, reach brume send and brume recv', async () => {
+    const page = await b1.page(httpRoot(hub.url));
+    await startInPage(page, cfg('alice'));
+    const src = join(tmpDir('src'), 'big.bin');
+    writeFileSync(src, randomBytes(32 * MIB));
+    const send = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await until(page, () => window.seen.offers.length > 0);
+      const outcome = await page.evaluate(async () => {
+        const t = window.seen.offers[0];
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('cancelled', { create: true });
+        const done = t.accept(dir).then(() => 'saved', (e) => e.message);
+        await new Promise((r) => t.once('progress', r));
+        t.cancel('not now, thanks');
+        const names = [];
+        const result = await done;
+        await new Promise((r) => setTimeout(r, 200));
+        for await (const [name] of dir.entries()) names.push(name);
+        return { result, names };
+      });
+      assert.equal(outcome.result, 'not now, thanks');
+      await send.waitLine('not now, thanks');
+      assert.equal(await send.exit(), 1);
+      assert.deepEqual(outcome.names, [], 'the partial file is removed');
+    } finally {
+      send.kill();
+    }
+    const dir = tmpDir('recv');
+    const recv = new Proc(['recv', '--yes', '--dir', dir], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await recv.waitLine('ready as');
+      const result = await page.evaluate(async () => {
+        const bytes = new Uint8Array(32 * 1024 * 1024);
+        const peer = await window.brume.connect('bob');
+        const t = window.brume.transfers.send(peer, new File([bytes], 'never.bin'));
+        await new Promise((r) => t.once('progress', r));
+        t.cancel('the sender changed its mind');
+        return t.finished.then(() => 'sent', (e) => e.message);
+      });
+      assert.equal(result, 'the sender changed its mind');
+      await recv.waitLine('the sender changed its mind');
+    } finally {
+      recv.kill();
+      await page.evaluate(() => window.brume.stop());
+      await page.close();
+    }
+  });
+
+  test('a receiving tab reloads mid-transfer; sending again resumes from the blocks kept in OPFS', async () => {
+    let page = await b1.page(httpRoot(hub.url));
+    await startInPage(page, cfg('alice'));
+    const src = join(tmpDir('src'), 'resume.bin');
+    writeFileSync(src, randomBytes(32 * MIB));
+    const accept = () =>
+      page.evaluate(() => {
+        const t = window.seen.offers[0];
+        window.progress = 0;
+        window.resumedFrom = null;
+        t.on('progress', (p) => (window.progress = p.done));
+        t.on('resumed', (p) => (window.resumedFrom = p.done));
+        window.outcome = null;
+        return navigator.storage
+          .getDirectory()
+          .then((root) => root.getDirectoryHandle('resume', { create: true }))
+          .then((dir) => {
+            t.accept(dir).then(
+              (saved) => (window.outcome = { saved }),
+              (e) => (window.outcome = { error: e.message }),
+            );
+          });
+      });
+    const first = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await until(page, () => window.seen.offers.length > 0);
+      await accept();
+      await until(page, () => window.progress >= 8 * 1024 * 1024);
+      await page.reload();
+      assert.equal(await first.exit(40000), 1, 'the first send fails once the tab is gone');
+    } finally {
+      first.kill();
+    }
+    await startInPage(page, cfg('alice'));
+    const second = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await until(page, () => window.seen.offers.length > 0);
+      await accept();
+      const outcome = await until(page, () => window.outcome);
+      assert.deepEqual(outcome, { saved: ['resume.bin'] });
+      const from = await page.evaluate(() => window.resumedFrom);
+      assert.ok(from >= 8 * 1024 * 1024, `resumed from ${from}`);
+      const sha = await page.evaluate(async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('resume');
+        const file = await (await dir.getFileHandle('resume.bin')).getFile();
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+        return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+      });
+      assert.equal(sha, createHash('sha256').update(readFileSync(src)).digest('hex'));
+      assert.equal(await second.exit(), 0);
+    } finally {
+      second.kill();
+      await page.evaluate(() => window.brume.stop());
+      await page.close();
+    }
+  });
+
   test('browser ↔ browser: chat, a file, and a video call with tracks added and removed', async () => {
     const alice = await b1.page(httpRoot(hub.url));
     const carol = await b2.page(httpRoot(hub.url));
