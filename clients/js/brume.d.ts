@@ -101,6 +101,8 @@ export class Peer {
   on(event: 'stream', fn: (stream: MediaStream) => void): this;
   on(event: 'track' | 'removetrack', fn: (track: MediaStreamTrack, stream: MediaStream) => void): this;
   on(event: 'error', fn: (e: Error) => void): this;
+  /** The path went quiet (ICE disconnected); 'reconnected' when it is back, 'close' after 30 s. */
+  on(event: 'reconnecting' | 'reconnected', fn: () => void): this;
   on(event: string, fn: (...args: any[]) => void): this;
   once(event: string, fn: (...args: any[]) => void): this;
   off(event: string, fn: (...args: any[]) => void): this;
@@ -130,7 +132,11 @@ export class Transfer {
   /** Resolves with the saved paths (receiver) or nothing (sender) when done. */
   readonly finished: Promise<unknown>;
   cancel(reason?: string): void;
+  /** 'inviting' → 'connecting' → 'connected' → 'done', or 'cancelled'. */
+  readonly state: string;
   on(event: 'progress', fn: (p: Progress) => void): this;
+  /** Receiver: the verified bytes kept from an earlier transfer of the same content. */
+  on(event: 'resumed', fn: (p: Progress) => void): this;
   on(event: 'done', fn: (result?: unknown) => void): this;
   on(event: 'cancelled', fn: (reason: string) => void): this;
   on(event: string, fn: (...args: any[]) => void): this;
@@ -146,3 +152,8 @@ export class Transfers {
   /** Offers files or folders to `peer` (paths in Node; File/handles in browsers). */
   send(peer: Peer, source: unknown): Transfer;
 }
+
+/** storage-web.mjs: browser sources and sinks. */
+export declare function sourceFromFiles(files: File[] | FileList, name?: string): unknown;
+export declare function opfsDir(sub?: string): Promise<FileSystemDirectoryHandle>;
+export declare function sinkFromHandle(dir: FileSystemDirectoryHandle): unknown;

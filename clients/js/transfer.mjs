@@ -17,7 +17,10 @@ import { conflictName, unsafePath } from './names.mjs';
 
 const PIECE_BYTES = 48 * 1024;
 const HASHES_PER_MESSAGE = 1024;
-const DATA_CHUNK = 64 * 1024 - 32;
+/** `d` messages: as large as the peer takes (its SDP's max-message-size), at most 256 KiB. */
+const MAX_DATA_MESSAGE = 256 * 1024;
+const DEFAULT_DATA_MESSAGE = 64 * 1024;
+const D_HEADER = 3 + 12;
 const FILES_IN_FLIGHT = 64;
 const MAX_ENTRIES = 1000000;
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -268,9 +271,11 @@ export class OutgoingTransfer extends Transfer {
           return;
         }
         const reader = await f.open();
+        const peerMax = this.peer.pc.sctp?.maxMessageSize;
+        const chunk = Math.min(MAX_DATA_MESSAGE, peerMax > 0 ? peerMax : DEFAULT_DATA_MESSAGE) - D_HEADER;
         try {
-          for (let off = offset; off < f.size && this.state !== 'cancelled'; off += DATA_CHUNK) {
-            const bytes = await reader.read(off, Math.min(DATA_CHUNK, f.size - off));
+          for (let off = offset; off < f.size && this.state !== 'cancelled'; off += chunk) {
+            const bytes = await reader.read(off, Math.min(chunk, f.size - off));
             const data = new Uint8Array(12 + bytes.length);
             const view = new DataView(data.buffer);
             view.setUint32(0, file);

@@ -1,7 +1,8 @@
 // The web app, clicked through in headless Chromium: two people log in
 // with their passwords, see each other online, chat, send a file (accepted
 // with its progress), start and stop a camera, and download the config
-// file. A screenshot is saved as test-results/app.png.
+// file. Screenshots are saved in test-results/ (app.png, the sender's;
+// app-receiver.png, the receiver's).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -91,6 +92,7 @@ describe('the web app', { skip: !haveChromium && 'no /usr/bin/chromium' }, () =>
       return v.srcObject && v.videoWidth > 0;
     });
     await alice.screenshot({ path: `${results}app.png` });
+    await carol.screenshot({ path: `${results}app-receiver.png` });
     await alice.click('#call-stop');
     await carol.waitForFunction(() => document.getElementById('remote-video').srcObject === null);
 
