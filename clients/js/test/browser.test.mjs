@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hub, Proc, tmpDir } from './helpers.mjs';
 import { browser, haveChromium, httpRoot, startInPage, until } from './web.mjs';
@@ -112,6 +112,72 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
       assert.equal(await send.exit(), 0);
     } finally {
       send.kill();
+      await page.evaluate(() => window.brume.stop());
+      await page.close();
+    }
+  });
+
+  test('folders both ways: brume send → browser, browser (a folder input) → brume recv', async () => {
+    const root = join(tmpDir('src'), 'album');
+    mkdirSync(join(root, 'sub', 'deeper'), { recursive: true });
+    writeFileSync(join(root, 'a.txt'), 'hello');
+    writeFileSync(join(root, 'sub', 'b.bin'), randomBytes(1536 * 1024));
+    writeFileSync(join(root, 'sub', 'deeper', 'c.txt'), 'deep');
+    const files = ['album/a.txt 5', 'album/sub/b.bin 1572864', 'album/sub/deeper/c.txt 4'];
+    const page = await b1.page(httpRoot(hub.url));
+    await startInPage(page, cfg('alice'));
+    const send = new Proc(['send', 'alice', root], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await until(page, () => window.seen.offers.length > 0);
+      const tree = await page.evaluate(async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('folders', { create: true });
+        await window.seen.offers[0].accept(dir);
+        const out = [];
+        const walk = async (d, prefix) => {
+          for await (const [name, h] of d.entries()) {
+            if (h.kind === 'directory') await walk(h, `${prefix}${name}/`);
+            else out.push(`${prefix}${name} ${(await h.getFile()).size}`);
+          }
+        };
+        await walk(dir, '');
+        return out.sort();
+      });
+      assert.deepEqual(tree, files);
+      assert.equal(await send.exit(), 0);
+    } finally {
+      send.kill();
+    }
+    const dir = tmpDir('recv');
+    const recv = new Proc(['recv', '--yes', '--dir', dir], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await recv.waitLine('ready as');
+      await page.evaluate(() => {
+        const input = document.createElement('input');
+        input.type = 'file';
+        input.webkitdirectory = true;
+        input.id = 'folder';
+        document.body.append(input);
+      });
+      await page.setInputFiles('#folder', root);
+      await page.evaluate(async () => {
+        const { sourceFromFiles } = await import('/storage-web.mjs');
+        const peer = await window.brume.connect('bob');
+        await window.brume.transfers.send(peer, sourceFromFiles(document.getElementById('folder').files)).finished;
+      });
+      await recv.waitLine('c.txt');
+      const got = [];
+      const walk = (abs, rel) => {
+        for (const n of readdirSync(abs)) {
+          const st = statSync(join(abs, n));
+          if (st.isDirectory()) walk(join(abs, n), `${rel}${n}/`);
+          else got.push(`${rel}${n} ${st.size}`);
+        }
+      };
+      walk(dir, '');
+      assert.deepEqual(got.sort(), files);
+      assert.ok(readFileSync(join(dir, 'album', 'sub', 'b.bin')).equals(readFileSync(join(root, 'sub', 'b.bin'))));
+    } finally {
+      recv.kill();
       await page.evaluate(() => window.brume.stop());
       await page.close();
     }
