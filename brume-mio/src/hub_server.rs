@@ -34,6 +34,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 
 use crate::login::{ACCESS_LIFETIME, LOGIN_PATH, LoginReply, LoginRequest, REFRESH_LIFETIME};
 use crate::login_throttle::LoginThrottle;
+use crate::static_files::{self, Sniffed};
 use crate::store::{self, Store};
 use crate::stream::Stream;
 use crate::wake::ceil_ms;
@@ -111,7 +112,11 @@ impl Callback for PathCheck {
 type Handshake = MidHandshake<ServerHandshake<Stream, PathCheck>>;
 
 enum State {
+    /// Not yet known to be a WebSocket: a plain HTTP request is the web app's.
+    Sniff(Box<Handshake>, Arc<AtomicBool>),
     Handshake(Box<Handshake>, Arc<AtomicBool>),
+    /// A plain HTTP request for the web app, being answered.
+    Http(Box<Handshake>, static_files::Reply),
     Session(WebSocket<Stream>),
     /// A login connection; true once its password is being checked.
     Login(WebSocket<Stream>, bool),
@@ -457,7 +462,7 @@ impl HubServer {
         self.conns.insert(
             id,
             Conn {
-                state: State::Handshake(Box::new(mid), login),
+                state: State::Sniff(Box::new(mid), login),
                 deadline: Some(deadline),
             },
         );
@@ -481,6 +486,13 @@ impl HubServer {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        if let State::Sniff(..) | State::Http(..) = conn.state {
+            match web_request(&mut conn.state) {
+                Some(true) => return,
+                Some(false) => return self.drop_conn(now, id),
+                None => {}
+            }
+        }
         if let State::Handshake(..) = conn.state {
             let State::Handshake(mid, login) = std::mem::replace(&mut conn.state, State::Gone)
             else {
@@ -543,7 +555,7 @@ impl HubServer {
         };
         let ws = match &mut conn.state {
             State::Session(ws) | State::Login(ws, _) | State::Closing(ws) => ws,
-            State::Handshake(..) | State::Gone => return,
+            State::Sniff(..) | State::Handshake(..) | State::Http(..) | State::Gone => return,
         };
         let mut frames = Vec::new();
         let mut gone = None;
@@ -592,7 +604,7 @@ impl HubServer {
         };
         let flushed = match &mut conn.state {
             State::Session(ws) | State::Login(ws, _) | State::Closing(ws) => ws::flush(ws),
-            State::Handshake(..) | State::Gone => return,
+            State::Sniff(..) | State::Handshake(..) | State::Http(..) | State::Gone => return,
         };
         if let Flush::Failed(why) = flushed {
             debug!(conn = id, "write failed: {why}");
@@ -612,7 +624,7 @@ impl HubServer {
             State::Session(ws) | State::Login(ws, _) | State::Closing(ws) => {
                 let _ = self.poll.registry().deregister(ws.get_mut().tcp());
             }
-            State::Handshake(mid, _) => {
+            State::Sniff(mid, _) | State::Handshake(mid, _) | State::Http(mid, _) => {
                 let _ = self
                     .poll
                     .registry()
@@ -847,6 +859,36 @@ impl HubServer {
             let _ = ws::send_text(ws, text);
             self.begin_close(now, id);
         }
+    }
+}
+
+/// A new connection that may be a plain HTTP request for the web app
+/// (see [`static_files`]): `None` once it is a WebSocket handshake to go on
+/// with, `Some(true)` while it waits (for its head, or to write the answer),
+/// `Some(false)` once it is answered or broken, to be dropped.
+fn web_request(state: &mut State) -> Option<bool> {
+    if let State::Sniff(..) = state {
+        let State::Sniff(mut mid, login) = std::mem::replace(state, State::Gone) else {
+            unreachable!("matched just above");
+        };
+        match static_files::sniff(mid.get_mut().get_mut()) {
+            Sniffed::WebSocket => {
+                *state = State::Handshake(mid, login);
+                return None;
+            }
+            Sniffed::Incomplete => {
+                *state = State::Sniff(mid, login);
+                return Some(true);
+            }
+            Sniffed::Http(reply) => *state = State::Http(mid, reply),
+        }
+    }
+    let State::Http(mid, reply) = state else {
+        return None;
+    };
+    match reply.write(mid.get_mut().get_mut()) {
+        Ok(false) => Some(true),
+        Ok(true) | Err(_) => Some(false),
     }
 }
 

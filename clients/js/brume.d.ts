@@ -1,0 +1,159 @@
+// Types for brume.mjs, Brume's JavaScript client.
+
+export type ErrorCode =
+  | 'ENODEST' | 'EBADDEST' | 'EOFFERTIMEOUT' | 'ENOSRV' | 'ESERVER'
+  | 'EREJECTED' | 'ECANCELLED' | 'ENEGOTIATION' | 'ECONNREFUSED'
+  | 'ETOKENMISSING' | 'ETOKENEXPIRED' | 'ETOKENINVALID' | 'EVERSION'
+  | 'ELIMIT' | 'EFULL' | 'ENOTMEMBER' | 'EATTEMPTLIMIT' | 'ETOOBIG'
+  | 'EBADMSG' | 'ENOATTEMPT' | 'ERATELIMIT' | 'ENOAUTH' | string;
+
+export class BrumeError extends Error {
+  readonly code: ErrorCode;
+}
+
+export interface BrumeOptions {
+  /** `@roamhq/wrtc` in Node; the browser's globals otherwise. */
+  wrtc?: { RTCPeerConnection: typeof RTCPeerConnection };
+  /** `ws` in Node; the browser's WebSocket otherwise. */
+  WebSocket?: unknown;
+  iceServers?: RTCIceServer[];
+}
+
+export interface StartOptions {
+  /** The hub's URL, `ws://host:port` or `wss://…`. */
+  url: string;
+  /** The access token (or `access_token`, as in a config file). */
+  token?: string;
+  access_token?: string;
+  /** The refresh token (or `refresh_token`). */
+  refreshToken?: string;
+  refresh_token?: string;
+  /** This session's device; a fresh `node-…`/`web-…` name by default. */
+  device?: string;
+  /** Whether this session takes calls (default true). */
+  calls?: boolean;
+}
+
+export interface Msg {
+  type: string;
+  data: string | Uint8Array;
+}
+
+export interface Presence {
+  user: string;
+  online: boolean;
+  devices: string[];
+}
+
+export interface Connection {
+  peer: Peer;
+  /** Answers the offer; resolves once the data channel is open. */
+  accept(): Promise<Peer>;
+  /** Declines the offer; the caller hears EREJECTED with `reason`. */
+  reject(reason?: string): void;
+}
+
+export class Brume {
+  constructor(options?: BrumeOptions);
+  static encodeMsg(msg: Msg): Uint8Array;
+  static decodeMsg(msg: Uint8Array | ArrayBuffer): Msg;
+  start(config: StartOptions): Promise<void>;
+  connect(name: string): Promise<Peer>;
+  onconnection(handler: (conn: Connection) => void): void;
+  thisUser(): string | null;
+  thisDevice(): string | null;
+  thisId(): string;
+  subscribe(users: string[]): void;
+  stop(): void;
+  readonly peers: Map<string, Peer>;
+  readonly transfers: Transfers;
+  on(event: 'serverclose', fn: (info: { reason: string }) => void): this;
+  on(event: 'serveropen', fn: () => void): this;
+  on(event: 'reauth', fn: (config: StartOptions & { token: string }) => void): this;
+  on(event: 'presence', fn: (p: Presence) => void): this;
+  on(event: 'error' | 'hub-error', fn: (e: BrumeError) => void): this;
+  on(event: 'offer', fn: (t: IncomingTransfer) => void): this;
+  on(event: string, fn: (...args: any[]) => void): this;
+  once(event: string, fn: (...args: any[]) => void): this;
+  off(event: string, fn: (...args: any[]) => void): this;
+}
+
+export class Peer {
+  /** The far session, `user/device`. */
+  readonly id: string;
+  readonly user: string;
+  readonly connected: boolean;
+  readonly destroyed: boolean;
+  readonly pc: RTCPeerConnection;
+  /** Bytes waiting to go out on the main channel (ours and the channel's). */
+  readonly bufferedAmount: number;
+  /** Sends raw bytes; resolves once they are handed to the channel. */
+  send(data: Uint8Array | ArrayBuffer | string): Promise<void>;
+  drained(): Promise<void>;
+  addStream(stream: MediaStream): void;
+  removeStream(stream: MediaStream): void;
+  addTrack(track: MediaStreamTrack, stream: MediaStream): void;
+  removeTrack(track: MediaStreamTrack): void;
+  close(): void;
+  destroy(err?: Error): void;
+  on(event: 'connect' | 'close', fn: () => void): this;
+  on(event: 'data', fn: (data: Uint8Array) => void): this;
+  on(event: 'stream', fn: (stream: MediaStream) => void): this;
+  on(event: 'track' | 'removetrack', fn: (track: MediaStreamTrack, stream: MediaStream) => void): this;
+  on(event: 'error', fn: (e: Error) => void): this;
+  /** The path went quiet (ICE disconnected); 'reconnected' when it is back, 'close' after 30 s. */
+  on(event: 'reconnecting' | 'reconnected', fn: () => void): this;
+  on(event: string, fn: (...args: any[]) => void): this;
+  once(event: string, fn: (...args: any[]) => void): this;
+  off(event: string, fn: (...args: any[]) => void): this;
+}
+
+/** One entry of a transfer's offer. */
+export interface Entry {
+  path: string;
+  kind: 'file' | 'dir';
+  size: number;
+  mtime: number;
+  hash?: string;
+  executable?: boolean;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+export class Transfer {
+  readonly id: string;
+  readonly peer: Peer;
+  readonly name: string;
+  readonly total: number;
+  readonly entries: Entry[];
+  /** Resolves with the saved paths (receiver) or nothing (sender) when done. */
+  readonly finished: Promise<unknown>;
+  cancel(reason?: string): void;
+  /** 'inviting' → 'connecting' → 'connected' → 'done', or 'cancelled'. */
+  readonly state: string;
+  on(event: 'progress', fn: (p: Progress) => void): this;
+  /** Receiver: the verified bytes kept from an earlier transfer of the same content. */
+  on(event: 'resumed', fn: (p: Progress) => void): this;
+  on(event: 'done', fn: (result?: unknown) => void): this;
+  on(event: 'cancelled', fn: (reason: string) => void): this;
+  on(event: string, fn: (...args: any[]) => void): this;
+}
+
+export class IncomingTransfer extends Transfer {
+  /** Accepts into a sink: a folder path in Node, a directory handle in browsers. */
+  accept(sink: unknown): Promise<unknown>;
+  reject(reason?: string): void;
+}
+
+export class Transfers {
+  /** Offers files or folders to `peer` (paths in Node; File/handles in browsers). */
+  send(peer: Peer, source: unknown): Transfer;
+}
+
+/** storage-web.mjs: browser sources and sinks. */
+export declare function sourceFromFiles(files: File[] | FileList, name?: string): unknown;
+export declare function opfsDir(sub?: string): Promise<FileSystemDirectoryHandle>;
+export declare function sinkFromHandle(dir: FileSystemDirectoryHandle): unknown;

@@ -1,0 +1,442 @@
+// Brume's JavaScript client: reach Brume users by name, from browsers and
+// Node. The API follows seed 000's Brume client; the wire is
+// docs/PROTOCOL.md's. One instance holds one hub session (a device) and
+// the peers it made or accepted.
+
+import { Emitter } from './emitter.mjs';
+import { BrumeError } from './errors.mjs';
+import { decode, encode } from './framing.mjs';
+import { HubSession } from './hub.mjs';
+import { Peer, sortsFirst } from './peer.mjs';
+import { Transfers } from './transfer.mjs';
+
+export { BrumeError } from './errors.mjs';
+export { Peer } from './peer.mjs';
+
+/** How long a caller waits for the channel to open after its offer. */
+const CONNECT_LIMIT = 40000;
+/** Refresh the access token this long before it expires. */
+const REFRESH_AHEAD = 60000;
+
+const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+function randomId(n = 16, alphabet = ALNUM) {
+  const bytes = crypto.getRandomValues(new Uint8Array(n));
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
+}
+
+/** A device name for a session that gave none: one per tab or process. */
+function defaultDevice() {
+  const kind = typeof window === 'undefined' ? 'node' : 'web';
+  return `${kind}-${randomId(8, 'abcdefghijklmnopqrstuvwxyz0123456789')}`;
+}
+
+/** A JWT's `exp`, read without verifying (PROTOCOL.md, "Tokens"). */
+function tokenExpiry(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part)).exp;
+  } catch {
+    return undefined;
+  }
+}
+
+export class Brume extends Emitter {
+  #wrtc;
+  #WebSocket;
+  #iceServers;
+  #hub = null;
+  #user = null;
+  #device = null;
+  #config = null;
+  #attempts = new Map();
+  #peers = new Map();
+  #handler = null;
+  #refreshTimer = null;
+  #transfers;
+
+  /** `{ wrtc, WebSocket }` are needed in Node only (`@roamhq/wrtc`, `ws`). */
+  constructor({ wrtc, WebSocket, iceServers = [] } = {}) {
+    super();
+    this.#wrtc = wrtc ?? globalThis;
+    this.#WebSocket = WebSocket ?? globalThis.WebSocket;
+    this.#iceServers = iceServers;
+    if (!this.#wrtc.RTCPeerConnection) throw new TypeError('no RTCPeerConnection: pass { wrtc }');
+    if (!this.#WebSocket) throw new TypeError('no WebSocket: pass { WebSocket }');
+    this.#transfers = new Transfers(this);
+  }
+
+  /** Frames `{type, data}` (data a string or bytes) as Brume peers expect. */
+  static encodeMsg({ type, data }) {
+    return encode({ type, data });
+  }
+
+  /** `{type, data}` from a framed message; throws on a malformed one. */
+  static decodeMsg(msg) {
+    const { type, data } = decode(msg);
+    return { type, data };
+  }
+
+  /**
+   * Connects to the hub; resolves once the session is authenticated. Takes
+   * `{ token, url }`, or a config file's fields (`access_token`,
+   * `refresh_token`), and optionally `device` and `calls`.
+   */
+  start(config) {
+    if (this.#hub) this.stop();
+    const token = config.token ?? config.access_token;
+    const refreshToken = config.refreshToken ?? config.refresh_token;
+    const url = config.url;
+    if (!url) return Promise.reject(new BrumeError('ENOSRV', 'no hub url'));
+    if (!token && !refreshToken) return Promise.reject(new BrumeError('ETOKENMISSING', 'no token'));
+    this.#config = { ...config, token, refreshToken, url };
+    const hub = new HubSession({
+      WebSocket: this.#WebSocket,
+      url,
+      token,
+      refreshToken,
+      device: config.device ?? defaultDevice(),
+      calls: config.calls ?? true,
+    });
+    this.#hub = hub;
+    return new Promise((resolve, reject) => {
+      let first = true;
+      hub.on('welcome', (msg) => {
+        this.#user = msg.user;
+        this.#device = msg.device;
+        this.#scheduleRefresh();
+        if (first) {
+          first = false;
+          resolve();
+        } else {
+          this.emit('serveropen');
+        }
+      });
+      hub.on('token', (msg) => {
+        this.#config = { ...this.#config, token: msg.access_token, access_token: msg.access_token };
+        this.#scheduleRefresh();
+        this.emit('reauth', this.#config);
+      });
+      hub.on('message', (msg) => this.#onHub(msg));
+      hub.on('down', ({ reason }) => {
+        clearTimeout(this.#refreshTimer);
+        this.#failPending(new BrumeError('ESERVER', 'the hub session ended'));
+        this.emit('serverclose', { reason });
+      });
+      hub.on('autherror', (err) => {
+        if (first) {
+          first = false;
+          reject(err);
+        }
+      });
+      hub.on('final', (err) => {
+        if (first) {
+          first = false;
+          reject(err);
+        }
+        this.emit('error', err);
+      });
+      hub.on('retrying', (err) => {
+        if (first) {
+          first = false;
+          hub.stop();
+          this.#hub = null;
+          reject(err);
+        }
+      });
+      hub.open();
+    });
+  }
+
+  /** This session's user name. */
+  thisUser() {
+    return this.#user;
+  }
+
+  /** This session's device, as the hub named it. */
+  thisDevice() {
+    return this.#device;
+  }
+
+  /** This session's peer id, `user/device`. */
+  thisId() {
+    return `${this.#user}/${this.#device}`;
+  }
+
+  /** The open peers, by peer id. */
+  get peers() {
+    return new Map(this.#peers);
+  }
+
+  /** The file transfers of every peer (see transfer.mjs). */
+  get transfers() {
+    return this.#transfers;
+  }
+
+  /** `handler({ peer, accept, reject })`, called for every incoming connection. */
+  onconnection(handler) {
+    this.#handler = handler;
+  }
+
+  /** Watches users' presence: 'presence' events ({user, online, devices}). */
+  subscribe(users) {
+    if (!this.#hub?.send({ type: 'subscribe', users })) {
+      throw new BrumeError('ENOSRV', 'no signaling session');
+    }
+  }
+
+  /**
+   * A peer connected to `name` (a user, or `user/device`): the existing one
+   * if there is one, else a new connection. Rejects with a BrumeError:
+   * ENODEST, EBADDEST, EOFFERTIMEOUT, ENOSRV, EREJECTED, ESERVER...
+   */
+  connect(name) {
+    const existing = this.#findPeer(name);
+    if (existing) return Promise.resolve(existing);
+    for (const a of this.#attempts.values()) {
+      if (a.role === 'caller' && a.to === name && a.promise) return a.promise;
+    }
+    if (!this.#hub?.ready) return Promise.reject(new BrumeError('ENOSRV', 'no signaling session'));
+    const attempt = randomId();
+    const pc = this.#newPc();
+    const entry = { role: 'caller', to: name, sent: false, candidates: [] };
+    const peer = new Peer({
+      pc,
+      localId: this.thisId(),
+      remoteId: name,
+      onCandidate: (candidate) => {
+        if (!entry.sent) entry.candidates.push(candidate);
+        else this.#hub?.send({ type: 'candidate', attempt, to: entry.to, candidate });
+      },
+    });
+    entry.peer = peer;
+    this.#attempts.set(attempt, entry);
+    peer.setMain(pc.createDataChannel('brume', { ordered: true }));
+    entry.promise = new Promise((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = (err) => {
+        this.#endAttempt(attempt);
+        peer.destroy();
+        reject(err);
+      };
+      entry.timer = setTimeout(
+        () => entry.reject(new BrumeError('EOFFERTIMEOUT', `${name} did not connect in time`)),
+        CONNECT_LIMIT,
+      );
+      peer.once('connect', () => {
+        clearTimeout(entry.timer);
+        entry.resolve = null;
+        this.#adopt(peer);
+        resolve(peer);
+      });
+      (async () => {
+        await pc.setLocalDescription(await pc.createOffer());
+        if (!this.#hub?.send({ type: 'offer', attempt, to: name, sdp: pc.localDescription.sdp })) {
+          throw new BrumeError('ENOSRV', 'no signaling session');
+        }
+        entry.sent = true;
+        for (const candidate of entry.candidates) {
+          this.#hub.send({ type: 'candidate', attempt, to: name, candidate });
+        }
+        entry.candidates = [];
+      })().catch((e) => entry.reject(e instanceof BrumeError ? e : new BrumeError('ENEGOTIATION', e.message)));
+    });
+    return entry.promise;
+  }
+
+  /** Leaves the hub and closes every peer. */
+  stop() {
+    clearTimeout(this.#refreshTimer);
+    this.#failPending(new BrumeError('ENOSRV', 'stopped'));
+    this.#hub?.stop('client stopped');
+    this.#hub = null;
+    for (const peer of this.#peers.values()) peer.destroy();
+    this.#peers.clear();
+  }
+
+  // ---- internals ----
+
+  #newPc() {
+    return new this.#wrtc.RTCPeerConnection({ iceServers: this.#iceServers });
+  }
+
+  #findPeer(name) {
+    if (this.#peers.has(name)) return this.#peers.get(name);
+    if (!name.includes('/')) {
+      for (const [id, peer] of this.#peers) if (id.split('/')[0] === name) return peer;
+    }
+    return null;
+  }
+
+  #adopt(peer) {
+    const old = this.#peers.get(peer.id);
+    if (old && old !== peer) old.destroy();
+    this.#peers.set(peer.id, peer);
+    peer.on('channel', (dc) => this.#transfers.incoming(peer, dc));
+    peer.once('close', () => {
+      if (this.#peers.get(peer.id) === peer) this.#peers.delete(peer.id);
+    });
+  }
+
+  #endAttempt(attempt) {
+    const entry = this.#attempts.get(attempt);
+    if (entry) clearTimeout(entry.timer);
+    this.#attempts.delete(attempt);
+  }
+
+  /** Caller attempts still waiting for an answer fail when the hub goes. */
+  #failPending(err) {
+    for (const entry of [...this.#attempts.values()]) {
+      if (entry.role === 'caller' && !entry.answered && entry.resolve) entry.reject(err);
+    }
+  }
+
+  #scheduleRefresh() {
+    clearTimeout(this.#refreshTimer);
+    const exp = tokenExpiry(this.#hub?.token ?? '');
+    if (!exp || !this.#config?.refreshToken) return;
+    const wait = Math.max(0, exp * 1000 - Date.now() - REFRESH_AHEAD);
+    this.#refreshTimer = setTimeout(() => {
+      this.#hub?.send({ type: 'refresh', version: 2, refresh_token: this.#config.refreshToken });
+    }, Math.min(wait, 2 ** 31 - 1));
+  }
+
+  #onHub(msg) {
+    const entry = msg.attempt !== undefined ? this.#attempts.get(msg.attempt) : undefined;
+    switch (msg.type) {
+      case 'presence':
+        this.emit('presence', { user: msg.user, online: msg.online, devices: msg.devices ?? [] });
+        return;
+      case 'offer':
+        this.#onOffer(msg).catch((e) => this.emit('error', e));
+        return;
+      case 'answer':
+        if (entry?.role === 'caller' && !entry.answered) {
+          entry.answered = true;
+          entry.to = msg.from;
+          entry.peer.setRemoteId(msg.from);
+          entry.peer
+            .setRemote({ type: 'answer', sdp: msg.sdp })
+            .catch((e) => entry.reject(new BrumeError('ENEGOTIATION', e.message)));
+        }
+        return;
+      case 'candidate':
+        entry?.peer.addRemoteCandidate(msg.candidate);
+        return;
+      case 'reject':
+        if (entry?.resolve) entry.reject(new BrumeError('EREJECTED', msg.reason ?? 'rejected'));
+        return;
+      case 'cancel':
+        if (entry && !entry.peer.connected) {
+          if (entry.resolve) entry.reject(new BrumeError('ECANCELLED', msg.reason ?? 'cancelled'));
+          else {
+            this.#endAttempt(msg.attempt);
+            entry.peer.destroy();
+          }
+        } else if (entry) {
+          this.#endAttempt(msg.attempt);
+        }
+        return;
+      case 'error':
+        if (entry?.resolve) entry.reject(new BrumeError(msg.code, msg.message));
+        else if (!msg.attempt) this.emit('hub-error', new BrumeError(msg.code, msg.message));
+        return;
+      default:
+      // Other hub messages (members, unknown types) are not ours.
+    }
+  }
+
+  async #onOffer(msg) {
+    const from = msg.from;
+    if (msg.restart) {
+      const peer = this.#peers.get(from);
+      if (!peer) {
+        this.#hub?.send({ type: 'reject', attempt: msg.attempt, to: from, reason: 'no connection to restart' });
+        return;
+      }
+      await peer.setRemote({ type: 'offer', sdp: msg.sdp });
+      await peer.pc.setLocalDescription(await peer.pc.createAnswer());
+      this.#hub?.send({ type: 'answer', attempt: msg.attempt, to: from, sdp: peer.pc.localDescription.sdp });
+      return;
+    }
+    // Glare: our own offer to this session (or its user) still waits.
+    let ours = null;
+    for (const [id, a] of this.#attempts) {
+      const device = from.split('/')[1];
+      const sameTarget = a.to === from || (a.to === from.split('/')[0] && !device.includes('~'));
+      if (a.role === 'caller' && !a.answered && sameTarget) ours = [id, a];
+    }
+    if (ours && sortsFirst(this.thisId(), from)) {
+      this.#hub?.send({ type: 'reject', attempt: msg.attempt, to: from, reason: 'glare' });
+      return;
+    }
+    const attempt = msg.attempt;
+    const pc = this.#newPc();
+    const peer = new Peer({
+      pc,
+      localId: this.thisId(),
+      remoteId: from,
+      onCandidate: (candidate) => this.#hub?.send({ type: 'candidate', attempt, to: from, candidate }),
+    });
+    const entry = { role: 'callee', to: from, peer, answered: true };
+    this.#attempts.set(attempt, entry);
+    peer.once('close', () => this.#endAttempt(attempt));
+    if (ours) {
+      // We lose the glare: cancel ours and take theirs, for our caller too.
+      const [id, a] = ours;
+      this.#hub?.send({ type: 'cancel', attempt: id, to: a.to, reason: 'glare' });
+      this.#endAttempt(id);
+      clearTimeout(a.timer);
+      a.peer.destroy();
+      const resolve = a.resolve;
+      await this.#accept(attempt, peer, msg.sdp);
+      resolve?.(peer);
+      return;
+    }
+    let decided = false;
+    const accept = async () => {
+      if (decided) throw new Error('already decided');
+      decided = true;
+      await this.#accept(attempt, peer, msg.sdp);
+      return peer;
+    };
+    const reject = (reason = 'declined') => {
+      if (decided) return;
+      decided = true;
+      this.#hub?.send({ type: 'reject', attempt, to: from, reason });
+      this.#endAttempt(attempt);
+      peer.destroy();
+    };
+    if (!this.#handler) {
+      reject('not taking connections');
+      return;
+    }
+    this.#handler({ peer, accept, reject });
+  }
+
+  /** Answers an offer and waits for the main channel to open. */
+  async #accept(attempt, peer, sdp) {
+    const pc = peer.pc;
+    await peer.setRemote({ type: 'offer', sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    if (!this.#hub?.send({ type: 'answer', attempt, to: peer.id, sdp: pc.localDescription.sdp })) {
+      peer.destroy();
+      throw new BrumeError('ENOSRV', 'no signaling session');
+    }
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        peer.destroy();
+        reject(new BrumeError('EOFFERTIMEOUT', 'the channel did not open in time'));
+      }, CONNECT_LIMIT);
+      peer.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      peer.once('close', () => {
+        clearTimeout(timer);
+        reject(new BrumeError('ECANCELLED', 'the connection closed before it opened'));
+      });
+    });
+    this.#adopt(peer);
+  }
+}
