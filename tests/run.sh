@@ -9,4 +9,6 @@ cargo test --workspace
 
 # The JavaScript client (clients/js): Node tests against the real `brume`
 # binary, installing its npm packages when they are missing.
-bash clients/js/test/run.sh
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+BRUME_BIN="$target_dir/debug/brume" bash clients/js/test/run.sh

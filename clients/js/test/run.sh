@@ -20,6 +20,11 @@ if [ ! -x /usr/bin/chromium ] && [ -z "${BRUME_NO_BROWSER:-}" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
 fi
 
-cargo build -p brume-mio
+# tests/run.sh hands over the binary `cargo test --workspace` just built:
+# `cargo build -p brume-mio` would resolve features for brume-mio alone and
+# compile str0m and its crypto a second time (minutes, gigabytes).
+if [ -z "${BRUME_BIN:-}" ] || [ ! -x "$BRUME_BIN" ]; then
+  cargo build -p brume-mio
+fi
 mkdir -p test-results
 node --test --test-concurrency=1 --test-timeout=120000 test/*.test.mjs
