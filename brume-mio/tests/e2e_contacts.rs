@@ -8,10 +8,6 @@ use common::*;
 
 use std::process::Command;
 
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn only_contacts_call_and_an_invitation_makes_them_once() {
     let hub = Hub::start_serving("contacts", &["--policy", "contacts"]);

@@ -4,10 +4,6 @@
 mod common;
 use common::*;
 
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn rpc_asks_the_modules_recv_serves() {
     let hub = Hub::start("rpc");

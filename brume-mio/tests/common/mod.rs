@@ -216,6 +216,10 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 pub fn recv(conf: &Path, dir: &Path, once: bool) -> Proc {
     let mut cmd = Command::new(BIN);
     cmd.env("BRUME_CONF", conf)
