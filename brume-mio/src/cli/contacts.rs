@@ -51,11 +51,19 @@ pub fn invite(a: InviteArgs) -> Result<()> {
     else {
         bail!("the hub answered something else: {answer:?}");
     };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let hours = expires_at.saturating_sub(now) / 3600;
+    let left = if hours >= 48 {
+        format!("{} days", hours / 24)
+    } else {
+        format!("{hours} hours")
+    };
     eprintln!(
-        "an invitation for {}, good once, until {} (Unix time); give them this token, \
+        "an invitation for {}, good once, for {left}; give them this token, \
          and they run `brume claim TOKEN ALIAS`:",
         peer_text(&alias),
-        expires_at
     );
     println!("{token}");
     Ok(())
