@@ -55,6 +55,7 @@ const ASSETS: &[Asset] = &[
     asset!("/hub.mjs", "hub.mjs", JS),
     asset!("/names.mjs", "names.mjs", JS),
     asset!("/peer.mjs", "peer.mjs", JS),
+    asset!("/rpc.mjs", "rpc.mjs", JS),
     asset!("/storage-web.mjs", "storage-web.mjs", JS),
     asset!("/transfer.mjs", "transfer.mjs", JS),
     asset!(

@@ -64,6 +64,11 @@ export class Brume {
   thisDevice(): string | null;
   thisId(): string;
   subscribe(users: string[]): void;
+  /** Serves an RPC module; a throw answers 'failed'. */
+  module(name: string, handler: (call: { request: any; peer: Peer }) => any | Promise<any>): void;
+  unmodule(name: string): void;
+  /** The open peers '*', a user, or 'user/device' names (BoneValue's get). */
+  get(query: string): Recipients;
   stop(): void;
   readonly peers: Map<string, Peer>;
   readonly transfers: Transfers;
@@ -78,6 +83,23 @@ export class Brume {
   off(event: string, fn: (...args: any[]) => void): this;
 }
 
+export class RpcError extends Error {
+  readonly kind: 'no_module' | 'failed' | 'timeout' | 'peer_gone';
+}
+
+/** One recipient's outcome in a broadcast. */
+export interface RecipientResult {
+  peer: string;
+  ok?: any;
+  error?: Error;
+}
+
+export interface Recipients {
+  readonly peers: string[];
+  request(module: string, payload?: any, options?: { timeout?: number }): Promise<RecipientResult[]>;
+  send(data: Uint8Array | ArrayBuffer | string): Promise<RecipientResult[]>;
+}
+
 export class Peer {
   /** The far session, `user/device`. */
   readonly id: string;
@@ -89,6 +111,8 @@ export class Peer {
   readonly bufferedAmount: number;
   /** Sends raw bytes; resolves once they are handed to the channel. */
   send(data: Uint8Array | ArrayBuffer | string): Promise<void>;
+  /** Asks the far side's RPC module; rejects with an RpcError. */
+  request(module: string, payload?: any, options?: { timeout?: number }): Promise<any>;
   drained(): Promise<void>;
   addStream(stream: MediaStream): void;
   removeStream(stream: MediaStream): void;

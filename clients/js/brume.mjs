@@ -12,6 +12,7 @@ import { Transfers } from './transfer.mjs';
 
 export { BrumeError } from './errors.mjs';
 export { Peer } from './peer.mjs';
+export { RpcError } from './rpc.mjs';
 
 /** How long a caller waits for the channel to open after its offer. */
 const CONNECT_LIMIT = 40000;
@@ -52,6 +53,7 @@ export class Brume extends Emitter {
   #attempts = new Map();
   #peers = new Map();
   #handler = null;
+  #modules = new Map();
   #refreshTimer = null;
   #transfers;
 
@@ -173,6 +175,43 @@ export class Brume extends Emitter {
     return this.#transfers;
   }
 
+  /** Serves an RPC module (BoneValue's `module`): `handler({ request, peer })`
+   * returns the answer (or a promise of it); a throw answers 'failed'. */
+  module(name, handler) {
+    this.#modules.set(name, handler);
+  }
+
+  /** Stops serving a module; its requests are answered 'no_module'. */
+  unmodule(name) {
+    this.#modules.delete(name);
+  }
+
+  /** The open peers a query names (BoneValue's `get`): '*' for all, a user
+   * name for every device of theirs, or 'user/device' for one. Its
+   * `request(module, payload)` asks each, resolving to one
+   * `{ peer, ok }` or `{ peer, error }` per recipient, sorted by peer id;
+   * its `send(bytes)` sends to each, resolving the same way. */
+  get(query) {
+    const peers = [...this.#peers.entries()]
+      .filter(([id]) => query === '*' || id === query || id.split('/')[0] === query)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, peer]) => peer);
+    const each = (f) =>
+      Promise.all(
+        peers.map((peer) =>
+          f(peer).then(
+            (ok) => ({ peer: peer.id, ok }),
+            (error) => ({ peer: peer.id, error }),
+          ),
+        ),
+      );
+    return {
+      peers: peers.map((p) => p.id),
+      request: (module, payload, opts) => each((peer) => peer.request(module, payload, opts)),
+      send: (bytes) => each((peer) => peer.send(bytes).then(() => null)),
+    };
+  }
+
   /** `handler({ peer, accept, reject })`, called for every incoming connection. */
   onconnection(handler) {
     this.#handler = handler;
@@ -204,6 +243,7 @@ export class Brume extends Emitter {
       pc,
       localId: this.thisId(),
       remoteId: name,
+      modules: this.#modules,
       onCandidate: (candidate) => {
         if (!entry.sent) entry.candidates.push(candidate);
         else this.#hub?.send({ type: 'candidate', attempt, to: entry.to, candidate });
@@ -376,6 +416,7 @@ export class Brume extends Emitter {
       pc,
       localId: this.thisId(),
       remoteId: from,
+      modules: this.#modules,
       onCandidate: (candidate) => this.#hub?.send({ type: 'candidate', attempt, to: from, candidate }),
     });
     const entry = { role: 'callee', to: from, peer, answered: true };

@@ -9,6 +9,7 @@
 import { Emitter } from './emitter.mjs';
 import { PacedChannel, whenOpen } from './channel.mjs';
 import { decode, encode, toBytes } from './framing.mjs';
+import { Rpc } from './rpc.mjs';
 
 const utf8 = new TextEncoder();
 const RECOVERY_LIMIT = 30000;
@@ -34,10 +35,16 @@ export class Peer extends Emitter {
   #remoteCandidates = [];
   #streams = new Map();
   #onCandidate;
+  #rpc;
 
   /** Internal: made by Brume. */
-  constructor({ pc, localId, remoteId, onCandidate }) {
+  constructor({ pc, localId, remoteId, onCandidate, modules = new Map() }) {
     super();
+    this.#rpc = new Rpc({
+      send: (type, text) => this.#sendControl(type, text),
+      modules,
+      peer: this,
+    });
     this.#pc = pc;
     this.#localId = localId;
     this.#remoteId = remoteId;
@@ -156,8 +163,16 @@ export class Peer extends Emitter {
     } catch {
       // Already closed.
     }
+    this.#rpc.close();
     if (err) this.emit('error', err);
     this.emit('close');
+  }
+
+  /** Asks the far side's `module` with `payload` (any JSON); resolves with
+   * its answer, or rejects with an RpcError ('no_module', 'failed',
+   * 'timeout', 'peer_gone'). */
+  request(module, payload, { timeout } = {}) {
+    return this.#rpc.request(module, payload, timeout);
   }
 
   // ---- used by Brume ----
@@ -222,6 +237,12 @@ export class Peer extends Emitter {
     switch (type) {
       case 'ping':
         if (typeof data === 'string' && utf8.encode(data).length <= 64) this.#sendControl('pong', data);
+        return;
+      case 'rpc':
+        if (typeof data === 'string') await this.#rpc.onRequest(data);
+        return;
+      case 'rpc_result':
+        if (typeof data === 'string') this.#rpc.onResult(data);
         return;
       case 'sdp-offer': {
         // Perfect negotiation: the session that sorts first is impolite and
