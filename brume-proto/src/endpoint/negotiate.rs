@@ -64,6 +64,7 @@ impl Endpoint {
                 reason: Some(reason.to_owned()),
             })
         };
+        self.note_remote_relays(sdp);
         let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
             return reject(self, "unreadable offer");
         };
@@ -228,6 +229,10 @@ impl Endpoint {
         if peer.attempt != *attempt {
             return; // a stale attempt, such as a glare loser's
         }
+        self.note_remote_relays(sdp);
+        let Some(peer) = self.peers.get_mut(from) else {
+            return;
+        };
         let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
             return self.fail_peer(from, ErrorCode::Negotiation, "unreadable answer".into());
         };
@@ -262,12 +267,16 @@ impl Endpoint {
         attempt: &AttemptId,
         line: &str,
     ) {
-        let Some(peer) = self.peers.get_mut(from) else {
+        let Some(peer) = self.peers.get(from) else {
             return;
         };
         if peer.attempt != *attempt {
             return;
         }
+        self.note_remote_relays(line);
+        let Some(peer) = self.peers.get_mut(from) else {
+            return;
+        };
         let Ok(candidate) = Candidate::from_sdp_string(line) else {
             return; // one bad candidate from a peer costs nothing else
         };

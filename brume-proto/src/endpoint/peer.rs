@@ -115,6 +115,8 @@ pub(crate) struct Peer {
     pub(crate) opening: Vec<(ChannelId, Instant)>,
     /// Our pings waiting for their pongs.
     pub(crate) pings: PendingPings,
+    /// The path our DTLS/SCTP traffic last took (see `relay.rs`).
+    pub(crate) path: Option<super::PeerPath>,
 }
 
 /// What draining an `Rtc` produced, for the endpoint to act on.
@@ -153,6 +155,7 @@ impl Peer {
             last_heard: now,
             opening: Vec::new(),
             pings: PendingPings::default(),
+            path: None,
         }
     }
 
