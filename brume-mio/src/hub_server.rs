@@ -69,6 +69,8 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Stop cleanly on SIGINT and SIGTERM.
     pub handle_signals: bool,
+    /// A TURN server whose credentials the hub hands each session.
+    pub turn: Option<brume_proto::hub::HubTurn>,
 }
 
 /// Stops a running [`HubServer`] from another thread.
@@ -204,6 +206,7 @@ impl HubServer {
         let users = store.user_generations()?;
         let mut config = HubConfig::new(key.clone());
         config.session_events = true;
+        config.turn = opts.turn.clone();
         let mut hub = Hub::new(config, hub_users(&users), now, unix_now());
         for (group, members) in store.groups()? {
             hub.set_group(group, members);

@@ -140,3 +140,24 @@ fn a_mute_turn_server_is_a_clear_error() {
     let open = |e: &EndpointEvent| matches!(e, EndpointEvent::PeerClosed { .. });
     assert!(!w.saw(0, open), "the direct connection stays open");
 }
+
+#[test]
+fn credentials_from_the_hub_are_enough_to_relay() {
+    brume_tests::for_each_seed(SEEDS, |seed| {
+        // No TURN server in the config: only the hub's `turn` message.
+        let mut w = World::new(seed, &["alice", "bob"]);
+        let grant = r#"{"type":"turn","server":"192.0.2.2:3478","username":"1:u","password":"p","expires_at":1}"#;
+        for i in 0..2 {
+            w.with(i, |n, now| n.handle_hub_frame(now, grant.as_bytes()));
+        }
+        w.settle(Duration::from_millis(100));
+        w.direct_blocked = true;
+        w.connect_pair(0, 1)?;
+        for i in 0..2 {
+            if paths(&w, i) != [PeerPath::Relayed] {
+                return Err(format!("node {i} took {:?}", paths(&w, i)));
+            }
+        }
+        Ok(())
+    });
+}

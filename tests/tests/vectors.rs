@@ -172,7 +172,7 @@ const CLIENT_TYPES: [&str; 13] = [
 ];
 
 /// Every `type` the hub sends, in declaration order (not `Unknown`).
-const HUB_TYPES: [&str; 13] = [
+const HUB_TYPES: [&str; 14] = [
     "welcome",
     "token",
     "offer",
@@ -186,6 +186,7 @@ const HUB_TYPES: [&str; 13] = [
     "pong",
     "error",
     "close",
+    "turn",
 ];
 
 /// The `type` of a hub message; exhaustive, like `ClientMsg::kind`.
@@ -204,6 +205,7 @@ fn hub_type(msg: &HubMsg) -> Option<&'static str> {
         HubMsg::Pong { .. } => "pong",
         HubMsg::Error { .. } => "error",
         HubMsg::Close { .. } => "close",
+        HubMsg::Turn { .. } => "turn",
         HubMsg::Unknown => return None,
     })
 }

@@ -84,7 +84,6 @@ pub use peer::MAIN_CHANNEL;
 pub use ping::MAX_PING_DATA;
 pub use relay::PeerPath;
 pub use status::PeerStatus;
-#[cfg(any(test, feature = "testing"))]
 pub use stun::binding_response;
 
 use crate::error::ErrorCode;

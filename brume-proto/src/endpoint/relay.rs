@@ -68,6 +68,39 @@ impl Endpoint {
         self.drain_turn(now);
     }
 
+    /// The hub handed out TURN credentials: they replace the configured
+    /// ones, and start an allocation unless a working one exists (which
+    /// keeps the credentials it was made with).
+    pub(super) fn on_turn_grant(
+        &mut self,
+        now: Instant,
+        server: SocketAddr,
+        username: String,
+        password: String,
+    ) {
+        let credentials = crate::turn::TurnCredentials { username, password };
+        self.config.turn_server = Some(super::TurnServer {
+            addr: server,
+            credentials,
+        });
+        let working = self
+            .turn
+            .as_ref()
+            .is_some_and(|t| t.server() == server && !t.is_over());
+        if working {
+            return;
+        }
+        self.turn = None;
+        let base = self
+            .local_addrs
+            .iter()
+            .find(|a| a.is_ipv4() == server.is_ipv4())
+            .copied();
+        if let Some(base) = base {
+            self.start_relay(now, base);
+        }
+    }
+
     /// The path `peer`'s traffic takes, once it has sent any.
     pub fn peer_path(&self, peer: &Address) -> Option<PeerPath> {
         self.peers.get(peer)?.path

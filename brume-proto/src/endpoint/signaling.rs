@@ -154,6 +154,12 @@ impl Endpoint {
                 devices,
             }),
             HubMsg::Members { .. } | HubMsg::Pong { .. } | HubMsg::Unknown => {}
+            HubMsg::Turn {
+                server,
+                username,
+                password,
+                ..
+            } => self.on_turn_grant(now, server, username, password),
             HubMsg::Ping { nonce } => self.send_hub(&ClientMsg::Pong { nonce }),
             HubMsg::Error {
                 code,

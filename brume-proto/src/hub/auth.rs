@@ -30,7 +30,9 @@ impl Hub {
                 let unix = self.unix_time(now);
                 match self.verify(token.as_deref(), TokenKind::Access, unix) {
                     Ok(user) => {
-                        self.authenticate(conn, user, device, calls);
+                        if self.authenticate(conn, user.clone(), device, calls) {
+                            self.send_turn_grant(conn, &user, unix);
+                        }
                     }
                     Err(e) => self.auth_failed(conn, &e),
                 }
@@ -122,7 +124,7 @@ impl Hub {
                 .mint_generation(&user, generation, TokenKind::Access, unix, lifetime);
         if current.is_none() {
             let (device, calls) = login.unwrap_or_else(|| (DeviceName::default(), true));
-            if !self.authenticate(conn, user, device, calls) {
+            if !self.authenticate(conn, user.clone(), device, calls) {
                 return; // refused: over the device limit
             }
         }
@@ -133,6 +135,9 @@ impl Hub {
                 expires_at: unix.saturating_add(lifetime),
             },
         );
+        if current.is_none() {
+            self.send_turn_grant(conn, &user, unix);
+        }
     }
 
     /// A mismatched version is told clearly and, before authentication, closed.

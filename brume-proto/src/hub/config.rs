@@ -91,6 +91,43 @@ pub struct HubConfig {
     /// Queue [`HubEvent`](super::HubEvent)s for
     /// [`Hub::poll_event`](super::Hub::poll_event); off by default.
     pub session_events: bool,
+    /// A TURN server whose credentials the hub hands out, if any.
+    pub turn: Option<HubTurn>,
+}
+
+/// A TURN server sharing a secret with the hub (coturn's
+/// `static-auth-secret`): each authenticated session is sent credentials
+/// made from it, valid for `lifetime`.
+#[derive(Clone)]
+pub struct HubTurn {
+    /// The TURN server's UDP address, as clients reach it.
+    pub server: core::net::SocketAddr,
+    /// The shared secret.
+    pub secret: Vec<u8>,
+    /// How long handed-out credentials stay valid. An allocation outliving
+    /// them fails its next refresh, so this is long (default 24 h).
+    pub lifetime: Duration,
+}
+
+impl HubTurn {
+    /// Credentials valid for a day.
+    pub fn new(server: core::net::SocketAddr, secret: Vec<u8>) -> Self {
+        Self {
+            server,
+            secret,
+            lifetime: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl core::fmt::Debug for HubTurn {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The secret stays out of logs.
+        f.debug_struct("HubTurn")
+            .field("server", &self.server)
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HubConfig {
@@ -101,6 +138,7 @@ impl HubConfig {
             access_token_lifetime: Duration::from_secs(3600),
             limits: HubLimits::default(),
             session_events: false,
+            turn: None,
         }
     }
 }

@@ -50,6 +50,7 @@ mod rate;
 mod relay;
 mod session;
 mod timers;
+mod turn_grant;
 mod users;
 
 #[cfg(any(test, feature = "testing"))]
@@ -62,7 +63,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
-pub use config::{HubConfig, HubLimits};
+pub use config::{HubConfig, HubLimits, HubTurn};
 pub use event::HubEvent;
 pub use users::HubUser;
 
