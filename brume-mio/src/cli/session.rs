@@ -177,6 +177,9 @@ impl Session {
             ClientEvent::Endpoint(EndpointEvent::PeerReconnected { peer }) => {
                 self.notice(&format!("brume: {} is reachable again", peer.user()));
             }
+            ClientEvent::Endpoint(EndpointEvent::RelayFailed { error }) => {
+                self.notice(&format!("brume: no relay: {error} (direct paths only)"));
+            }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 self.file.access_token = access_token.clone();
                 if let Err(e) = self.file.save(&self.path) {
