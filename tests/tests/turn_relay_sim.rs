@@ -161,3 +161,27 @@ fn credentials_from_the_hub_are_enough_to_relay() {
         Ok(())
     });
 }
+
+#[test]
+fn no_path_and_a_mute_relay_say_so_when_connecting_fails() {
+    let mute = "192.0.2.3:3478".parse().unwrap();
+    let mut w = World::with_config(0, &["alice", "bob"], |c| {
+        c.turn_server = Some(TurnServer {
+            addr: mute,
+            credentials: TurnCredentials::shared_secret(b"s", "u", 1),
+        });
+    });
+    w.direct_blocked = true;
+    assert!(w.connect_pair(0, 1).is_err());
+    w.run_until(Duration::from_secs(20), |w| {
+        w.saw(0, |e| matches!(e, EndpointEvent::PeerFailed { .. }))
+    });
+    let reason = w.nodes[0].events.iter().find_map(|(_, e)| match e {
+        EndpointEvent::PeerFailed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        reason.as_deref(),
+        Some("no direct path, and no relay: TURN server 192.0.2.3:3478 has not answered yet")
+    );
+}

@@ -47,6 +47,9 @@ pub fn peer_failure(peer: &Address, code: ErrorCode, reason: &str) -> anyhow::Er
         ErrorCode::NoDest => anyhow!("{peer} is not online"),
         ErrorCode::BadDest => anyhow!("no user {peer} on this hub"),
         ErrorCode::Rejected => anyhow!("{peer} declined"),
+        ErrorCode::OfferTimeout if reason.starts_with("no direct path") => {
+            anyhow!("cannot connect to {peer}: {reason}")
+        }
         ErrorCode::OfferTimeout => anyhow!("{peer} did not answer in time"),
         _ => anyhow!(
             "cannot connect to {peer}: {} ({})",

@@ -383,6 +383,13 @@ impl Endpoint {
         match peer.state {
             PeerState::Offering { .. } | PeerState::Connecting => {
                 let attempt = peer.attempt.clone();
+                // Answered, yet no path: say so, and why the relay did not help.
+                let reason = match (&peer.state, self.relay_trouble()) {
+                    (PeerState::Connecting, Some(relay)) => {
+                        format!("no direct path, and no relay: {relay}")
+                    }
+                    _ => "no open channel before the deadline".into(),
+                };
                 self.send_hub_if_ready(&ClientMsg::Cancel {
                     attempt,
                     to: name.clone(),
@@ -392,7 +399,7 @@ impl Endpoint {
                 self.event(EndpointEvent::PeerFailed {
                     peer: name.clone(),
                     code: ErrorCode::OfferTimeout,
-                    reason: "no open channel before the deadline".into(),
+                    reason,
                 });
             }
             PeerState::Incoming { .. } => {

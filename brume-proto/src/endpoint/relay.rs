@@ -106,6 +106,19 @@ impl Endpoint {
         self.peers.get(peer)?.path
     }
 
+    /// Why the relay cannot help right now, if one is configured and has
+    /// no allocation: for the reason of a connection that found no path.
+    pub(super) fn relay_trouble(&self) -> Option<String> {
+        let turn = self.turn.as_ref()?;
+        if turn.relay_address().is_some() {
+            return None;
+        }
+        Some(match turn.failure() {
+            Some(e) => e.to_string(),
+            None => format!("TURN server {} has not answered yet", turn.server()),
+        })
+    }
+
     /// The relayed address, once allocated.
     pub(super) fn relay_address(&self) -> Option<SocketAddr> {
         self.turn.as_ref().and_then(TurnClient::relay_address)

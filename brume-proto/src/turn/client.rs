@@ -124,6 +124,8 @@ pub struct TurnClient {
     next_channel: u16,
     out: VecDeque<Transmit>,
     events: VecDeque<TurnEvent>,
+    /// Why the allocation failed, once it has.
+    failure: Option<TurnError>,
 }
 
 impl TurnClient {
@@ -151,6 +153,7 @@ impl TurnClient {
             next_channel: FIRST_CHANNEL,
             out: VecDeque::new(),
             events: VecDeque::new(),
+            failure: None,
         };
         c.start(now, Request::Allocate, 0);
         c
@@ -180,6 +183,11 @@ impl TurnClient {
             Allocation::Active { mapped, .. } => mapped,
             _ => None,
         }
+    }
+
+    /// Why the allocation failed, if it has.
+    pub fn failure(&self) -> Option<&TurnError> {
+        self.failure.as_ref()
     }
 
     /// True once the allocation has failed or been released: nothing more
@@ -619,6 +627,7 @@ impl TurnClient {
                 self.channels.clear();
                 self.by_number.clear();
                 self.permissions.clear();
+                self.failure = Some(error.clone());
                 self.events.push_back(TurnEvent::Failed(error));
             }
             Request::Permission(ip) => {
