@@ -461,3 +461,96 @@ fn with_the_relay_down_two_symmetric_nats_get_a_clear_error() {
     );
     assert_eq!(lab.procs[p].wait_exit(), 1);
 }
+
+/// Bytes written so far anywhere under `dir`.
+fn bytes_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn a_direct_path_cut_mid_transfer_falls_back_to_the_relay_and_comes_back() {
+    let Some(mut lab) = Lab::new('c') else { return };
+    let (url, data) = lab.servers();
+    let open = lab.host(1, Nat::None);
+    let cone = lab.host(2, Nat::Cone);
+    // A slower link, so that the transfer outlasts the cut.
+    let out = format!("{}n2a", lab.prefix);
+    let _ = run(&[
+        "ip",
+        "netns",
+        "exec",
+        &lab.ns("n2"),
+        "tc",
+        "qdisc",
+        "add",
+        "dev",
+        &out,
+        "root",
+        "tbf",
+        "rate",
+        "100mbit",
+        "burst",
+        "64kb",
+        "latency",
+        "50ms",
+    ]);
+    let open_conf = lab.user(&url, &data, "open");
+    let cone_conf = lab.user(&url, &data, "cone");
+    let inbox = lab.dir.join("open-inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let inbox_arg = inbox.display().to_string();
+    let recv = lab.spawn_in(
+        &open,
+        Some(&open_conf),
+        &["recv", "--yes", "--dir", &inbox_arg],
+    );
+    lab.procs[recv].wait_line("ready as");
+
+    let file = lab.dir.join("big.bin");
+    let bytes: Vec<u8> = (0..64u32 << 20).map(|i| (i ^ (i >> 11)) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let send = lab.spawn_in(
+        &cone,
+        Some(&cone_conf),
+        &["-v", "send", "open", &file.display().to_string()],
+    );
+    lab.procs[send].wait_line("path=direct");
+    // Polling the receiver's disk: nothing to block on.
+    while bytes_under(&inbox) < 4 << 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let public = lab.ns("pub");
+    let cut = |op: &str| {
+        for (from, to) in [
+            ("198.18.1.0/24", "198.18.2.0/24"),
+            ("198.18.2.0/24", "198.18.1.0/24"),
+        ] {
+            run(&[
+                "ip", "netns", "exec", &public, "iptables", op, "FORWARD", "-s", from, "-d", to,
+                "-j", "DROP",
+            ])
+            .unwrap();
+        }
+    };
+    cut("-I");
+    lab.procs[send].wait_line("path=relayed");
+    cut("-D");
+    lab.procs[send].wait_line("path=direct");
+    assert_eq!(lab.procs[send].wait_exit(), 0, "{:?}", lab.procs[send].seen);
+    assert!(
+        std::fs::read(inbox.join("big.bin")).unwrap() == bytes,
+        "content differs"
+    );
+}

@@ -11,6 +11,7 @@ use brume_proto::turn::TurnCredentials;
 use brume_tests::content;
 use brume_tests::sim::World;
 use brume_tests::turn_server::TURN_SERVER;
+use str0m_netem::NetemConfig;
 
 const SEEDS: u64 = 3;
 
@@ -184,4 +185,55 @@ fn no_path_and_a_mute_relay_say_so_when_connecting_fails() {
         reason.as_deref(),
         Some("no direct path, and no relay: TURN server 192.0.2.3:3478 has not answered yet")
     );
+}
+
+#[test]
+fn a_direct_path_cut_mid_transfer_moves_to_the_relay_and_back() {
+    brume_tests::for_each_seed(SEEDS, |seed| {
+        let mut w = world(seed);
+        w.connect_pair(0, 1)?;
+        w.nodes[1].accept_into = Some("inbox".into());
+        let data = content(seed, 4 << 20);
+        w.send_files(0, "bob", &[("cut.bin", &data)])?;
+        for i in 0..2 {
+            w.set_inbound(
+                i,
+                NetemConfig::new()
+                    .latency(Duration::from_millis(25))
+                    .seed(seed),
+            );
+        }
+        let moving = w.run_until(Duration::from_secs(10), |w| {
+            w.saw_transfer(
+                1,
+                |e| matches!(e, TransferEvent::Progress { done, .. } if *done > 256 * 1024),
+            )
+        });
+        if !moving || done(&w, 1) {
+            return Err("the transfer did not get under way".into());
+        }
+        // The peer's checks still reach us through the relay, from the
+        // same address as on the direct pair: only the pair in use counts.
+        w.direct_blocked = true;
+        let relayed = w.run_until(Duration::from_secs(20), |w| {
+            paths(w, 0).last() == Some(&PeerPath::Relayed)
+        });
+        if !relayed {
+            return Err(format!("paths {:?}", paths(&w, 0)));
+        }
+        let reconnecting = |e: &EndpointEvent| matches!(e, EndpointEvent::PeerReconnecting { .. });
+        if !w.saw(0, reconnecting) {
+            return Err("no recovery".into());
+        }
+        w.direct_blocked = false;
+        if !w.run_until(Duration::from_secs(60), |w| {
+            done(w, 1) && paths(w, 0).last() == Some(&PeerPath::Direct)
+        }) {
+            return Err(format!("paths {:?}, done {}", paths(&w, 0), done(&w, 1)));
+        }
+        if w.nodes[1].storage.file("inbox", &["cut.bin"]) != Some(&data) {
+            return Err("content differs".into());
+        }
+        Ok(())
+    });
 }

@@ -180,6 +180,9 @@ impl Session {
             ClientEvent::Endpoint(EndpointEvent::PeerReconnected { peer }) => {
                 self.notice(&format!("brume: {} is reachable again", peer.user()));
             }
+            ClientEvent::Endpoint(EndpointEvent::PathChanged { peer, path }) => {
+                tracing::info!(%peer, %path, "path changed");
+            }
             ClientEvent::Endpoint(EndpointEvent::RelayFailed { error }) => {
                 self.notice(&format!("brume: no relay: {error} (direct paths only)"));
             }

@@ -395,7 +395,13 @@ impl Endpoint {
             Ok(false) => {}
         }
         self.deliver(now, &name, released);
-        self.on_heard(now, &name);
+        let on_path = self
+            .peers
+            .get(&name)
+            .is_some_and(|p| p.selected_pair.is_none_or(|s| s == (destination, source)));
+        if on_path {
+            self.on_heard(now, &name);
+        }
     }
 
     /// Hands datagrams that waited behind a gap to a peer's Rtc, in order,

@@ -117,6 +117,11 @@ pub(crate) struct Peer {
     pub(crate) pings: PendingPings,
     /// The path our DTLS/SCTP traffic last took (see `relay.rs`).
     pub(crate) path: Option<super::PeerPath>,
+    /// The (local, remote) pair our DTLS/SCTP traffic last took: the one
+    /// ICE selected. Only datagrams on it show the peer is reachable on the
+    /// path in use (its checks on another pair, a relayed one say, do not;
+    /// the remote address alone does not tell them apart).
+    pub(crate) selected_pair: Option<(core::net::SocketAddr, core::net::SocketAddr)>,
 }
 
 /// What draining an `Rtc` produced, for the endpoint to act on.
@@ -156,6 +161,7 @@ impl Peer {
             opening: Vec::new(),
             pings: PendingPings::default(),
             path: None,
+            selected_pair: None,
         }
     }
 

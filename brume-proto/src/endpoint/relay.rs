@@ -164,6 +164,9 @@ impl Endpoint {
                 PeerPath::Direct
             };
             self.note_path(name, path);
+            if let Some(peer) = self.peers.get_mut(name) {
+                peer.selected_pair = Some((t.source, t.destination));
+            }
         }
         if !ours {
             self.outputs.push_back(EndpointOutput::Transmit(t));
