@@ -554,3 +554,93 @@ fn a_direct_path_cut_mid_transfer_falls_back_to_the_relay_and_comes_back() {
         "content differs"
     );
 }
+
+/// Figures by hand: `cargo test -p brume-mio --test e2e_nat -- --ignored
+/// --nocapture`. Per NAT pair, the time to an open channel (from `brume
+/// ping`) and the throughput of a 32 MiB `brume send`; the direct
+/// cone→open pair once more with the direct path dropped, so the relay
+/// carries it on the same links.
+#[test]
+#[ignore = "figures, run by hand"]
+fn nat_lab_figures() {
+    let Some(mut lab) = Lab::new('f') else { return };
+    let (url, data) = lab.servers();
+    let hosts = [
+        ("open", Nat::None),
+        ("cone1", Nat::Cone),
+        ("cone2", Nat::Cone),
+        ("sym1", Nat::Symmetric),
+        ("sym2", Nat::Symmetric),
+    ];
+    let mut confs = Vec::new();
+    for (k, (name, nat)) in hosts.iter().enumerate() {
+        let ns = lab.host(k as u8 + 1, *nat);
+        let conf = lab.user(&url, &data, name);
+        let inbox = lab.dir.join(format!("{name}-inbox"));
+        std::fs::create_dir_all(&inbox).unwrap();
+        let inbox = inbox.display().to_string();
+        let recv = lab.spawn_in(&ns, Some(&conf), &["recv", "--yes", "--dir", &inbox]);
+        lab.procs[recv].wait_line("ready as");
+        confs.push((ns, conf));
+    }
+    let file = lab.dir.join("figures.bin");
+    let size = 32u64 << 20;
+    let bytes: Vec<u8> = (0..size as u32).map(|i| (i ^ (i >> 9)) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let public = lab.ns("pub");
+    let drop_direct = |op: &str| {
+        for (from, to) in [
+            ("198.18.1.0/24", "198.18.2.0/24"),
+            ("198.18.2.0/24", "198.18.1.0/24"),
+        ] {
+            run(&[
+                "ip", "netns", "exec", &public, "iptables", op, "FORWARD", "-s", from, "-d", to,
+                "-j", "DROP",
+            ])
+            .unwrap();
+        }
+    };
+    println!("| pair | path | channel open | 32 MiB send |");
+    println!("| --- | --- | --- | --- |");
+    for (a, b, forced_relay) in [
+        (1, 0, false),
+        (1, 0, true),
+        (1, 2, false),
+        (3, 0, false),
+        (3, 1, false),
+        (3, 4, false),
+    ] {
+        if forced_relay {
+            drop_direct("-I");
+        }
+        let (ns, conf) = confs[a].clone();
+        let callee = hosts[b].0;
+        let p = lab.spawn_in(&ns, Some(&conf), &["ping", callee, "--count", "1"]);
+        let open = lab.procs[p].wait_line("channel open in");
+        let path = lab.procs[p].wait_line(": path ");
+        lab.procs[p].wait_exit();
+        let open_ms = open
+            .split("open in ")
+            .nth(1)
+            .unwrap_or("?")
+            .split(" ms")
+            .next()
+            .unwrap_or("?")
+            .to_owned();
+        let path = path.rsplit(' ').next().unwrap_or("?").to_owned();
+        let start = std::time::Instant::now();
+        let f = file.display().to_string();
+        let s = lab.spawn_in(&ns, Some(&conf), &["send", callee, &f]);
+        assert_eq!(lab.procs[s].wait_exit(), 0);
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "| {} → {callee} | {path} | {open_ms} ms | {:.1} MB/s |",
+            hosts[a].0,
+            size as f64 / secs / 1e6
+        );
+        let _ = std::fs::remove_file(lab.dir.join(format!("{callee}-inbox")).join("figures.bin"));
+        if forced_relay {
+            drop_direct("-D");
+        }
+    }
+}
