@@ -363,6 +363,7 @@ fn every_pair_connects_by_name_and_transfers_on_the_path_its_nats_allow() {
         ("cone2", Nat::Cone),
         ("sym1", Nat::Symmetric),
         ("sym2", Nat::Symmetric),
+        ("open2", Nat::None),
     ];
     let mut confs = Vec::new();
     for (k, (name, nat)) in hosts.iter().enumerate() {
@@ -379,7 +380,9 @@ fn every_pair_connects_by_name_and_transfers_on_the_path_its_nats_allow() {
         confs.push((ns, conf));
     }
     // (caller, callee, the path the NATs leave).
+    // Every combination of kinds.
     let pairs = [
+        (5, 0, "direct"),  // open ↔ open
         (1, 0, "direct"),  // cone → open
         (1, 2, "direct"),  // cone ↔ cone: hole punching
         (3, 0, "direct"),  // symmetric → open
