@@ -74,6 +74,8 @@ pub struct ServeOptions {
     pub handle_signals: bool,
     /// Who may call whom.
     pub policy: CallPolicy,
+    /// A TURN server whose credentials the hub hands each session.
+    pub turn: Option<brume_proto::hub::HubTurn>,
 }
 
 /// Stops a running [`HubServer`] from another thread.
@@ -215,6 +217,7 @@ impl HubServer {
         config.session_events = true;
         config.policy = opts.policy;
         config.instance = fastrand::u64(..);
+        config.turn = opts.turn.clone();
         let mut hub = Hub::new(config, hub_users(&users), now, unix_now());
         for (group, members) in store.groups()? {
             hub.set_group(group, members);

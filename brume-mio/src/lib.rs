@@ -6,6 +6,7 @@
 //! - [`hub_server`]: the hub process (`brume serve`), with [`store`] and
 //!   [`login_throttle`]; behind the `hub` feature (on by default), so a
 //!   client-only build (`default-features = false`) needs no SQLite or argon2.
+//!   [`stun_server`]: the hub's optional STUN server on a UDP port.
 //! - [`client`]: the embedding API, a [`client::Client`] that yields events
 //!   (see `examples/embed.rs`).
 //! - [`store`] (users and groups in SQLite), [`config`] (the client's config
@@ -27,6 +28,8 @@ pub mod storage_worker;
 #[cfg(feature = "hub")]
 pub mod store;
 pub mod stream;
+#[cfg(feature = "hub")]
+pub mod stun_server;
 pub mod udp;
 pub mod url;
 mod wake;

@@ -8,6 +8,7 @@
 //! - [`hub`]: the signaling hub's state machine.
 //! - [`endpoint`]: the client endpoint, one str0m `Rtc` per remote user.
 //! - [`transfer`]: verified, resumable file and folder transfer.
+//! - [`turn`]: a sans-IO TURN client (relay candidates through NATs).
 //! - [`token`]: access and refresh tokens (HS256 JWTs).
 //! - [`framing`]: data-channel message framing (`{type, data}`).
 //! - [`error`]: the one list of error codes.
@@ -20,5 +21,6 @@ pub mod node;
 pub mod signal;
 pub mod token;
 pub mod transfer;
+pub mod turn;
 
 pub use error::ErrorCode;

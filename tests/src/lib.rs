@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod sim;
 pub mod storage;
+pub mod turn_server;
 
 /// A time origin for tests, here rather than in brume-proto, whose source
 /// never reads a clock. Only differences from it matter.

@@ -116,6 +116,11 @@ pub struct World {
     restarts: u64,
     /// False while the hub process is down: frames to it are lost.
     hub_alive: bool,
+    /// The TURN server (used by nodes whose config names it).
+    pub turn: crate::turn_server::SimTurn,
+    /// While true, datagrams straight between nodes are lost; the relay
+    /// still carries them.
+    pub direct_blocked: bool,
 }
 
 fn dtls_cert() -> brume_proto::endpoint::Certificate {
@@ -164,6 +169,8 @@ impl World {
             seq: 0,
             restarts: 0,
             hub_alive: true,
+            turn: Default::default(),
+            direct_blocked: false,
         };
         for name in names {
             world.add_node(name, &tune);
@@ -642,7 +649,7 @@ impl World {
         self.nodes[i].transfer_events.iter().any(|(_, e)| f(e))
     }
 
-    fn route(&mut self, from: usize, mut t: Transmit) {
+    fn route(&mut self, from: usize, t: Transmit) {
         if !self.nodes[from].link_up {
             return;
         }
@@ -662,6 +669,28 @@ impl World {
                 .handle_input(NetInput::Packet(now, Packet(reply)));
             return;
         }
+        if t.destination == crate::turn_server::TURN_SERVER {
+            for out in self.turn.from_client(t.source, &t.contents) {
+                self.deliver_datagram(out, false);
+            }
+            return;
+        }
+        if self.turn.is_relay(t.destination) {
+            if let Some(out) = self.turn.to_relay(t.source, t.destination, &t.contents) {
+                self.deliver_datagram(out, false);
+            }
+            return;
+        }
+        self.deliver_datagram(t, true);
+    }
+
+    /// Hands a datagram to the node it is addressed to; `direct` ones
+    /// (node to node) are lost while `direct_blocked`.
+    fn deliver_datagram(&mut self, mut t: Transmit, direct: bool) {
+        if direct && self.direct_blocked {
+            return;
+        }
+        let now = self.now;
         let Some(to) = (0..self.nodes.len())
             .find(|&i| self.nodes[i].addr == t.destination || public_addr(i) == t.destination)
         else {

@@ -175,7 +175,7 @@ const CLIENT_TYPES: [&str; 16] = [
 ];
 
 /// Every `type` the hub sends, in declaration order (not `Unknown`).
-const HUB_TYPES: [&str; 16] = [
+const HUB_TYPES: [&str; 17] = [
     "welcome",
     "token",
     "offer",
@@ -192,6 +192,7 @@ const HUB_TYPES: [&str; 16] = [
     "invitation",
     "contact",
     "contacts",
+    "turn",
 ];
 
 /// The `type` of a hub message; exhaustive, like `ClientMsg::kind`.
@@ -213,6 +214,7 @@ fn hub_type(msg: &HubMsg) -> Option<&'static str> {
         HubMsg::Invitation { .. } => "invitation",
         HubMsg::Contact { .. } => "contact",
         HubMsg::Contacts { .. } => "contacts",
+        HubMsg::Turn { .. } => "turn",
         HubMsg::Unknown => return None,
     })
 }

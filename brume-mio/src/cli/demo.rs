@@ -191,6 +191,7 @@ fn demo(a: &DemoArgs, work: &Path, tag: &str) -> Result<()> {
         store.signing_key()?
     };
     let (server, hub) = HubServer::bind(&ServeOptions {
+        turn: None,
         listen: SocketAddr::new(LOOPBACK, 0),
         data,
         tls: None,

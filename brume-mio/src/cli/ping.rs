@@ -43,6 +43,7 @@ pub fn run(a: PingArgs) -> Result<()> {
         ms(ready)
     );
     let mut rtts = Vec::new();
+    let mut path = None;
     for _ in 0..a.count {
         let sent = Instant::now();
         let nonce = s.client.ping(&peer)?;
@@ -54,6 +55,14 @@ pub fn run(a: PingArgs) -> Result<()> {
                     nonce: n,
                     rtt,
                 })) if p == peer && n == nonce => {
+                    // The path is printed with the first pong and on each change.
+                    let now_path = s.client.endpoint().peer_path(&peer);
+                    if now_path != path {
+                        path = now_path;
+                        if let Some(p) = path {
+                            println!("{}: path {p}", peer.user());
+                        }
+                    }
                     println!("{}: rtt {:.3} ms", peer.user(), ms(rtt));
                     rtts.push(rtt);
                     break;

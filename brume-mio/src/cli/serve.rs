@@ -5,9 +5,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use brume_mio::hub_server::{HubServer, ServeOptions};
 use brume_proto::hub::CallPolicy;
+use brume_mio::stun_server::StunServer;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -29,6 +30,18 @@ pub struct ServeArgs {
     /// a shared group (`contacts`; made with `brume invite` and `brume claim`).
     #[arg(long, value_enum, default_value_t = Policy::Open)]
     policy: Policy,
+    /// Also answer STUN Binding requests on this UDP address (e.g.
+    /// 0.0.0.0:3478), for clients' server-reflexive candidates.
+    #[arg(long, value_name = "ADDR")]
+    stun_listen: Option<SocketAddr>,
+    /// A TURN server (coturn with use-auth-secret) whose credentials the
+    /// hub hands each session; with --turn-secret-file.
+    #[arg(long, value_name = "ADDR", requires = "turn_secret_file")]
+    turn_server: Option<SocketAddr>,
+    /// A file holding the TURN server's static-auth-secret (kept out of
+    /// the process list).
+    #[arg(long, value_name = "FILE", requires = "turn_server")]
+    turn_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -61,6 +74,22 @@ pub fn run(a: ServeArgs) -> Result<()> {
         _ => bail!("--tls-cert and --tls-key go together"),
     };
     let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let turn = match (a.turn_server, a.turn_secret_file) {
+        (Some(server), Some(file)) => {
+            let secret = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading the TURN secret from {}", file.display()))?;
+            let secret = secret.trim();
+            if secret.is_empty() {
+                bail!("the TURN secret file {} is empty", file.display());
+            }
+            Some(brume_proto::hub::HubTurn::new(
+                server,
+                secret.as_bytes().to_vec(),
+            ))
+        }
+        _ => None,
+    };
+    let stun = a.stun_listen.map(StunServer::spawn).transpose()?;
     // More descriptors than the default 1024, for many sessions.
     let _ = rlimit::increase_nofile_limit(1 << 20);
     let (server, _handle) = HubServer::bind(&ServeOptions {
@@ -72,6 +101,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
             Policy::Open => CallPolicy::Open,
             Policy::Contacts => CallPolicy::Contacts,
         },
+        turn,
     })?;
     println!(
         "brume hub listening on {scheme}://{} (data in {}, pid {})",
@@ -79,5 +109,8 @@ pub fn run(a: ServeArgs) -> Result<()> {
         data.display(),
         std::process::id()
     );
+    if let Some(stun) = &stun {
+        println!("brume hub answering STUN on udp {}", stun.local_addr());
+    }
     server.run()
 }

@@ -60,6 +60,9 @@ pub fn peer_failure(peer: &Address, code: ErrorCode, reason: &str) -> anyhow::Er
         ErrorCode::NoDest => anyhow!("{peer} is not online"),
         ErrorCode::BadDest => anyhow!("no user {peer} on this hub"),
         ErrorCode::Rejected => anyhow!("{peer} declined"),
+        ErrorCode::OfferTimeout if reason.starts_with("no direct path") => {
+            anyhow!("cannot connect to {peer}: {reason}")
+        }
         ErrorCode::OfferTimeout => anyhow!("{peer} did not answer in time"),
         ErrorCode::NotContact => anyhow!(
             "{peer} is not a contact of yours, and this hub lets only contacts call: \
@@ -194,6 +197,12 @@ impl Session {
             }
             ClientEvent::Endpoint(EndpointEvent::PeerReconnected { peer }) => {
                 self.notice(&format!("brume: {} is reachable again", peer.user()));
+            }
+            ClientEvent::Endpoint(EndpointEvent::PathChanged { peer, path }) => {
+                tracing::info!(%peer, %path, "path changed");
+            }
+            ClientEvent::Endpoint(EndpointEvent::RelayFailed { error }) => {
+                self.notice(&format!("brume: no relay: {error} (direct paths only)"));
             }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 self.file.access_token = access_token.clone();

@@ -67,6 +67,8 @@ pub struct EndpointConfig {
     pub channel_open_timeout: Duration,
     /// A STUN server for a server-reflexive candidate, if any.
     pub stun_server: Option<SocketAddr>,
+    /// A TURN server for a relay candidate, if any (see `endpoint/relay.rs`).
+    pub turn_server: Option<TurnServer>,
     /// str0m's SCTP send buffer across all channels of one peer. The default
     /// 128 KiB caps throughput at 128 KiB per round trip; 1 MiB keeps a
     /// 100 Mbit/s, 50 ms path full.
@@ -107,6 +109,7 @@ impl EndpointConfig {
             recovery_limit: Duration::from_secs(30),
             channel_open_timeout: Duration::from_secs(10),
             stun_server: None,
+            turn_server: None,
             sctp_max_buffered_amount: 1024 * 1024,
             snap: true,
             datagram_parity: true,
@@ -114,4 +117,13 @@ impl EndpointConfig {
             hub_answer_within: Duration::from_secs(10),
         }
     }
+}
+
+/// A TURN server and the credentials to allocate on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// Its UDP address.
+    pub addr: SocketAddr,
+    /// Long-term credentials (from the hub, in coturn's shared-secret scheme).
+    pub credentials: crate::turn::TurnCredentials,
 }

@@ -185,6 +185,7 @@ impl Endpoint {
     /// first ignores the other's offer; the other rolls its own back, answers,
     /// and offers its changes again afterwards.
     fn on_channel_offer(&mut self, now: Instant, name: &Address, sdp: &str) {
+        self.note_remote_relays(sdp);
         let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
             return self.bad_control(name, SDP_OFFER);
         };
@@ -212,6 +213,7 @@ impl Endpoint {
     }
 
     fn on_channel_answer(&mut self, now: Instant, name: &Address, sdp: &str) {
+        self.note_remote_relays(sdp);
         let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
             return self.bad_control(name, SDP_ANSWER);
         };

@@ -232,6 +232,19 @@ pub enum EndpointEvent {
         /// Its direction now.
         direction: Direction,
     },
+    /// The path to `peer` changed: first chosen, fell back to the relay,
+    /// or moved back to direct.
+    PathChanged {
+        /// The peer.
+        peer: Address,
+        /// The path its traffic takes now.
+        path: super::PeerPath,
+    },
+    /// The TURN relay could not be had or was lost; only direct paths remain.
+    RelayFailed {
+        /// Why, naming the server (for people).
+        error: String,
+    },
     /// The endpoint has stopped; nothing more will happen.
     Stopped,
 }

@@ -61,6 +61,7 @@ mod outbox;
 mod peer;
 mod ping;
 mod rpc;
+mod relay;
 mod signaling;
 mod status;
 mod stun;
@@ -76,7 +77,7 @@ use str0m::{Candidate, Input, Rtc};
 pub use certificate::{Certificate, CertificateError};
 pub use channel_id::ChannelId;
 pub use close_reason::PeerCloseReason;
-pub use config::EndpointConfig;
+pub use config::{EndpointConfig, TurnServer};
 pub use contacts::ContactsRequest;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use fec::FecStats;
@@ -85,8 +86,8 @@ pub use media::{Direction, MediaId, MediaKind};
 pub use peer::MAIN_CHANNEL;
 pub use ping::MAX_PING_DATA;
 pub use rpc::{MAX_MODULE_LEN, MAX_RPC_IN_FLIGHT, RpcError};
+pub use relay::PeerPath;
 pub use status::PeerStatus;
-#[cfg(any(test, feature = "testing"))]
 pub use stun::binding_response;
 
 use crate::error::ErrorCode;
@@ -148,6 +149,10 @@ pub struct Endpoint {
     stun: Option<StunClient>,
     /// The server-reflexive candidate STUN found: (mapped, base).
     srflx: Option<(SocketAddr, SocketAddr)>,
+    /// The TURN allocation, if a server is configured (see `relay.rs`).
+    turn: Option<crate::turn::TurnClient>,
+    /// Peers' relay candidates: a path to one of them is relayed too.
+    remote_relays: BTreeSet<SocketAddr>,
     peers: BTreeMap<Address, Peer>,
     /// A ready-built Rtc for the next connection (see `new_rtc`).
     spare: Option<Rtc>,
@@ -190,6 +195,8 @@ impl Endpoint {
             local_addrs: BTreeSet::new(),
             stun,
             srflx: None,
+            turn: None,
+            remote_relays: BTreeSet::new(),
             peers: BTreeMap::new(),
             learned: BTreeMap::new(),
             unpumped: BTreeSet::new(),
@@ -285,6 +292,7 @@ impl Endpoint {
         };
         self.add_candidate_to_all(now, candidate);
         self.drain_stun();
+        self.start_relay(now, addr);
     }
 
     /// A datagram arrived on the socket bound to `destination`.
@@ -303,6 +311,21 @@ impl Endpoint {
             self.on_srflx(now, mapped, destination);
             return;
         }
+        match self.unwrap_relayed(now, source, destination, contents) {
+            None => self.route_datagram(now, source, destination, contents),
+            Some(Some((peer, relay, data))) => self.route_datagram(now, peer, relay, &data),
+            Some(None) => {}
+        }
+    }
+
+    /// A datagram for a peer: parity, or one for an `Rtc`.
+    fn route_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
         if matches!(contents.first(), Some(&fec::PARITY | &fec::REPORT)) {
             // Only from an address STUN tied to a peer.
             let Some(name) = self.learned.get(&source).cloned() else {
@@ -365,17 +388,27 @@ impl Endpoint {
         let (arrival, report) = peer
             .fec
             .on_receive(now, path, contents, rebuilt, &mut released);
+        let delivered = if arrival == Arrival::Deliver {
+            peer.rtc.handle_input(input).map(|_| true)
+        } else {
+            Ok(false)
+        };
         if let Some(report) = report {
-            self.outputs.push_back(EndpointOutput::Transmit(report));
+            self.transmit(now, None, report);
         }
-        if arrival == Arrival::Deliver {
-            if let Err(e) = peer.rtc.handle_input(input) {
-                return self.peer_error(now, &name, e.to_string());
-            }
-            self.pump(now, &name);
+        match delivered {
+            Err(e) => return self.peer_error(now, &name, e.to_string()),
+            Ok(true) => self.pump(now, &name),
+            Ok(false) => {}
         }
         self.deliver(now, &name, released);
-        self.on_heard(now, &name);
+        let on_path = self
+            .peers
+            .get(&name)
+            .is_some_and(|p| p.selected_pair.is_none_or(|s| s == (destination, source)));
+        if on_path {
+            self.on_heard(now, &name);
+        }
     }
 
     /// Hands datagrams that waited behind a gap to a peer's Rtc, in order,
@@ -405,6 +438,10 @@ impl Endpoint {
             stun.handle_timeout(now);
         }
         self.drain_stun();
+        if let Some(turn) = &mut self.turn {
+            turn.handle_timeout(now);
+        }
+        self.drain_turn(now);
         self.check_hub(now);
         self.expire_rpc(now);
         let names: Vec<Address> = self.peers.keys().cloned().collect();
@@ -415,11 +452,12 @@ impl Endpoint {
             let Some(peer) = self.peers.get_mut(&name) else {
                 continue;
             };
-            if let Some(parity) = peer.fec.on_timeout(now) {
-                self.outputs.push_back(EndpointOutput::Transmit(parity));
-            }
+            let parity = peer.fec.on_timeout(now);
             let mut released = Vec::new();
             peer.fec.release_due(now, &mut released);
+            if let Some(parity) = parity {
+                self.transmit(now, None, parity);
+            }
             self.deliver(now, &name, released);
             let Some(peer) = self.peers.get_mut(&name) else {
                 continue;
@@ -697,6 +735,10 @@ impl Endpoint {
             });
             self.outputs.push_back(EndpointOutput::CloseHub);
         }
+        if let Some(turn) = &mut self.turn {
+            turn.deallocate(now);
+        }
+        self.drain_turn(now);
         self.hub = HubState::Closed;
         self.hub_watch.stop();
         self.stopped = true;
@@ -720,6 +762,10 @@ impl Endpoint {
         let silence = self.config.silence_limit;
         let peers = self.peers.values().map(|p| p.next_timeout(silence));
         let stun = self.stun.as_ref().and_then(StunClient::next_timeout);
+        let turn = self
+            .turn
+            .as_ref()
+            .and_then(crate::turn::TurnClient::poll_timeout);
         let spare =
             (self.spare.is_none() && !self.stopped && !self.connecting()).then_some(self.last_now);
         // A deferred drain is due now (for a driver that did not poll output).
@@ -728,6 +774,7 @@ impl Endpoint {
         let rpc = self.rpc.next_timeout();
         peers
             .chain(stun)
+            .chain(turn)
             .chain(spare)
             .chain(deferred)
             .chain(hub)
@@ -798,6 +845,9 @@ impl Endpoint {
         if let Some((mapped, base)) = self.srflx
             && let Ok(c) = Candidate::server_reflexive(mapped, base, "udp")
         {
+            rtc.add_local_candidate(c);
+        }
+        if let Some(c) = self.relay_candidate() {
             rtc.add_local_candidate(c);
         }
         rtc
@@ -919,13 +969,18 @@ impl Endpoint {
             };
             let mut drained = Drained::default();
             peer.drain(&mut drained);
+            let mut sends = Vec::with_capacity(drained.transmits.len());
             for t in drained.transmits {
                 let parity = peer.fec.on_send(now, &t);
-                self.outputs.push_back(EndpointOutput::Transmit(t));
-                if let Some(parity) = parity {
-                    self.outputs.push_back(EndpointOutput::Transmit(parity));
-                }
+                sends.push(t);
+                sends.extend(parity);
             }
+            for t in sends {
+                self.transmit(now, Some(name), t);
+            }
+            let Some(peer) = self.peers.get_mut(name) else {
+                return;
+            };
             if let Some(err) = drained.error {
                 return self.peer_error(now, name, err);
             }
@@ -954,10 +1009,9 @@ impl Endpoint {
             let mut drained = Drained::default();
             peer.drain(&mut drained);
             for t in drained.transmits {
-                self.outputs.push_back(EndpointOutput::Transmit(t));
+                self.transmit(now, None, t);
             }
         }
-        let _ = now;
     }
 
     /// A peer's Rtc failed: contained to that peer.

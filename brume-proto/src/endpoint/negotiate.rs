@@ -64,6 +64,7 @@ impl Endpoint {
                 reason: Some(reason.to_owned()),
             })
         };
+        self.note_remote_relays(sdp);
         let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
             return reject(self, "unreadable offer");
         };
@@ -228,6 +229,10 @@ impl Endpoint {
         if peer.attempt != *attempt {
             return; // a stale attempt, such as a glare loser's
         }
+        self.note_remote_relays(sdp);
+        let Some(peer) = self.peers.get_mut(from) else {
+            return;
+        };
         let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
             return self.fail_peer(from, ErrorCode::Negotiation, "unreadable answer".into());
         };
@@ -262,12 +267,16 @@ impl Endpoint {
         attempt: &AttemptId,
         line: &str,
     ) {
-        let Some(peer) = self.peers.get_mut(from) else {
+        let Some(peer) = self.peers.get(from) else {
             return;
         };
         if peer.attempt != *attempt {
             return;
         }
+        self.note_remote_relays(line);
+        let Some(peer) = self.peers.get_mut(from) else {
+            return;
+        };
         let Ok(candidate) = Candidate::from_sdp_string(line) else {
             return; // one bad candidate from a peer costs nothing else
         };
@@ -374,6 +383,13 @@ impl Endpoint {
         match peer.state {
             PeerState::Offering { .. } | PeerState::Connecting => {
                 let attempt = peer.attempt.clone();
+                // Answered, yet no path: say so, and why the relay did not help.
+                let reason = match (&peer.state, self.relay_trouble()) {
+                    (PeerState::Connecting, Some(relay)) => {
+                        format!("no direct path, and no relay: {relay}")
+                    }
+                    _ => "no open channel before the deadline".into(),
+                };
                 self.send_hub_if_ready(&ClientMsg::Cancel {
                     attempt,
                     to: name.clone(),
@@ -383,7 +399,7 @@ impl Endpoint {
                 self.event(EndpointEvent::PeerFailed {
                     peer: name.clone(),
                     code: ErrorCode::OfferTimeout,
-                    reason: "no open channel before the deadline".into(),
+                    reason,
                 });
             }
             PeerState::Incoming { .. } => {

@@ -115,6 +115,13 @@ pub(crate) struct Peer {
     pub(crate) opening: Vec<(ChannelId, Instant)>,
     /// Our pings waiting for their pongs.
     pub(crate) pings: PendingPings,
+    /// The path our DTLS/SCTP traffic last took (see `relay.rs`).
+    pub(crate) path: Option<super::PeerPath>,
+    /// The (local, remote) pair our DTLS/SCTP traffic last took: the one
+    /// ICE selected. Only datagrams on it show the peer is reachable on the
+    /// path in use (its checks on another pair, a relayed one say, do not;
+    /// the remote address alone does not tell them apart).
+    pub(crate) selected_pair: Option<(core::net::SocketAddr, core::net::SocketAddr)>,
 }
 
 /// What draining an `Rtc` produced, for the endpoint to act on.
@@ -153,6 +160,8 @@ impl Peer {
             last_heard: now,
             opening: Vec::new(),
             pings: PendingPings::default(),
+            path: None,
+            selected_pair: None,
         }
     }
 

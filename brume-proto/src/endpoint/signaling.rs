@@ -166,6 +166,12 @@ impl Endpoint {
             HubMsg::Contact { user, alias } => self.event(EndpointEvent::Contact { user, alias }),
             HubMsg::Contacts { contacts } => self.event(EndpointEvent::Contacts { contacts }),
             HubMsg::Members { .. } | HubMsg::Pong { .. } | HubMsg::Unknown => {}
+            HubMsg::Turn {
+                server,
+                username,
+                password,
+                ..
+            } => self.on_turn_grant(now, server, username, password),
             HubMsg::Ping { nonce } => self.send_hub(&ClientMsg::Pong { nonce }),
             HubMsg::Error {
                 code,

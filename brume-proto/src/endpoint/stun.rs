@@ -156,9 +156,9 @@ pub(crate) fn binding_request(trans_id: &[u8; 12]) -> Vec<u8> {
     out
 }
 
-/// A STUN server's answer to a binding request, for tests and simulations:
-/// a success response with XOR-MAPPED-ADDRESS for an IPv4 `mapped`.
-#[cfg(any(test, feature = "testing"))]
+/// A STUN server's answer to a binding request (the hub's STUN server,
+/// simulations): a success response with XOR-MAPPED-ADDRESS for an IPv4
+/// `mapped`; `None` for anything but a well-formed binding request.
 pub fn binding_response(request: &[u8], mapped: SocketAddr) -> Option<Vec<u8>> {
     let SocketAddr::V4(v4) = mapped else {
         return None;

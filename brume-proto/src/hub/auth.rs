@@ -54,7 +54,9 @@ impl Hub {
                             calls,
                             replace,
                         };
-                        self.authenticate(conn, user, login);
+                        if self.authenticate(conn, user.clone(), login) {
+                            self.send_turn_grant(conn, &user, unix);
+                        }
                     }
                     Err(e) => self.auth_failed(conn, &e),
                 }
@@ -151,7 +153,7 @@ impl Hub {
                 .mint_generation(&user, generation, TokenKind::Access, unix, lifetime);
         if current.is_none() {
             let login = login.unwrap_or_default();
-            if !self.authenticate(conn, user, login) {
+            if !self.authenticate(conn, user.clone(), login) {
                 return; // refused: over the device limit
             }
         }
@@ -162,6 +164,9 @@ impl Hub {
                 expires_at: unix.saturating_add(lifetime),
             },
         );
+        if current.is_none() {
+            self.send_turn_grant(conn, &user, unix);
+        }
     }
 
     /// A mismatched version is told clearly and, before authentication, closed.

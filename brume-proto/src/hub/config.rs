@@ -102,6 +102,8 @@ pub struct HubConfig {
     /// keeps invitation ids unique across restarts (the hub has no
     /// randomness of its own).
     pub instance: u64,
+    /// A TURN server whose credentials the hub hands out, if any.
+    pub turn: Option<HubTurn>,
 }
 
 /// Who may call whom on a hub (a user may always call their own devices).
@@ -115,6 +117,41 @@ pub enum CallPolicy {
     Contacts,
 }
 
+/// A TURN server sharing a secret with the hub (coturn's
+/// `static-auth-secret`): each authenticated session is sent credentials
+/// made from it, valid for `lifetime`.
+#[derive(Clone)]
+pub struct HubTurn {
+    /// The TURN server's UDP address, as clients reach it.
+    pub server: core::net::SocketAddr,
+    /// The shared secret.
+    pub secret: Vec<u8>,
+    /// How long handed-out credentials stay valid. An allocation outliving
+    /// them fails its next refresh, so this is long (default 24 h).
+    pub lifetime: Duration,
+}
+
+impl HubTurn {
+    /// Credentials valid for a day.
+    pub fn new(server: core::net::SocketAddr, secret: Vec<u8>) -> Self {
+        Self {
+            server,
+            secret,
+            lifetime: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl core::fmt::Debug for HubTurn {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The secret stays out of logs.
+        f.debug_struct("HubTurn")
+            .field("server", &self.server)
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
 impl HubConfig {
     /// A config with default limits and one-hour access tokens.
     pub fn new(key: TokenKey) -> Self {
@@ -126,6 +163,7 @@ impl HubConfig {
             policy: CallPolicy::Open,
             invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
             instance: 0,
+            turn: None,
         }
     }
 }

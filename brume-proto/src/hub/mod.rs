@@ -54,6 +54,7 @@ mod rate;
 mod relay;
 mod session;
 mod timers;
+mod turn_grant;
 mod users;
 
 #[cfg(any(test, feature = "testing"))]
@@ -68,7 +69,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
-pub use config::{CallPolicy, HubConfig, HubLimits};
+pub use config::{CallPolicy, HubConfig, HubLimits, HubTurn};
 pub use contacts::{MAX_ALIAS_LEN, alias_problem};
 pub use event::HubEvent;
 pub use users::HubUser;

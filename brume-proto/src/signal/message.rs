@@ -314,6 +314,19 @@ pub enum HubMsg {
         /// The contacts.
         contacts: Vec<ContactEntry>,
     },
+    /// Short-lived TURN credentials (coturn's `use-auth-secret` scheme),
+    /// sent right after `welcome` (and a login's `token`) by a hub that
+    /// has a TURN server; a client allocates its relay candidate with them.
+    Turn {
+        /// The TURN server's UDP address, `ip:port`.
+        server: core::net::SocketAddr,
+        /// `expires_at:user`.
+        username: String,
+        /// base64(HMAC-SHA1(secret, username)).
+        password: String,
+        /// When the credentials stop working, seconds since the Unix epoch.
+        expires_at: u64,
+    },
     /// A message type this version does not know; clients ignore it.
     #[serde(other)]
     Unknown,
