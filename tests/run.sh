@@ -5,6 +5,14 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# The NAT lab and the coturn test need Debian's coturn and iptables (and
+# root for namespaces); without them they skip, saying so.
+if [ "$(id -u)" = 0 ]; then
+    bash tests/nat-lab/setup.sh || echo "tests/run.sh: could not install coturn/iptables; the NAT lab will skip"
+else
+    echo "tests/run.sh: not root; the NAT lab (network namespaces) will skip"
+fi
+
 cargo test --workspace
 
 # The JavaScript client (clients/js): Node tests against the real `brume`

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use brume_mio::hub_server::{HubServer, ServeOptions};
-use brume_proto::hub::CallPolicy;
 use brume_mio::stun_server::StunServer;
+use brume_proto::hub::CallPolicy;
 use clap::Args;
 
 #[derive(Debug, Args)]
