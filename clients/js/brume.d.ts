@@ -71,11 +71,15 @@ export class Brume {
   get(query: string): Recipients;
   stop(): void;
   readonly peers: Map<string, Peer>;
+  /** The ICE servers new connections use (with the hub's TURN server, once it sent one). */
+  readonly iceServers: RTCIceServer[];
   readonly transfers: Transfers;
   on(event: 'serverclose', fn: (info: { reason: string }) => void): this;
   on(event: 'serveropen', fn: () => void): this;
   on(event: 'reauth', fn: (config: StartOptions & { token: string }) => void): this;
   on(event: 'presence', fn: (p: Presence) => void): this;
+  /** The hub's TURN server and credentials for this session. */
+  on(event: 'turn', fn: (server: RTCIceServer) => void): this;
   on(event: 'error' | 'hub-error', fn: (e: BrumeError) => void): this;
   on(event: 'offer', fn: (t: IncomingTransfer) => void): this;
   on(event: string, fn: (...args: any[]) => void): this;

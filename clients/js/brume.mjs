@@ -46,6 +46,8 @@ export class Brume extends Emitter {
   #wrtc;
   #WebSocket;
   #iceServers;
+  /** The TURN server the hub's last `turn` message named, as an ICE server. */
+  #hubTurn = null;
   #hub = null;
   #user = null;
   #device = null;
@@ -163,6 +165,12 @@ export class Brume extends Emitter {
   /** This session's peer id, `user/device`. */
   thisId() {
     return `${this.#user}/${this.#device}`;
+  }
+
+  /** The ICE servers new connections use: those given to the constructor,
+   * and the hub's TURN server with the credentials it handed this session. */
+  get iceServers() {
+    return this.#hubTurn ? [...this.#iceServers, this.#hubTurn] : [...this.#iceServers];
   }
 
   /** The open peers, by peer id. */
@@ -297,7 +305,7 @@ export class Brume extends Emitter {
   // ---- internals ----
 
   #newPc() {
-    return new this.#wrtc.RTCPeerConnection({ iceServers: this.#iceServers });
+    return new this.#wrtc.RTCPeerConnection({ iceServers: this.iceServers });
   }
 
   #findPeer(name) {
@@ -346,6 +354,18 @@ export class Brume extends Emitter {
     switch (msg.type) {
       case 'presence':
         this.emit('presence', { user: msg.user, online: msg.online, devices: msg.devices ?? [] });
+        return;
+      case 'turn':
+        // The hub's short-lived credentials (PROTOCOL.md, `turn`): every
+        // later connection may relay through its TURN server.
+        if (typeof msg.server === 'string' && typeof msg.username === 'string') {
+          this.#hubTurn = {
+            urls: `turn:${msg.server}?transport=udp`,
+            username: msg.username,
+            credential: msg.password,
+          };
+          this.emit('turn', this.#hubTurn);
+        }
         return;
       case 'offer':
         this.#onOffer(msg).catch((e) => this.emit('error', e));
