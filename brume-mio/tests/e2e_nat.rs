@@ -395,7 +395,7 @@ fn every_pair_connects_by_name_and_transfers_on_the_path_its_nats_allow() {
         let callee = hosts[b].0;
         let p = lab.spawn_in(&ns, Some(&conf), &["ping", callee, "--count", "3"]);
         let code = lab.procs[p].wait_exit();
-        let seen: Vec<String> = lab.procs[p].lines.try_iter().collect();
+        let seen = lab.procs[p].rest_of_output();
         let path = seen
             .iter()
             .find_map(|l| l.split_once(": path ").map(|(_, p)| p.to_owned()));
@@ -421,7 +421,7 @@ fn every_pair_connects_by_name_and_transfers_on_the_path_its_nats_allow() {
         let code = lab.procs[send].wait_exit();
         let got = std::fs::read(lab.dir.join(format!("{callee}-inbox")).join(&name));
         if code != 0 || got.as_ref().ok() != Some(&bytes) {
-            let seen: Vec<String> = lab.procs[send].lines.try_iter().collect();
+            let seen = lab.procs[send].rest_of_output();
             failures.push(format!(
                 "{} → {callee}: send exit {code}; {seen:?}",
                 hosts[a].0

@@ -89,6 +89,22 @@ impl Proc {
         }
     }
 
+    /// Every line not yet read, once the process has exited: waits for its
+    /// pipes to close, since lines still in flight when it exits are not in
+    /// the channel yet.
+    pub fn rest_of_output(&mut self) -> Vec<String> {
+        let end = Instant::now() + LIMIT;
+        let mut rest = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+        {
+            rest.push(line);
+        }
+        self.seen.extend(rest.iter().cloned());
+        rest
+    }
+
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
