@@ -59,6 +59,8 @@ export class Brume {
   static decodeMsg(msg: Uint8Array | ArrayBuffer): Msg;
   start(config: StartOptions): Promise<void>;
   connect(name: string): Promise<Peer>;
+  /** Sends to a name, connecting on demand; concurrent sends share one attempt. */
+  send(name: string, data: Uint8Array | ArrayBuffer | string): Promise<Peer>;
   onconnection(handler: (conn: Connection) => void): void;
   thisUser(): string | null;
   thisDevice(): string | null;

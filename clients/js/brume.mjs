@@ -237,6 +237,15 @@ export class Brume extends Emitter {
    * if there is one, else a new connection. Rejects with a BrumeError:
    * ENODEST, EBADDEST, EOFFERTIMEOUT, ENOSRV, EREJECTED, ESERVER...
    */
+  /** Sends to a name, connecting on demand (linkup's `send`): sends made
+   * meanwhile share one connection attempt and go out in order. Resolves
+   * with the peer once the bytes are handed to its channel. */
+  async send(name, data) {
+    const peer = await this.connect(name);
+    await peer.send(data);
+    return peer;
+  }
+
   connect(name) {
     const existing = this.#findPeer(name);
     if (existing) return Promise.resolve(existing);

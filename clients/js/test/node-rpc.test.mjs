@@ -4,7 +4,7 @@
 // recipient.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RpcError } from '../brume.mjs';
+import { Brume, RpcError } from '../brume.mjs';
 import { Hub, Proc, nodeClient, tmpDir } from './helpers.mjs';
 
 let hub;
@@ -61,5 +61,26 @@ test('brume rpc asks a module the node client serves', async () => {
     assert.ok(broken.lines.some((l) => l.includes('failed: disk full')), broken.lines.join('\n'));
   } finally {
     alice.stop();
+  }
+});
+
+test('send to a name connects on demand, and sends made meanwhile share one attempt in order', async () => {
+  const recv = new Proc(['recv', '--yes', '--dir', tmpDir('send-to')], { env: { BRUME_CONF: bobConf } });
+  try {
+    await recv.waitLine('ready as');
+    const alice = await nodeClient(aliceConf);
+    try {
+      const sends = [...Array(5).keys()].map((k) => alice.send('bob', Brume.encodeMsg({ type: 'chat', data: `line ${k}` })));
+      const peers = await Promise.all(sends);
+      assert.ok(peers.every((p) => p === peers[0]), 'one connection for all five');
+      for (let k = 0; k < 5; k++) await recv.waitLine(`alice: line ${k}`);
+      const order = recv.lines.filter((l) => l.includes('alice: line '));
+      assert.deepEqual(order, [...Array(5).keys()].map((k) => `alice: line ${k}`));
+      assert.equal(recv.lines.filter((l) => l.startsWith('connected: alice/')).length, 1);
+    } finally {
+      alice.stop();
+    }
+  } finally {
+    recv.kill();
   }
 });
