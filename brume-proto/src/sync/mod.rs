@@ -1,0 +1,21 @@
+//! Sync: a group folder mirrored from its owner to its members (seed 001).
+//!
+//! This module is the sans-IO logic: manifests of a folder by content
+//! (`manifest`), conflict names (`conflict`), the plan that brings a member
+//! to the owner's tree without losing a member's change (`plan`), and the
+//! hash cache a driver persists (`hash_cache`). It never reads a file or a
+//! clock: the driver scans, hashes, and runs the plan's steps.
+
+pub mod conflict;
+mod error;
+pub mod hash_cache;
+pub mod manifest;
+pub mod path;
+pub mod plan;
+
+pub use conflict::{ConflictKind, conflict_name, is_conflict_name};
+pub use error::SyncError;
+pub use hash_cache::{FileStamp, HashCache};
+pub use manifest::{Manifest, Node, Scanned};
+pub use path::SyncPath;
+pub use plan::{Plan, Step, plan};
