@@ -110,6 +110,8 @@ pub enum ClientEvent {
     Endpoint(EndpointEvent),
     /// From the transfers.
     Transfer(TransferEvent),
+    /// From sync, once `Node::enable_sync` turned it on (see `brume share`).
+    Sync(brume_proto::sync::SyncOutput),
     /// The hub could not be reached, or its connection was lost; the client
     /// tries again after `retry_in` on its own. Open peer connections carry
     /// on meanwhile; [`EndpointEvent::Ready`] says the hub is back.
@@ -807,6 +809,7 @@ impl Client {
                         self.queue.push_back(ClientEvent::Endpoint(e));
                     }
                     NodeEvent::Transfer(e) => self.queue.push_back(ClientEvent::Transfer(e)),
+                    NodeEvent::Sync(e) => self.queue.push_back(ClientEvent::Sync(e)),
                 }
             }
             if !busy {

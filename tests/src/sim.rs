@@ -76,6 +76,8 @@ pub struct Host {
     pub storage: MemStorage,
     /// What its transfers told the application, with the virtual time.
     pub transfer_events: Vec<(Duration, TransferEvent)>,
+    /// What sync asked of this node's application (with `Node::enable_sync`).
+    pub sync_events: Vec<(Duration, brume_proto::sync::SyncOutput)>,
     /// Accept offered transfers into this folder as soon as they are offered.
     pub accept_into: Option<String>,
     /// While false, storage actions wait (a stalled or restarting disk).
@@ -194,6 +196,7 @@ impl World {
             auto_accept: true,
             storage: MemStorage::new(),
             transfer_events: Vec::new(),
+            sync_events: Vec::new(),
             accept_into: Some("inbox".into()),
             storage_up: true,
             storage_queue: Vec::new(),
@@ -467,6 +470,7 @@ impl World {
                 }
                 host.transfer_events.push((at, e));
             }
+            NodeEvent::Sync(e) => host.sync_events.push((at, e)),
         }
     }
 

@@ -135,8 +135,8 @@ impl World {
     fn set_online(&mut self, i: usize, online: bool) {
         self.devices[i].online = online;
         if !online {
-            let owner = self.devices[OWNER].id.user.clone();
-            let me = self.devices[i].id.user.clone();
+            let owner = Address::Device(self.devices[OWNER].id.clone());
+            let me = Address::Device(self.devices[i].id.clone());
             self.devices[i].sync.peer_closed(&owner);
             self.devices[OWNER].sync.peer_closed(&me);
         }
@@ -184,6 +184,8 @@ impl World {
             SyncOutput::Connect { owner, .. } => {
                 self.trace.push(format!("{who} connects to {owner}"));
                 if self.devices[i].online && self.devices[OWNER].online {
+                    assert_eq!(owner, self.devices[OWNER].id.user);
+                    let owner = Address::Device(self.devices[OWNER].id.clone());
                     self.devices[i].sync.peer_opened(&owner);
                 }
             }
@@ -446,7 +448,8 @@ fn scenario() -> World {
         None,
         "a fresh machine knows nothing yet"
     );
-    w.devices[CAROL_PHONE].sync.peer_opened(&user("bob"));
+    let bob = Address::Device(w.devices[OWNER].id.clone());
+    w.devices[CAROL_PHONE].sync.peer_opened(&bob);
     w.follow(CAROL_PHONE);
     w.assert_mirrors(CAROL_PHONE);
 
@@ -509,7 +512,7 @@ fn a_hostile_owner_message_is_reported_not_obeyed() {
         name: GroupName::new("photos").unwrap(),
     };
     s.follow(group.clone(), Manifest::new(), Manifest::new());
-    s.peer_opened(&user("bob"));
+    s.peer_opened(&Address::User(user("bob")));
     while s.poll_output().is_some() {}
     let bob = Address::User(user("bob"));
     let evil = br#"{"op":"manifest","group":"photos","round":1,"entries":[{"path":"../../.bashrc","kind":"file","size":1,"hash":"00"}],"last":true}"#;

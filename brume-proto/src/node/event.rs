@@ -1,6 +1,7 @@
 //! What a [`Node`](super::Node) hands its driver and its application.
 
 use crate::endpoint::EndpointEvent;
+use crate::sync::SyncOutput;
 use crate::transfer::TransferEvent;
 
 /// Something for the hub connection.
@@ -20,4 +21,8 @@ pub enum NodeEvent {
     Endpoint(EndpointEvent),
     /// From the file transfers.
     Transfer(TransferEvent),
+    /// From sync (with [`Node::enable_sync`](super::Node::enable_sync)):
+    /// what needs the group folders (run steps, accept a batch into the
+    /// staging folder, install, send files, rescan), and what to log.
+    Sync(SyncOutput),
 }

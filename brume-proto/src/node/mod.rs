@@ -67,9 +67,10 @@
 mod channels;
 mod config;
 mod event;
+mod sync;
 
 use core::net::SocketAddr;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 pub use config::NodeConfig;
@@ -100,6 +101,10 @@ pub struct Node {
     to_hub: VecDeque<ToHub>,
     storage: VecDeque<StorageAction>,
     events: VecDeque<NodeEvent>,
+    /// The sync machine, once [`Node::enable_sync`] turned it on.
+    sync: Option<crate::sync::Sync>,
+    /// Batch transfers sync accepted, and their names.
+    sync_batches: BTreeMap<TransferKey, String>,
 }
 
 impl Node {
@@ -115,6 +120,8 @@ impl Node {
             to_hub: VecDeque::new(),
             storage: VecDeque::new(),
             events: VecDeque::new(),
+            sync: None,
+            sync_batches: BTreeMap::new(),
         }
     }
 
@@ -449,8 +456,11 @@ impl Node {
             }
             while let Some(e) = self.transfers.poll_event() {
                 busy = true;
-                self.events.push_back(NodeEvent::Transfer(e));
+                if !self.sync_transfer_event(&e) {
+                    self.events.push_back(NodeEvent::Transfer(e));
+                }
             }
+            busy |= self.drain_sync(now);
             if !busy {
                 return;
             }
@@ -465,7 +475,7 @@ impl Node {
             EndpointOutput::Event(e) => {
                 let consumed =
                     self.transfers_on && self.transfers.handle_event(now, &mut self.endpoint, &e);
-                if !consumed {
+                if !consumed && !self.sync_endpoint_event(&e) {
                     self.events.push_back(NodeEvent::Endpoint(e));
                 }
             }

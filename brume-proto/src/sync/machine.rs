@@ -172,7 +172,8 @@ pub struct Sync {
     me: UserName,
     owned: BTreeMap<GroupName, Owned>,
     followed: BTreeMap<GroupId, Followed>,
-    open: BTreeSet<UserName>,
+    /// Open connections, by user: the address to send to.
+    open: BTreeMap<UserName, Address>,
     round: u64,
     out: VecDeque<SyncOutput>,
 }
@@ -184,7 +185,7 @@ impl Sync {
             me,
             owned: BTreeMap::new(),
             followed: BTreeMap::new(),
-            open: BTreeSet::new(),
+            open: BTreeMap::new(),
             round: 0,
             out: VecDeque::new(),
         }
@@ -352,18 +353,18 @@ impl Sync {
     }
 
     fn ask(&mut self, group: &GroupId) {
-        let open = self.open.contains(&group.owner);
+        let open = self.open.get(&group.owner).cloned();
         let Some(f) = self.followed.get_mut(group) else {
             return;
         };
         f.again = false;
         f.pieces.clear();
-        if open {
+        if let Some(peer) = open {
             f.state = FollowState::Asking;
             let msg = SyncMsg::Want {
                 group: group.name.clone(),
             };
-            self.send(Address::User(group.owner.clone()), &msg);
+            self.send(peer, &msg);
         } else {
             f.state = FollowState::Connecting;
             self.out.push_back(SyncOutput::Connect {
@@ -373,9 +374,10 @@ impl Sync {
         }
     }
 
-    /// A connection to `user` is open: groups waiting for it ask.
-    pub fn peer_opened(&mut self, user: &UserName) {
-        self.open.insert(user.clone());
+    /// A connection to `peer` is open: groups of that user waiting for it ask.
+    pub fn peer_opened(&mut self, peer: &Address) {
+        let user = peer.user();
+        self.open.insert(user.clone(), peer.clone());
         let waiting: Vec<GroupId> = self
             .followed
             .iter()
@@ -390,16 +392,20 @@ impl Sync {
     /// The connection to `user` closed: rounds with that owner start over
     /// at the next [`Sync::follow`] (or [`Sync::peer_opened`]); as an owner
     /// we stop telling that peer of changes.
-    pub fn peer_closed(&mut self, user: &UserName) {
+    pub fn peer_closed(&mut self, peer: &Address) {
+        for o in self.owned.values_mut() {
+            o.watchers.retain(|w| w != peer);
+        }
+        let user = peer.user();
+        if self.open.get(user).is_some_and(|open| open != peer) {
+            return; // another device of that user's, not the one we use
+        }
         self.open.remove(user);
         for (g, f) in self.followed.iter_mut() {
             if g.owner == *user && f.state != FollowState::Idle {
                 f.state = FollowState::Connecting;
                 f.batches.clear();
             }
-        }
-        for o in self.owned.values_mut() {
-            o.watchers.retain(|w| w.user() != user);
         }
     }
 
