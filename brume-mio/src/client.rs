@@ -32,7 +32,7 @@ use brume_proto::endpoint::{Certificate, Endpoint, EndpointConfig, EndpointEvent
 use brume_proto::framing::Data;
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::{Address, CloseReason};
-use brume_proto::transfer::{EntryKind, StorageAction, TransferEvent, TransferKey};
+use brume_proto::transfer::{EntryKind, SourceEntry, StorageAction, TransferEvent, TransferKey};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use tracing::{debug, warn};
@@ -451,6 +451,25 @@ impl Client {
             files,
             skipped: warnings,
         })
+    }
+
+    /// Offers `entries` to `peer`, each read from the real path at the same
+    /// index of `paths` (folders too, which are never read): for sync, which
+    /// sends chosen files of a group folder under a name of its own.
+    pub fn send_entries(
+        &mut self,
+        peer: &Address,
+        entries: Vec<SourceEntry>,
+        paths: Vec<PathBuf>,
+    ) -> Result<TransferKey> {
+        let now = Instant::now();
+        let key = self
+            .node
+            .send_files(now, peer, entries)
+            .map_err(|e| anyhow!("cannot send to {peer}: {e}"))?;
+        self.storage.add_source(key.id, paths);
+        self.pump(now);
+        Ok(key)
     }
 
     /// Accepts an offered transfer into `dir`.

@@ -21,6 +21,8 @@ pub mod hub_server;
 pub mod login;
 #[cfg(feature = "hub")]
 pub mod login_throttle;
+#[cfg(feature = "cli")]
+pub mod share;
 pub mod storage_worker;
 #[cfg(feature = "hub")]
 pub mod store;

@@ -11,6 +11,7 @@ mod recv;
 mod send;
 mod serve;
 mod session;
+mod share;
 mod terminal;
 mod user;
 
@@ -69,6 +70,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Connect to a user and measure the round trip.
     Ping(ping::PingArgs),
+    /// Keep group folders in step, owner to members (a long-running daemon).
+    Share(share::ShareArgs),
     /// Run a hub and two peers here and send a file between them.
     Demo(demo::DemoArgs),
     /// Print a shell's completion script.
@@ -119,6 +122,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Chat(a) => chat::run(a),
         Command::Ping(a) => ping::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Share(a) => share::run(a),
         Command::Completions(a) => help::completions::<Args>(a),
         Command::Help(a) => help::help::<Args>(a),
         Command::BenchSessions(a) => bench::run(a),

@@ -5,10 +5,11 @@
 
 use std::time::Instant;
 
-use super::{Node, NodeEvent};
+use super::{Node, NodeEvent, ToHub};
 use crate::endpoint::{EndpointEvent, PeerStatus};
 use crate::framing::Data;
-use crate::signal::{Address, UserName};
+use crate::signal::codec::encode_client;
+use crate::signal::{Address, ClientMsg, GroupName, UserName};
 use crate::sync::wire::MESSAGE_TYPE;
 use crate::sync::{Sync, SyncOutput};
 use crate::transfer::{TransferEvent, TransferState};
@@ -31,6 +32,16 @@ impl Node {
     pub fn sync_mut(&mut self) -> Option<&mut Sync> {
         self.dirty = true;
         self.sync.as_mut()
+    }
+
+    /// Publishes the members of our group `group` to the hub (from its
+    /// `.members`), once the hub session is ready. The hub answers with the
+    /// list it holds, or an error (`EBADDEST` naming an unknown user) that
+    /// the application hears as `HubError`.
+    pub fn publish_members(&mut self, now: Instant, group: GroupName, members: Vec<UserName>) {
+        let msg = ClientMsg::Members { group, members };
+        self.to_hub.push_back(ToHub::Frame(encode_client(&msg)));
+        self.touch(now);
     }
 
     /// An endpoint event, before the application sees it: true if sync took it.
