@@ -72,8 +72,17 @@ fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
 
 /// Waits (bounded) until `member` holds exactly `expected`; the time it took.
 fn wait_tree(member: &Path, expected: &BTreeMap<String, Option<Vec<u8>>>, what: &str) -> Duration {
+    wait_tree_within(member, expected, what, LIMIT)
+}
+
+fn wait_tree_within(
+    member: &Path,
+    expected: &BTreeMap<String, Option<Vec<u8>>>,
+    what: &str,
+    limit: Duration,
+) -> Duration {
     let start = Instant::now();
-    let end = start + LIMIT;
+    let end = start + limit;
     loop {
         let got = tree(member);
         if got == *expected {
@@ -175,4 +184,64 @@ fn an_owner_and_two_members_one_with_two_devices_stay_in_step() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bob/photos  member  in step"), "{text}");
+}
+
+#[test]
+fn membership_is_the_hubs_unknown_names_are_logged_and_removal_stops_sync() {
+    let hub = Hub::start("share-members");
+    let bob = hub.add_user("bob", "pw-b");
+    let carol = hub.add_user("carol", "pw-c");
+    let eve = hub.add_user("eve", "pw-e");
+    let roots: Vec<PathBuf> = ["bob", "carol", "eve"]
+        .iter()
+        .map(|n| hub.dir.join(format!("root-{n}")))
+        .collect();
+    let owned = roots[0].join("bob/photos");
+    // zed is no user of this hub: a clear line, and carol still syncs.
+    write(&owned.join(".members"), "carol\nzed\n");
+    write(&owned.join("a.txt"), "a");
+    let (carol_dir, eve_dir) = (roots[1].join("bob/photos"), roots[2].join("bob/photos"));
+    std::fs::create_dir_all(&carol_dir).unwrap();
+    std::fs::create_dir_all(&eve_dir).unwrap();
+    // carol starts first: her call is refused until bob has published, and
+    // she tries again on her own.
+    let mut carol_d = share(&carol, &roots[1]);
+    wait_line_within(&mut carol_d, "cannot reach bob", LIMIT);
+    let mut owner = share(&bob, &roots[0]);
+    let mut eve_d = share(&eve, &roots[2]);
+    wait_line_within(
+        &mut owner,
+        ".members names zed, whom the hub does not know",
+        LIMIT,
+    );
+    // Well before the 30 s rescan: the refused call is tried again within seconds.
+    wait_tree_within(
+        &carol_dir,
+        &tree(&owned),
+        "carol with zed listed",
+        Duration::from_secs(10),
+    );
+    // eve is no member: refused, her folder left as it was.
+    wait_line_within(&mut eve_d, "ENOTMEMBER", LIMIT);
+    assert!(tree(&eve_dir).is_empty());
+
+    // carol is removed: she hears it at once, and no longer follows changes.
+    write(&owned.join(".members"), "zed\n");
+    wait_line_within(
+        &mut carol_d,
+        "not a member of bob/photos (ENOTMEMBER)",
+        LIMIT,
+    );
+    write(&owned.join("b.txt"), "b");
+    let mut later = tree(&owned);
+    later.remove("b.txt");
+    // Give a (wrong) sync every chance to happen: until carol's daemon says
+    // it was refused again at its next scan.
+    write(&carol_dir.join("poke.txt"), "poke");
+    wait_line_within(&mut carol_d, "ENOTMEMBER", LIMIT);
+    assert!(
+        !carol_dir.join("b.txt").exists(),
+        "a removed member got a new file"
+    );
+    let _ = later;
 }

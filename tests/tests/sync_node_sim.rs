@@ -187,3 +187,46 @@ fn a_non_member_is_refused_by_the_hub() {
     assert!(refused, "dave's call scoped to bob/photos is refused");
     assert!(sync_events(&w, BOB).is_empty(), "bob was never asked");
 }
+
+#[test]
+fn a_member_refused_before_the_owner_published_tries_again() {
+    let mut w = World::new(9, &["bob", "carol"]);
+    for (i, name) in [(BOB, "bob"), (CAROL, "carol")] {
+        w.with(i, |n, _| n.enable_sync(World::user(name)));
+    }
+    w.with(CAROL, |n, _| {
+        n.sync_mut()
+            .unwrap()
+            .follow(group(), Manifest::new(), Manifest::new())
+    });
+    let refused = w.run_until(Duration::from_secs(10), |w| {
+        w.saw(CAROL, |e| {
+            matches!(
+                e,
+                EndpointEvent::PeerFailed {
+                    code: ErrorCode::NotMember,
+                    ..
+                }
+            )
+        })
+    });
+    assert!(refused);
+    // Bob publishes; carol's daemon scans again and follows: a new call.
+    w.hub.set_group(group(), [World::user("carol")]);
+    let members: BTreeSet<_> = [World::user("carol")].into();
+    let m = manifest(&owner_tree(), true);
+    w.with(BOB, |n, _| {
+        n.sync_mut().unwrap().own(group().name, m, members)
+    });
+    w.with(CAROL, |n, _| {
+        n.sync_mut()
+            .unwrap()
+            .follow(group(), Manifest::new(), Manifest::new())
+    });
+    let asked = w.run_until(Duration::from_secs(10), |w| {
+        sync_events(w, BOB)
+            .iter()
+            .any(|e| matches!(e, SyncOutput::SendFiles { .. }))
+    });
+    assert!(asked, "carol's second follow never reached bob");
+}

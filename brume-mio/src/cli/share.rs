@@ -59,6 +59,8 @@ struct Group {
     files: usize,
     /// Steps and installs done in the round under way, for the log line.
     work: usize,
+    /// Names in `.members` the hub does not know (until the next hub session).
+    unknown: BTreeSet<UserName>,
 }
 
 struct Daemon {
@@ -66,7 +68,12 @@ struct Daemon {
     session: Session,
     me: Option<UserName>,
     groups: BTreeMap<GroupId, Group>,
+    /// A call to an owner failed: scan (and so ask) again then.
+    retry_at: Option<Instant>,
 }
+
+/// How long after a failed call to an owner it is tried again.
+const RETRY: Duration = Duration::from_secs(2);
 
 pub fn run(a: ShareArgs) -> Result<()> {
     let dir = a.root.clone().unwrap_or_else(|| {
@@ -84,7 +91,9 @@ pub fn run(a: ShareArgs) -> Result<()> {
     let flag = changed.clone();
     let waker = session.client.waker();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // Reads (our own scans among them) are no change.
         if let Ok(ev) = res
+            && !matches!(ev.kind, notify::EventKind::Access(_))
             && ev.paths.iter().any(|p| !internal(p))
         {
             flag.store(true, Ordering::Release);
@@ -101,14 +110,16 @@ pub fn run(a: ShareArgs) -> Result<()> {
         session,
         me: None,
         groups: BTreeMap::new(),
+        retry_at: None,
     };
     let mut settle: Option<(Instant, Instant)> = None; // (due, burst began)
     let mut next_rescan = Instant::now() + RESCAN_EVERY;
     loop {
-        let due = settle
-            .map(|(at, _)| at)
-            .unwrap_or(next_rescan)
-            .min(next_rescan);
+        let due = [settle.map(|(at, _)| at), d.retry_at, Some(next_rescan)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(next_rescan);
         let event = d.session.next(Some(due))?;
         if d.session.stopping() {
             eprintln!("brume share: stopping");
@@ -124,8 +135,10 @@ pub fn run(a: ShareArgs) -> Result<()> {
             d.handle(e);
         }
         let settled = settle.is_some_and(|(at, _)| now >= at);
-        if settled || now >= next_rescan {
+        let retry = d.retry_at.is_some_and(|at| now >= at);
+        if settled || retry || now >= next_rescan {
             settle = None;
+            d.retry_at = None;
             next_rescan = now + RESCAN_EVERY;
             d.rescan_all();
         }
@@ -158,22 +171,27 @@ impl Daemon {
                 self.me = Some(user);
                 for g in self.groups.values_mut() {
                     g.published = None; // a new hub session: publish again
+                    g.unknown.clear();
                 }
                 self.rescan_all();
             }
             ClientEvent::Endpoint(EndpointEvent::Incoming { peer, .. }) => {
                 if let Err(e) = self.session.client.accept(&peer) {
-                    tracing::warn!("cannot accept {peer}: {e:#}");
+                    eprintln!("brume share: cannot accept {peer}: {e:#}");
                 }
             }
             ClientEvent::Endpoint(EndpointEvent::HubError { code, message }) => {
                 eprintln!("brume share: the hub says {} ({})", message, code.as_str());
+                self.publish_without_unknown(&message);
             }
             ClientEvent::Endpoint(EndpointEvent::PeerFailed { peer, code, reason }) => {
                 eprintln!(
                     "brume share: cannot reach {peer}: {reason} ({})",
                     code.as_str()
                 );
+                if self.groups.keys().any(|g| g.owner == *peer.user()) {
+                    self.retry_at.get_or_insert(Instant::now() + RETRY);
+                }
             }
             ClientEvent::Transfer(TransferEvent::Offered { key, name, .. }) => {
                 tracing::info!("refusing {name:?} from {}: not a sync batch", key.peer);
@@ -185,6 +203,48 @@ impl Daemon {
             ClientEvent::Sync(out) => self.sync_output(out),
             _ => {}
         }
+    }
+
+    /// The hub refuses a whole `.members` that names a user it does not
+    /// know (`unknown user zed; group bob/photos unchanged`): publish the
+    /// others, so they still sync.
+    fn publish_without_unknown(&mut self, message: &str) {
+        let Some(rest) = message.strip_prefix("unknown user ") else {
+            return;
+        };
+        let Some((user, group)) = rest.split_once("; group ") else {
+            return;
+        };
+        let group = group.trim_end_matches(" unchanged");
+        let Ok(user) = UserName::new(user) else {
+            return;
+        };
+        let Some((id, g)) = self
+            .groups
+            .iter_mut()
+            .find(|(id, g)| g.owned && id.to_string() == group)
+        else {
+            return;
+        };
+        let Some(members) = g.published.as_mut() else {
+            return;
+        };
+        if !members.remove(&user) {
+            return;
+        }
+        g.unknown.insert(user.clone());
+        eprintln!(
+            "brume share: {id}: .members names {user}, whom the hub does not know; the others still sync"
+        );
+        let (name, members) = (id.name.clone(), members.clone());
+        self.session.client.with(|n, now| {
+            n.publish_members(now, name.clone(), members.iter().cloned().collect());
+            if let Some(sync) = n.sync_mut() {
+                // The owner serves whom the hub holds.
+                let manifest = sync.owned_manifest(&name).cloned().unwrap_or_default();
+                sync.own(name, manifest, members);
+            }
+        });
     }
 
     fn rescan_all(&mut self) {
@@ -220,6 +280,7 @@ impl Daemon {
                 synced_at: None,
                 files: 0,
                 work: 0,
+                unknown: BTreeSet::new(),
             });
             if owned {
                 self.own(&f);
@@ -232,7 +293,10 @@ impl Daemon {
 
     fn own(&mut self, f: &Found) {
         let mut warnings = Vec::new();
-        let members = read_members(&f.dir, &mut |w| warnings.push(w));
+        let mut members = read_members(&f.dir, &mut |w| warnings.push(w));
+        if let Some(g) = self.groups.get(&f.group) {
+            members.retain(|m| !g.unknown.contains(m));
+        }
         for w in warnings {
             eprintln!("brume share: {w}");
         }

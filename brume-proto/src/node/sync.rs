@@ -136,9 +136,22 @@ impl Node {
                         if let Some(s) = self.sync.as_mut() {
                             s.peer_opened(&open);
                         }
-                    } else if !self.endpoint.peers().any(|p| *p.user() == owner) {
-                        // An attempt under way reports PeerOpen or PeerFailed itself.
-                        if let Err(e) = self.endpoint.connect(now, &peer, Some(group)) {
+                    } else {
+                        // An attempt under way reports PeerOpen or PeerFailed
+                        // itself; one that failed is tried again.
+                        let busy = self.endpoint.peers().any(|p| {
+                            *p.user() == owner
+                                && matches!(
+                                    self.endpoint.peer_state(p),
+                                    Some(
+                                        PeerStatus::Offering
+                                            | PeerStatus::Connecting
+                                            | PeerStatus::Incoming
+                                            | PeerStatus::Recovering
+                                    )
+                                )
+                        });
+                        if !busy && let Err(e) = self.endpoint.connect(now, &peer, Some(group)) {
                             let text = format!("cannot connect for sync: {e}");
                             self.events
                                 .push_back(NodeEvent::Sync(SyncOutput::Problem { peer, text }));

@@ -245,6 +245,11 @@ impl Sync {
         }
     }
 
+    /// The manifest last given for a group we own.
+    pub fn owned_manifest(&self, group: &GroupName) -> Option<&Manifest> {
+        self.owned.get(group).map(|o| &o.manifest)
+    }
+
     /// Stops owning a group (its folder is gone).
     pub fn disown(&mut self, group: &GroupName) {
         self.owned.remove(group);
