@@ -230,3 +230,50 @@ fn a_member_refused_before_the_owner_published_tries_again() {
     });
     assert!(asked, "carol's second follow never reached bob");
 }
+
+#[test]
+fn a_manifest_larger_than_the_send_buffer_arrives_whole() {
+    // 12,000 files: some 1.5 MB of manifest, more than the 1 MiB send buffer.
+    let mut big = Tree::new();
+    for i in 0..12_000 {
+        let p = format!("folder-{:03}/a-rather-long-file-name-{i:05}.dat", i % 100);
+        let parts: Vec<String> = p.split('/').map(String::from).collect();
+        put(&mut big, &parts, Item::File(format!("{i}").into_bytes()));
+    }
+    let mut w = World::new(11, &["bob", "carol"]);
+    w.hub.set_group(group(), [World::user("carol")]);
+    for (i, name) in [(BOB, "bob"), (CAROL, "carol")] {
+        w.with(i, |n, _| n.enable_sync(World::user(name)));
+    }
+    let members: BTreeSet<_> = [World::user("carol")].into();
+    let m = manifest(&big, true);
+    w.with(BOB, |n, _| {
+        n.sync_mut().unwrap().own(group().name, m, members)
+    });
+    w.with(CAROL, |n, _| {
+        n.sync_mut()
+            .unwrap()
+            .follow(group(), Manifest::new(), Manifest::new())
+    });
+    let files = |w: &World| -> usize {
+        sync_events(w, BOB)
+            .iter()
+            .map(|e| match e {
+                SyncOutput::SendFiles { files, .. } => files.len(),
+                _ => 0,
+            })
+            .sum()
+    };
+    let asked = w.run_until(Duration::from_secs(20), |w| files(w) == 12_000);
+    let problems: Vec<_> = [BOB, CAROL]
+        .iter()
+        .flat_map(|i| sync_events(&w, *i))
+        .filter(|e| matches!(e, SyncOutput::Problem { .. }))
+        .collect();
+    assert!(
+        asked,
+        "asked for {} files; problems {problems:?}",
+        files(&w)
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+}

@@ -61,6 +61,9 @@ struct Group {
     work: usize,
     /// Names in `.members` the hub does not know (until the next hub session).
     unknown: BTreeSet<UserName>,
+    /// Installs of this round that did not happen (the file changed on
+    /// either side meanwhile): the base is then kept, and the round run again.
+    missed: usize,
 }
 
 struct Daemon {
@@ -281,6 +284,7 @@ impl Daemon {
                 files: 0,
                 work: 0,
                 unknown: BTreeSet::new(),
+                missed: 0,
             });
             if owned {
                 self.own(&f);
@@ -409,14 +413,23 @@ impl Daemon {
                 let Some(dir) = self.dir_of(&group) else {
                     return;
                 };
-                match install(&dir, &from, &fetch) {
-                    Ok(true) => {
-                        if let Some(g) = self.groups.get_mut(&group) {
-                            g.work += 1;
-                        }
+                let done = match install(&dir, &from, &fetch) {
+                    Ok(true) => true,
+                    Ok(false) => {
+                        tracing::info!("{group}: not installed {from}: changed meanwhile");
+                        false
                     }
-                    Ok(false) => tracing::info!("{group}: not installed {from}: changed meanwhile"),
-                    Err(e) => eprintln!("brume share: {group}: cannot install {from}: {e}"),
+                    Err(e) => {
+                        eprintln!("brume share: {group}: cannot install {from}: {e}");
+                        false
+                    }
+                };
+                if let Some(g) = self.groups.get_mut(&group) {
+                    if done {
+                        g.work += 1;
+                    } else {
+                        g.missed += 1;
+                    }
                 }
             }
             SyncOutput::Synced { group, base } => {
@@ -424,6 +437,19 @@ impl Daemon {
                     return;
                 };
                 clear_staging(&dir);
+                let missed = self
+                    .groups
+                    .get_mut(&group)
+                    .map_or(0, |g| std::mem::take(&mut g.missed));
+                if missed > 0 {
+                    // The old base stays: what did land now matches the owner,
+                    // and what did not is fetched again, never taken for an edit.
+                    eprintln!(
+                        "brume share: {group}: {missed} files changed while they were sent; syncing again"
+                    );
+                    self.retry_at.get_or_insert(Instant::now() + RETRY);
+                    return;
+                }
                 if let Err(e) = self.root.save_base(&group, &base) {
                     eprintln!("brume share: {group}: cannot save the sync state: {e:#}");
                 }

@@ -137,3 +137,116 @@ pub fn install(dir: &Path, from: &str, fetch: &Step) -> io::Result<bool> {
 pub fn clear_staging(dir: &Path) {
     let _ = fs::remove_dir_all(dir.join(STAGING_DIR));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brume_proto::sync::ConflictKind;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "brume-apply-{name}-{}-{:x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn p(s: &str) -> SyncPath {
+        SyncPath::parse(s).unwrap()
+    }
+
+    fn hash(data: &[u8], dir: &Path) -> Hash {
+        let f = dir.join(".h");
+        fs::write(&f, data).unwrap();
+        let h = file_hash(&f).unwrap();
+        fs::remove_file(f).unwrap();
+        h
+    }
+
+    #[test]
+    fn a_file_edited_since_the_scan_is_never_removed_or_replaced() {
+        let dir = tmp("edited");
+        let old = hash(b"old", &dir);
+        fs::write(dir.join("a"), b"edited meanwhile").unwrap();
+        assert!(
+            !run_step(
+                &dir,
+                &Step::Delete {
+                    path: p("a"),
+                    hash: old
+                }
+            )
+            .unwrap()
+        );
+        assert!(
+            !run_step(
+                &dir,
+                &Step::Stage {
+                    path: p("a"),
+                    hash: old
+                }
+            )
+            .unwrap()
+        );
+        let expect = Node::File { size: 3, hash: old };
+        let keep = Step::Keep {
+            path: p("a"),
+            to: p("a-conflict-sync"),
+            kind: ConflictKind::Sync,
+            expect,
+        };
+        assert!(!run_step(&dir, &keep).unwrap());
+        // An install that would replace `old` finds something else: skipped.
+        fs::create_dir_all(dir.join(STAGING_DIR)).unwrap();
+        fs::write(dir.join(".brume-sync/new"), b"new").unwrap();
+        let fetch = Step::Fetch {
+            path: p("a"),
+            size: 3,
+            hash: hash(b"new", &dir),
+            replaces: Some(old),
+        };
+        assert!(!install(&dir, ".brume-sync/new", &fetch).unwrap());
+        assert_eq!(fs::read(dir.join("a")).unwrap(), b"edited meanwhile");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn links_are_renamed_never_written_through() {
+        let dir = tmp("links");
+        let outside = tmp("outside");
+        fs::write(outside.join("secret"), b"keep me").unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), dir.join("f")).unwrap();
+        fs::create_dir_all(dir.join(STAGING_DIR)).unwrap();
+        fs::write(dir.join(".brume-sync/new"), b"owner").unwrap();
+        let fetch = Step::Fetch {
+            path: p("f"),
+            size: 5,
+            hash: hash(b"owner", &dir),
+            replaces: None,
+        };
+        assert!(
+            !install(&dir, ".brume-sync/new", &fetch).unwrap(),
+            "never over a link"
+        );
+        let keep = Step::Keep {
+            path: p("f"),
+            to: p("f-conflict-update-add"),
+            kind: ConflictKind::UpdateAdd,
+            expect: Node::Link,
+        };
+        assert!(run_step(&dir, &keep).unwrap());
+        assert!(
+            fs::symlink_metadata(dir.join("f-conflict-update-add"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(install(&dir, ".brume-sync/new", &fetch).unwrap());
+        assert_eq!(fs::read(dir.join("f")).unwrap(), b"owner");
+        assert_eq!(fs::read(outside.join("secret")).unwrap(), b"keep me");
+        fs::remove_dir_all(dir).unwrap();
+        fs::remove_dir_all(outside).unwrap();
+    }
+}

@@ -105,6 +105,8 @@ pub struct Node {
     sync: Option<crate::sync::Sync>,
     /// Batch transfers sync accepted, and their names.
     sync_batches: BTreeMap<TransferKey, String>,
+    /// Sync messages waiting for room in each peer's send buffer, in order.
+    sync_outbox: BTreeMap<Address, VecDeque<String>>,
 }
 
 impl Node {
@@ -122,6 +124,7 @@ impl Node {
             events: VecDeque::new(),
             sync: None,
             sync_batches: BTreeMap::new(),
+            sync_outbox: BTreeMap::new(),
         }
     }
 

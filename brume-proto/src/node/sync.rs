@@ -3,10 +3,12 @@
 //! needs files (scans, steps, installs, sending files) reaches the
 //! application as [`NodeEvent::Sync`].
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{Node, NodeEvent, ToHub};
-use crate::endpoint::{EndpointEvent, PeerStatus};
+
+use crate::endpoint::{EndpointError, EndpointEvent, PeerStatus};
 use crate::framing::Data;
 use crate::signal::codec::encode_client;
 use crate::signal::{Address, ClientMsg, GroupName, UserName};
@@ -106,21 +108,50 @@ impl Node {
         }
     }
 
+    /// Writes queued sync messages while each peer's send buffer has room
+    /// (a manifest of 10,000 files is some 25 messages, more than the buffer
+    /// holds at once); the rest wait for the next drain. True if any went.
+    fn flush_sync_outbox(&mut self, now: Instant) -> bool {
+        let mut sent = false;
+        let peers: Vec<Address> = self.sync_outbox.keys().cloned().collect();
+        for peer in peers {
+            while let Some(data) = self.sync_outbox.get(&peer).and_then(VecDeque::front) {
+                let data = Data::Text(data.clone());
+                match self.endpoint.send(now, &peer, MESSAGE_TYPE, &data) {
+                    Ok(()) => {
+                        sent = true;
+                        self.sync_outbox.get_mut(&peer).map(VecDeque::pop_front);
+                    }
+                    // Kept: acknowledgements arriving drain the node again.
+                    Err(EndpointError::Rtc(why)) if why == "send buffer full" => break,
+                    Err(e) => {
+                        let text = format!("cannot send a sync message: {e}");
+                        let problem = SyncOutput::Problem {
+                            peer: peer.clone(),
+                            text,
+                        };
+                        self.events.push_back(NodeEvent::Sync(problem));
+                        self.sync_outbox.remove(&peer);
+                        break;
+                    }
+                }
+            }
+            if self.sync_outbox.get(&peer).is_some_and(VecDeque::is_empty) {
+                self.sync_outbox.remove(&peer);
+            }
+        }
+        sent
+    }
+
     /// Drains the sync machine; true if it had anything.
     pub(super) fn drain_sync(&mut self, now: Instant) -> bool {
-        let mut busy = false;
+        let mut busy = self.flush_sync_outbox(now);
         while let Some(out) = self.sync.as_mut().and_then(Sync::poll_output) {
             busy = true;
             match out {
                 SyncOutput::Send { peer, data } => {
-                    if let Err(e) = self
-                        .endpoint
-                        .send(now, &peer, MESSAGE_TYPE, &Data::Text(data))
-                    {
-                        let text = format!("cannot send a sync message: {e}");
-                        self.events
-                            .push_back(NodeEvent::Sync(SyncOutput::Problem { peer, text }));
-                    }
+                    self.sync_outbox.entry(peer).or_default().push_back(data);
+                    self.flush_sync_outbox(now);
                 }
                 SyncOutput::Connect { owner, group } => {
                     let peer = Address::User(owner.clone());

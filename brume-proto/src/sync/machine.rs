@@ -33,6 +33,9 @@ use crate::transfer::TransferKey;
 /// At most this many files in one fetch (one transfer).
 pub const FILES_PER_BATCH: usize = 4096;
 
+/// At most this many fetch lists from one peer being received at once.
+const MAX_OPEN_LISTS: usize = 64;
+
 /// What the machine asks of its driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncOutput {
@@ -164,6 +167,8 @@ struct Owned {
     members: BTreeSet<UserName>,
     /// Peers that asked for the group and hear `changed`.
     watchers: BTreeSet<Address>,
+    /// Fetch lists arriving in pieces: (peer, round, batch) → files so far.
+    fetching: BTreeMap<(Address, u64, u64), Vec<WireEntry>>,
 }
 
 /// The sync machine of one user's client. See the module documentation.
@@ -217,6 +222,7 @@ impl Sync {
             manifest: Manifest::new(),
             members: BTreeSet::new(),
             watchers: BTreeSet::new(),
+            fetching: BTreeMap::new(),
         });
         let changed = entry.manifest != manifest;
         entry.manifest = manifest;
@@ -304,8 +310,40 @@ impl Sync {
                 round,
                 batch,
                 files,
+                last,
                 ..
             } => {
+                let key = (peer.clone(), round, batch);
+                // Lists of older rounds are given up; a peer may have a few
+                // batches' lists under way, not an endless number.
+                owned
+                    .fetching
+                    .retain(|(p, r, _), _| p != peer || *r == round);
+                let open_lists = owned.fetching.keys().filter(|(p, _, _)| p == peer).count();
+                if !owned.fetching.contains_key(&key) && open_lists >= MAX_OPEN_LISTS {
+                    let text = format!("{group}: too many fetch lists under way; ignored");
+                    self.out.push_back(SyncOutput::Problem {
+                        peer: peer.clone(),
+                        text,
+                    });
+                    return;
+                }
+                let so_far = owned.fetching.entry(key.clone()).or_default();
+                so_far.extend(files);
+                if so_far.len() > FILES_PER_BATCH {
+                    owned.fetching.remove(&key);
+                    let text =
+                        format!("{group}: a fetch of more than {FILES_PER_BATCH} files; ignored");
+                    self.out.push_back(SyncOutput::Problem {
+                        peer: peer.clone(),
+                        text,
+                    });
+                    return;
+                }
+                if !last {
+                    return;
+                }
+                let files = owned.fetching.remove(&key).unwrap_or_default();
                 let current = files.iter().all(|f| {
                     matches!(f.node, Node::File { .. })
                         && owned.manifest.get(&f.path) == Some(&f.node)
@@ -400,6 +438,7 @@ impl Sync {
     pub fn peer_closed(&mut self, peer: &Address) {
         for o in self.owned.values_mut() {
             o.watchers.retain(|w| w != peer);
+            o.fetching.retain(|(p, _, _), _| p != peer);
         }
         let user = peer.user();
         if self.open.get(user).is_some_and(|open| open != peer) {
@@ -546,15 +585,20 @@ impl Sync {
             due: batches.len(),
         };
         f.target = target;
-        let asks: Vec<SyncMsg> = batches
-            .iter()
-            .map(|(b, steps)| SyncMsg::Fetch {
-                group: id.name.clone(),
-                round,
-                batch: *b,
-                files: steps.iter().filter_map(fetched_entry).collect(),
-            })
-            .collect();
+        let mut asks: Vec<SyncMsg> = Vec::new();
+        for (b, steps) in &batches {
+            let all = pieces(steps.iter().filter_map(fetched_entry).collect());
+            let n = all.len();
+            for (i, files) in all.into_iter().enumerate() {
+                asks.push(SyncMsg::Fetch {
+                    group: id.name.clone(),
+                    round,
+                    batch: *b,
+                    files,
+                    last: i + 1 == n,
+                });
+            }
+        }
         f.batches = batches;
         for m in asks {
             self.send(peer.clone(), &m);

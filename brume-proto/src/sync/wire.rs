@@ -60,8 +60,9 @@ pub enum SyncMsg {
         message: String,
     },
     /// Member → owner: send these files as one transfer, a folder named
-    /// `sync-ROUND-BATCH` holding them at their paths. If any no longer has
-    /// the listed content the owner answers `changed` instead.
+    /// `sync-ROUND-BATCH` holding them at their paths; a batch's list comes
+    /// in pieces of about 48 KiB, `last` ending it. If any no longer has the
+    /// listed content the owner answers `changed` instead.
     Fetch {
         /// The group.
         group: GroupName,
@@ -71,6 +72,8 @@ pub enum SyncMsg {
         batch: u64,
         /// The files, each with the size and hash it must have.
         files: Vec<WireEntry>,
+        /// The last piece of this batch's list.
+        last: bool,
     },
     /// Owner → member: the group changed; ask again (`want`).
     Changed {
@@ -172,9 +175,10 @@ mod tests {
                         path: SyncPath::parse("a/b.txt").unwrap(),
                         node: Node::File { size: 3, hash: [0xab; 32] },
                     }],
+                    last: true,
                 },
                 format!(
-                    r#"{{"op":"fetch","group":"photos","round":1,"batch":0,"files":[{{"path":"a/b.txt","kind":"file","size":3,"hash":"{}"}}]}}"#,
+                    r#"{{"op":"fetch","group":"photos","round":1,"batch":0,"files":[{{"path":"a/b.txt","kind":"file","size":3,"hash":"{}"}}],"last":true}}"#,
                     "ab".repeat(32)
                 ),
             ),
@@ -189,7 +193,7 @@ mod tests {
     #[test]
     fn hostile_messages_are_refused() {
         for bad in [
-            r#"{"op":"fetch","group":"photos","round":1,"batch":0,"files":[{"path":"../../.ssh/id","kind":"dir"}]}"#,
+            r#"{"op":"fetch","group":"photos","round":1,"batch":0,"files":[{"path":"../../.ssh/id","kind":"dir"}],"last":true}"#,
             r#"{"op":"want","group":"../x"}"#,
             r#"{"op":"manifest","group":"photos","round":1,"entries":[{"path":"/etc","kind":"dir"}],"last":true}"#,
             r#"{"op":"manifest","group":"photos","round":1,"entries":[{"path":"a","kind":"file","size":1,"hash":"zz"}],"last":true}"#,
