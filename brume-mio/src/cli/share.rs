@@ -64,6 +64,9 @@ struct Group {
     /// Installs of this round that did not happen (the file changed on
     /// either side meanwhile): the base is then kept, and the round run again.
     missed: usize,
+    /// A change came while a round was under way: scan once it ends
+    /// (scanning during a round would rehash every file just installed).
+    scan_after: bool,
 }
 
 struct Daemon {
@@ -285,6 +288,7 @@ impl Daemon {
                 work: 0,
                 unknown: BTreeSet::new(),
                 missed: 0,
+                scan_after: false,
             });
             if owned {
                 self.own(&f);
@@ -333,6 +337,22 @@ impl Daemon {
     }
 
     fn follow(&mut self, group: &GroupId) {
+        let state = self
+            .session
+            .client
+            .node()
+            .sync()
+            .and_then(|s| s.follow_state(group))
+            .cloned();
+        if matches!(
+            state,
+            Some(FollowState::Asking | FollowState::Fetching { .. })
+        ) {
+            if let Some(g) = self.groups.get_mut(group) {
+                g.scan_after = true;
+            }
+            return;
+        }
         let Some(g) = self.groups.get(group) else {
             return;
         };
@@ -462,6 +482,9 @@ impl Daemon {
                         );
                     }
                     g.work = 0;
+                    if std::mem::take(&mut g.scan_after) {
+                        self.retry_at.get_or_insert(Instant::now() + SETTLE);
+                    }
                     g.synced_at = Some(unix_now());
                     g.files = base.len();
                     g.doing = "in step".into();
