@@ -32,7 +32,7 @@ use brume_proto::endpoint::{Certificate, Endpoint, EndpointConfig, EndpointEvent
 use brume_proto::framing::Data;
 use brume_proto::node::{Node, NodeConfig, NodeEvent, ToHub};
 use brume_proto::signal::{Address, CloseReason};
-use brume_proto::transfer::{EntryKind, StorageAction, TransferEvent, TransferKey};
+use brume_proto::transfer::{EntryKind, SourceEntry, StorageAction, TransferEvent, TransferKey};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use tracing::{debug, warn};
@@ -114,6 +114,8 @@ pub enum ClientEvent {
     Endpoint(EndpointEvent),
     /// From the transfers.
     Transfer(TransferEvent),
+    /// From sync, once `Node::enable_sync` turned it on (see `brume share`).
+    Sync(brume_proto::sync::SyncOutput),
     /// The hub could not be reached, or its connection was lost; the client
     /// tries again after `retry_in` on its own. Open peer connections carry
     /// on meanwhile; [`EndpointEvent::Ready`] says the hub is back.
@@ -473,6 +475,25 @@ impl Client {
             files,
             skipped: warnings,
         })
+    }
+
+    /// Offers `entries` to `peer`, each read from the real path at the same
+    /// index of `paths` (folders too, which are never read): for sync, which
+    /// sends chosen files of a group folder under a name of its own.
+    pub fn send_entries(
+        &mut self,
+        peer: &Address,
+        entries: Vec<SourceEntry>,
+        paths: Vec<PathBuf>,
+    ) -> Result<TransferKey> {
+        let now = Instant::now();
+        let key = self
+            .node
+            .send_files(now, peer, entries)
+            .map_err(|e| anyhow!("cannot send to {peer}: {e}"))?;
+        self.storage.add_source(key.id, paths);
+        self.pump(now);
+        Ok(key)
     }
 
     /// Accepts an offered transfer into `dir`.
@@ -842,6 +863,7 @@ impl Client {
                         code,
                         reason,
                     }),
+                    NodeEvent::Sync(e) => self.queue.push_back(ClientEvent::Sync(e)),
                 }
             }
             if !busy {

@@ -22,6 +22,8 @@ pub mod hub_server;
 pub mod login;
 #[cfg(feature = "hub")]
 pub mod login_throttle;
+#[cfg(feature = "cli")]
+pub mod share;
 #[cfg(feature = "hub")]
 pub mod static_files;
 pub mod storage_worker;

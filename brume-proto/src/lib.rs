@@ -19,6 +19,7 @@ pub mod framing;
 pub mod hub;
 pub mod node;
 pub mod signal;
+pub mod sync;
 pub mod token;
 pub mod transfer;
 pub mod turn;

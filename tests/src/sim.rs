@@ -78,6 +78,8 @@ pub struct Host {
     pub transfer_events: Vec<(Duration, TransferEvent)>,
     /// The node's own events (`Undelivered`), with when they came.
     pub other_events: Vec<(Duration, NodeEvent)>,
+    /// What sync asked of this node's application (with `Node::enable_sync`).
+    pub sync_events: Vec<(Duration, brume_proto::sync::SyncOutput)>,
     /// Accept offered transfers into this folder as soon as they are offered.
     pub accept_into: Option<String>,
     /// While false, storage actions wait (a stalled or restarting disk).
@@ -204,6 +206,7 @@ impl World {
             storage: MemStorage::new(),
             transfer_events: Vec::new(),
             other_events: Vec::new(),
+            sync_events: Vec::new(),
             accept_into: Some("inbox".into()),
             storage_up: true,
             storage_queue: Vec::new(),
@@ -480,6 +483,7 @@ impl World {
                 }
                 host.transfer_events.push((at, e));
             }
+            NodeEvent::Sync(e) => host.sync_events.push((at, e)),
             other => host.other_events.push((at, other)),
         }
     }

@@ -13,6 +13,7 @@ mod rpc;
 mod send;
 mod serve;
 mod session;
+mod share;
 mod terminal;
 mod user;
 
@@ -79,6 +80,8 @@ enum Command {
     Claim(contacts::ClaimArgs),
     /// List your contacts (user, then your alias for them).
     Contacts(contacts::ContactsArgs),
+    /// Keep group folders in step, owner to members (a long-running daemon).
+    Share(share::ShareArgs),
     /// Run a hub and two peers here and send a file between them.
     Demo(demo::DemoArgs),
     /// Print a shell's completion script.
@@ -133,6 +136,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Claim(a) => contacts::claim(a),
         Command::Contacts(a) => contacts::contacts(a),
         Command::Demo(a) => demo::run(a),
+        Command::Share(a) => share::run(a),
         Command::Completions(a) => help::completions::<Args>(a),
         Command::Help(a) => help::help::<Args>(a),
         Command::BenchSessions(a) => bench::run(a),

@@ -3,6 +3,7 @@
 use crate::endpoint::EndpointEvent;
 use crate::error::ErrorCode;
 use crate::signal::{Address, UserName};
+use crate::sync::SyncOutput;
 use crate::transfer::TransferEvent;
 
 /// Something for the hub connection.
@@ -34,6 +35,10 @@ pub enum NodeEvent {
         /// Why, for people.
         reason: String,
     },
+    /// From sync (with [`Node::enable_sync`](super::Node::enable_sync)):
+    /// what needs the group folders (run steps, accept a batch into the
+    /// staging folder, install, send files, rescan), and what to log.
+    Sync(SyncOutput),
 }
 
 /// Whom [`Node::broadcast`](super::Node::broadcast) reaches, among the open

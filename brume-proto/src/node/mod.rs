@@ -72,9 +72,10 @@ mod channels;
 mod config;
 mod event;
 mod send_queue;
+mod sync;
 
 use core::net::SocketAddr;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 pub use config::NodeConfig;
@@ -109,6 +110,12 @@ pub struct Node {
     events: VecDeque<NodeEvent>,
     /// Messages for names whose connection is not open yet.
     queued: SendQueue,
+    /// The sync machine, once [`Node::enable_sync`] turned it on.
+    sync: Option<crate::sync::Sync>,
+    /// Batch transfers sync accepted, and their names.
+    sync_batches: BTreeMap<TransferKey, String>,
+    /// Sync messages waiting for room in each peer's send buffer, in order.
+    sync_outbox: BTreeMap<Address, VecDeque<String>>,
 }
 
 impl Node {
@@ -125,6 +132,9 @@ impl Node {
             storage: VecDeque::new(),
             events: VecDeque::new(),
             queued: SendQueue::default(),
+            sync: None,
+            sync_batches: BTreeMap::new(),
+            sync_outbox: BTreeMap::new(),
         }
     }
 
@@ -561,8 +571,11 @@ impl Node {
             }
             while let Some(e) = self.transfers.poll_event() {
                 busy = true;
-                self.events.push_back(NodeEvent::Transfer(e));
+                if !self.sync_transfer_event(&e) {
+                    self.events.push_back(NodeEvent::Transfer(e));
+                }
             }
+            busy |= self.drain_sync(now);
             if !busy {
                 return;
             }
@@ -625,7 +638,7 @@ impl Node {
                 self.settle_queued(now, &e);
                 let consumed =
                     self.transfers_on && self.transfers.handle_event(now, &mut self.endpoint, &e);
-                if !consumed {
+                if !consumed && !self.sync_endpoint_event(&e) {
                     self.events.push_back(NodeEvent::Endpoint(e));
                 }
             }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# brume share on loopback: initial sync of many small files, change and
+# revert latency (median of 5), and each daemon's memory after the sync.
+# Release builds, a real `brume serve`, two `brume share` processes (owner
+# bob, member carol) on temporary roots.
+#
+#   bash tests/bench-sync/run.sh            # 10,000 files of 10 KiB in 100 folders
+#   FILES=1000 bash tests/bench-sync/run.sh # smaller
+#
+# Syncthing beside it (issue 12) is not scripted yet: see README.md here.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+FILES=${FILES:-10000}
+FOLDERS=${FOLDERS:-100}
+SIZE=${SIZE:-10240}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build --release -q -p brume-mio
+BIN=$CARGO_TARGET_DIR/release/brume
+WORK=$(mktemp -d /tmp/brume-bench-sync.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc -l; }
+# Waits (bounded) until a line matching $2 appears in file $1.
+wait_log() { local end=$((SECONDS + ${3:-120})); until grep -qs "$2" "$1"; do [ $SECONDS -lt $end ] || { echo "timeout waiting for $2 in $1" >&2; cat "$1" >&2; exit 1; }; sleep 0.01; done; }
+tree_hash() { (cd "$1" && find . -path ./.brume-sync -prune -o -type f ! -name .members -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16); }
+
+"$BIN" serve --listen 127.0.0.1:0 --data "$WORK/hub" > "$WORK/hub.log" 2>&1 &
+PIDS+=($!)
+wait_log "$WORK/hub.log" "listening on"
+URL=$(grep -o 'ws://[^ ]*' "$WORK/hub.log" | head -1)
+for u in bob carol; do
+  echo "pw-$u" | "$BIN" user add "$u" --password-stdin --url "$URL" --data "$WORK/hub" --out "$WORK/$u.conf" > /dev/null
+done
+
+OWNED="$WORK/root-bob/bob/tree"
+MIRROR="$WORK/root-carol/bob/tree"
+mkdir -p "$OWNED" "$MIRROR"
+echo carol > "$OWNED/.members"
+python3 - "$OWNED" "$FILES" "$FOLDERS" "$SIZE" <<'PY'
+import os, sys
+root, files, folders, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for i in range(files):
+    d = os.path.join(root, f"d{i % folders:03}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:05}.bin"), "wb") as f:
+        f.write(os.urandom(size))
+PY
+WANT=$(tree_hash "$OWNED")
+
+BRUME_CONF="$WORK/bob.conf" "$BIN" share --root "$WORK/root-bob" 2> "$WORK/bob.log" &
+OWNER=$!; PIDS+=($OWNER)
+wait_log "$WORK/bob.log" "signed in"
+T0=$(now)
+BRUME_CONF="$WORK/carol.conf" "$BIN" share --root "$WORK/root-carol" 2> "$WORK/carol.log" &
+MEMBER=$!; PIDS+=($MEMBER)
+wait_log "$WORK/carol.log" "in step ($((FILES + FOLDERS)) entries" 600
+INITIAL=$(since "$T0")
+GOT=$(tree_hash "$MIRROR")
+[ "$GOT" = "$WANT" ] || { echo "tree hash differs: $GOT vs $WANT" >&2; exit 1; }
+rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+RSS_OWNER=$(rss $OWNER); RSS_MEMBER=$(rss $MEMBER)
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+CHANGES=()
+for i in 1 2 3 4 5; do
+  f="d$(printf %03d $((i % FOLDERS)))/f$(printf %05d $i).bin"
+  python3 -c "import os,sys; open(sys.argv[1],'wb').write(os.urandom($SIZE))" "$OWNED/$f"
+  T=$(now)
+  end=$((SECONDS + 30)); until cmp -s "$OWNED/$f" "$MIRROR/$f"; do [ $SECONDS -lt $end ] || { echo "change $i never arrived" >&2; exit 1; }; sleep 0.005; done
+  CHANGES+=("$(since "$T")")
+done
+CHANGE=$(printf '%s\n' "${CHANGES[@]}" | median)
+REVERTS=()
+for i in 1 2 3 4 5; do
+  f="d$(printf %03d $(((i + 100) % FOLDERS)))/f$(printf %05d $((i + 100))).bin"
+  echo "member edit $i" > "$MIRROR/$f"
+  T=$(now)
+  kept="$MIRROR/${f%.bin}-conflict-sync.bin"
+  end=$((SECONDS + 30)); until cmp -s "$OWNED/$f" "$MIRROR/$f" && [ -f "$kept" ]; do [ $SECONDS -lt $end ] || { echo "revert $i never happened" >&2; exit 1; }; sleep 0.005; done
+  REVERTS+=("$(since "$T")")
+done
+REVERT=$(printf '%s\n' "${REVERTS[@]}" | median)
+
+MIB=$(echo "$FILES * $SIZE / 1048576" | bc -l)
+printf 'brume share, %d files of %d bytes in %d folders (%.0f MiB), loopback, release\n' "$FILES" "$SIZE" "$FOLDERS" "$MIB"
+printf '  initial sync           %6.2f s   %6.0f files/s\n' "$INITIAL" "$(echo "$FILES / $INITIAL" | bc -l)"
+printf '  change latency median  %6.3f s   (%s)\n' "$CHANGE" "${CHANGES[*]}"
+printf '  revert latency median  %6.3f s   (%s)\n' "$REVERT" "${REVERTS[*]}"
+printf '  memory after the sync  owner %s MiB, member %s MiB\n' "$RSS_OWNER" "$RSS_MEMBER"
