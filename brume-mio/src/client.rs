@@ -87,6 +87,8 @@ pub struct ClientOptions {
     /// With `accepts_calls`, end an older session on the same device; false
     /// leaves a held device alone and takes no calls instead.
     pub replaces_device: bool,
+    /// The devices met before and their fingerprints (see the config's `pins`).
+    pub pins: std::collections::BTreeMap<brume_proto::signal::PeerId, String>,
 }
 
 impl ClientOptions {
@@ -103,6 +105,11 @@ impl ClientOptions {
             device: file.device(),
             accepts_calls: true,
             replaces_device: true,
+            pins: file
+                .pins
+                .iter()
+                .filter_map(|(peer, fp)| Some((peer.parse().ok()?, fp.clone())))
+                .collect(),
         })
     }
 }
@@ -283,6 +290,7 @@ impl Client {
         let mut config = EndpointConfig::new(opts.access_token, opts.dtls_cert, seed);
         config.refresh_token = opts.refresh_token;
         config.stun_server = opts.stun;
+        config.pins = opts.pins;
         config.device = opts.device;
         config.accepts_calls = opts.accepts_calls;
         config.replaces_device = opts.replaces_device;

@@ -52,6 +52,10 @@ pub struct ClientFile {
     /// A STUN server for a server-reflexive candidate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stun: Option<std::net::SocketAddr>,
+    /// The devices met before: `user/device` → certificate fingerprint
+    /// (`sha-256 AB:…`), pinned on first use.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pins: std::collections::BTreeMap<String, String>,
 }
 
 /// `$BRUME_CONF`, else `~/.config/brume/brume.conf`.

@@ -91,6 +91,11 @@ pub enum ErrorCode {
     /// 409: the invitation was claimed already; each is good once.
     #[serde(rename = "EINVITEUSED")]
     InviteUsed,
+    /// 495: the peer's device presented another certificate fingerprint
+    /// than the one pinned for it: a hub in the middle, or a device set up
+    /// again. Never sent by the hub.
+    #[serde(rename = "EIDENTITY")]
+    Identity,
     /// A code this version does not know (from a newer hub); treat it as a
     /// generic failure. Never sent.
     #[serde(rename = "EUNKNOWN", other)]
@@ -100,7 +105,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code a hub or endpoint sends, in order of declaration; for
     /// tables and tests. (`Unknown` only stands in for codes from newer peers.)
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::TokenMissing,
         ErrorCode::TokenExpired,
         ErrorCode::TokenInvalid,
@@ -127,6 +132,7 @@ impl ErrorCode {
         ErrorCode::Busy,
         ErrorCode::NotContact,
         ErrorCode::InviteUsed,
+        ErrorCode::Identity,
     ];
 
     /// The stable wire string, such as `"ENODEST"`.
@@ -158,6 +164,7 @@ impl ErrorCode {
             ErrorCode::Busy => "EBUSY",
             ErrorCode::NotContact => "ENOTCONTACT",
             ErrorCode::InviteUsed => "EINVITEUSED",
+            ErrorCode::Identity => "EIDENTITY",
             ErrorCode::Unknown => "EUNKNOWN",
         }
     }
@@ -191,6 +198,7 @@ impl ErrorCode {
             ErrorCode::Busy => 503,
             ErrorCode::NotContact => 403,
             ErrorCode::InviteUsed => 409,
+            ErrorCode::Identity => 495,
             ErrorCode::Unknown => 0,
         }
     }
@@ -224,6 +232,7 @@ impl ErrorCode {
             ErrorCode::Busy => "the hub is busy; try again",
             ErrorCode::NotContact => "only contacts may call or watch each other on this hub",
             ErrorCode::InviteUsed => "the invitation was already claimed",
+            ErrorCode::Identity => "the peer's device is not the one pinned for it",
             ErrorCode::Unknown => "an error this version does not know",
         }
     }
@@ -279,12 +288,13 @@ mod tests {
             | ErrorCode::Login
             | ErrorCode::Busy
             | ErrorCode::NotContact
-            | ErrorCode::InviteUsed => true,
+            | ErrorCode::InviteUsed
+            | ErrorCode::Identity => true,
         };
         assert!(ErrorCode::ALL.iter().all(|c| listed(*c)));
         assert_eq!(
             ErrorCode::ALL.len(),
-            26,
+            27,
             "a listed code is missing from ALL"
         );
     }

@@ -123,6 +123,33 @@ pub struct World {
     /// While true, datagrams straight between nodes are lost; the relay
     /// still carries them.
     pub direct_blocked: bool,
+    /// While true, the hub lies: it rewrites the DTLS fingerprint in every
+    /// SDP it relays, as a hub putting its own DTLS endpoint in the middle
+    /// would have to.
+    pub lying_hub: bool,
+}
+
+/// `frame` with every `a=fingerprint:sha-256 …` value replaced by another
+/// of the same shape.
+fn forge_fingerprints(frame: &str) -> String {
+    const TAG: &str = "a=fingerprint:sha-256 ";
+    let mut out = String::new();
+    let mut rest = frame;
+    while let Some(i) = rest.find(TAG) {
+        let start = i + TAG.len();
+        out.push_str(&rest[..start]);
+        let hex_len = rest[start..]
+            .find(|c: char| !(c.is_ascii_hexdigit() || c == ':'))
+            .unwrap_or(rest.len() - start);
+        let forged: String = rest[start..start + hex_len]
+            .chars()
+            .map(|c| if c == ':' { ':' } else { 'E' })
+            .collect();
+        out.push_str(&forged);
+        rest = &rest[start + hex_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn dtls_cert() -> brume_proto::endpoint::Certificate {
@@ -173,6 +200,7 @@ impl World {
             hub_alive: true,
             turn: Default::default(),
             direct_blocked: false,
+            lying_hub: false,
         };
         for name in names {
             world.add_node(name, &tune);
@@ -377,6 +405,11 @@ impl World {
             match out {
                 HubOutput::Send { conn, frame } => {
                     if let Some(i) = target(conn) {
+                        let frame = if self.lying_hub {
+                            forge_fingerprints(&frame)
+                        } else {
+                            frame
+                        };
                         self.schedule(at, HubDelivery::ToNode(i, frame));
                     }
                 }

@@ -6,6 +6,7 @@ mod chat;
 mod contacts;
 mod demo;
 mod help;
+mod identity;
 mod ping;
 mod progress;
 mod recv;
@@ -74,6 +75,12 @@ enum Command {
     Ping(ping::PingArgs),
     /// Ask a module of a user's program (`echo`, `brume.info` in `brume recv`).
     Rpc(rpc::RpcArgs),
+    /// This device's name and certificate fingerprint, to read out to others.
+    Whoami(identity::WhoamiArgs),
+    /// The fingerprints pinned for a user's devices, to compare with their whoami.
+    Verify(identity::VerifyArgs),
+    /// Forget a user's (or a device's) pinned fingerprint, after checking it changed for a good reason.
+    Trust(identity::TrustArgs),
     /// Make an invitation: a single-use token that makes its claimer your contact.
     Invite(contacts::InviteArgs),
     /// Claim an invitation: you and the inviter become contacts.
@@ -132,6 +139,9 @@ pub fn run(args: Args) -> Result<()> {
         Command::Chat(a) => chat::run(a),
         Command::Ping(a) => ping::run(a),
         Command::Rpc(a) => rpc::run(a),
+        Command::Whoami(a) => identity::whoami(a),
+        Command::Verify(a) => identity::verify(a),
+        Command::Trust(a) => identity::trust(a),
         Command::Invite(a) => contacts::invite(a),
         Command::Claim(a) => contacts::claim(a),
         Command::Contacts(a) => contacts::contacts(a),

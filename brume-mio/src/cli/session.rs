@@ -64,6 +64,13 @@ pub fn peer_failure(peer: &Address, code: ErrorCode, reason: &str) -> anyhow::Er
             anyhow!("cannot connect to {peer}: {reason}")
         }
         ErrorCode::OfferTimeout => anyhow!("{peer} did not answer in time"),
+        ErrorCode::Identity => anyhow!(
+            "{peer} is not the device you met before: its certificate changed (a hub in \
+             the middle, or a device set up again). Check out of band: `brume verify {}` \
+             against their `brume whoami`; then `brume trust {}` accepts the new one",
+            peer.user(),
+            peer.user()
+        ),
         ErrorCode::NotContact => anyhow!(
             "{peer} is not a contact of yours, and this hub lets only contacts call: \
              one of you runs `brume invite ALIAS`, the other `brume claim TOKEN ALIAS`"
@@ -203,6 +210,21 @@ impl Session {
             }
             ClientEvent::Endpoint(EndpointEvent::RelayFailed { error }) => {
                 self.notice(&format!("brume: no relay: {error} (direct paths only)"));
+            }
+            ClientEvent::Endpoint(EndpointEvent::PeerPinned { peer, fingerprint }) => {
+                // Trust on first use: kept with the config, written atomically.
+                self.file.pins.insert(peer.to_string(), fingerprint.clone());
+                if let Err(e) = self.file.save(&self.path) {
+                    tracing::warn!("cannot save the pin of {peer}: {e:#}");
+                }
+            }
+            ClientEvent::Endpoint(EndpointEvent::IdentityChanged { peer, .. }) => {
+                self.notice(&format!(
+                    "brume: {peer} is not the device met before (its certificate changed): \
+                     refused. If they set it up again, compare `brume verify {}` with what \
+                     their `brume whoami` says, then run `brume trust {peer}`",
+                    peer.user()
+                ));
             }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 self.file.access_token = access_token.clone();

@@ -155,6 +155,7 @@ pub fn run(cmd: UserCmd) -> Result<()> {
                 dtls_cert: None,
                 ca: None,
                 stun: None,
+                pins: Default::default(),
             };
             match out {
                 Some(path) => {
@@ -228,8 +229,11 @@ pub fn login(a: LoginArgs) -> Result<()> {
     let pw = password(a.password_stdin, false)?;
     let (user, access, refresh) =
         brume_mio::login::login(&url, name.as_str(), &pw, a.ca.as_deref())?;
-    // Keep this device's certificate if the config already has one.
-    let cert = ClientFile::load(config).ok().and_then(|f| f.dtls_cert);
+    // Keep this device's certificate, and the devices it met, if the
+    // config already has them.
+    let old = ClientFile::load(config).ok();
+    let pins = old.as_ref().map(|f| f.pins.clone()).unwrap_or_default();
+    let cert = old.and_then(|f| f.dtls_cert);
     let mut file = ClientFile {
         url: url.to_string(),
         user,
@@ -239,6 +243,7 @@ pub fn login(a: LoginArgs) -> Result<()> {
         dtls_cert: cert,
         ca: a.ca,
         stun: None,
+        pins,
     };
     file.ensure_cert()?;
     file.save(config)

@@ -30,6 +30,10 @@ pub struct EndpointConfig {
     /// milliseconds and OS randomness, and a stable fingerprint per device is
     /// what peer pinning builds on.
     pub dtls_cert: Certificate,
+    /// The fingerprints of the devices met before (`user/device` → `sha-256
+    /// AB:…`), which the driver keeps with the config: a device presenting
+    /// another is refused (`EIDENTITY`) until the user trusts it.
+    pub pins: std::collections::BTreeMap<crate::signal::PeerId, String>,
     /// Seeds every choice the endpoint makes (attempt ids).
     pub seed: u64,
     /// From `connect` to an open channel; past it the attempt fails with
@@ -100,6 +104,7 @@ impl EndpointConfig {
             accepts_calls: true,
             replaces_device: true,
             dtls_cert,
+            pins: Default::default(),
             seed,
             connect_timeout: Duration::from_secs(15),
             incoming_timeout: Duration::from_secs(25),

@@ -34,6 +34,7 @@ impl Endpoint {
                         peer.deadline = None;
                         peer.last_heard = now;
                         self.event(EndpointEvent::PeerOpen { peer: name.clone() });
+                        self.pin_on_open(name);
                         self.renegotiate(now, name);
                     }
                 } else {

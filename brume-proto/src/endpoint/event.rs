@@ -155,6 +155,26 @@ pub enum EndpointEvent {
         /// From the ping's call to the pong's arrival.
         rtt: Duration,
     },
+    /// A device met for the first time: its fingerprint is now pinned;
+    /// the driver keeps it with the config.
+    PeerPinned {
+        /// The device.
+        peer: Address,
+        /// Its fingerprint.
+        fingerprint: String,
+    },
+    /// A device presented another fingerprint than the one pinned: a hub
+    /// in the middle, or a device that was set up again. Its attempt
+    /// fails with `EIDENTITY`; it connects again only once the user trusts
+    /// the new fingerprint (`Endpoint::pin`).
+    IdentityChanged {
+        /// The device.
+        peer: Address,
+        /// What was pinned.
+        pinned: String,
+        /// What it presented now.
+        presented: String,
+    },
     /// `peer` asks a module this endpoint serves; answer with `respond`.
     RpcRequest {
         /// Who asks.

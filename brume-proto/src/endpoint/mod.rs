@@ -53,6 +53,7 @@ mod event;
 mod fec;
 mod holdback;
 mod hub_watch;
+mod identity;
 mod liveness;
 mod media;
 mod negotiate;
@@ -82,6 +83,7 @@ pub use contacts::ContactsRequest;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use fec::FecStats;
 use holdback::{Arrival, Datagram};
+pub use identity::{Fingerprint, certificate_fingerprint, pin_key, sdp_fingerprint, short_form};
 pub use media::{Direction, MediaId, MediaKind};
 pub use peer::MAIN_CHANNEL;
 pub use ping::MAX_PING_DATA;
@@ -174,6 +176,8 @@ pub struct Endpoint {
     hub_watch: hub_watch::HubWatch,
     /// Modules served and requests waiting for answers.
     rpc: rpc::Rpc,
+    /// The fingerprint each peer's latest SDP carried, pinned on open.
+    presented: BTreeMap<Address, String>,
     outputs: VecDeque<EndpointOutput>,
     stopped: bool,
 }
@@ -203,6 +207,7 @@ impl Endpoint {
             subscriptions: BTreeSet::new(),
             hub_watch,
             rpc: rpc::Rpc::default(),
+            presented: BTreeMap::new(),
             outputs: VecDeque::new(),
             stopped: false,
         }

@@ -68,6 +68,10 @@ impl Endpoint {
         let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
             return reject(self, "unreadable offer");
         };
+        if !self.identity_ok(&caller, sdp) {
+            // Not a word of why to the caller: it may be the hub lying.
+            return reject(self, "identity check failed");
+        }
         let remote_max = peer::sdp_max_message(sdp, super::MAX_MESSAGE_LEN);
         if restart {
             return self.on_restart_offer(now, &from, attempt, offer);
@@ -230,11 +234,17 @@ impl Endpoint {
             return; // a stale attempt, such as a glare loser's
         }
         self.note_remote_relays(sdp);
-        let Some(peer) = self.peers.get_mut(from) else {
-            return;
-        };
         let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
             return self.fail_peer(from, ErrorCode::Negotiation, "unreadable answer".into());
+        };
+        if let Address::Device(callee) = from
+            && !self.identity_ok(callee, sdp)
+        {
+            let why = format!("{from} is not the device pinned for it (its fingerprint changed)");
+            return self.fail_peer(from, ErrorCode::Identity, why);
+        }
+        let Some(peer) = self.peers.get_mut(from) else {
+            return;
         };
         peer.remote_max_message = peer::sdp_max_message(sdp, super::MAX_MESSAGE_LEN);
         let result = match &mut peer.state {
