@@ -522,8 +522,19 @@ impl World {
     }
 
     /// Restarts node `i`'s process: a fresh endpoint and fresh transfers
-    /// under the same user; its storage survives.
+    /// under the same user; its storage, device certificate and pins (its
+    /// config) survive.
     pub fn restart_node(&mut self, i: usize) {
+        self.restart_node_as(i, false);
+    }
+
+    /// Node `i`'s device is set up again: a restart with a new certificate
+    /// and no pins.
+    pub fn reinstall_node(&mut self, i: usize) {
+        self.restart_node_as(i, true);
+    }
+
+    fn restart_node_as(&mut self, i: usize, reinstalled: bool) {
         let now = self.now;
         let old = self.nodes[i].conn;
         self.hub.handle_input(now, HubInput::Closed(old));
@@ -532,7 +543,14 @@ impl World {
         let token = self.key.mint(&name, TokenKind::Access, UNIX0, 3600);
         self.restarts += 1;
         let seed = self.seed ^ (0x1000 * self.restarts + i as u64);
-        let config = EndpointConfig::new(token, dtls_cert(), seed);
+        let old = self.nodes[i].node.endpoint().config();
+        let (cert, pins) = if reinstalled {
+            (dtls_cert(), Default::default())
+        } else {
+            (old.dtls_cert.clone(), old.pins.clone())
+        };
+        let mut config = EndpointConfig::new(token, cert, seed);
+        config.pins = pins;
         let node = &mut self.nodes[i];
         node.node = Node::new(NodeConfig::new(config), now);
         node.node.add_local_address(now, node.addr);

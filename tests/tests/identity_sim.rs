@@ -111,7 +111,7 @@ fn a_device_set_up_again_is_refused_until_it_is_trusted() {
     w.connect_pair(0, 1).unwrap();
     let first = own(&w, 1);
     // bob's device is set up again: a new certificate.
-    w.restart_node(1);
+    w.reinstall_node(1);
     w.settle(Duration::from_secs(1));
     assert_ne!(own(&w, 1), first);
     let _ = w.with(0, |n, now| n.close_peer(now, &bob));
