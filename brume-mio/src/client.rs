@@ -87,7 +87,9 @@ pub struct ClientOptions {
     /// With `accepts_calls`, end an older session on the same device; false
     /// leaves a held device alone and takes no calls instead.
     pub replaces_device: bool,
-    /// The devices met before and their fingerprints (see the config's `pins`).
+    /// This device's identity key (see the config's `identity_key`).
+    pub identity_key: Option<[u8; 32]>,
+    /// The devices met before and their identity keys (see the config's `pins`).
     pub pins: std::collections::BTreeMap<brume_proto::signal::PeerId, String>,
 }
 
@@ -105,6 +107,7 @@ impl ClientOptions {
             device: file.device(),
             accepts_calls: true,
             replaces_device: true,
+            identity_key: file.identity_seed().ok(),
             pins: file
                 .pins
                 .iter()
@@ -291,6 +294,7 @@ impl Client {
         config.refresh_token = opts.refresh_token;
         config.stun_server = opts.stun;
         config.pins = opts.pins;
+        config.identity_key = opts.identity_key;
         config.device = opts.device;
         config.accepts_calls = opts.accepts_calls;
         config.replaces_device = opts.replaces_device;

@@ -52,8 +52,13 @@ pub struct ClientFile {
     /// A STUN server for a server-reflexive candidate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stun: Option<std::net::SocketAddr>,
-    /// The devices met before: `user/device` → certificate fingerprint
-    /// (`sha-256 AB:…`), pinned on first use.
+    /// This device's identity key: an ed25519 seed, in base64, made with
+    /// the certificate. It signs the certificate's fingerprint in every
+    /// offer and answer, so peers know the device again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<String>,
+    /// The devices met before: `user/device` → their identity key (hex),
+    /// pinned on first use.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub pins: std::collections::BTreeMap<String, String>,
 }
@@ -161,8 +166,15 @@ impl ClientFile {
 
     /// Makes the device certificate if there is none; true if it did.
     pub fn ensure_cert(&mut self) -> Result<bool> {
+        let mut made = false;
+        if self.identity_key.is_none() {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            self.identity_key = Some(B64.encode(seed));
+            made = true;
+        }
         if self.dtls_cert.is_some() {
-            return Ok(false);
+            return Ok(made);
         }
         let cert = new_cert()?;
         self.dtls_cert = Some(CertFile {
@@ -170,6 +182,18 @@ impl ClientFile {
             private_key: B64.encode(cert.private_key_der()),
         });
         Ok(true)
+    }
+
+    /// The identity key's seed (call [`ClientFile::ensure_cert`] first).
+    pub fn identity_seed(&self) -> Result<[u8; 32]> {
+        let text = self
+            .identity_key
+            .as_ref()
+            .context("the config has no identity key")?;
+        let bytes = B64.decode(text).context("bad identity key in the config")?;
+        bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("the identity key in the config is not 32 bytes"))
     }
 
     /// The device certificate (call [`ClientFile::ensure_cert`] first).

@@ -1,7 +1,7 @@
 //! Who a peer is, with real processes: the first send pins the receiver's
-//! certificate; `verify` and `whoami` print the same short form; a
-//! receiver set up again (a new certificate) is refused with a clear
-//! message until `brume trust`.
+//! identity key; `verify` and `whoami` print the same short form; a
+//! receiver set up again (a new key) is refused with a clear message
+//! until `brume trust`.
 
 mod common;
 use common::*;
@@ -34,9 +34,10 @@ fn a_changed_device_is_refused_until_trusted() {
     assert_eq!(verify.trim(), format!("{pinned_peer}\t{short}"));
     drop(recv_bob);
 
-    // bob's device is set up again: a new certificate.
+    // bob's device is set up again: a new key and certificate.
     let mut cfg = conf_json(&bob);
     cfg.as_object_mut().unwrap().remove("dtls_cert");
+    cfg.as_object_mut().unwrap().remove("identity_key");
     std::fs::write(&bob, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
     let mut recv_bob = recv(&bob, &inbox, false);
     let again = hub.dir.join("again.txt");

@@ -152,6 +152,12 @@ fn forge_fingerprints(frame: &str) -> String {
     out
 }
 
+/// An identity key's seed, from the world's seed (a driver draws it from the OS).
+fn identity_seed(seed: u64) -> [u8; 32] {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x1de7);
+    std::array::from_fn(|_| rng.u8(..))
+}
+
 fn dtls_cert() -> brume_proto::endpoint::Certificate {
     // One certificate per node, made the way a driver makes it once and keeps it.
     brume_proto::endpoint::Certificate::generate().expect("the crypto provider makes certificates")
@@ -214,6 +220,8 @@ impl World {
         let i = self.nodes.len();
         let token = self.key.mint(&name, TokenKind::Access, UNIX0, 3600);
         let mut config = EndpointConfig::new(token, dtls_cert(), self.seed ^ (i as u64 + 1));
+        // Each device's identity key, as a driver makes it once.
+        config.identity_key = Some(identity_seed(self.seed ^ (i as u64 + 1)));
         tune(&mut config);
         let addr = SocketAddr::from((Ipv4Addr::new(10, 0, 0, i as u8 + 1), 5000));
         let mut node = Node::new(NodeConfig::new(config), self.now);
@@ -544,12 +552,13 @@ impl World {
         self.restarts += 1;
         let seed = self.seed ^ (0x1000 * self.restarts + i as u64);
         let old = self.nodes[i].node.endpoint().config();
-        let (cert, pins) = if reinstalled {
-            (dtls_cert(), Default::default())
+        let (cert, key, pins) = if reinstalled {
+            (dtls_cert(), Some(identity_seed(seed)), Default::default())
         } else {
-            (old.dtls_cert.clone(), old.pins.clone())
+            (old.dtls_cert.clone(), old.identity_key, old.pins.clone())
         };
         let mut config = EndpointConfig::new(token, cert, seed);
+        config.identity_key = key;
         config.pins = pins;
         let node = &mut self.nodes[i];
         node.node = Node::new(NodeConfig::new(config), now);

@@ -1,12 +1,13 @@
-//! Who a peer really is (issue 15): each device's certificate fingerprint
-//! is pinned on first use; a hub that rewrites the fingerprints it relays
-//! is detected on both sides and never trusted; a device set up again is
-//! refused until the user trusts it. On virtual time.
+//! Who a peer really is (issue 15): each device's identity key, which
+//! signs its DTLS fingerprint, is pinned on first use; a hub that rewrites
+//! the fingerprints it relays is detected on both sides, even at the first
+//! meeting, and never trusted; a device set up again is refused until the
+//! user trusts it. On virtual time.
 
 use std::time::Duration;
 
 use brume_proto::ErrorCode;
-use brume_proto::endpoint::{EndpointEvent, PeerStatus, certificate_fingerprint};
+use brume_proto::endpoint::{EndpointEvent, PeerStatus};
 use brume_tests::sim::World;
 
 fn pinned(w: &World, i: usize) -> Vec<String> {
@@ -39,14 +40,7 @@ fn opens(w: &World, i: usize) -> usize {
 }
 
 fn own(w: &World, i: usize) -> String {
-    certificate_fingerprint(
-        w.nodes[i]
-            .node
-            .endpoint()
-            .config()
-            .dtls_cert
-            .certificate_der(),
-    )
+    w.nodes[i].node.endpoint().identity().unwrap()
 }
 
 #[test]
@@ -150,4 +144,19 @@ fn a_device_set_up_again_is_refused_until_it_is_trusted() {
         Duration::from_secs(10),
         |w| w.nodes[0].node.peer_state(&bob) == Some(PeerStatus::Open)
     ));
+}
+
+#[test]
+fn a_hub_that_lies_from_the_first_meeting_is_caught_by_the_signature() {
+    let mut w = World::new(5, &["alice", "bob"]);
+    w.lying_hub = true;
+    let bob = World::peer("bob");
+    w.with(0, |n, now| n.connect(now, &bob, None)).unwrap();
+    w.settle(Duration::from_secs(10));
+    assert_eq!(changed(&w, 1), 1, "bob: {:?}", w.nodes[1].events);
+    assert_eq!((opens(&w, 0), opens(&w, 1)), (0, 0));
+    assert!(
+        pinned(&w, 0).is_empty() && pinned(&w, 1).is_empty(),
+        "nothing pinned"
+    );
 }

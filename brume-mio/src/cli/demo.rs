@@ -72,6 +72,7 @@ fn client(url: &HubUrl, key: &TokenKey, user: &UserName) -> Result<Client> {
         device: Default::default(),
         accepts_calls: true,
         replaces_device: true,
+        identity_key: None,
         pins: Default::default(),
     })
 }

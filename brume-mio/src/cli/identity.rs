@@ -1,12 +1,12 @@
 //! `brume whoami`, `brume verify NAME` and `brume trust NAME`: the
-//! certificate fingerprints that say who a device is. Each device's is
-//! pinned the first time it is met; `whoami` and `verify` print short forms
+//! identity keys that say who a device is. Each device's is pinned the
+//! first time it is met; `whoami` and `verify` print short forms
 //! to compare out of band (read them out, as safety numbers are), and
 //! `trust` forgets a pin so the next connection takes the device's new one.
 
 use anyhow::{Result, bail};
 use brume_mio::config::ClientFile;
-use brume_proto::endpoint::{certificate_fingerprint, short_form};
+use brume_proto::endpoint::{identity_public_key, short_form};
 use clap::Args;
 
 use super::ConfigArg;
@@ -40,10 +40,12 @@ pub fn whoami(a: WhoamiArgs) -> Result<()> {
     if file.ensure_cert()? {
         file.save(&path)?;
     }
-    let fp = certificate_fingerprint(file.cert()?.certificate_der());
+    let Some(key) = identity_public_key(&file.identity_seed()?) else {
+        bail!("the identity key in the config is not an ed25519 seed");
+    };
     println!("{}/{}", file.user, file.device());
-    println!("{}", short_form(&fp));
-    println!("{fp}");
+    println!("{}", short_form(&key));
+    println!("{key}");
     Ok(())
 }
 
@@ -85,7 +87,7 @@ pub fn trust(a: TrustArgs) -> Result<()> {
     }
     for peer in &gone {
         file.pins.remove(peer);
-        println!("forgot the pin of {peer}: the next connection pins its current certificate");
+        println!("forgot the pin of {peer}: the next connection pins its current identity key");
     }
     file.save(&path)?;
     Ok(())

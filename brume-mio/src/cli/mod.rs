@@ -75,11 +75,11 @@ enum Command {
     Ping(ping::PingArgs),
     /// Ask a module of a user's program (`echo`, `brume.info` in `brume recv`).
     Rpc(rpc::RpcArgs),
-    /// This device's name and certificate fingerprint, to read out to others.
+    /// This device's name and identity key, to read out to others.
     Whoami(identity::WhoamiArgs),
-    /// The fingerprints pinned for a user's devices, to compare with their whoami.
+    /// The identity keys pinned for a user's devices, to compare with their whoami.
     Verify(identity::VerifyArgs),
-    /// Forget a user's (or a device's) pinned fingerprint, after checking it changed for a good reason.
+    /// Forget a user's (or a device's) pinned identity key, after checking it changed for a good reason.
     Trust(identity::TrustArgs),
     /// Make an invitation: a single-use token that makes its claimer your contact.
     Invite(contacts::InviteArgs),

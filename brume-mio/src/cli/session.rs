@@ -65,7 +65,7 @@ pub fn peer_failure(peer: &Address, code: ErrorCode, reason: &str) -> anyhow::Er
         }
         ErrorCode::OfferTimeout => anyhow!("{peer} did not answer in time"),
         ErrorCode::Identity => anyhow!(
-            "{peer} is not the device you met before: its certificate changed (a hub in \
+            "{peer} is not the device you met before: its identity key changed (a hub in \
              the middle, or a device set up again). Check out of band: `brume verify {}` \
              against their `brume whoami`; then `brume trust {}` accepts the new one",
             peer.user(),
@@ -220,7 +220,7 @@ impl Session {
             }
             ClientEvent::Endpoint(EndpointEvent::IdentityChanged { peer, .. }) => {
                 self.notice(&format!(
-                    "brume: {peer} is not the device met before (its certificate changed): \
+                    "brume: {peer} is not the device met before (its identity key changed): \
                      refused. If they set it up again, compare `brume verify {}` with what \
                      their `brume whoami` says, then run `brume trust {peer}`",
                     peer.user()

@@ -155,6 +155,7 @@ pub fn run(cmd: UserCmd) -> Result<()> {
                 dtls_cert: None,
                 ca: None,
                 stun: None,
+                identity_key: None,
                 pins: Default::default(),
             };
             match out {
@@ -233,6 +234,7 @@ pub fn login(a: LoginArgs) -> Result<()> {
     // config already has them.
     let old = ClientFile::load(config).ok();
     let pins = old.as_ref().map(|f| f.pins.clone()).unwrap_or_default();
+    let identity_key = old.as_ref().and_then(|f| f.identity_key.clone());
     let cert = old.and_then(|f| f.dtls_cert);
     let mut file = ClientFile {
         url: url.to_string(),
@@ -243,6 +245,7 @@ pub fn login(a: LoginArgs) -> Result<()> {
         dtls_cert: cert,
         ca: a.ca,
         stun: None,
+        identity_key,
         pins,
     };
     file.ensure_cert()?;

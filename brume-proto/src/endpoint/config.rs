@@ -30,8 +30,12 @@ pub struct EndpointConfig {
     /// milliseconds and OS randomness, and a stable fingerprint per device is
     /// what peer pinning builds on.
     pub dtls_cert: Certificate,
-    /// The fingerprints of the devices met before (`user/device` → `sha-256
-    /// AB:…`), which the driver keeps with the config: a device presenting
+    /// This device's identity key, an ed25519 seed the driver makes once
+    /// and keeps with the config: it signs the DTLS fingerprint in every
+    /// offer and answer. `None` signs nothing (the peer pins nothing).
+    pub identity_key: Option<[u8; 32]>,
+    /// The identity keys (hex) of the devices met before, `user/device` →
+    /// key, which the driver keeps with the config: a device presenting
     /// another is refused (`EIDENTITY`) until the user trusts it.
     pub pins: std::collections::BTreeMap<crate::signal::PeerId, String>,
     /// Seeds every choice the endpoint makes (attempt ids).
@@ -104,6 +108,7 @@ impl EndpointConfig {
             accepts_calls: true,
             replaces_device: true,
             dtls_cert,
+            identity_key: None,
             pins: Default::default(),
             seed,
             connect_timeout: Duration::from_secs(15),

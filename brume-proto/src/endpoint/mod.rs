@@ -83,7 +83,9 @@ pub use contacts::ContactsRequest;
 pub use event::{EndpointEvent, EndpointOutput, Transmit};
 pub use fec::FecStats;
 use holdback::{Arrival, Datagram};
-pub use identity::{Fingerprint, certificate_fingerprint, pin_key, sdp_fingerprint, short_form};
+pub use identity::{
+    Fingerprint, certificate_fingerprint, identity_public_key, pin_key, sdp_fingerprint, short_form,
+};
 pub use media::{Direction, MediaId, MediaKind};
 pub use peer::MAIN_CHANNEL;
 pub use ping::MAX_PING_DATA;

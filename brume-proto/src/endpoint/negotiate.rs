@@ -6,6 +6,7 @@ use std::time::Instant;
 use str0m::Candidate;
 use str0m::change::{SdpAnswer, SdpOffer};
 
+use super::identity;
 use super::peer::{self, MAIN_CHANNEL, Peer, PeerState};
 use super::{Endpoint, EndpointError, EndpointEvent, PeerCloseReason};
 use crate::error::ErrorCode;
@@ -40,7 +41,7 @@ impl Endpoint {
             attempt,
             to: name.clone(),
             group,
-            sdp: offer.to_sdp_string(),
+            sdp: self.signed(offer.to_sdp_string()),
             restart: false,
         });
         self.pump(now, name);
@@ -65,7 +66,7 @@ impl Endpoint {
             })
         };
         self.note_remote_relays(sdp);
-        let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
+        let Ok(offer) = SdpOffer::from_sdp_string(&identity::strip_identity(sdp)) else {
             return reject(self, "unreadable offer");
         };
         if !self.identity_ok(&caller, sdp) {
@@ -203,7 +204,7 @@ impl Endpoint {
                 self.send_hub(&ClientMsg::Answer {
                     attempt,
                     to: name.clone(),
-                    sdp: answer.to_sdp_string(),
+                    sdp: self.signed(answer.to_sdp_string()),
                 });
                 self.pump(now, name);
                 Ok(())
@@ -234,13 +235,13 @@ impl Endpoint {
             return; // a stale attempt, such as a glare loser's
         }
         self.note_remote_relays(sdp);
-        let Ok(answer) = SdpAnswer::from_sdp_string(sdp) else {
+        let Ok(answer) = SdpAnswer::from_sdp_string(&identity::strip_identity(sdp)) else {
             return self.fail_peer(from, ErrorCode::Negotiation, "unreadable answer".into());
         };
         if let Address::Device(callee) = from
             && !self.identity_ok(callee, sdp)
         {
-            let why = format!("{from} is not the device pinned for it (its fingerprint changed)");
+            let why = format!("{from} is not the device pinned for it (its identity key changed)");
             return self.fail_peer(from, ErrorCode::Identity, why);
         }
         let Some(peer) = self.peers.get_mut(from) else {
@@ -374,7 +375,7 @@ impl Endpoint {
                 self.send_hub(&ClientMsg::Answer {
                     attempt,
                     to: from.clone(),
-                    sdp: answer.to_sdp_string(),
+                    sdp: self.signed(answer.to_sdp_string()),
                 });
                 self.pump(now, from);
             }
@@ -473,7 +474,7 @@ impl Endpoint {
             attempt,
             to,
             group: None,
-            sdp: offer.to_sdp_string(),
+            sdp: self.signed(offer.to_sdp_string()),
             restart: true,
         });
         self.pump(now, name);
