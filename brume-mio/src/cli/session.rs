@@ -59,6 +59,9 @@ pub fn peer_failure(peer: &Address, code: ErrorCode, reason: &str) -> anyhow::Er
     match code {
         ErrorCode::NoDest => anyhow!("{peer} is not online"),
         ErrorCode::BadDest => anyhow!("no user {peer} on this hub"),
+        ErrorCode::Rejected if !reason.is_empty() && reason != "rejected" => {
+            anyhow!("{peer} declined ({})", super::terminal::peer_text(reason))
+        }
         ErrorCode::Rejected => anyhow!("{peer} declined"),
         ErrorCode::OfferTimeout if reason.starts_with("no direct path") => {
             anyhow!("cannot connect to {peer}: {reason}")
