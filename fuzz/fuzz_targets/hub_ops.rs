@@ -531,6 +531,7 @@ fn limits() -> HubLimits {
         max_devices: 3,
         max_group_members: 3,
         max_groups_per_owner: 1,
+        max_contacts: 2,
         max_auth_failures: 2,
         auth_timeout: Duration::from_secs(10),
         ping_after: Duration::from_secs(20),
@@ -717,6 +718,7 @@ impl Driver {
                     token: Token::Access(*user),
                     device: Some(*device),
                     calls: *calls,
+                    replace: true,
                 };
                 let bytes = hello.bytes(&self.issued, self.limits.max_frame);
                 self.step(HubInput::Frame(c.id(), &bytes));
