@@ -336,14 +336,18 @@ impl Daemon {
         });
     }
 
-    fn follow(&mut self, group: &GroupId) {
-        let state = self
-            .session
+    /// Where sync stands on a group this member follows.
+    fn follow_state(&self, group: &GroupId) -> Option<FollowState> {
+        self.session
             .client
             .node()
             .sync()
             .and_then(|s| s.follow_state(group))
-            .cloned();
+            .cloned()
+    }
+
+    fn follow(&mut self, group: &GroupId) {
+        let state = self.follow_state(group);
         if matches!(
             state,
             Some(FollowState::Asking | FollowState::Fetching { .. })
@@ -373,13 +377,7 @@ impl Daemon {
     }
 
     fn note_state(&mut self, group: &GroupId) {
-        let state = self
-            .session
-            .client
-            .node()
-            .sync()
-            .and_then(|s| s.follow_state(group))
-            .cloned();
+        let state = self.follow_state(group);
         if let (Some(g), Some(state)) = (self.groups.get_mut(group), state) {
             g.doing = match state {
                 FollowState::Idle => "in step".into(),

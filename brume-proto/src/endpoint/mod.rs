@@ -802,6 +802,8 @@ impl Endpoint {
         // After the close, so the application hears the peer go first.
         if let Some(peer) = gone {
             self.fail_rpc(&peer);
+            // An identity presented by an attempt that never opened.
+            self.presented.remove(&peer);
         }
     }
 

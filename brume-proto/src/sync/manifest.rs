@@ -222,22 +222,8 @@ impl From<Manifest> for Vec<(SyncPath, Node)> {
     }
 }
 
-/// Lower-case hex of a hash, as the transfer writes it.
-pub fn to_hex(h: &Hash) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A hash from 64 hex digits.
-pub fn from_hex(s: &str) -> Option<Hash> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
+/// Hashes are written as the transfer writes them: 64 lower-case hex digits.
+pub use crate::transfer::{from_hex, to_hex};
 
 /// A hash as 64 hex digits in JSON.
 pub(crate) mod hex_hash {

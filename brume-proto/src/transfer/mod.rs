@@ -54,7 +54,7 @@ use crate::endpoint::ChannelId;
 pub use channels::Channels;
 pub use manifest::{
     Entry, EntryKind, Hash, MAX_ENTRIES, MAX_PATH_BYTES, block_count, block_len, block_size,
-    content_hash, hash_block,
+    content_hash, from_hex, hash_block, to_hex,
 };
 pub use names::NamePolicy;
 pub use receiver::FILES_IN_FLIGHT;
