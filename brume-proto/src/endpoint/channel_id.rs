@@ -9,15 +9,25 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChannelId(u64);
 
+impl ChannelId {
+    /// A channel id out of nothing, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(n: u64) -> Self {
+        Self(n)
+    }
+}
+
 impl fmt::Display for ChannelId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "channel {}", self.0)
     }
 }
 
-/// One peer's channels: Brume's ids beside str0m's.
+/// One peer's channels: Brume's ids beside str0m's, and the bytes each
+/// held unacknowledged when the connection was last drained (str0m reads
+/// them only through `&mut`, and the endpoint's readers need not mutate).
 #[derive(Debug, Default)]
-pub(crate) struct ChannelTable(Vec<(ChannelId, str0m::channel::ChannelId)>);
+pub(crate) struct ChannelTable(Vec<(ChannelId, str0m::channel::ChannelId, usize)>);
 
 impl ChannelTable {
     /// Brume's id for str0m's `raw`, made from `next` the first time.
@@ -27,23 +37,40 @@ impl ChannelTable {
         }
         let id = ChannelId(*next);
         *next += 1;
-        self.0.push((id, raw));
+        self.0.push((id, raw, 0));
         id
     }
 
     /// Brume's id for `raw`, if it has one.
     pub(crate) fn find(&self, raw: str0m::channel::ChannelId) -> Option<ChannelId> {
-        self.0.iter().find(|(_, r)| *r == raw).map(|(id, _)| *id)
+        self.0.iter().find(|(_, r, _)| *r == raw).map(|(id, ..)| *id)
     }
 
     /// str0m's id for `id`.
     pub(crate) fn raw(&self, id: ChannelId) -> Option<str0m::channel::ChannelId> {
-        self.0.iter().find(|(i, _)| *i == id).map(|(_, r)| *r)
+        self.0.iter().find(|(i, ..)| *i == id).map(|(_, r, _)| *r)
     }
 
     /// The channel closed: its ids are forgotten (Brume's are never reused).
     pub(crate) fn forget(&mut self, raw: str0m::channel::ChannelId) -> Option<ChannelId> {
-        let at = self.0.iter().position(|(_, r)| *r == raw)?;
+        let at = self.0.iter().position(|(_, r, _)| *r == raw)?;
         Some(self.0.remove(at).0)
+    }
+
+    /// The bytes `id` held unacknowledged at the last look.
+    pub(crate) fn buffered(&self, id: ChannelId) -> Option<usize> {
+        self.0.iter().find(|(i, ..)| *i == id).map(|(.., b)| *b)
+    }
+
+    /// The bytes every channel held at the last look.
+    pub(crate) fn total_buffered(&self) -> usize {
+        self.0.iter().map(|(.., b)| *b).sum()
+    }
+
+    /// Looks again at what every channel holds.
+    pub(crate) fn refresh(&mut self, mut look: impl FnMut(str0m::channel::ChannelId) -> usize) {
+        for (_, raw, buffered) in &mut self.0 {
+            *buffered = look(*raw);
+        }
     }
 }

@@ -257,11 +257,19 @@ impl Endpoint {
         self.peers.keys()
     }
 
-    /// Bytes queued on a channel and not yet acknowledged.
-    pub fn buffered_amount(&mut self, peer: &Address, channel: ChannelId) -> Option<usize> {
-        let p = self.peers.get_mut(peer)?;
-        let raw = p.channels.raw(channel)?;
-        Some(p.rtc.channel(raw)?.buffered_amount())
+    /// Bytes queued on a channel and not yet acknowledged, as of the
+    /// connection's latest input or write.
+    pub fn buffered_amount(&self, peer: &Address, channel: ChannelId) -> Option<usize> {
+        self.peers.get(peer)?.channels.buffered(channel)
+    }
+
+    /// Bytes the peer's send buffer, which all its channels share, still
+    /// takes: a write larger than this is refused.
+    pub fn send_room(&self, peer: &Address) -> usize {
+        self.peers.get(peer).map_or(0, |p| {
+            let held = p.main_buffered + p.channels.total_buffered();
+            self.config.sctp_max_buffered_amount.saturating_sub(held)
+        })
     }
 
     /// What datagram protection did on this connection (see `fec.rs`).
@@ -277,10 +285,9 @@ impl Endpoint {
 
     /// Bytes queued on the peer's main channel and not yet acknowledged;
     /// [`Endpoint::send`] refuses messages once str0m's buffer is full.
-    pub fn main_buffered_amount(&mut self, peer: &Address) -> Option<usize> {
-        let p = self.peers.get_mut(peer)?;
-        let main = p.main?;
-        Some(p.rtc.channel(main)?.buffered_amount())
+    pub fn main_buffered_amount(&self, peer: &Address) -> Option<usize> {
+        let p = self.peers.get(peer)?;
+        p.main.map(|_| p.main_buffered)
     }
 
     // ----- network inputs -----
@@ -663,6 +670,7 @@ impl Endpoint {
         let accepted = ch
             .write(true, data)
             .map_err(|e| EndpointError::Rtc(e.to_string()))?;
+        p.refresh_levels();
         self.defer_pump(now, peer);
         Ok(accepted)
     }

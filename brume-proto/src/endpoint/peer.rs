@@ -85,8 +85,10 @@ pub(crate) struct Peer {
     pub(crate) attempt: AttemptId,
     /// The main channel, once it exists.
     pub(crate) main: Option<ChannelId>,
-    /// Every channel's Brume id beside str0m's.
+    /// Every channel's Brume id beside str0m's, with what each holds.
     pub(crate) channels: super::channel_id::ChannelTable,
+    /// What the main channel held unacknowledged at the last drain.
+    pub(crate) main_buffered: usize,
     /// The Rtc's own next timeout.
     pub(crate) rtc_timeout: Instant,
     /// Our deadline for the current state, if it has one.
@@ -147,6 +149,7 @@ impl Peer {
             attempt,
             main: None,
             channels: Default::default(),
+            main_buffered: 0,
             rtc_timeout: now,
             deadline: None,
             reneg_in_flight: None,
@@ -183,6 +186,7 @@ impl Peer {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => {
                     self.rtc_timeout = at;
+                    self.refresh_levels();
                     return;
                 }
                 Ok(Output::Transmit(t)) => out.transmits.push(Transmit {
@@ -197,6 +201,18 @@ impl Peer {
                 }
             }
         }
+    }
+
+    /// Looks again at what each channel holds unacknowledged: SACKs, which
+    /// lower it, arrive only as input, and every input ends in a drain.
+    pub(crate) fn refresh_levels(&mut self) {
+        let rtc = &mut self.rtc;
+        self.channels
+            .refresh(|raw| rtc.channel(raw).map_or(0, |mut c| c.buffered_amount()));
+        self.main_buffered = self
+            .main
+            .and_then(|main| self.rtc.channel(main))
+            .map_or(0, |mut c| c.buffered_amount());
     }
 
     /// The earliest of the Rtc's timeout, our own deadline, the parity timers,

@@ -57,9 +57,11 @@
 //! [`Node::poll_timeout`] is asked after a call: it then says "now"), the
 //! node drains its children until neither has anything more to say:
 //! endpoint events about transfer channels go to the transfers (the
-//! application never sees them), transfers write through the endpoint's
-//! channels ([`crate::transfer::Channels`]), and everything else lands in
-//! the output queues. The drain waits for a poll that finds its queue
+//! application never sees them); the transfers read the endpoint's channels
+//! ([`crate::transfer::ChannelLevels`]) and emit what they want done to
+//! them ([`crate::transfer::ChannelCommand`]), which the node carries out
+//! on the endpoint right after each call into the transfers
+//! (`channel_commands.rs`); everything else lands in the output queues. The drain waits for a poll that finds its queue
 //! empty after a burst of calls, so many datagrams, storage results or
 //! messages cost one drain of str0m, not one each (sctp-proto scans all it holds in flight on every
 //! poll; draining after each call cost a quarter of the main channel's
@@ -68,7 +70,7 @@
 //! **Determinism.** The same config (its seed) and the same inputs at the
 //! same times give the same outputs.
 
-mod channels;
+mod channel_commands;
 mod config;
 mod event;
 mod send_queue;
@@ -243,7 +245,8 @@ impl Node {
     /// The result of the storage action `req`, in any order.
     pub fn handle_storage(&mut self, now: Instant, req: RequestId, result: StorageResult) {
         self.transfers
-            .handle_storage(now, &mut self.endpoint, req, result);
+            .handle_storage(now, &self.endpoint, req, result);
+        self.run_channel_commands(now);
         self.touch(now);
     }
 
@@ -401,7 +404,8 @@ impl Node {
         peer: &Address,
         entries: Vec<SourceEntry>,
     ) -> Result<TransferKey, TransferError> {
-        let r = self.transfers.send(now, &mut self.endpoint, peer, entries);
+        let r = self.transfers.send(now, &self.endpoint, peer, entries);
+        self.run_channel_commands(now);
         self.touch(now);
         r
     }
@@ -414,7 +418,8 @@ impl Node {
         key: &TransferKey,
         dir: String,
     ) -> Result<(), TransferError> {
-        let r = self.transfers.accept(now, &mut self.endpoint, key, dir);
+        let r = self.transfers.accept(now, &self.endpoint, key, dir);
+        self.run_channel_commands(now);
         self.touch(now);
         r
     }
@@ -426,7 +431,8 @@ impl Node {
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
-        let r = self.transfers.reject(now, &mut self.endpoint, key, reason);
+        let r = self.transfers.reject(now, &self.endpoint, key, reason);
+        self.run_channel_commands(now);
         self.touch(now);
         r
     }
@@ -438,7 +444,8 @@ impl Node {
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
-        let r = self.transfers.cancel(now, &mut self.endpoint, key, reason);
+        let r = self.transfers.cancel(now, &self.endpoint, key, reason);
+        self.run_channel_commands(now);
         self.touch(now);
         r
     }
@@ -486,7 +493,8 @@ impl Node {
     #[cfg(feature = "testing")]
     pub fn fuzz_message(&mut self, now: Instant, key: &TransferKey, bytes: &[u8]) {
         self.transfers
-            .fuzz_message(now, &mut self.endpoint, key, bytes);
+            .fuzz_message(now, &self.endpoint, key, bytes);
+        self.run_channel_commands(now);
         self.touch(now);
     }
 
@@ -637,7 +645,8 @@ impl Node {
             EndpointOutput::Event(e) => {
                 self.settle_queued(now, &e);
                 let consumed =
-                    self.transfers_on && self.transfers.handle_event(now, &mut self.endpoint, &e);
+                    self.transfers_on && self.transfers.handle_event(now, &self.endpoint, &e);
+                self.run_channel_commands(now);
                 if !consumed && !self.sync_endpoint_event(&e) {
                     self.events.push_back(NodeEvent::Endpoint(e));
                 }

@@ -8,9 +8,15 @@
 //! - The driver hands every [`EndpointEvent`] to [`Transfers::handle_event`]
 //!   (it consumes the ones about transfer channels), and the result of every
 //!   [`StorageAction`] to [`Transfers::handle_storage`].
-//! - After any call, drain [`Transfers::poll_action`] (storage work) and
-//!   [`Transfers::poll_event`] (what the application sees), and the
-//!   endpoint's outputs, since transfers write through the endpoint.
+//! - Transfers read the connections through [`ChannelLevels`] and never
+//!   change them: after any call, carry out [`Transfers::poll_command`]
+//!   (channel opens, writes, closes, buffered-low thresholds) on the
+//!   endpoint at once, in order, and hand back its answers
+//!   ([`Transfers::handle_channel_opened`], [`Transfers::handle_unwritten`],
+//!   [`Transfers::handle_write_failed`]); then drain
+//!   [`Transfers::poll_action`] (storage work) and [`Transfers::poll_event`]
+//!   (what the application sees). The [`Node`](crate::node::Node) does all
+//!   of this.
 //! - Nothing a peer sends is ever an error returned to the caller: a peer
 //!   that misbehaves has its transfer cancelled, which the application
 //!   hears as [`TransferEvent::Cancelled`]. A transfer may so end before
@@ -37,6 +43,8 @@
 //! and from any state `cancelled → closed`.
 
 mod channels;
+#[cfg(test)]
+mod command_tests;
 mod manifest;
 pub mod names;
 mod offer;
@@ -51,7 +59,8 @@ use std::time::{Duration, Instant};
 
 use crate::endpoint::ChannelId;
 
-pub use channels::Channels;
+pub use channels::{ChannelCommand, ChannelLevels};
+use channels::CommandQueue;
 pub use manifest::{
     Entry, EntryKind, Hash, MAX_ENTRIES, MAX_PATH_BYTES, block_count, block_len, block_size,
     content_hash, from_hex, hash_block, to_hex,
@@ -284,6 +293,10 @@ pub struct Transfers {
     unopened: BTreeMap<(Address, u64), String>,
     /// The send window towards each peer with a transfer.
     windows: BTreeMap<Address, SendWindow>,
+    /// Our channels asked for and not yet named by the endpoint, by label.
+    opening: BTreeMap<(Address, String), TransferKey>,
+    /// What the connections are asked to do, for the Node to carry out.
+    commands: CommandQueue,
     next_request: u64,
     actions: VecDeque<StorageAction>,
     events: VecDeque<TransferEvent>,
@@ -326,6 +339,8 @@ impl Transfers {
             requests: BTreeMap::new(),
             unopened: BTreeMap::new(),
             windows: BTreeMap::new(),
+            opening: BTreeMap::new(),
+            commands: CommandQueue::default(),
             next_request: 0,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -369,12 +384,108 @@ impl Transfers {
         self.events.pop_front()
     }
 
+    /// The next thing to do to a connection. Carry each out, in order,
+    /// before anything else writes to the peer, and report back what the
+    /// endpoint answered; the send window counts on that.
+    #[must_use]
+    pub fn poll_command(&mut self) -> Option<ChannelCommand> {
+        self.commands.pop()
+    }
+
+    /// The endpoint's answer to [`ChannelCommand::Open`]: the channel's id,
+    /// or why it could not be opened.
+    pub fn handle_channel_opened(
+        &mut self,
+        now: Instant,
+        ep: &dyn ChannelLevels,
+        peer: &Address,
+        label: &str,
+        result: Result<ChannelId, crate::endpoint::EndpointError>,
+    ) {
+        let Some(key) = self.opening.remove(&(peer.clone(), label.to_owned())) else {
+            return;
+        };
+        match result {
+            Ok(channel) => match self.transfers.get_mut(&key) {
+                Some(t) => {
+                    t.channel = Some(channel);
+                    self.by_channel.insert(key.peer.clone(), channel, key);
+                }
+                // It ended while its channel was asked for.
+                None => self.commands.push(ChannelCommand::Close {
+                    peer: peer.clone(),
+                    channel,
+                }),
+            },
+            Err(e) => self.abort(
+                now,
+                ep,
+                &key,
+                format!("cannot open a channel: {e}"),
+                true,
+                false,
+            ),
+        }
+    }
+
+    /// Writes the endpoint refused for want of room ([`ChannelCommand::Write`]
+    /// answered `false`), with every later write to the same peer, in the
+    /// order given: they go back to the front of their transfers' queues
+    /// and out again once the peer's channels drain.
+    pub fn handle_unwritten(
+        &mut self,
+        ep: &dyn ChannelLevels,
+        peer: &Address,
+        writes: Vec<(ChannelId, Vec<u8>)>,
+    ) {
+        let mut returned = 0;
+        for (channel, data) in writes.into_iter().rev() {
+            let Some(key) = self.by_channel.get(peer, channel) else {
+                continue; // its transfer is gone
+            };
+            if let Some(t) = self.transfers.get_mut(&key) {
+                returned += data.len();
+                t.outbox.push_front(data);
+            }
+        }
+        if let Some(w) = self.windows.get_mut(peer) {
+            w.on_unwritten(returned);
+        }
+        self.arm_wakeups(ep, peer);
+    }
+
+    /// A write failed outright (the endpoint refused the message itself,
+    /// too large say, or the channel is going): nothing may hang on a
+    /// message that never left, so its transfer ends.
+    pub fn handle_write_failed(
+        &mut self,
+        now: Instant,
+        ep: &dyn ChannelLevels,
+        peer: &Address,
+        channel: ChannelId,
+        len: usize,
+        error: crate::endpoint::EndpointError,
+    ) {
+        let crate::endpoint::EndpointError::Rtc(e) = error else {
+            return; // the channel is going; ChannelClosed follows
+        };
+        let Some(key) = self.by_channel.get(peer, channel) else {
+            return;
+        };
+        self.commands.drop_writes(peer, channel);
+        if let Some(t) = self.transfers.get_mut(&key) {
+            t.outbox.clear();
+        }
+        let reason = format!("a message of {len} bytes could not be sent: {e}");
+        self.abort(now, ep, &key, reason, false, false);
+    }
+
     /// Offers `entries` to `peer`, whose connection must be open. The sender
     /// first reads and hashes every file, then offers.
     pub fn send(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         peer: &Address,
         entries: Vec<SourceEntry>,
     ) -> Result<TransferKey, TransferError> {
@@ -416,7 +527,7 @@ impl Transfers {
     pub fn accept(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         dir: String,
     ) -> Result<(), TransferError> {
@@ -430,7 +541,7 @@ impl Transfers {
     pub fn reject(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
@@ -461,7 +572,7 @@ impl Transfers {
     pub fn cancel(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         reason: &str,
     ) -> Result<(), TransferError> {
@@ -484,7 +595,7 @@ impl Transfers {
     pub fn handle_event(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         event: &EndpointEvent,
     ) -> bool {
         match event {
@@ -508,8 +619,15 @@ impl Transfers {
                 {
                     // Ours, ended while it opened: the peer still hears why.
                     let cancel = Wire::Control(Control::Cancel { reason }).encode();
-                    let _ = ep.channel_write(now, peer, *channel, &cancel);
-                    let _ = ep.close_channel(now, peer, *channel);
+                    self.commands.push(ChannelCommand::Write {
+                        peer: peer.clone(),
+                        channel: *channel,
+                        data: cancel,
+                    });
+                    self.commands.push(ChannelCommand::Close {
+                        peer: peer.clone(),
+                        channel: *channel,
+                    });
                 } else {
                     self.receiver_channel_open(now, ep, peer, *channel, id);
                 }
@@ -524,7 +642,7 @@ impl Transfers {
                     return false;
                 };
                 if !key.outgoing {
-                    self.receiver_heard_on(now, ep, &key, *channel);
+                    self.receiver_heard_on(&key, *channel);
                 }
                 self.on_wire(now, ep, &key, data);
                 true
@@ -544,7 +662,7 @@ impl Transfers {
                 if !key.outgoing && self.receiver_candidate_closed(&key, *channel) {
                     return true;
                 }
-                if !(key.outgoing && self.sender_reopen(now, ep, &key)) {
+                if !(key.outgoing && self.sender_reopen(ep, &key)) {
                     self.channel_gone(now, ep, &key);
                 }
                 true
@@ -563,7 +681,7 @@ impl Transfers {
     pub fn handle_storage(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         req: RequestId,
         result: StorageResult,
     ) {
@@ -612,7 +730,7 @@ impl Transfers {
     pub fn fuzz_message(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         bytes: &[u8],
     ) {
@@ -622,7 +740,7 @@ impl Transfers {
     // ----- shared machinery -----
 
     /// A message arrived on a transfer's channel.
-    fn on_wire(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey, bytes: &[u8]) {
+    fn on_wire(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey, bytes: &[u8]) {
         match Wire::decode(bytes, crate::endpoint::MAX_MESSAGE_LEN) {
             Ok(msg) if key.outgoing => self.sender_message(now, ep, key, msg),
             Ok(msg) => self.receiver_message(now, ep, key, msg),
@@ -677,48 +795,41 @@ impl Transfers {
         }
     }
 
-    /// Writes queued frames while the channel takes them.
-    fn flush(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+    /// Hands queued frames to the connection while the peer's send buffer
+    /// has room for them.
+    fn flush(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey) {
         let Some(t) = self.transfers.get_mut(key) else {
             return;
         };
-        let Some(channel) = t.channel else {
+        let Some(channel) = t.channel.filter(|_| t.open) else {
             return;
         };
+        let mut room = ep
+            .send_room(&key.peer)
+            .saturating_sub(self.commands.unwritten_to(&key.peer));
         let mut written = 0;
-        let mut refused = None;
-        let full = loop {
-            let Some(frame) = t.outbox.front() else {
-                break false;
-            };
-            match ep.channel_write(now, &key.peer, channel, frame) {
-                Ok(true) => {
-                    written += frame.len();
-                    t.outbox.pop_front();
-                }
-                // str0m's buffer, shared by all of the peer's channels, is full.
-                Ok(false) => break true,
-                // str0m refused the message itself (too large, say): nothing
-                // may hang silently on a message that never left.
-                Err(crate::endpoint::EndpointError::Rtc(e)) => {
-                    refused = Some(format!(
-                        "a message of {} bytes could not be sent: {e}",
-                        frame.len()
-                    ));
-                    t.outbox.clear();
-                    break false;
-                }
-                Err(_) => break false, // the channel is going; ChannelClosed follows
+        let mut full = false;
+        while let Some(len) = t.outbox.front().map(Vec::len) {
+            // str0m's buffer, shared by all of the peer's channels, is full.
+            if len > room {
+                full = true;
+                break;
             }
-        };
-        if let Some(reason) = refused {
-            return self.abort(now, ep, key, reason, false, false);
+            room -= len;
+            written += len;
+            if let Some(data) = t.outbox.pop_front() {
+                self.commands.push(ChannelCommand::Write {
+                    peer: key.peer.clone(),
+                    channel,
+                    data,
+                });
+            }
         }
         if written > 0 {
             self.window_mut(&key.peer).on_write(now, written);
         }
         if full {
-            self.arm_wakeups(now, ep, &key.peer);
+            self.arm_wakeups(ep, &key.peer);
         }
     }
 
@@ -732,7 +843,7 @@ impl Transfers {
     }
 
     /// Flushes and moves along every transfer with `peer`.
-    fn wake_peer(&mut self, now: Instant, ep: &mut dyn Channels, peer: &Address) {
+    fn wake_peer(&mut self, now: Instant, ep: &dyn ChannelLevels, peer: &Address) {
         for key in self.keys_of(peer) {
             self.flush(now, ep, &key);
             if key.outgoing {
@@ -760,30 +871,37 @@ impl Transfers {
 
     /// Tells `peer`'s window what its transfer channels still hold, and so
     /// how much has been acknowledged since it last looked.
-    fn observe_window(&mut self, now: Instant, ep: &mut dyn Channels, peer: &Address) {
+    fn observe_window(&mut self, now: Instant, ep: &dyn ChannelLevels, peer: &Address) {
         let buffered: usize = self
             .channels_of(peer)
             .into_iter()
-            .filter_map(|c| ep.buffered_amount(peer, c))
+            .filter_map(|c| self.held(ep, peer, c))
             .sum();
         self.window_mut(peer).on_buffered(now, buffered);
     }
 
+    /// Bytes a channel holds: what the endpoint last saw unacknowledged,
+    /// plus our writes it has not carried out yet.
+    fn held(&self, ep: &dyn ChannelLevels, peer: &Address, channel: ChannelId) -> Option<usize> {
+        ep.buffered_amount(peer, channel)
+            .map(|b| b + self.commands.unwritten(peer, channel))
+    }
+
     /// Bytes queued on the transfer's channel plus its outbox.
-    fn queued(&self, ep: &mut dyn Channels, key: &TransferKey) -> usize {
+    fn queued(&self, ep: &dyn ChannelLevels, key: &TransferKey) -> usize {
         let Some(t) = self.transfers.get(key) else {
             return usize::MAX;
         };
         let outbox: usize = t.outbox.iter().map(Vec::len).sum();
         let channel = t
             .channel
-            .and_then(|c| ep.buffered_amount(&key.peer, c))
+            .and_then(|c| self.held(ep, &key.peer, c))
             .unwrap_or(0);
         outbox + channel
     }
 
     /// Bytes queued by every transfer with `peer`: they share one SCTP send buffer.
-    fn queued_to_peer(&self, ep: &mut dyn Channels, peer: &Address) -> usize {
+    fn queued_to_peer(&self, ep: &dyn ChannelLevels, peer: &Address) -> usize {
         self.keys_of(peer).iter().map(|k| self.queued(ep, k)).sum()
     }
 
@@ -792,11 +910,15 @@ impl Transfers {
     /// on crossing the threshold downwards, so a channel already below its
     /// threshold would never wake anyone; thresholds follow what is queued,
     /// which paces the transfers by the peer's SACKs.
-    fn arm_wakeups(&mut self, now: Instant, ep: &mut dyn Channels, peer: &Address) {
+    fn arm_wakeups(&mut self, ep: &dyn ChannelLevels, peer: &Address) {
         for channel in self.channels_of(peer) {
-            let amount = ep.buffered_amount(peer, channel).unwrap_or(0);
+            let amount = self.held(ep, peer, channel).unwrap_or(0);
             if amount > 0 {
-                let _ = ep.set_buffered_low(now, peer, channel, amount * 7 / 8);
+                self.commands.push(ChannelCommand::SetBufferedLow {
+                    peer: peer.clone(),
+                    channel,
+                    threshold: amount * 7 / 8,
+                });
             }
         }
     }
@@ -843,7 +965,7 @@ impl Transfers {
     fn abort(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         reason: String,
         by_peer: bool,
@@ -857,7 +979,7 @@ impl Transfers {
     fn abort_with(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         reason: String,
         peer_reason: String,
@@ -870,7 +992,7 @@ impl Transfers {
     fn abort_as(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         reason: String,
         peer_reason: Option<String>,
@@ -925,7 +1047,7 @@ impl Transfers {
     fn finish(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         state: TransferState,
         _why: Option<&str>,
@@ -938,14 +1060,17 @@ impl Transfers {
     }
 
     /// Drops every trace of a transfer and closes its channel.
-    fn forget(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+    fn forget(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey) {
         if self.transfers.remove(key).is_none() {
             return;
         }
         // Its channel, and any other that still waited to carry its offer.
         for channel in self.by_channel.channels_of(key) {
             self.by_channel.remove(&key.peer, channel);
-            let _ = ep.close_channel(now, &key.peer, channel);
+            self.commands.push(ChannelCommand::Close {
+                peer: key.peer.clone(),
+                channel,
+            });
         }
         self.requests.retain(|_, k| k != key);
         if key.outgoing {
@@ -964,7 +1089,7 @@ impl Transfers {
     }
 
     /// The channel (or the whole connection) went away under the transfer.
-    fn channel_gone(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+    fn channel_gone(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey) {
         let Some(state) = self.transfers.get(key).map(|t| t.state) else {
             return;
         };

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::endpoint::ChannelId;
 
-use super::Channels;
+use super::ChannelLevels;
 use super::manifest::{self, Entry, EntryKind, Hash};
 use super::names::{conflict_name, temp_name};
 use super::offer::IncomingOffer;
@@ -221,7 +221,7 @@ impl Transfers {
     pub(super) fn receiver_channel_open(
         &mut self,
         _now: Instant,
-        _ep: &mut dyn Channels,
+        _ep: &dyn ChannelLevels,
         peer: &Address,
         channel: ChannelId,
         id: &str,
@@ -258,13 +258,7 @@ impl Transfers {
 
     /// A message came on `channel`: if the transfer still waited for its
     /// offer, that is its channel now, and the other candidates close.
-    pub(super) fn receiver_heard_on(
-        &mut self,
-        now: Instant,
-        ep: &mut dyn Channels,
-        key: &TransferKey,
-        channel: ChannelId,
-    ) {
+    pub(super) fn receiver_heard_on(&mut self, key: &TransferKey, channel: ChannelId) {
         if !self.receiver_awaits_offer(key) {
             return;
         }
@@ -274,7 +268,10 @@ impl Transfers {
         for other in self.by_channel.channels_of(key) {
             if other != channel {
                 self.by_channel.remove(&key.peer, other);
-                let _ = ep.close_channel(now, &key.peer, other);
+                self.commands.push(super::ChannelCommand::Close {
+                    peer: key.peer.clone(),
+                    channel: other,
+                });
             }
         }
     }
@@ -347,7 +344,7 @@ impl Transfers {
     pub(super) fn receiver_accept(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         dir: String,
     ) -> Result<(), super::TransferError> {
@@ -395,7 +392,7 @@ impl Transfers {
     pub(super) fn receiver_message(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         msg: Wire,
     ) {
@@ -491,7 +488,7 @@ impl Transfers {
     fn receiver_data(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         file: u32,
         offset: u64,
@@ -588,7 +585,7 @@ impl Transfers {
     pub(super) fn receiver_storage(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         req: RequestId,
         result: StorageResult,
@@ -699,7 +696,7 @@ impl Transfers {
     fn receiver_next_folder(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         m: u32,
     ) {
@@ -734,7 +731,7 @@ impl Transfers {
     fn receiver_prepared_stats(
         &mut self,
         _now: Instant,
-        _ep: &mut dyn Channels,
+        _ep: &dyn ChannelLevels,
         key: &TransferKey,
     ) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
@@ -763,7 +760,7 @@ impl Transfers {
 
     /// Starts files while fewer than [`FILES_IN_FLIGHT`] are in flight; once
     /// every file is in place, the transfer is done.
-    fn receiver_start_files(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+    fn receiver_start_files(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey) {
         loop {
             let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
                 return;
@@ -790,7 +787,7 @@ impl Transfers {
     fn receiver_start_file(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         index: u32,
     ) {
@@ -839,7 +836,7 @@ impl Transfers {
     fn receiver_checked(
         &mut self,
         now: Instant,
-        _ep: &mut dyn Channels,
+        _ep: &dyn ChannelLevels,
         key: &TransferKey,
         file: u32,
         block: u64,
@@ -888,7 +885,7 @@ impl Transfers {
     }
 
     /// The temporary file is ready: ask the sender for what is missing.
-    fn receiver_ask(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey, file: u32) {
+    fn receiver_ask(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey, file: u32) {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
@@ -911,7 +908,7 @@ impl Transfers {
     fn receiver_maybe_finalize(
         &mut self,
         _now: Instant,
-        _ep: &mut dyn Channels,
+        _ep: &dyn ChannelLevels,
         key: &TransferKey,
         file: u32,
     ) {

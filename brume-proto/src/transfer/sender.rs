@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
-use super::Channels;
+use super::ChannelLevels;
 use super::manifest::{self, Entry, EntryKind, Hash, MAX_PATH_BYTES, PIECE_BYTES};
 use super::names::check_relative_path;
 use super::wire::{self, Control, DATA_OVERHEAD, HASHES_OVERHEAD, Wire};
@@ -137,12 +137,12 @@ fn sender(t: &mut super::Transfer) -> Option<&mut Sender> {
 
 impl Transfers {
     /// Moves the sender along as far as it can go now.
-    pub(super) fn sender_step(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+    pub(super) fn sender_step(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey) {
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
             return;
         };
         match s.phase {
-            Phase::Hashing => self.hash_next(now, ep, key),
+            Phase::Hashing => self.hash_next(now, key),
             Phase::Streaming => self.stream_more(now, ep, key),
             Phase::Opening | Phase::Offered => {}
         }
@@ -166,7 +166,7 @@ impl Transfers {
         });
     }
 
-    fn hash_next(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+    fn hash_next(&mut self, now: Instant, key: &TransferKey) {
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
             return;
         };
@@ -198,44 +198,28 @@ impl Transfers {
         s.phase = Phase::Opening;
         let total = s.total();
         self.hashing(now, key, total, true);
-        self.sender_open_channel(now, ep, key);
+        self.sender_open_channel(key);
     }
 
     /// Opens the transfer's channel (labelled with its id, so a second one
     /// for the same transfer is the same transfer to the receiver).
-    fn sender_open_channel(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+    fn sender_open_channel(&mut self, key: &TransferKey) {
         if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
             s.opens += 1;
         }
         let label = format!("{CHANNEL_PREFIX}{:016x}", key.id);
-        match ep.open_channel(now, &key.peer, &label) {
-            Ok(channel) => {
-                if let Some(t) = self.transfers.get_mut(key) {
-                    t.channel = Some(channel);
-                }
-                self.by_channel
-                    .insert(key.peer.clone(), channel, key.clone());
-            }
-            Err(e) => self.abort(
-                now,
-                ep,
-                key,
-                format!("cannot open a channel: {e}"),
-                true,
-                false,
-            ),
-        }
+        self.opening
+            .insert((key.peer.clone(), label.clone()), key.clone());
+        self.commands.push(super::ChannelCommand::Open {
+            peer: key.peer.clone(),
+            label,
+        });
     }
 
     /// Our channel closed before it ever opened (the endpoint gives up on
     /// one unanswered for `channel_open_timeout`): while the connection
     /// holds, open another, at most [`MAX_OPENS`] in all. True if it did.
-    pub(super) fn sender_reopen(
-        &mut self,
-        now: Instant,
-        ep: &mut dyn Channels,
-        key: &TransferKey,
-    ) -> bool {
+    pub(super) fn sender_reopen(&mut self, ep: &dyn ChannelLevels, key: &TransferKey) -> bool {
         let Some(t) = self.transfers.get_mut(key) else {
             return false;
         };
@@ -250,7 +234,7 @@ impl Transfers {
         if let Some(old) = old {
             self.by_channel.remove(&key.peer, old);
         }
-        self.sender_open_channel(now, ep, key);
+        self.sender_open_channel(key);
         true
     }
 
@@ -258,13 +242,17 @@ impl Transfers {
     pub(super) fn sender_channel_open(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
     ) {
         let low = self.window_mut(&key.peer).size() / 2;
         if let Some(channel) = self.transfers.get(key).and_then(|t| t.channel) {
             // Refill at half: the buffer never runs dry while SACKs drain it.
-            let _ = ep.set_buffered_low(now, &key.peer, channel, low);
+            self.commands.push(super::ChannelCommand::SetBufferedLow {
+                peer: key.peer.clone(),
+                channel,
+                threshold: low,
+            });
         }
         let per_message = ep
             .max_message_size(&key.peer)
@@ -327,7 +315,7 @@ impl Transfers {
     pub(super) fn sender_message(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         msg: Wire,
     ) {
@@ -396,7 +384,7 @@ impl Transfers {
     pub(super) fn sender_storage(
         &mut self,
         now: Instant,
-        ep: &mut dyn Channels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         req: RequestId,
         result: StorageResult,
@@ -437,7 +425,7 @@ impl Transfers {
                 .push(manifest::hash_block(&bytes));
             s.hash_at = (pos, offset + bytes.len() as u64);
             s.hashed += bytes.len() as u64;
-            return self.hash_next(now, ep, key);
+            return self.hash_next(now, key);
         }
         let Some((file, offset, len)) = s.reads.remove(&req) else {
             return;
@@ -472,7 +460,7 @@ impl Transfers {
     }
 
     /// Sends what is ready while the peer's send window has room, and reads ahead.
-    fn stream_more(&mut self, now: Instant, ep: &mut dyn Channels, key: &TransferKey) {
+    fn stream_more(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey) {
         let read_ahead = self.config.read_ahead;
         self.observe_window(now, ep, &key.peer);
         // Chunks are an eighth of the peer's send window, up to the
@@ -490,7 +478,7 @@ impl Transfers {
         while let Some(len) = self.next_chunk_len(key) {
             let queued = self.queued_to_peer(ep, &key.peer);
             if !self.window_mut(&key.peer).admits(queued, len) {
-                self.arm_wakeups(now, ep, &key.peer);
+                self.arm_wakeups(ep, &key.peer);
                 break;
             }
             let Some(s) = self.transfers.get_mut(key).and_then(sender) else {

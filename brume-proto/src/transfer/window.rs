@@ -173,6 +173,12 @@ impl SendWindow {
         }
     }
 
+    /// `len` bytes counted by [`SendWindow::on_write`] were handed back
+    /// unwritten: they go again later.
+    pub fn on_unwritten(&mut self, len: usize) {
+        self.written = self.written.saturating_sub(len as u64);
+    }
+
     /// The channels now hold `buffered` bytes written and not yet
     /// acknowledged. Call it whenever the sender wakes.
     pub fn on_buffered(&mut self, now: Instant, buffered: usize) {

@@ -1,0 +1,264 @@
+//! The transfers' side of the channel contract, against a scripted link:
+//! what they ask of channels, and what they do with the answers.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::wire::{Control, Wire};
+use super::*;
+use crate::endpoint::{EndpointError, EndpointEvent};
+
+/// A connection whose levels the test sets.
+struct Link {
+    room: usize,
+    buffered: BTreeMap<ChannelId, usize>,
+}
+
+impl ChannelLevels for Link {
+    fn is_open(&self, _: &Address) -> bool {
+        true
+    }
+    fn max_message_size(&self, _: &Address) -> Option<usize> {
+        Some(64 * 1024)
+    }
+    fn buffered_amount(&self, _: &Address, channel: ChannelId) -> Option<usize> {
+        Some(self.buffered.get(&channel).copied().unwrap_or(0))
+    }
+    fn send_room(&self, _: &Address) -> usize {
+        self.room
+    }
+}
+
+const SIZE: u64 = 600_000;
+
+fn content(offset: u64, len: u64) -> Vec<u8> {
+    (offset..offset + len).map(|i| (i % 251) as u8).collect()
+}
+
+fn peer() -> Address {
+    "bob/phone".parse().unwrap()
+}
+
+/// Answers every storage action the sender asked for, as a disk would.
+fn serve_storage(t: &mut Transfers, now: Instant, link: &Link) {
+    while let Some(action) = t.poll_action() {
+        let result = match &action {
+            StorageAction::ReadSource {
+                offset,
+                len,
+                head_room,
+                ..
+            } => {
+                let mut bytes = vec![0; *head_room];
+                bytes.extend(content(*offset, (*len).min(SIZE - offset)));
+                StorageResult::Data(bytes)
+            }
+            _ => StorageResult::Done,
+        };
+        t.handle_storage(now, link, action.req(), result);
+    }
+}
+
+fn commands(t: &mut Transfers) -> Vec<ChannelCommand> {
+    std::iter::from_fn(|| t.poll_command()).collect()
+}
+
+/// The data frames among `commands`, as (offset, bytes).
+fn data_of(commands: &[ChannelCommand]) -> Vec<(u64, Vec<u8>)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            ChannelCommand::Write { data, .. } => match Wire::decode(data, usize::MAX) {
+                Ok(Wire::Data { offset, bytes, .. }) => Some((offset, bytes.into_owned())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// A sender with its channel open, offered, accepted and asked for the
+/// whole file: returns the transfers, the channel and the link.
+fn streaming(room: usize) -> (Transfers, Instant, ChannelId, Link) {
+    let now = brume_tests::origin();
+    let mut link = Link {
+        room: 1 << 20,
+        buffered: BTreeMap::new(),
+    };
+    let mut t = Transfers::new(TransferConfig::new(7));
+    let entry = SourceEntry {
+        path: "f.bin".into(),
+        kind: EntryKind::File,
+        size: SIZE,
+        mtime: 0,
+        mime: None,
+        executable: false,
+    };
+    t.send(now, &link, &peer(), vec![entry]).unwrap();
+    serve_storage(&mut t, now, &link);
+    let opens = commands(&mut t);
+    let [ChannelCommand::Open { label, .. }] = &opens[..] else {
+        panic!("one open, not {opens:?}");
+    };
+    let channel = ChannelId::for_tests(3);
+    t.handle_channel_opened(now, &link, &peer(), label, Ok(channel));
+    let open = EndpointEvent::ChannelOpen {
+        peer: peer(),
+        channel,
+        label: label.clone(),
+    };
+    assert!(t.handle_event(now, &link, &open));
+    let offer = commands(&mut t);
+    assert!(
+        offer
+            .iter()
+            .any(|c| matches!(c, ChannelCommand::Write { channel: ch, .. } if *ch == channel)),
+        "the offer goes out on the transfer's channel: {offer:?}"
+    );
+    link.room = room;
+    for control in [Control::Accept, Control::Get { file: 0, offset: 0 }] {
+        let data = Wire::Control(control).encode();
+        let heard = EndpointEvent::ChannelData {
+            peer: peer(),
+            channel,
+            data,
+        };
+        assert!(t.handle_event(now, &link, &heard));
+    }
+    (t, now, channel, link)
+}
+
+#[test]
+fn writes_stay_within_the_room_the_link_reports() {
+    let (mut t, now, channel, mut link) = streaming(100_000);
+    serve_storage(&mut t, now, &link);
+    let first = commands(&mut t);
+    let written: usize = first
+        .iter()
+        .map(|c| match c {
+            ChannelCommand::Write { data, .. } => data.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(written > 0 && written <= 100_000, "wrote {written}");
+    // Nothing more until the link drains and says so.
+    serve_storage(&mut t, now, &link);
+    assert!(data_of(&commands(&mut t)).is_empty());
+    link.room = 1 << 20;
+    link.buffered.insert(channel, 0);
+    let low = EndpointEvent::ChannelBufferedLow {
+        peer: peer(),
+        channel,
+    };
+    t.handle_event(now + Duration::from_millis(5), &link, &low);
+    serve_storage(&mut t, now, &link);
+    let next = data_of(&commands(&mut t));
+    let (offset, _) = next.first().expect("more data once there is room");
+    assert_eq!(*offset, data_of(&first).iter().map(|(_, b)| b.len() as u64).sum::<u64>());
+}
+
+#[test]
+fn refused_writes_go_out_again_whole_and_in_order() {
+    let (mut t, now, channel, mut link) = streaming(1 << 20);
+    let mut sent: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut later = now;
+    let mut refused = false;
+    while sent.iter().map(|(_, b)| b.len() as u64).sum::<u64>() < SIZE {
+        later += Duration::from_millis(1);
+        serve_storage(&mut t, later, &link);
+        let batch = commands(&mut t);
+        let writes: Vec<(ChannelId, Vec<u8>)> = batch
+            .iter()
+            .filter_map(|c| match c {
+                ChannelCommand::Write { channel, data, .. } => Some((*channel, data.clone())),
+                _ => None,
+            })
+            .collect();
+        if writes.len() >= 2 && !refused {
+            refused = true;
+            // The endpoint took none of these: they come back, in order.
+            t.handle_unwritten(&link, &peer(), writes);
+            assert!(
+                commands(&mut t)
+                    .iter()
+                    .all(|c| !matches!(c, ChannelCommand::Write { .. })),
+                "nothing is written again before the link drains"
+            );
+        } else {
+            sent.extend(data_of(&batch));
+        }
+        link.buffered.insert(channel, 0);
+        let low = EndpointEvent::ChannelBufferedLow {
+            peer: peer(),
+            channel,
+        };
+        t.handle_event(later, &link, &low);
+        sent.extend(data_of(&commands(&mut t)));
+        assert!(later < now + Duration::from_secs(60), "the file never went");
+    }
+    assert!(refused, "no batch was refused");
+    let mut expected = 0;
+    for (offset, bytes) in &sent {
+        assert_eq!(*offset, expected, "frames out of order");
+        assert_eq!(*bytes, content(*offset, bytes.len() as u64));
+        expected += bytes.len() as u64;
+    }
+    assert_eq!(expected, SIZE);
+}
+
+#[test]
+fn a_write_that_fails_outright_cancels_with_the_reason() {
+    let (mut t, now, channel, link) = streaming(1 << 20);
+    serve_storage(&mut t, now, &link);
+    let _ = commands(&mut t);
+    let error = EndpointError::Rtc("message too large".into());
+    t.handle_write_failed(now, &link, &peer(), channel, 70_000, error);
+    let after = commands(&mut t);
+    assert!(
+        after
+            .iter()
+            .any(|c| matches!(c, ChannelCommand::Close { channel: ch, .. } if *ch == channel)),
+        "its channel closes: {after:?}"
+    );
+    let cancelled = std::iter::from_fn(|| t.poll_event()).find_map(|e| match e {
+        TransferEvent::Cancelled { reason, .. } => Some(reason),
+        _ => None,
+    });
+    assert_eq!(
+        cancelled.as_deref(),
+        Some("a message of 70000 bytes could not be sent: message too large")
+    );
+}
+
+#[test]
+fn a_channel_named_after_its_transfer_ended_is_closed() {
+    let now = brume_tests::origin();
+    let link = Link {
+        room: 1 << 20,
+        buffered: BTreeMap::new(),
+    };
+    let mut t = Transfers::new(TransferConfig::new(7));
+    let entry = SourceEntry {
+        path: "empty".into(),
+        kind: EntryKind::File,
+        size: 0,
+        mtime: 0,
+        mime: None,
+        executable: false,
+    };
+    let key = t.send(now, &link, &peer(), vec![entry]).unwrap();
+    let opens = commands(&mut t);
+    let [ChannelCommand::Open { label, .. }] = &opens[..] else {
+        panic!("one open, not {opens:?}");
+    };
+    t.cancel(now, &link, &key, "changed my mind").unwrap();
+    let channel = ChannelId::for_tests(9);
+    t.handle_channel_opened(now, &link, &peer(), label, Ok(channel));
+    assert_eq!(
+        commands(&mut t),
+        vec![ChannelCommand::Close {
+            peer: peer(),
+            channel
+        }]
+    );
+}
