@@ -81,7 +81,8 @@ pub enum ErrorCode {
     /// 401: password login refused: wrong user name or password.
     #[serde(rename = "ELOGIN")]
     Login,
-    /// 503: the hub is too busy to check a password now; try again.
+    /// 503: busy; try again: the hub, too busy to check a password now, or
+    /// (never sent) the send buffer towards a peer, full.
     #[serde(rename = "EBUSY")]
     Busy,
     /// 403: the hub's policy lets only contacts (and group mates) call or

@@ -95,3 +95,32 @@ fn an_answer_written_into_a_full_buffer_goes_out_once_there_is_room() {
         Ok(())
     });
 }
+
+#[test]
+fn a_message_that_finds_the_send_buffer_full_is_refused_as_such_and_goes_once_it_drains() {
+    brume_tests::for_each_seed(SEEDS, |seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        open_pair(&mut w)?;
+        let fills = w.fill_send_buffer(0, "bob");
+        let bob = World::peer("bob");
+        let small = brume_proto::framing::Data::Bytes(vec![0; 100]);
+        let refused = w.with(0, |node, now| {
+            node.endpoint_mut().send(now, &bob, "fill", &small)
+        });
+        match refused {
+            Err(brume_proto::endpoint::EndpointError::SendBufferFull(to)) if to == bob => {}
+            other => return Err(format!("not a full buffer: {other:?}")),
+        }
+        let code = brume_proto::endpoint::EndpointError::SendBufferFull(bob.clone()).code();
+        if code != brume_proto::ErrorCode::Busy {
+            return Err(format!("code {code:?}"));
+        }
+        if !w.run_until(Duration::from_secs(10), |w| w.fills_heard(1) == fills) {
+            return Err(format!("{} of {fills} fills heard", w.fills_heard(1)));
+        }
+        w.with(0, |node, now| {
+            node.endpoint_mut().send(now, &bob, "fill", &small)
+        })
+        .map_err(|e| format!("still refused once drained: {e}"))
+    });
+}

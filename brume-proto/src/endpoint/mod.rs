@@ -123,6 +123,10 @@ pub enum EndpointError {
     /// str0m refused the operation.
     #[error("webrtc: {0}")]
     Rtc(String),
+    /// The send buffer towards the peer, shared by all its channels, is
+    /// full: nothing was sent; try again once it drains.
+    #[error("the send buffer towards {0} is full")]
+    SendBufferFull(Address),
     /// The endpoint has stopped.
     #[error("the endpoint has stopped")]
     Stopped,
@@ -136,6 +140,7 @@ impl EndpointError {
             EndpointError::NoPeer(_) | EndpointError::NotOpen(_) => ErrorCode::NoDest,
             EndpointError::WrongState(_) | EndpointError::Framing(_) => ErrorCode::BadMessage,
             EndpointError::Rtc(_) => ErrorCode::Negotiation,
+            EndpointError::SendBufferFull(_) => ErrorCode::Busy,
         }
     }
 }
@@ -905,7 +910,7 @@ impl Endpoint {
         };
         match ch.write(true, bytes) {
             Ok(true) => {}
-            Ok(false) => return Err(EndpointError::Rtc("send buffer full".into())),
+            Ok(false) => return Err(EndpointError::SendBufferFull(peer.clone())),
             Err(e) => return Err(EndpointError::Rtc(e.to_string())),
         }
         self.pump(now, peer);

@@ -123,7 +123,7 @@ impl Node {
                         self.sync_outbox.get_mut(&peer).map(VecDeque::pop_front);
                     }
                     // Kept: acknowledgements arriving drain the node again.
-                    Err(EndpointError::Rtc(why)) if why == "send buffer full" => break,
+                    Err(EndpointError::SendBufferFull(_)) => break,
                     Err(e) => {
                         let text = format!("cannot send a sync message: {e}");
                         let problem = SyncOutput::Problem {
