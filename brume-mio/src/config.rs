@@ -153,6 +153,33 @@ impl ClientFile {
         Ok(())
     }
 
+    /// Changes the config on disk with `change` and returns what was
+    /// written. Every process of the user shares the file (a `recv`, a
+    /// `chat`, the share daemon), each refreshing tokens and pinning peers:
+    /// under an exclusive lock on `<path>.lock`, the change is applied to
+    /// the file as it is now, not to what this process read at its start,
+    /// so one's pins are never lost to another's token.
+    pub fn update(path: &Path, change: impl FnOnce(&mut Self) -> Result<()>) -> Result<Self> {
+        use fs4::fs_std::FileExt;
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open {}", Path::new(&lock_path).display()))?;
+        FileExt::lock_exclusive(&lock)
+            .with_context(|| format!("cannot lock {}", Path::new(&lock_path).display()))?;
+        let mut file = Self::load(path)?;
+        change(&mut file)?;
+        file.save(path)?;
+        // The lock goes with the handle.
+        drop(lock);
+        Ok(file)
+    }
+
     /// Pretty JSON.
     pub fn to_text(&self) -> String {
         // A struct of strings always serialises.
@@ -228,6 +255,53 @@ mod tests {
 
     fn error(path: &std::path::Path) -> String {
         format!("{:#}", ClientFile::load(path).unwrap_err())
+    }
+
+    fn sample() -> ClientFile {
+        serde_json::from_str(r#"{"url":"ws://127.0.0.1:1/","user":"alice","access_token":"t0"}"#)
+            .unwrap()
+    }
+
+    #[test]
+    fn updates_from_many_processes_at_once_all_land() {
+        let d = dir();
+        let path = d.join("brume.conf");
+        sample().save(&path).unwrap();
+        // Each thread stands for a process that read the file at its start
+        // and now pins a peer, or refreshes its token.
+        let writers: Vec<_> = (0..12)
+            .map(|n| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for round in 0..5 {
+                        ClientFile::update(&path, |f| {
+                            if n % 3 == 0 {
+                                f.access_token = format!("t{n}.{round}");
+                            } else {
+                                f.pins.insert(format!("peer{n}/d{round}"), "key".into());
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let file = ClientFile::load(&path).unwrap();
+        assert_eq!(file.pins.len(), 8 * 5, "{:?}", file.pins.keys());
+        assert!(file.access_token.starts_with('t') && file.access_token != "t0");
+    }
+
+    #[test]
+    fn an_update_of_a_config_that_is_not_there_says_so_and_writes_nothing() {
+        let d = dir();
+        let path = d.join("brume.conf");
+        let e = ClientFile::update(&path, |_| Ok(())).unwrap_err();
+        assert!(format!("{e:#}").starts_with("no config at"), "{e:#}");
+        assert!(!path.exists());
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub struct TrustArgs {
 pub fn whoami(a: WhoamiArgs) -> Result<()> {
     let path = a.conf.path();
     let mut file = ClientFile::load(&path)?;
-    if file.ensure_cert()? {
-        file.save(&path)?;
+    if file.identity_key.is_none() || file.dtls_cert.is_none() {
+        file = ClientFile::update(&path, |f| f.ensure_cert().map(drop))?;
     }
     let Some(key) = identity_public_key(&file.identity_seed()?) else {
         bail!("the identity key in the config is not an ed25519 seed");
@@ -77,7 +77,7 @@ pub fn verify(a: VerifyArgs) -> Result<()> {
 
 pub fn trust(a: TrustArgs) -> Result<()> {
     let path = a.conf.path();
-    let mut file = ClientFile::load(&path)?;
+    let file = ClientFile::load(&path)?;
     let gone: Vec<String> = matching(&file, &a.name)?
         .into_iter()
         .map(|(peer, _)| peer.clone())
@@ -85,10 +85,14 @@ pub fn trust(a: TrustArgs) -> Result<()> {
     if gone.is_empty() {
         bail!("no pin for {}: nothing to trust", a.name);
     }
+    ClientFile::update(&path, |f| {
+        for peer in &gone {
+            f.pins.remove(peer);
+        }
+        Ok(())
+    })?;
     for peer in &gone {
-        file.pins.remove(peer);
         println!("forgot the pin of {peer}: the next connection pins its current identity key");
     }
-    file.save(&path)?;
     Ok(())
 }

@@ -118,8 +118,9 @@ impl Session {
     pub fn open(config: &Path, calls: Calls) -> Result<Self> {
         let accepts_calls = calls != Calls::Refuse;
         let mut file = ClientFile::load(config)?;
-        if file.ensure_cert()? {
-            file.save(config)?;
+        if file.identity_key.is_none() || file.dtls_cert.is_none() {
+            // Made once: a process racing this one keeps the same.
+            file = ClientFile::update(config, |f| f.ensure_cert().map(drop))?;
         }
         let mut opts = ClientOptions::from_file(&file)?;
         opts.accepts_calls = accepts_calls;
@@ -217,8 +218,13 @@ impl Session {
             ClientEvent::Endpoint(EndpointEvent::PeerPinned { peer, fingerprint }) => {
                 // Trust on first use: kept with the config, written atomically.
                 self.file.pins.insert(peer.to_string(), fingerprint.clone());
-                if let Err(e) = self.file.save(&self.path) {
-                    tracing::warn!("cannot save the pin of {peer}: {e:#}");
+                let pin = |f: &mut ClientFile| {
+                    f.pins.insert(peer.to_string(), fingerprint.clone());
+                    Ok(())
+                };
+                match ClientFile::update(&self.path, pin) {
+                    Ok(file) => self.file = file,
+                    Err(e) => tracing::warn!("cannot save the pin of {peer}: {e:#}"),
                 }
             }
             ClientEvent::Endpoint(EndpointEvent::IdentityChanged { peer, .. }) => {
@@ -231,8 +237,13 @@ impl Session {
             }
             ClientEvent::Endpoint(EndpointEvent::Reauth { access_token, .. }) => {
                 self.file.access_token = access_token.clone();
-                if let Err(e) = self.file.save(&self.path) {
-                    tracing::warn!("cannot save the refreshed token: {e:#}");
+                let token = |f: &mut ClientFile| {
+                    f.access_token = access_token.clone();
+                    Ok(())
+                };
+                match ClientFile::update(&self.path, token) {
+                    Ok(file) => self.file = file,
+                    Err(e) => tracing::warn!("cannot save the refreshed token: {e:#}"),
                 }
             }
             ClientEvent::Endpoint(EndpointEvent::HubClosed { reason, error })
