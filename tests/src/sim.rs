@@ -123,6 +123,8 @@ pub struct World {
     /// While true, datagrams straight between nodes are lost; the relay
     /// still carries them.
     pub direct_blocked: bool,
+    /// While true, the TURN server is down: what is sent to it is lost.
+    pub turn_down: bool,
     /// While true, the hub lies: it rewrites the DTLS fingerprint in every
     /// SDP it relays, as a hub putting its own DTLS endpoint in the middle
     /// would have to.
@@ -206,6 +208,7 @@ impl World {
             hub_alive: true,
             turn: Default::default(),
             direct_blocked: false,
+            turn_down: false,
             lying_hub: false,
         };
         for name in names {
@@ -734,6 +737,9 @@ impl World {
             return;
         }
         if t.destination == crate::turn_server::TURN_SERVER {
+            if self.turn_down {
+                return;
+            }
             for out in self.turn.from_client(t.source, &t.contents) {
                 self.deliver_datagram(out, false);
             }

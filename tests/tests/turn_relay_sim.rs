@@ -1,7 +1,8 @@
 //! The relay in the endpoint, in the simulated world: with the direct path
 //! blocked a connection and a file transfer go through the TURN server; with
-//! it open the path is direct; unblocked mid-connection it moves back; and
-//! a TURN server that never answers is a clear error, not a hang.
+//! it open the path is direct; unblocked mid-connection it moves back; a
+//! TURN server that never answers is a clear error, not a hang; and one
+//! that was down is tried again until it answers.
 
 use std::time::Duration;
 
@@ -233,6 +234,40 @@ fn a_direct_path_cut_mid_transfer_moves_to_the_relay_and_back() {
         }
         if w.nodes[1].storage.file("inbox", &["cut.bin"]) != Some(&data) {
             return Err("content differs".into());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_relay_down_at_start_is_tried_again_and_carries_once_it_is_back() {
+    brume_tests::for_each_seed(SEEDS, |seed| {
+        let mut w = World::new(seed, &["alice", "bob"]);
+        w.turn_down = true;
+        let grant = r#"{"type":"turn","server":"192.0.2.2:3478","username":"1:u","password":"p","expires_at":1}"#;
+        for i in 0..2 {
+            w.with(i, |n, now| n.handle_hub_frame(now, grant.as_bytes()));
+        }
+        let failed = w.run_until(Duration::from_secs(70), |w| {
+            (0..2).all(|i| w.saw(i, |e| matches!(e, EndpointEvent::RelayFailed { .. })))
+        });
+        if !failed {
+            return Err(format!(
+                "no RelayFailed while down: {:?}",
+                w.nodes[0].events
+            ));
+        }
+        // Back up: the next try (5 s after the failure) allocates, with no
+        // new `turn` message from the hub.
+        w.turn_down = false;
+        w.settle(Duration::from_secs(6));
+        w.direct_blocked = true;
+        w.connect_pair(0, 1)
+            .map_err(|e| format!("{e}: {:?}", w.nodes[0].events))?;
+        for i in 0..2 {
+            if paths(&w, i) != [PeerPath::Relayed] {
+                return Err(format!("node {i} took {:?}", paths(&w, i)));
+            }
         }
         Ok(())
     });

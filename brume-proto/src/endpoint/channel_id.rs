@@ -43,7 +43,10 @@ impl ChannelTable {
 
     /// Brume's id for `raw`, if it has one.
     pub(crate) fn find(&self, raw: str0m::channel::ChannelId) -> Option<ChannelId> {
-        self.0.iter().find(|(_, r, _)| *r == raw).map(|(id, ..)| *id)
+        self.0
+            .iter()
+            .find(|(_, r, _)| *r == raw)
+            .map(|(id, ..)| *id)
     }
 
     /// str0m's id for `id`.

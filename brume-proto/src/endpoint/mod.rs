@@ -62,8 +62,10 @@ mod outbox;
 mod peer;
 mod ping;
 mod relay;
+mod relay_retry;
 mod rpc;
 mod signaling;
+mod spare;
 mod status;
 mod stun;
 
@@ -160,11 +162,13 @@ pub struct Endpoint {
     srflx: Option<(SocketAddr, SocketAddr)>,
     /// The TURN allocation, if a server is configured (see `relay.rs`).
     turn: Option<crate::turn::TurnClient>,
+    /// When to try the TURN server again after a failed allocation.
+    relay_retry: relay_retry::RelayRetry,
     /// Peers' relay candidates: a path to one of them is relayed too.
     remote_relays: BTreeSet<SocketAddr>,
     peers: BTreeMap<Address, Peer>,
     /// A ready-built Rtc for the next connection (see `new_rtc`).
-    spare: Option<Rtc>,
+    spare: spare::Spare,
     /// The latest `now` seen, to ask for an immediate timeout.
     last_now: Instant,
     /// The next Brume channel id.
@@ -194,7 +198,8 @@ impl Endpoint {
     pub fn new(config: EndpointConfig, now: Instant) -> Self {
         let rng = fastrand::Rng::with_seed(config.seed);
         let stun = config.stun_server.map(StunClient::new);
-        let spare = Some(Self::bare_rtc(&config, now));
+        let mut spare = spare::Spare::default();
+        spare.put(now, Self::bare_rtc(&config, now));
         let hub_watch = hub_watch::HubWatch::new(config.hub_quiet_after, config.hub_answer_within);
         Self {
             spare,
@@ -207,6 +212,7 @@ impl Endpoint {
             stun,
             srflx: None,
             turn: None,
+            relay_retry: Default::default(),
             remote_relays: BTreeSet::new(),
             peers: BTreeMap::new(),
             learned: BTreeMap::new(),
@@ -461,6 +467,7 @@ impl Endpoint {
             turn.handle_timeout(now);
         }
         self.drain_turn(now);
+        self.retry_relay(now);
         self.check_hub(now);
         self.expire_rpc(now);
         let names: Vec<Address> = self.peers.keys().cloned().collect();
@@ -786,12 +793,18 @@ impl Endpoint {
             .turn
             .as_ref()
             .and_then(crate::turn::TurnClient::poll_timeout);
-        let spare =
-            (self.spare.is_none() && !self.stopped && !self.connecting()).then_some(self.last_now);
+        // A missing spare is built at the next quiet moment, an old one
+        // replaced when it expires.
+        let spare = (!self.stopped && !self.connecting()).then(|| {
+            self.spare
+                .expires_at()
+                .map_or(self.last_now, |at| at.max(self.last_now))
+        });
         // A deferred drain is due now (for a driver that did not poll output).
         let deferred = (!self.unpumped.is_empty()).then_some(self.last_now);
         let hub = self.hub_watch.next_timeout();
         let rpc = self.rpc.next_timeout();
+        let relay_retry = self.relay_retry.next_timeout();
         peers
             .chain(stun)
             .chain(turn)
@@ -799,6 +812,7 @@ impl Endpoint {
             .chain(deferred)
             .chain(hub)
             .chain(rpc)
+            .chain(relay_retry)
             .min()
     }
 
@@ -855,7 +869,7 @@ impl Endpoint {
     /// crypto provider each time), so a spare is kept ready, built while no
     /// connection is being set up, and connecting never waits for it.
     fn new_rtc(&mut self, now: Instant) -> Rtc {
-        let mut rtc = match self.spare.take() {
+        let mut rtc = match self.spare.take_fresh(now) {
             Some(rtc) => rtc,
             None => Self::bare_rtc(&self.config, now),
         };
@@ -882,8 +896,8 @@ impl Endpoint {
 
     /// Builds the spare Rtc if it is missing and the moment is quiet.
     fn refill_spare(&mut self, now: Instant) {
-        if self.spare.is_none() && !self.stopped && !self.connecting() {
-            self.spare = Some(Self::bare_rtc(&self.config, now));
+        if self.spare.wanted(now) && !self.stopped && !self.connecting() {
+            self.spare.put(now, Self::bare_rtc(&self.config, now));
         }
     }
 

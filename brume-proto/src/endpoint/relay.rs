@@ -101,6 +101,24 @@ impl Endpoint {
         }
     }
 
+    /// A failed allocation's retry is due: ask the server afresh, from the
+    /// same base, with the latest credentials.
+    pub(super) fn retry_relay(&mut self, now: Instant) {
+        if !self.relay_retry.due(now) {
+            return;
+        }
+        let Some(base) = self
+            .turn
+            .as_ref()
+            .filter(|t| t.is_over())
+            .map(crate::turn::TurnClient::base)
+        else {
+            return;
+        };
+        self.turn = None;
+        self.start_relay(now, base);
+    }
+
     /// The path `peer`'s traffic takes, once it has sent any.
     pub fn peer_path(&self, peer: &Address) -> Option<PeerPath> {
         self.peers.get(peer)?.path
@@ -230,13 +248,17 @@ impl Endpoint {
         for e in events {
             match e {
                 TurnEvent::Allocated { .. } => {
+                    self.relay_retry.on_allocated();
                     if let Some(c) = self.relay_candidate() {
                         self.add_candidate_to_all(now, c);
                     }
                 }
-                TurnEvent::Failed(error) => self.event(EndpointEvent::RelayFailed {
-                    error: error.to_string(),
-                }),
+                TurnEvent::Failed(error) => {
+                    self.relay_retry.on_failed(now);
+                    self.event(EndpointEvent::RelayFailed {
+                        error: error.to_string(),
+                    })
+                }
                 // The binding is tried again on the next datagram to that peer.
                 TurnEvent::PeerRefused { .. } => {}
             }

@@ -492,8 +492,7 @@ impl Node {
     /// Test seam: a message on a transfer's channel, as bytes from the wire.
     #[cfg(feature = "testing")]
     pub fn fuzz_message(&mut self, now: Instant, key: &TransferKey, bytes: &[u8]) {
-        self.transfers
-            .fuzz_message(now, &self.endpoint, key, bytes);
+        self.transfers.fuzz_message(now, &self.endpoint, key, bytes);
         self.run_channel_commands(now);
         self.touch(now);
     }

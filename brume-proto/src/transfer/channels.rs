@@ -111,10 +111,7 @@ impl CommandQueue {
             data,
         } = &command
         {
-            *self
-                .unwritten
-                .entry((peer.clone(), *channel))
-                .or_default() += data.len();
+            *self.unwritten.entry((peer.clone(), *channel)).or_default() += data.len();
         }
         self.commands.push_back(command);
     }

@@ -154,7 +154,13 @@ fn writes_stay_within_the_room_the_link_reports() {
     serve_storage(&mut t, now, &link);
     let next = data_of(&commands(&mut t));
     let (offset, _) = next.first().expect("more data once there is room");
-    assert_eq!(*offset, data_of(&first).iter().map(|(_, b)| b.len() as u64).sum::<u64>());
+    assert_eq!(
+        *offset,
+        data_of(&first)
+            .iter()
+            .map(|(_, b)| b.len() as u64)
+            .sum::<u64>()
+    );
 }
 
 #[test]

@@ -59,8 +59,8 @@ use std::time::{Duration, Instant};
 
 use crate::endpoint::ChannelId;
 
-pub use channels::{ChannelCommand, ChannelLevels};
 use channels::CommandQueue;
+pub use channels::{ChannelCommand, ChannelLevels};
 pub use manifest::{
     Entry, EntryKind, Hash, MAX_ENTRIES, MAX_PATH_BYTES, block_count, block_len, block_size,
     content_hash, from_hex, hash_block, to_hex,
