@@ -790,7 +790,7 @@ impl Client {
                     self.retry_at = None;
                 } else {
                     let why = match reason {
-                        Some(r) => format!("the hub closed the session ({})", r.as_str()),
+                        Some(r) => format!("the hub closed the session: {}", r.as_str()),
                         None => format!("lost the connection to the hub at {}", self.url),
                     };
                     self.schedule_retry(now, error.unwrap_or(ErrorCode::NoServer), why);
