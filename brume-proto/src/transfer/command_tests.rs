@@ -35,6 +35,17 @@ fn content(offset: u64, len: u64) -> Vec<u8> {
     (offset..offset + len).map(|i| (i % 251) as u8).collect()
 }
 
+fn file(path: &str, size: u64) -> SourceEntry {
+    SourceEntry {
+        path: path.into(),
+        kind: EntryKind::File,
+        size,
+        mtime: 0,
+        mime: None,
+        executable: false,
+    }
+}
+
 fn peer() -> Address {
     "bob/phone".parse().unwrap()
 }
@@ -86,15 +97,8 @@ fn streaming(room: usize) -> (Transfers, Instant, ChannelId, Link) {
         buffered: BTreeMap::new(),
     };
     let mut t = Transfers::new(TransferConfig::new(7));
-    let entry = SourceEntry {
-        path: "f.bin".into(),
-        kind: EntryKind::File,
-        size: SIZE,
-        mtime: 0,
-        mime: None,
-        executable: false,
-    };
-    t.send(now, &link, &peer(), vec![entry]).unwrap();
+    t.send(now, &link, &peer(), vec![file("f.bin", SIZE)])
+        .unwrap();
     serve_storage(&mut t, now, &link);
     let opens = commands(&mut t);
     let [ChannelCommand::Open { label, .. }] = &opens[..] else {
@@ -244,15 +248,7 @@ fn a_channel_named_after_its_transfer_ended_is_closed() {
         buffered: BTreeMap::new(),
     };
     let mut t = Transfers::new(TransferConfig::new(7));
-    let entry = SourceEntry {
-        path: "empty".into(),
-        kind: EntryKind::File,
-        size: 0,
-        mtime: 0,
-        mime: None,
-        executable: false,
-    };
-    let key = t.send(now, &link, &peer(), vec![entry]).unwrap();
+    let key = t.send(now, &link, &peer(), vec![file("empty", 0)]).unwrap();
     let opens = commands(&mut t);
     let [ChannelCommand::Open { label, .. }] = &opens[..] else {
         panic!("one open, not {opens:?}");
