@@ -17,6 +17,9 @@ export interface BrumeOptions {
   /** `ws` in Node; the browser's WebSocket otherwise. */
   WebSocket?: unknown;
   iceServers?: RTCIceServer[];
+  /** How long ICE may stay `disconnected` before this side (if it sorts
+   * first) restarts it through the hub, in ms (default 2000). */
+  iceRestartAfter?: number;
 }
 
 export interface StartOptions {
@@ -120,6 +123,15 @@ export class Peer {
   /** Asks the far side's RPC module; rejects with an RpcError. */
   request(module: string, payload?: any, options?: { timeout?: number }): Promise<any>;
   drained(): Promise<void>;
+  /** Restarts ICE through the hub on this same connection (new ICE
+   * credentials and candidates; channels, transfers and tracks carry on).
+   * Resolves once ICE is connected again; a restart under way is shared. */
+  restartIce(): Promise<void>;
+  /** Whether a restart of ours waits for its answer or its path. */
+  readonly restarting: boolean;
+  /** Whether this side restarts ICE by itself when the path is lost (it
+   * sorts first, by user then device). */
+  readonly restartInitiator: boolean;
   addStream(stream: MediaStream): void;
   removeStream(stream: MediaStream): void;
   addTrack(track: MediaStreamTrack, stream: MediaStream): void;
@@ -131,8 +143,11 @@ export class Peer {
   on(event: 'stream', fn: (stream: MediaStream) => void): this;
   on(event: 'track' | 'removetrack', fn: (track: MediaStreamTrack, stream: MediaStream) => void): this;
   on(event: 'error', fn: (e: Error) => void): this;
-  /** The path went quiet (ICE disconnected); 'reconnected' when it is back, 'close' after 30 s. */
-  on(event: 'reconnecting' | 'reconnected', fn: () => void): this;
+  /** The path went quiet (ICE disconnected or failed); 'reconnected' when
+   * it is back, 'close' 30 s after the loss. 'restarting' when an ICE
+   * restart of ours begins (on its own after `iceRestartAfter`, at once on
+   * `failed`, or `restartIce()`), 'restarted' once it is through. */
+  on(event: 'reconnecting' | 'reconnected' | 'restarting' | 'restarted', fn: () => void): this;
   on(event: string, fn: (...args: any[]) => void): this;
   once(event: string, fn: (...args: any[]) => void): this;
   off(event: string, fn: (...args: any[]) => void): this;

@@ -59,9 +59,15 @@ export class Brume extends Emitter {
   #refreshTimer = null;
   #transfers;
 
-  /** `{ wrtc, WebSocket }` are needed in Node only (`@roamhq/wrtc`, `ws`). */
-  constructor({ wrtc, WebSocket, iceServers = [] } = {}) {
+  #restartAfter;
+  /** Each peer's current signaling attempt, for its ICE candidates. */
+  #signals = new WeakMap();
+
+  /** `{ wrtc, WebSocket }` are needed in Node only (`@roamhq/wrtc`, `ws`).
+   * `iceRestartAfter`: ms of ICE `disconnected` before a restart (2000). */
+  constructor({ wrtc, WebSocket, iceServers = [], iceRestartAfter } = {}) {
     super();
+    this.#restartAfter = iceRestartAfter;
     this.#wrtc = wrtc ?? globalThis;
     this.#WebSocket = WebSocket ?? globalThis.WebSocket;
     this.#iceServers = iceServers;
@@ -256,16 +262,9 @@ export class Brume extends Emitter {
     const attempt = randomId();
     const pc = this.#newPc();
     const entry = { role: 'caller', to: name, sent: false, candidates: [] };
-    const peer = new Peer({
-      pc,
-      localId: this.thisId(),
-      remoteId: name,
-      modules: this.#modules,
-      onCandidate: (candidate) => {
-        if (!entry.sent) entry.candidates.push(candidate);
-        else this.#hub?.send({ type: 'candidate', attempt, to: entry.to, candidate });
-      },
-    });
+    const signal = { attempt, to: name, sent: false, candidates: [] };
+    const peer = this.#newPeer(pc, name, signal);
+    entry.signal = signal;
     entry.peer = peer;
     this.#attempts.set(attempt, entry);
     peer.setMain(pc.createDataChannel('brume', { ordered: true }));
@@ -291,11 +290,7 @@ export class Brume extends Emitter {
         if (!this.#hub?.send({ type: 'offer', attempt, to: name, sdp: pc.localDescription.sdp })) {
           throw new BrumeError('ENOSRV', 'no signaling session');
         }
-        entry.sent = true;
-        for (const candidate of entry.candidates) {
-          this.#hub.send({ type: 'candidate', attempt, to: name, candidate });
-        }
-        entry.candidates = [];
+        this.#flushCandidates(signal);
       })().catch((e) => entry.reject(e instanceof BrumeError ? e : new BrumeError('ENEGOTIATION', e.message)));
     });
     return entry.promise;
@@ -315,6 +310,97 @@ export class Brume extends Emitter {
 
   #newPc() {
     return new this.#wrtc.RTCPeerConnection({ iceServers: this.iceServers });
+  }
+
+  /**
+   * A peer whose ICE candidates go to the hub under `signal`'s attempt:
+   * the one that made the connection, then each ICE restart's. Candidates
+   * found before that attempt's offer is sent wait for it.
+   */
+  #newPeer(pc, remoteId, signal) {
+    const peer = new Peer({
+      pc,
+      localId: this.thisId(),
+      remoteId,
+      modules: this.#modules,
+      restartAfter: this.#restartAfter,
+      restarter: (p) => this.#restartIce(p, signal),
+      onCandidate: (candidate) => {
+        if (!signal.sent) signal.candidates.push(candidate);
+        else this.#hub?.send({ type: 'candidate', attempt: signal.attempt, to: signal.to, candidate });
+      },
+    });
+    this.#signals.set(peer, signal);
+    return peer;
+  }
+
+  #signalOf(peer) {
+    return this.#signals.get(peer);
+  }
+
+  #flushCandidates(signal) {
+    signal.sent = true;
+    for (const candidate of signal.candidates) {
+      this.#hub?.send({ type: 'candidate', attempt: signal.attempt, to: signal.to, candidate });
+    }
+    signal.candidates = [];
+  }
+
+  /**
+   * Our ICE restart (PROTOCOL.md, "ICE restarts"): a new attempt through
+   * the hub with `restart: true`, addressed to the peer id the connection
+   * is with. Resolves once its answer is applied.
+   */
+  async #restartIce(peer, signal) {
+    if (!this.#hub?.ready) throw new BrumeError('ENOSRV', 'no signaling session');
+    const pc = peer.pc;
+    await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    const attempt = randomId();
+    const to = peer.id;
+    return new Promise((resolve, reject) => {
+      const entry = { role: 'restart', to, peer, signal };
+      entry.resolve = resolve;
+      entry.reject = (err) => {
+        this.#endAttempt(attempt);
+        // Back to stable, so a later restart or renegotiation may offer.
+        if (pc.signalingState === 'have-local-offer') pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+        reject(err);
+      };
+      entry.timer = setTimeout(
+        () => entry.reject(new BrumeError('EOFFERTIMEOUT', `${to} did not answer the ICE restart`)),
+        CONNECT_LIMIT,
+      );
+      this.#attempts.set(attempt, entry);
+      Object.assign(signal, { attempt, to, sent: false, candidates: signal.candidates });
+      if (!this.#hub?.send({ type: 'offer', attempt, to, sdp: pc.localDescription.sdp, restart: true })) {
+        entry.reject(new BrumeError('ENOSRV', 'no signaling session'));
+        return;
+      }
+      this.#flushCandidates(signal);
+    });
+  }
+
+  /** The answer to our ICE restart. */
+  #onRestartAnswer(attempt, entry, sdp) {
+    entry.answered = true;
+    entry.peer
+      .setRemote({ type: 'answer', sdp })
+      .then(() => {
+        clearTimeout(entry.timer);
+        // Candidates may still come during the hub's linger.
+        entry.timer = setTimeout(() => this.#endAttempt(attempt), 60000);
+        entry.timer.unref?.();
+        const resolve = entry.resolve;
+        entry.resolve = null;
+        resolve();
+      })
+      .catch((e) => entry.reject(new BrumeError('ENEGOTIATION', e.message)));
+  }
+
+  /** Our ICE restart refused: glare (theirs stands) or no connection there. */
+  #onRestartRefused(entry, reason) {
+    entry.reject(new BrumeError('EREJECTED', reason));
+    if (reason !== 'glare') entry.peer.destroy(new Error(`the peer refused to restart the connection: ${reason}`));
   }
 
   #findPeer(name) {
@@ -380,7 +466,9 @@ export class Brume extends Emitter {
         this.#onOffer(msg).catch((e) => this.emit('error', e));
         return;
       case 'answer':
-        if (entry?.role === 'caller' && !entry.answered) {
+        if (entry?.role === 'restart' && !entry.answered) {
+          this.#onRestartAnswer(msg.attempt, entry, msg.sdp);
+        } else if (entry?.role === 'caller' && !entry.answered) {
           entry.answered = true;
           entry.to = msg.from;
           entry.peer.setRemoteId(msg.from);
@@ -393,10 +481,14 @@ export class Brume extends Emitter {
         entry?.peer.addRemoteCandidate(msg.candidate);
         return;
       case 'reject':
-        if (entry?.resolve) entry.reject(new BrumeError('EREJECTED', msg.reason ?? 'rejected'));
+        if (entry?.role === 'restart' && entry.resolve) this.#onRestartRefused(entry, msg.reason ?? 'rejected');
+        else if (entry?.resolve) entry.reject(new BrumeError('EREJECTED', msg.reason ?? 'rejected'));
         return;
       case 'cancel':
-        if (entry && !entry.peer.connected) {
+        if (entry?.role === 'restart') {
+          if (entry.resolve) entry.reject(new BrumeError('ECANCELLED', msg.reason ?? 'cancelled'));
+          else this.#endAttempt(msg.attempt);
+        } else if (entry && !entry.peer.connected) {
           if (entry.resolve) entry.reject(new BrumeError('ECANCELLED', msg.reason ?? 'cancelled'));
           else {
             this.#endAttempt(msg.attempt);
@@ -418,14 +510,7 @@ export class Brume extends Emitter {
   async #onOffer(msg) {
     const from = msg.from;
     if (msg.restart) {
-      const peer = this.#peers.get(from);
-      if (!peer) {
-        this.#hub?.send({ type: 'reject', attempt: msg.attempt, to: from, reason: 'no connection to restart' });
-        return;
-      }
-      await peer.setRemote({ type: 'offer', sdp: msg.sdp });
-      await peer.pc.setLocalDescription(await peer.pc.createAnswer());
-      this.#hub?.send({ type: 'answer', attempt: msg.attempt, to: from, sdp: peer.pc.localDescription.sdp });
+      await this.#onRestartOffer(msg);
       return;
     }
     // Glare: our own offer to this session (or its user) still waits.
@@ -441,13 +526,7 @@ export class Brume extends Emitter {
     }
     const attempt = msg.attempt;
     const pc = this.#newPc();
-    const peer = new Peer({
-      pc,
-      localId: this.thisId(),
-      remoteId: from,
-      modules: this.#modules,
-      onCandidate: (candidate) => this.#hub?.send({ type: 'candidate', attempt, to: from, candidate }),
-    });
+    const peer = this.#newPeer(pc, from, { attempt, to: from, sent: true, candidates: [] });
     const entry = { role: 'callee', to: from, peer, answered: true };
     this.#attempts.set(attempt, entry);
     peer.once('close', () => this.#endAttempt(attempt));
@@ -482,6 +561,44 @@ export class Brume extends Emitter {
       return;
     }
     this.#handler({ peer, accept, reject });
+  }
+
+  /**
+   * The other side restarts ICE on the connection we have with it: answer
+   * on that connection, through the hub; our candidates go under the new
+   * attempt. If we restart too (both noticed the loss), the session that
+   * sorts first keeps its own restart and refuses the other's as glare.
+   */
+  async #onRestartOffer(msg) {
+    const from = msg.from;
+    const peer = this.#peers.get(from);
+    if (!peer || peer.destroyed) {
+      this.#hub?.send({ type: 'reject', attempt: msg.attempt, to: from, reason: 'no connection to restart' });
+      return;
+    }
+    const ours = [...this.#attempts].find(([, a]) => a.role === 'restart' && a.peer === peer && !a.answered);
+    if (ours) {
+      if (sortsFirst(this.thisId(), from)) {
+        this.#hub?.send({ type: 'reject', attempt: msg.attempt, to: from, reason: 'glare' });
+        return;
+      }
+      const [id, a] = ours;
+      this.#hub?.send({ type: 'cancel', attempt: id, to: a.to, reason: 'glare' });
+      clearTimeout(a.timer);
+      this.#attempts.delete(id);
+      a.resolve?.();
+    }
+    const pc = peer.pc;
+    if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+    const signal = this.#signalOf(peer);
+    Object.assign(signal, { attempt: msg.attempt, to: from, sent: true });
+    this.#attempts.set(msg.attempt, { role: 'restarted', to: from, peer, answered: true });
+    await peer.setRemote({ type: 'offer', sdp: msg.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.#hub?.send({ type: 'answer', attempt: msg.attempt, to: from, sdp: pc.localDescription.sdp });
+    const linger = setTimeout(() => this.#endAttempt(msg.attempt), 60000);
+    linger.unref?.();
+    peer.once('close', () => clearTimeout(linger));
   }
 
   /** Answers an offer and waits for the main channel to open. */

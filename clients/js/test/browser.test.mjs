@@ -362,4 +362,62 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
       await carol.close();
     }
   });
+
+  test('browser ↔ browser: ICE restarts from either tab, through the hub; the same peers carry chat and a file', async () => {
+    const alice = await b1.page(httpRoot(hub.url));
+    const carol = await b2.page(httpRoot(hub.url));
+    await startInPage(alice, cfg('alice'));
+    await startInPage(carol, cfg('carol'));
+    const ufrags = (page) =>
+      page.evaluate(() => {
+        const u = (sdp) => /a=ice-ufrag:(\S+)/.exec(sdp)[1];
+        return { local: u(window.peer.pc.localDescription.sdp), remote: u(window.peer.pc.remoteDescription.sdp) };
+      });
+    try {
+      await alice.evaluate(async () => {
+        window.peer = await window.brume.connect('carol');
+        window.wire(window.peer);
+      });
+      await until(carol, () => window.brume.peers.size > 0);
+      await carol.evaluate(() => {
+        window.peer = [...window.brume.peers.values()][0];
+      });
+      let last = { alice: await ufrags(alice), carol: await ufrags(carol) };
+      // alice sorts first and restarts on a lost path; carol may ask too.
+      for (const [who, page, other] of [
+        ['alice', alice, carol],
+        ['carol', carol, alice],
+      ]) {
+        await page.evaluate(() => window.peer.restartIce());
+        const now = { alice: await ufrags(alice), carol: await ufrags(carol) };
+        assert.notEqual(now.alice.local, last.alice.local, `${who}'s restart: alice's ICE credentials changed`);
+        assert.notEqual(now.carol.local, last.carol.local, `${who}'s restart: carol's ICE credentials changed`);
+        assert.equal(now.alice.remote, now.carol.local);
+        last = now;
+        const text = `after ${who}'s restart`;
+        await page.evaluate((t) => window.peer.send(window.Brume.encodeMsg({ type: 'chat', data: t })), text);
+        await until(other, (t) => window.seen.lines.some((l) => l.text === t), text);
+        // A file on the same peer objects, from the other tab.
+        const name = `${who}.txt`;
+        await other.evaluate((n) => {
+          window.sent = window.brume.transfers.send(window.peer, new File([new TextEncoder().encode(n.repeat(50000))], n));
+        }, name);
+        await until(page, () => window.seen.offers.length > 0);
+        const size = await page.evaluate(async (n) => {
+          const root = await navigator.storage.getDirectory();
+          const dir = await root.getDirectoryHandle(`restart-${n}`, { create: true });
+          await window.seen.offers.shift().accept(dir);
+          return (await (await dir.getFileHandle(n)).getFile()).size;
+        }, name);
+        assert.equal(size, name.length * 50000);
+        assert.equal(await alice.evaluate(() => window.brume.peers.size), 1, 'one connection each');
+        assert.equal(await carol.evaluate(() => window.brume.peers.size), 1, 'one connection each');
+      }
+    } finally {
+      await alice.evaluate(() => window.brume.stop());
+      await carol.evaluate(() => window.brume.stop());
+      await alice.close();
+      await carol.close();
+    }
+  });
 });

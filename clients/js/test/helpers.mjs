@@ -139,8 +139,8 @@ export class Hub {
 }
 
 /** A started Node client for the user of config file `conf`. */
-export async function nodeClient(conf, opts = {}) {
-  const brume = new Brume({ wrtc, WebSocket });
+export async function nodeClient(conf, opts = {}, brumeOpts = {}) {
+  const brume = new Brume({ wrtc, WebSocket, ...brumeOpts });
   const cfg = Hub.config(conf);
   await brume.start({ url: cfg.url, token: cfg.access_token, refreshToken: cfg.refresh_token, ...opts });
   return brume;
