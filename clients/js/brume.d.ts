@@ -81,7 +81,11 @@ export class Brume {
   readonly transfers: Transfers;
   on(event: 'serverclose', fn: (info: { reason: string }) => void): this;
   on(event: 'serveropen', fn: () => void): this;
-  on(event: 'reauth', fn: (config: StartOptions & { token: string }) => void): this;
+  /** A refresh went through: `config` holds the new access token (the
+   * client refreshes a minute ahead of `exp`, or halfway through a token
+   * of under two minutes). A refresh the hub refused, or tokens refused on
+   * reconnecting: `config` is null and `error` says why; log in again. */
+  on(event: 'reauth', fn: (config: (StartOptions & { token: string }) | null, error?: BrumeError) => void): this;
   on(event: 'presence', fn: (p: Presence) => void): this;
   /** The hub's TURN server and credentials for this session. */
   on(event: 'turn', fn: (server: RTCIceServer) => void): this;

@@ -57,6 +57,8 @@ export class Brume extends Emitter {
   #handler = null;
   #modules = new Map();
   #refreshTimer = null;
+  /** A refresh of ours waits for its `token` (or its error). */
+  #refreshing = false;
   #transfers;
 
   #restartAfter;
@@ -144,6 +146,9 @@ export class Brume extends Emitter {
           first = false;
           reject(err);
         }
+        // Tokens refused on reconnecting (the refresh token too), or
+        // revoked: nothing but a new login helps.
+        if (String(err.code).startsWith('ETOKEN')) this.#refreshRefused(err);
         this.emit('error', err);
       });
       hub.on('retrying', (err) => {
@@ -434,14 +439,29 @@ export class Brume extends Emitter {
     }
   }
 
+  /**
+   * Refreshes the access token ahead of its `exp`: a minute before, or
+   * halfway through a token that lives less than two minutes, so the
+   * session's next `hello` (after an outage) never meets ETOKENEXPIRED.
+   */
   #scheduleRefresh() {
     clearTimeout(this.#refreshTimer);
+    this.#refreshing = false;
     const exp = tokenExpiry(this.#hub?.token ?? '');
     if (!exp || !this.#config?.refreshToken) return;
-    const wait = Math.max(0, exp * 1000 - Date.now() - REFRESH_AHEAD);
+    const left = exp * 1000 - Date.now();
+    const wait = Math.max(0, left < 2 * REFRESH_AHEAD ? left / 2 : left - REFRESH_AHEAD);
     this.#refreshTimer = setTimeout(() => {
-      this.#hub?.send({ type: 'refresh', version: 2, refresh_token: this.#config.refreshToken });
+      this.#refreshing = !!this.#hub?.send({ type: 'refresh', version: 2, refresh_token: this.#config.refreshToken });
     }, Math.min(wait, 2 ** 31 - 1));
+    this.#refreshTimer.unref?.();
+  }
+
+  /** The hub refused our refresh token: the application must log in again. */
+  #refreshRefused(err) {
+    this.#refreshing = false;
+    clearTimeout(this.#refreshTimer);
+    this.emit('reauth', null, err);
   }
 
   #onHub(msg) {
@@ -499,7 +519,9 @@ export class Brume extends Emitter {
         }
         return;
       case 'error':
-        if (entry?.resolve) entry.reject(new BrumeError(msg.code, msg.message));
+        if (!msg.attempt && this.#refreshing && String(msg.code).startsWith('ETOKEN')) {
+          this.#refreshRefused(new BrumeError(msg.code, msg.message));
+        } else if (entry?.resolve) entry.reject(new BrumeError(msg.code, msg.message));
         else if (!msg.attempt) this.emit('hub-error', new BrumeError(msg.code, msg.message));
         return;
       default:

@@ -62,6 +62,12 @@ async function begin() {
     sessionStorage.setItem('brume.device', device);
   }
   brume.on('reauth', (c) => {
+    if (!c) {
+      // The hub refused our tokens (revoked, or a new password): log in again.
+      $('hub-state').textContent = 'hub: log in again';
+      sessionStorage.removeItem(CONFIG_KEY);
+      return;
+    }
     config = { ...config, access_token: c.token };
     sessionStorage.setItem(CONFIG_KEY, JSON.stringify(config));
   });
