@@ -192,8 +192,11 @@ export class Transfer {
 }
 
 export class IncomingTransfer extends Transfer {
-  /** Accepts into a sink: a folder path in Node, a directory handle in browsers. */
-  accept(sink: unknown): Promise<unknown>;
+  /** Accepts into a sink: a folder path in Node; in browsers a directory
+   * handle (partial files beside the final ones, as in OPFS), or what
+   * pickFolder()/pickFile() return (partial files in OPFS until verified).
+   * Resolves with the saved paths. */
+  accept(sink: unknown): Promise<string[]>;
   reject(reason?: string): void;
 }
 
@@ -206,3 +209,14 @@ export class Transfers {
 export declare function sourceFromFiles(files: File[] | FileList, name?: string): unknown;
 export declare function opfsDir(sub?: string): Promise<FileSystemDirectoryHandle>;
 export declare function sinkFromHandle(dir: FileSystemDirectoryHandle): unknown;
+/** Where partial files for picked folders and files wait, under OPFS's root. */
+export declare const PARTS_DIR: 'brume-parts';
+/** A handle the user picked (a folder, or a file for a single-file transfer). */
+export interface Picked {
+  picked: FileSystemDirectoryHandle | FileSystemFileHandle;
+}
+/** showDirectoryPicker (read-write), for IncomingTransfer.accept. */
+export declare function pickFolder(options?: object): Promise<Picked>;
+/** showSaveFilePicker, for a transfer of one file. */
+export declare function pickFile(suggestedName?: string, options?: object): Promise<Picked>;
+export declare function picked(handle: FileSystemDirectoryHandle | FileSystemFileHandle): Picked;

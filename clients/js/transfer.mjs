@@ -44,6 +44,7 @@ async function resolveSource(source) {
 
 async function resolveSink(sink) {
   if (typeof sink === 'string' && isNode) return (await import('./storage-node.mjs')).sinkFromDir(sink);
+  if (sink && sink.picked) return (await import('./storage-web.mjs')).sinkFromPicked(sink.picked);
   if (sink && sink.kind === 'directory' && sink.getDirectoryHandle) {
     return (await import('./storage-web.mjs')).sinkFromHandle(sink);
   }
@@ -370,6 +371,9 @@ export class IncomingTransfer extends Transfer {
     this.state = 'connecting';
     try {
       this.#sink = await resolveSink(sink);
+      if (this.#sink.single && (this.entries.length !== 1 || this.entries[0].kind !== 'file')) {
+        throw new Error('a file was picked for a folder');
+      }
       await this.#prepare();
     } catch (e) {
       this.#refuse(`the receiver could not store ${this.name}`, e.message);

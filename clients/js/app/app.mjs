@@ -4,7 +4,7 @@
 // Plain DOM, no framework; everything Brume does is the library's.
 
 import { Brume } from '/brume.mjs';
-import { opfsDir, sourceFromFiles } from '/storage-web.mjs';
+import { opfsDir, pickFolder, sourceFromFiles } from '/storage-web.mjs';
 
 const $ = (id) => document.getElementById(id);
 const hubUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
@@ -296,6 +296,23 @@ function showTransfer(t, who, incoming) {
       t.accept(await opfsDir('downloads')).catch(() => {});
       render();
     });
+    // Where the browser lets the user pick a folder (File System Access
+    // API), files may go straight there; partial files wait in OPFS.
+    if (typeof window.showDirectoryPicker === 'function') {
+      button('Save to folder…', 'accept-folder secondary', async () => {
+        let target;
+        try {
+          target = await pickFolder();
+        } catch {
+          return; // The user closed the picker: still undecided.
+        }
+        actions.replaceChildren(cancel);
+        cancel.hidden = false;
+        pickedFor.add(t);
+        t.accept(target).catch(() => {});
+        render();
+      });
+    }
     button('Reject', 'reject secondary', () => t.reject('declined'));
   }
   t.on('progress', ({ done, total }) => {
@@ -306,7 +323,7 @@ function showTransfer(t, who, incoming) {
     bar.value = 1;
     render();
     actions.replaceChildren();
-    if (incoming) {
+    if (incoming && !pickedFor.has(t)) {
       for (const path of saved ?? []) actions.append(await downloadLink(path));
     }
   });
@@ -317,6 +334,9 @@ function showTransfer(t, who, incoming) {
   });
   render();
 }
+
+/** Incoming transfers saved into a folder the user picked (no link needed). */
+const pickedFor = new WeakSet();
 
 function showIncoming(t) {
   showTransfer(t, `from ${t.peer.user}`, true);

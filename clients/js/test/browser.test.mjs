@@ -117,6 +117,76 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
     }
   });
 
+  test('brume send → a folder and a file the user picked: partial files wait in OPFS, then move there verified', async () => {
+    const page = await b1.page(httpRoot(hub.url));
+    await startInPage(page, cfg('alice'));
+    // Headless Chromium shows no native picker: stand in for it with
+    // handles from OPFS, which the library takes as picked.
+    await page.evaluate(() => {
+      const root = () => navigator.storage.getDirectory();
+      window.showDirectoryPicker = async () => (await root()).getDirectoryHandle('picked', { create: true });
+      window.showSaveFilePicker = async ({ suggestedName }) =>
+        (await (await root()).getDirectoryHandle('saved', { create: true })).getFileHandle(`chosen-${suggestedName}`, { create: true });
+    });
+    const src = join(tmpDir('src'), 'picked.bin');
+    writeFileSync(src, randomBytes(16 * MIB));
+    const want = createHash('sha256').update(readFileSync(src)).digest('hex');
+    for (const [how, saved] of [
+      ['folder', 'picked.bin'],
+      ['file', 'chosen-picked.bin'],
+    ]) {
+      const send = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+      try {
+        await until(page, () => window.seen.offers.length > 0);
+        const got = await page.evaluate(
+          async (how) => {
+            const { pickFolder, pickFile, PARTS_DIR } = await import('/storage-web.mjs');
+            const hash = async (file) => {
+              const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+              return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+            };
+            const root = await navigator.storage.getDirectory();
+            const names = async (dir) => {
+              const out = [];
+              for await (const [name] of dir.entries()) out.push(name);
+              return out.sort();
+            };
+            const t = window.seen.offers.shift();
+            const target = how === 'folder' ? await pickFolder() : await pickFile(t.name);
+            const midway = new Promise((resolve) =>
+              t.once('progress', async () => {
+                resolve({
+                  picked: how === 'folder' ? await names(target.picked) : (await target.picked.getFile()).size,
+                  parts: await names(await root.getDirectoryHandle(PARTS_DIR)),
+                });
+              }),
+            );
+            const savedAs = await t.accept(target);
+            const file = how === 'folder' ? await (await target.picked.getFileHandle('picked.bin')).getFile() : await target.picked.getFile();
+            return {
+              savedAs,
+              midway: await midway,
+              after: { picked: how === 'folder' ? await names(target.picked) : [file.name], parts: await names(await root.getDirectoryHandle(PARTS_DIR)) },
+              sha: await hash(file),
+            };
+          },
+          how,
+        );
+        assert.deepEqual(got.savedAs, [saved], how);
+        assert.deepEqual(got.midway.picked, how === 'folder' ? [] : 0, `${how}: nothing in the picked place while partial`);
+        assert.equal(got.midway.parts.length, 1, `${how}: the partial file waits in OPFS`);
+        assert.match(got.midway.parts[0], /^\.picked\.bin\.[0-9a-f]{16}\.brume-part$/);
+        assert.deepEqual(got.after, { picked: [saved], parts: [] }, `${how}: moved, and the part is gone`);
+        assert.equal(got.sha, want, `${how}: hash-checked`);
+        assert.equal(await send.exit(), 0);
+      } finally {
+        send.kill();
+      }
+    }
+    await page.evaluate(() => window.brume.stop());
+    await page.close();
+  });
+
   test('folders both ways: brume send → browser, browser (a folder input) → brume recv', async () => {
     const root = join(tmpDir('src'), 'album');
     mkdirSync(join(root, 'sub', 'deeper'), { recursive: true });
