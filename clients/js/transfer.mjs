@@ -103,13 +103,15 @@ class Transfer extends Emitter {
     this.#settle.resolve(value);
   }
 
-  fail(reason) {
+  /** Ends the transfer as cancelled; `finished` rejects once `cleanup`
+   * (the removal of partial files, say) is through. */
+  fail(reason, cleanup) {
     if (this.state === 'done' || this.state === 'cancelled') return false;
     this.state = 'cancelled';
     this.emit('cancelled', reason);
     const err = new Error(reason);
     err.code = 'ECANCELLED';
-    this.#settle.reject(err);
+    Promise.resolve(cleanup).finally(() => this.#settle.reject(err));
     return true;
   }
 }
@@ -400,8 +402,7 @@ export class IncomingTransfer extends Transfer {
   cancel(reason = 'cancelled by the receiver') {
     if (this.state === 'done' || this.state === 'cancelled') return;
     this.#send({ type: 'cancel', reason });
-    this.#closeParts(true);
-    this.fail(reason);
+    this.fail(reason, this.#closeParts(true));
     this.#closeSoon();
   }
 
@@ -423,8 +424,7 @@ export class IncomingTransfer extends Transfer {
   #refuse(reason, local) {
     if (this.state === 'done' || this.state === 'cancelled') return;
     this.#send({ type: 'cancel', reason });
-    this.#closeParts(true);
-    this.fail(local ? `${reason}: ${local}` : reason);
+    this.fail(local ? `${reason}: ${local}` : reason, this.#closeParts(true));
     this.#closeSoon();
   }
 
@@ -455,8 +455,7 @@ export class IncomingTransfer extends Transfer {
         this.#addEntries(obj.entries ?? []);
         return;
       case 'cancel':
-        this.#closeParts(true);
-        this.fail(String(obj.reason ?? 'cancelled by the sender'));
+        this.fail(String(obj.reason ?? 'cancelled by the sender'), this.#closeParts(true));
         this.#closeSoon();
         return;
       default:
@@ -631,16 +630,22 @@ export class IncomingTransfer extends Transfer {
     this.succeed(this.#saved.slice().sort());
   }
 
-  /** Closes the partial files; deletes them after a cancel, keeps them after a lost connection. */
+  /** Closes the partial files; deletes them after a cancel, keeps them
+   * after a lost connection. Resolves once that is done. */
   #closeParts(remove) {
+    const closing = [];
     for (const f of this.#files.values()) {
       if (f.placed) continue;
       f.placed = true;
-      f.part
-        .close()
-        .catch(() => {})
-        .then(() => (remove ? this.#sink.remove(f.partRel) : undefined));
+      closing.push(
+        f.part
+          .close()
+          .catch(() => {})
+          .then(() => (remove ? this.#sink.remove(f.partRel) : undefined))
+          .catch(() => {}),
+      );
     }
+    return Promise.all(closing);
   }
 }
 

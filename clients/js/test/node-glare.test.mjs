@@ -37,8 +37,11 @@ test('glare between two node clients: alice’s offer stands, one connection eac
     const toAlice = bob.connect('alice');
     await ta.until(() => ta.held.length > 0 && offersSent(ta) === 1);
     await tb.until(() => tb.held.length > 0 && offersSent(tb) === 1);
-    ta.release();
+    // bob meets the glare first (his cancel reaches the hub before alice's
+    // reject, which the hub then drops), so each step is known.
     tb.release();
+    await tb.until(() => tb.sent.some((m) => m.type === 'cancel'));
+    ta.release();
     const [a, b] = await Promise.all([toBob, toAlice]);
     assert.equal(a.id, `bob/${bob.thisDevice()}`);
     assert.equal(b.id, `alice/${alice.thisDevice()}`);
@@ -46,7 +49,8 @@ test('glare between two node clients: alice’s offer stands, one connection eac
     assert.deepEqual([...bob.peers.keys()], [b.id], 'one connection on bob’s side');
     assert.ok(ta.sent.some((m) => m.type === 'reject' && m.reason === 'glare'), 'alice refused bob’s offer as glare');
     assert.ok(tb.sent.some((m) => m.type === 'cancel' && m.reason === 'glare'), 'bob cancelled his own offer');
-    assert.ok(tb.got.some((m) => m.type === 'reject' && m.reason === 'glare'), 'bob heard the refusal');
+    await ta.until(() => ta.got.some((m) => m.type === 'cancel'));
+    assert.equal(ta.got.find((m) => m.type === 'cancel').reason, 'glare', 'alice heard bob’s cancel');
     const atBob = heard(b, 'hi bob');
     await a.send(Brume.encodeMsg({ type: 'chat', data: 'hi bob' }));
     await atBob;
@@ -72,6 +76,8 @@ for (const user of ['alice', 'zoe']) {
       await tap.until(() => tap.held.length > 0);
       const connected = node.connect('bob');
       await tap.until(() => offersSent(tap) === 1);
+      // brume chat answers (or refuses) ours first: it met the glare.
+      await tap.until(() => tap.got.some((m) => m.type === (winner === user ? 'answer' : 'reject')));
       tap.release();
       const peer = await connected;
       assert.equal(peer.user, 'bob');
