@@ -20,6 +20,12 @@ export interface BrumeOptions {
   /** How long ICE may stay `disconnected` before this side (if it sorts
    * first) restarts it through the hub, in ms (default 2000). */
   iceRestartAfter?: number;
+  /** This device's long-term ed25519 identity key, which signs every offer
+   * and answer (`a=brume-identity`), so Rust peers pin it: a key file's
+   * path (Node; 64 hex digits, made if missing), a 32-byte seed, a
+   * CryptoKeyPair, or `false` for none. By default a browser keeps a
+   * non-extractable key in IndexedDB, and Node has none. */
+  identity?: string | Uint8Array | CryptoKeyPair | false;
 }
 
 export interface StartOptions {
@@ -60,7 +66,11 @@ export class Brume {
   constructor(options?: BrumeOptions);
   static encodeMsg(msg: Msg): Uint8Array;
   static decodeMsg(msg: Uint8Array | ArrayBuffer): Msg;
+  /** A key's short form (its first 16 bytes in groups of four hex digits), as `brume verify` prints. */
+  static shortForm(keyHex: string): string;
   start(config: StartOptions): Promise<void>;
+  /** This device's identity key (32 bytes, hex) once started; null without one. */
+  readonly identity: string | null;
   connect(name: string): Promise<Peer>;
   /** Sends to a name, connecting on demand; concurrent sends share one attempt. */
   send(name: string, data: Uint8Array | ArrayBuffer | string): Promise<Peer>;

@@ -7,6 +7,7 @@ import { Emitter } from './emitter.mjs';
 import { BrumeError } from './errors.mjs';
 import { decode, encode } from './framing.mjs';
 import { HubSession } from './hub.mjs';
+import { loadIdentity, shortForm } from './identity.mjs';
 import { Peer, sortsFirst } from './peer.mjs';
 import { Transfers } from './transfer.mjs';
 
@@ -62,14 +63,22 @@ export class Brume extends Emitter {
   #transfers;
 
   #restartAfter;
+  #identitySpec;
+  /** This device's identity key (identity.mjs), or null: it signs our SDPs. */
+  #identity = null;
   /** Each peer's current signaling attempt, for its ICE candidates. */
   #signals = new WeakMap();
 
   /** `{ wrtc, WebSocket }` are needed in Node only (`@roamhq/wrtc`, `ws`).
-   * `iceRestartAfter`: ms of ICE `disconnected` before a restart (2000). */
-  constructor({ wrtc, WebSocket, iceServers = [], iceRestartAfter } = {}) {
+   * `iceRestartAfter`: ms of ICE `disconnected` before a restart (2000).
+   * `identity`: this device's long-term ed25519 key, which signs every
+   * offer and answer (PROTOCOL.md, "Who a peer is"): a key file's path
+   * (Node; made if missing), a 32-byte seed, a CryptoKeyPair, or `false`
+   * for none; by default a browser keeps one in IndexedDB, Node has none. */
+  constructor({ wrtc, WebSocket, iceServers = [], iceRestartAfter, identity } = {}) {
     super();
     this.#restartAfter = iceRestartAfter;
+    this.#identitySpec = identity;
     this.#wrtc = wrtc ?? globalThis;
     this.#WebSocket = WebSocket ?? globalThis.WebSocket;
     this.#iceServers = iceServers;
@@ -94,8 +103,24 @@ export class Brume extends Emitter {
    * `{ token, url }`, or a config file's fields (`access_token`,
    * `refresh_token`), and optionally `device` and `calls`.
    */
-  start(config) {
+  async start(config) {
     if (this.#hub) this.stop();
+    if (!config?.url) throw new BrumeError('ENOSRV', 'no hub url');
+    this.#identity = await loadIdentity(this.#identitySpec);
+    return this.#open(config);
+  }
+
+  /** This device's identity key (hex), which Rust peers pin; null without one. */
+  get identity() {
+    return this.#identity?.key ?? null;
+  }
+
+  /** A key's short form, to read out (as `brume whoami`/`verify` print it). */
+  static shortForm(keyHex) {
+    return shortForm(keyHex);
+  }
+
+  #open(config) {
     const token = config.token ?? config.access_token;
     const refreshToken = config.refreshToken ?? config.refresh_token;
     const url = config.url;
@@ -292,7 +317,8 @@ export class Brume extends Emitter {
       });
       (async () => {
         await pc.setLocalDescription(await pc.createOffer());
-        if (!this.#hub?.send({ type: 'offer', attempt, to: name, sdp: pc.localDescription.sdp })) {
+        const sdp = await this.#signed(pc);
+        if (!this.#hub?.send({ type: 'offer', attempt, to: name, sdp })) {
           throw new BrumeError('ENOSRV', 'no signaling session');
         }
         this.#flushCandidates(signal);
@@ -312,6 +338,12 @@ export class Brume extends Emitter {
   }
 
   // ---- internals ----
+
+  /** Our local description for the hub, signed when this device has a key. */
+  async #signed(pc) {
+    const sdp = pc.localDescription.sdp;
+    return this.#identity ? this.#identity.sign(sdp) : sdp;
+  }
 
   #newPc() {
     return new this.#wrtc.RTCPeerConnection({ iceServers: this.iceServers });
@@ -360,6 +392,7 @@ export class Brume extends Emitter {
     if (!this.#hub?.ready) throw new BrumeError('ENOSRV', 'no signaling session');
     const pc = peer.pc;
     await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    const sdp = await this.#signed(pc);
     const attempt = randomId();
     const to = peer.id;
     return new Promise((resolve, reject) => {
@@ -377,7 +410,7 @@ export class Brume extends Emitter {
       );
       this.#attempts.set(attempt, entry);
       Object.assign(signal, { attempt, to, sent: false, candidates: signal.candidates });
-      if (!this.#hub?.send({ type: 'offer', attempt, to, sdp: pc.localDescription.sdp, restart: true })) {
+      if (!this.#hub?.send({ type: 'offer', attempt, to, sdp, restart: true })) {
         entry.reject(new BrumeError('ENOSRV', 'no signaling session'));
         return;
       }
@@ -617,7 +650,7 @@ export class Brume extends Emitter {
     this.#attempts.set(msg.attempt, { role: 'restarted', to: from, peer, answered: true });
     await peer.setRemote({ type: 'offer', sdp: msg.sdp });
     await pc.setLocalDescription(await pc.createAnswer());
-    this.#hub?.send({ type: 'answer', attempt: msg.attempt, to: from, sdp: pc.localDescription.sdp });
+    this.#hub?.send({ type: 'answer', attempt: msg.attempt, to: from, sdp: await this.#signed(pc) });
     const linger = setTimeout(() => this.#endAttempt(msg.attempt), 60000);
     linger.unref?.();
     peer.once('close', () => clearTimeout(linger));
@@ -628,7 +661,7 @@ export class Brume extends Emitter {
     const pc = peer.pc;
     await peer.setRemote({ type: 'offer', sdp });
     await pc.setLocalDescription(await pc.createAnswer());
-    if (!this.#hub?.send({ type: 'answer', attempt, to: peer.id, sdp: pc.localDescription.sdp })) {
+    if (!this.#hub?.send({ type: 'answer', attempt, to: peer.id, sdp: await this.#signed(pc) })) {
       peer.destroy();
       throw new BrumeError('ENOSRV', 'no signaling session');
     }

@@ -13,6 +13,7 @@ import { Emitter } from './emitter.mjs';
 import { PacedChannel, whenOpen } from './channel.mjs';
 import { decode, encode, toBytes } from './framing.mjs';
 import { Rpc } from './rpc.mjs';
+import { stripIdentity } from './identity.mjs';
 
 const utf8 = new TextEncoder();
 const RECOVERY_LIMIT = 30000;
@@ -247,8 +248,10 @@ export class Peer extends Emitter {
     await this.#pc.addIceCandidate({ candidate, sdpMLineIndex: 0 }).catch(() => {});
   }
 
+  /** A description from the hub, without its identity line (PROTOCOL.md:
+   * receivers remove it before their WebRTC stack sees it). */
   async setRemote(desc) {
-    await this.#pc.setRemoteDescription(desc);
+    await this.#pc.setRemoteDescription({ type: desc.type, sdp: stripIdentity(desc.sdp) });
     const queued = this.#remoteCandidates;
     this.#remoteCandidates = [];
     for (const c of queued) await this.addRemoteCandidate(c);

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Hub, Proc, tmpDir } from './helpers.mjs';
+import { spawnSync } from 'node:child_process';
+import { Hub, Proc, brumeBin, tmpDir } from './helpers.mjs';
 import { browser, haveChromium, httpRoot, startInPage, until } from './web.mjs';
 
 const MIB = 1024 * 1024;
@@ -44,6 +45,15 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
       });
       assert.match(id, /^bob\//);
       await recv.waitLine('alice: hello from the browser ✓');
+      // The tab signed with its IndexedDB key, which brume recv pinned.
+      const { key, device, short } = await page.evaluate(() => ({
+        key: window.brume.identity,
+        device: window.brume.thisDevice(),
+        short: window.Brume.shortForm(window.brume.identity),
+      }));
+      assert.match(key, /^[0-9a-f]{64}$/);
+      const verify = spawnSync(brumeBin(), ['verify', 'alice'], { env: { ...process.env, BRUME_CONF: confs.bob }, encoding: 'utf8' });
+      assert.match(verify.stdout, new RegExp(`^alice/${device}\t${short}$`, 'm'), verify.stdout + verify.stderr);
     } finally {
       recv.kill();
     }
