@@ -96,6 +96,7 @@ async function begin() {
   $('account-user').textContent = brume.thisUser();
   $('account-hub').textContent = hubUrl;
   $('account-device').textContent = brume.thisDevice();
+  $('account-identity').textContent = brume.identity ? Brume.shortForm(brume.identity) : 'none';
   watch(JSON.parse(localStorage.getItem(CONTACTS_KEY) || '[]'));
 }
 

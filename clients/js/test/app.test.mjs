@@ -118,6 +118,8 @@ describe('the web app', { skip: !haveChromium && 'no /usr/bin/chromium' }, () =>
 
     // The account page downloads a config file the `brume` command reads.
     await alice.click('#tab-account');
+    const shown = await alice.textContent('#account-identity');
+    assert.match(shown, /^([0-9A-F]{4} ){7}[0-9A-F]{4}$/, 'the identity key’s short form');
     const [download] = await Promise.all([alice.waitForEvent('download'), alice.click('#account-download')]);
     const path = await download.path();
     const conf = JSON.parse(readFileSync(path, 'utf8'));
