@@ -8,16 +8,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Brume } from '../brume.mjs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Hub, Proc, nextEvent, nodeClient, tmpDir } from './helpers.mjs';
 
 let hub;
 let aliceConf;
 let bobConf;
 
+let zoeConf;
+
 before(async () => {
   hub = await Hub.start('node-restart');
   aliceConf = hub.addUser('alice');
   bobConf = hub.addUser('bob');
+  zoeConf = hub.addUser('zoe');
 });
 after(() => hub.stop());
 
@@ -83,6 +88,49 @@ test('a lost path (brume recv stopped) is restarted by the node client on its ow
     await stillCarries(alice, peer, recv, dir, 'lost path');
   } finally {
     alice.stop();
+    recv.kill();
+  }
+});
+
+/** Resolves with the first line of `child`'s stdout containing `needle`. */
+function childLine(child, needle, ms = 30000) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(needle)} from the child; saw ${JSON.stringify(buf)}`)), ms);
+    const on = (chunk) => {
+      buf += chunk;
+      if (buf.includes(needle)) {
+        clearTimeout(timer);
+        child.stdout.off('data', on);
+        resolve();
+      }
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', on);
+  });
+}
+
+test('brume recv (bob sorts first) restarts ICE to a node client whose process was stopped; the node side answers through the hub', async () => {
+  const { recv } = await recvProc();
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./restart-child.mjs', import.meta.url)), zoeConf, 'bob'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  try {
+    await childLine(child, 'connected');
+    const answered = childLine(child, 'answered restart', 40000);
+    // The outage lasts past bob's recovery start (3 s of silence) and its
+    // ice_restart_after (2 s more), so bob's endpoint restarts ICE.
+    child.kill('SIGSTOP');
+    await recv.waitLine('zoe is unreachable');
+    await new Promise((r) => setTimeout(r, 3000));
+    child.kill('SIGCONT');
+    await answered;
+    const sent = childLine(child, 'sent after the restart');
+    child.stdin.write('after the restart\n');
+    await sent;
+    await recv.waitLine('zoe: after the restart');
+  } finally {
+    child.kill('SIGKILL');
     recv.kill();
   }
 });
