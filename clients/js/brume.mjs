@@ -524,6 +524,8 @@ export class Brume extends Emitter {
         } else if (entry?.role === 'caller' && !entry.answered) {
           entry.answered = true;
           entry.to = msg.from;
+          // Later candidates name the device that answered.
+          if (entry.signal?.attempt === msg.attempt) entry.signal.to = msg.from;
           entry.peer.setRemoteId(msg.from);
           entry.peer
             .setRemote({ type: 'answer', sdp: msg.sdp })

@@ -4,10 +4,9 @@
 //
 // Events: 'connect', 'data' (Uint8Array), 'stream' (MediaStream), 'track'
 // (track, stream), 'removetrack' (track, stream), 'channel' (RTCDataChannel
-// opened by the other side, not the main one), 'reconnecting',
-// 'restarting' (an ICE restart of ours begins), 'restarted' (it is
-// answered and ICE connected),
-// 'reconnected', 'close', 'error'.
+// opened by the other side, not the main one), 'reconnecting' (the path
+// is lost), 'restarting' (an ICE restart of ours begins), 'restarted' (it
+// is answered and ICE connected), 'reconnected', 'close', 'error'.
 
 import { Emitter } from './emitter.mjs';
 import { PacedChannel, whenOpen } from './channel.mjs';
@@ -387,8 +386,8 @@ export class Peer extends Emitter {
   async #negotiate() {
     if (this.#destroyed) return;
     if (this.#restart) {
-      // After the restart: its offer carries the change too only if made
-      // after it, so ask again once it is through.
+      // A restart is under way: offer this change once it is through, so
+      // that two offers of ours never cross.
       this.#renegotiateAfterRestart = true;
       return;
     }
