@@ -368,6 +368,67 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
     }
   });
 
+  test('a tab receiving into a picked folder reloads mid-transfer; sending again resumes from the blocks kept in OPFS', async () => {
+    const page = await b1.page(httpRoot(hub.url));
+    await startInPage(page, cfg('alice'));
+    const src = join(tmpDir('src'), 'picked-resume.bin');
+    writeFileSync(src, randomBytes(32 * MIB));
+    const accept = () =>
+      page.evaluate(async () => {
+        const { pickFolder } = await import('/storage-web.mjs');
+        window.showDirectoryPicker = async () =>
+          (await navigator.storage.getDirectory()).getDirectoryHandle('picked-resume', { create: true });
+        const t = window.seen.offers[0];
+        window.progress = 0;
+        window.resumedFrom = null;
+        window.outcome = null;
+        t.on('progress', (p) => (window.progress = p.done));
+        t.on('resumed', (p) => (window.resumedFrom = p.done));
+        t.accept(await pickFolder()).then(
+          (saved) => (window.outcome = { saved }),
+          (e) => (window.outcome = { error: e.message }),
+        );
+      });
+    const first = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await until(page, () => window.seen.offers.length > 0);
+      await accept();
+      await until(page, () => window.progress >= 8 * 1024 * 1024);
+      const picked = await page.evaluate(async () => {
+        const out = [];
+        for await (const [name] of (await (await navigator.storage.getDirectory()).getDirectoryHandle('picked-resume')).entries()) out.push(name);
+        return out;
+      });
+      assert.deepEqual(picked, [], 'nothing in the picked folder while partial');
+      await page.reload();
+      assert.equal(await first.exit(40000), 1, 'the first send fails once the tab is gone');
+    } finally {
+      first.kill();
+    }
+    await startInPage(page, cfg('alice'));
+    const second = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await until(page, () => window.seen.offers.length > 0);
+      await accept();
+      const outcome = await until(page, () => window.outcome);
+      assert.deepEqual(outcome, { saved: ['picked-resume.bin'] });
+      const from = await page.evaluate(() => window.resumedFrom);
+      assert.ok(from >= 8 * 1024 * 1024, `resumed from ${from}`);
+      const sha = await page.evaluate(async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('picked-resume');
+        const file = await (await dir.getFileHandle('picked-resume.bin')).getFile();
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+        return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+      });
+      assert.equal(sha, createHash('sha256').update(readFileSync(src)).digest('hex'));
+      assert.equal(await second.exit(), 0);
+    } finally {
+      second.kill();
+      await page.evaluate(() => window.brume.stop());
+      await page.close();
+    }
+  });
+
   test('browser ↔ browser: chat, a file, and a video call with tracks added and removed', async () => {
     const alice = await b1.page(httpRoot(hub.url));
     const carol = await b2.page(httpRoot(hub.url));
