@@ -17,6 +17,15 @@ export interface BrumeOptions {
   /** `ws` in Node; the browser's WebSocket otherwise. */
   WebSocket?: unknown;
   iceServers?: RTCIceServer[];
+  /** How long ICE may stay `disconnected` before this side (if it sorts
+   * first) restarts it through the hub, in ms (default 2000). */
+  iceRestartAfter?: number;
+  /** This device's long-term ed25519 identity key, which signs every offer
+   * and answer (`a=brume-identity`), so Rust peers pin it: a key file's
+   * path (Node; 64 hex digits, made if missing), a 32-byte seed, a
+   * CryptoKeyPair, or `false` for none. By default a browser keeps a
+   * non-extractable key in IndexedDB, and Node has none. */
+  identity?: string | Uint8Array | CryptoKeyPair | false;
 }
 
 export interface StartOptions {
@@ -57,7 +66,11 @@ export class Brume {
   constructor(options?: BrumeOptions);
   static encodeMsg(msg: Msg): Uint8Array;
   static decodeMsg(msg: Uint8Array | ArrayBuffer): Msg;
+  /** A key's short form (its first 16 bytes in groups of four hex digits), as `brume verify` prints. */
+  static shortForm(keyHex: string): string;
   start(config: StartOptions): Promise<void>;
+  /** This device's identity key (32 bytes, hex) once started; null without one. */
+  readonly identity: string | null;
   connect(name: string): Promise<Peer>;
   /** Sends to a name, connecting on demand; concurrent sends share one attempt. */
   send(name: string, data: Uint8Array | ArrayBuffer | string): Promise<Peer>;
@@ -78,7 +91,11 @@ export class Brume {
   readonly transfers: Transfers;
   on(event: 'serverclose', fn: (info: { reason: string }) => void): this;
   on(event: 'serveropen', fn: () => void): this;
-  on(event: 'reauth', fn: (config: StartOptions & { token: string }) => void): this;
+  /** A refresh went through: `config` holds the new access token (the
+   * client refreshes a minute ahead of `exp`, or halfway through a token
+   * of under two minutes). A refresh the hub refused, or tokens refused on
+   * reconnecting: `config` is null and `error` says why; log in again. */
+  on(event: 'reauth', fn: (config: (StartOptions & { token: string }) | null, error?: BrumeError) => void): this;
   on(event: 'presence', fn: (p: Presence) => void): this;
   /** The hub's TURN server and credentials for this session. */
   on(event: 'turn', fn: (server: RTCIceServer) => void): this;
@@ -120,6 +137,15 @@ export class Peer {
   /** Asks the far side's RPC module; rejects with an RpcError. */
   request(module: string, payload?: any, options?: { timeout?: number }): Promise<any>;
   drained(): Promise<void>;
+  /** Restarts ICE through the hub on this same connection (new ICE
+   * credentials and candidates; channels, transfers and tracks carry on).
+   * Resolves once ICE is connected again; a restart under way is shared. */
+  restartIce(): Promise<void>;
+  /** Whether a restart of ours waits for its answer or its path. */
+  readonly restarting: boolean;
+  /** Whether this side restarts ICE by itself when the path is lost (it
+   * sorts first, by user then device). */
+  readonly restartInitiator: boolean;
   addStream(stream: MediaStream): void;
   removeStream(stream: MediaStream): void;
   addTrack(track: MediaStreamTrack, stream: MediaStream): void;
@@ -131,8 +157,11 @@ export class Peer {
   on(event: 'stream', fn: (stream: MediaStream) => void): this;
   on(event: 'track' | 'removetrack', fn: (track: MediaStreamTrack, stream: MediaStream) => void): this;
   on(event: 'error', fn: (e: Error) => void): this;
-  /** The path went quiet (ICE disconnected); 'reconnected' when it is back, 'close' after 30 s. */
-  on(event: 'reconnecting' | 'reconnected', fn: () => void): this;
+  /** The path went quiet (ICE disconnected or failed); 'reconnected' when
+   * it is back, 'close' 30 s after the loss. 'restarting' when an ICE
+   * restart of ours begins (on its own after `iceRestartAfter`, at once on
+   * `failed`, or `restartIce()`), 'restarted' once it is through. */
+  on(event: 'reconnecting' | 'reconnected' | 'restarting' | 'restarted', fn: () => void): this;
   on(event: string, fn: (...args: any[]) => void): this;
   once(event: string, fn: (...args: any[]) => void): this;
   off(event: string, fn: (...args: any[]) => void): this;
@@ -173,8 +202,11 @@ export class Transfer {
 }
 
 export class IncomingTransfer extends Transfer {
-  /** Accepts into a sink: a folder path in Node, a directory handle in browsers. */
-  accept(sink: unknown): Promise<unknown>;
+  /** Accepts into a sink: a folder path in Node; in browsers a directory
+   * handle (partial files beside the final ones, as in OPFS), or what
+   * pickFolder()/pickFile() return (partial files in OPFS until verified).
+   * Resolves with the saved paths. */
+  accept(sink: unknown): Promise<string[]>;
   reject(reason?: string): void;
 }
 
@@ -187,3 +219,14 @@ export class Transfers {
 export declare function sourceFromFiles(files: File[] | FileList, name?: string): unknown;
 export declare function opfsDir(sub?: string): Promise<FileSystemDirectoryHandle>;
 export declare function sinkFromHandle(dir: FileSystemDirectoryHandle): unknown;
+/** Where partial files for picked folders and files wait, under OPFS's root. */
+export declare const PARTS_DIR: 'brume-parts';
+/** A handle the user picked (a folder, or a file for a single-file transfer). */
+export interface Picked {
+  picked: FileSystemDirectoryHandle | FileSystemFileHandle;
+}
+/** showDirectoryPicker (read-write), for IncomingTransfer.accept. */
+export declare function pickFolder(options?: object): Promise<Picked>;
+/** showSaveFilePicker, for a transfer of one file. */
+export declare function pickFile(suggestedName?: string, options?: object): Promise<Picked>;
+export declare function picked(handle: FileSystemDirectoryHandle | FileSystemFileHandle): Picked;

@@ -7,6 +7,7 @@ import { Emitter } from './emitter.mjs';
 import { BrumeError } from './errors.mjs';
 import { decode, encode } from './framing.mjs';
 import { HubSession } from './hub.mjs';
+import { loadIdentity, shortForm } from './identity.mjs';
 import { Peer, sortsFirst } from './peer.mjs';
 import { Transfers } from './transfer.mjs';
 
@@ -57,11 +58,27 @@ export class Brume extends Emitter {
   #handler = null;
   #modules = new Map();
   #refreshTimer = null;
+  /** A refresh of ours waits for its `token` (or its error). */
+  #refreshing = false;
   #transfers;
 
-  /** `{ wrtc, WebSocket }` are needed in Node only (`@roamhq/wrtc`, `ws`). */
-  constructor({ wrtc, WebSocket, iceServers = [] } = {}) {
+  #restartAfter;
+  #identitySpec;
+  /** This device's identity key (identity.mjs), or null: it signs our SDPs. */
+  #identity = null;
+  /** Each peer's current signaling attempt, for its ICE candidates. */
+  #signals = new WeakMap();
+
+  /** `{ wrtc, WebSocket }` are needed in Node only (`@roamhq/wrtc`, `ws`).
+   * `iceRestartAfter`: ms of ICE `disconnected` before a restart (2000).
+   * `identity`: this device's long-term ed25519 key, which signs every
+   * offer and answer (PROTOCOL.md, "Who a peer is"): a key file's path
+   * (Node; made if missing), a 32-byte seed, a CryptoKeyPair, or `false`
+   * for none; by default a browser keeps one in IndexedDB, Node has none. */
+  constructor({ wrtc, WebSocket, iceServers = [], iceRestartAfter, identity } = {}) {
     super();
+    this.#restartAfter = iceRestartAfter;
+    this.#identitySpec = identity;
     this.#wrtc = wrtc ?? globalThis;
     this.#WebSocket = WebSocket ?? globalThis.WebSocket;
     this.#iceServers = iceServers;
@@ -86,8 +103,24 @@ export class Brume extends Emitter {
    * `{ token, url }`, or a config file's fields (`access_token`,
    * `refresh_token`), and optionally `device` and `calls`.
    */
-  start(config) {
+  async start(config) {
     if (this.#hub) this.stop();
+    if (!config?.url) throw new BrumeError('ENOSRV', 'no hub url');
+    this.#identity = await loadIdentity(this.#identitySpec);
+    return this.#open(config);
+  }
+
+  /** This device's identity key (hex), which Rust peers pin; null without one. */
+  get identity() {
+    return this.#identity?.key ?? null;
+  }
+
+  /** A key's short form, to read out (as `brume whoami`/`verify` print it). */
+  static shortForm(keyHex) {
+    return shortForm(keyHex);
+  }
+
+  #open(config) {
     const token = config.token ?? config.access_token;
     const refreshToken = config.refreshToken ?? config.refresh_token;
     const url = config.url;
@@ -138,6 +171,9 @@ export class Brume extends Emitter {
           first = false;
           reject(err);
         }
+        // Tokens refused on reconnecting (the refresh token too), or
+        // revoked: nothing but a new login helps.
+        if (String(err.code).startsWith('ETOKEN')) this.#refreshRefused(err);
         this.emit('error', err);
       });
       hub.on('retrying', (err) => {
@@ -256,16 +292,9 @@ export class Brume extends Emitter {
     const attempt = randomId();
     const pc = this.#newPc();
     const entry = { role: 'caller', to: name, sent: false, candidates: [] };
-    const peer = new Peer({
-      pc,
-      localId: this.thisId(),
-      remoteId: name,
-      modules: this.#modules,
-      onCandidate: (candidate) => {
-        if (!entry.sent) entry.candidates.push(candidate);
-        else this.#hub?.send({ type: 'candidate', attempt, to: entry.to, candidate });
-      },
-    });
+    const signal = { attempt, to: name, sent: false, candidates: [] };
+    const peer = this.#newPeer(pc, name, signal);
+    entry.signal = signal;
     entry.peer = peer;
     this.#attempts.set(attempt, entry);
     peer.setMain(pc.createDataChannel('brume', { ordered: true }));
@@ -288,14 +317,11 @@ export class Brume extends Emitter {
       });
       (async () => {
         await pc.setLocalDescription(await pc.createOffer());
-        if (!this.#hub?.send({ type: 'offer', attempt, to: name, sdp: pc.localDescription.sdp })) {
+        const sdp = await this.#signed(pc);
+        if (!this.#hub?.send({ type: 'offer', attempt, to: name, sdp })) {
           throw new BrumeError('ENOSRV', 'no signaling session');
         }
-        entry.sent = true;
-        for (const candidate of entry.candidates) {
-          this.#hub.send({ type: 'candidate', attempt, to: name, candidate });
-        }
-        entry.candidates = [];
+        this.#flushCandidates(signal);
       })().catch((e) => entry.reject(e instanceof BrumeError ? e : new BrumeError('ENEGOTIATION', e.message)));
     });
     return entry.promise;
@@ -313,8 +339,106 @@ export class Brume extends Emitter {
 
   // ---- internals ----
 
+  /** Our local description for the hub, signed when this device has a key. */
+  async #signed(pc) {
+    const sdp = pc.localDescription.sdp;
+    return this.#identity ? this.#identity.sign(sdp) : sdp;
+  }
+
   #newPc() {
     return new this.#wrtc.RTCPeerConnection({ iceServers: this.iceServers });
+  }
+
+  /**
+   * A peer whose ICE candidates go to the hub under `signal`'s attempt:
+   * the one that made the connection, then each ICE restart's. Candidates
+   * found before that attempt's offer is sent wait for it.
+   */
+  #newPeer(pc, remoteId, signal) {
+    const peer = new Peer({
+      pc,
+      localId: this.thisId(),
+      remoteId,
+      modules: this.#modules,
+      restartAfter: this.#restartAfter,
+      restarter: (p) => this.#restartIce(p, signal),
+      onCandidate: (candidate) => {
+        if (!signal.sent) signal.candidates.push(candidate);
+        else this.#hub?.send({ type: 'candidate', attempt: signal.attempt, to: signal.to, candidate });
+      },
+    });
+    this.#signals.set(peer, signal);
+    return peer;
+  }
+
+  #signalOf(peer) {
+    return this.#signals.get(peer);
+  }
+
+  #flushCandidates(signal) {
+    signal.sent = true;
+    for (const candidate of signal.candidates) {
+      this.#hub?.send({ type: 'candidate', attempt: signal.attempt, to: signal.to, candidate });
+    }
+    signal.candidates = [];
+  }
+
+  /**
+   * Our ICE restart (PROTOCOL.md, "ICE restarts"): a new attempt through
+   * the hub with `restart: true`, addressed to the peer id the connection
+   * is with. Resolves once its answer is applied.
+   */
+  async #restartIce(peer, signal) {
+    if (!this.#hub?.ready) throw new BrumeError('ENOSRV', 'no signaling session');
+    const pc = peer.pc;
+    await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    const sdp = await this.#signed(pc);
+    const attempt = randomId();
+    const to = peer.id;
+    return new Promise((resolve, reject) => {
+      const entry = { role: 'restart', to, peer, signal };
+      entry.resolve = resolve;
+      entry.reject = (err) => {
+        this.#endAttempt(attempt);
+        // Back to stable, so a later restart or renegotiation may offer.
+        if (pc.signalingState === 'have-local-offer') pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+        reject(err);
+      };
+      entry.timer = setTimeout(
+        () => entry.reject(new BrumeError('EOFFERTIMEOUT', `${to} did not answer the ICE restart`)),
+        CONNECT_LIMIT,
+      );
+      this.#attempts.set(attempt, entry);
+      Object.assign(signal, { attempt, to, sent: false, candidates: signal.candidates });
+      if (!this.#hub?.send({ type: 'offer', attempt, to, sdp, restart: true })) {
+        entry.reject(new BrumeError('ENOSRV', 'no signaling session'));
+        return;
+      }
+      this.#flushCandidates(signal);
+    });
+  }
+
+  /** The answer to our ICE restart. */
+  #onRestartAnswer(attempt, entry, sdp) {
+    entry.answered = true;
+    entry.peer
+      .setRemote({ type: 'answer', sdp })
+      .then(() => {
+        clearTimeout(entry.timer);
+        // Candidates may still come during the hub's linger.
+        entry.timer = setTimeout(() => this.#endAttempt(attempt), 60000);
+        entry.timer.unref?.();
+        const resolve = entry.resolve;
+        entry.resolve = null;
+        resolve();
+      })
+      .catch((e) => entry.reject(new BrumeError('ENEGOTIATION', e.message)));
+  }
+
+  /** Our ICE restart refused: glare (theirs stands) or no connection there. */
+  #onRestartRefused(entry, reason) {
+    entry.reject(new BrumeError('EREJECTED', reason));
+    if (reason !== 'glare') entry.peer.destroy(new Error(`the peer refused to restart the connection: ${reason}`));
   }
 
   #findPeer(name) {
@@ -348,14 +472,29 @@ export class Brume extends Emitter {
     }
   }
 
+  /**
+   * Refreshes the access token ahead of its `exp`: a minute before, or
+   * halfway through a token that lives less than two minutes, so the
+   * session's next `hello` (after an outage) never meets ETOKENEXPIRED.
+   */
   #scheduleRefresh() {
     clearTimeout(this.#refreshTimer);
+    this.#refreshing = false;
     const exp = tokenExpiry(this.#hub?.token ?? '');
     if (!exp || !this.#config?.refreshToken) return;
-    const wait = Math.max(0, exp * 1000 - Date.now() - REFRESH_AHEAD);
+    const left = exp * 1000 - Date.now();
+    const wait = Math.max(0, left < 2 * REFRESH_AHEAD ? left / 2 : left - REFRESH_AHEAD);
     this.#refreshTimer = setTimeout(() => {
-      this.#hub?.send({ type: 'refresh', version: 2, refresh_token: this.#config.refreshToken });
+      this.#refreshing = !!this.#hub?.send({ type: 'refresh', version: 2, refresh_token: this.#config.refreshToken });
     }, Math.min(wait, 2 ** 31 - 1));
+    this.#refreshTimer.unref?.();
+  }
+
+  /** The hub refused our refresh token: the application must log in again. */
+  #refreshRefused(err) {
+    this.#refreshing = false;
+    clearTimeout(this.#refreshTimer);
+    this.emit('reauth', null, err);
   }
 
   #onHub(msg) {
@@ -380,9 +519,13 @@ export class Brume extends Emitter {
         this.#onOffer(msg).catch((e) => this.emit('error', e));
         return;
       case 'answer':
-        if (entry?.role === 'caller' && !entry.answered) {
+        if (entry?.role === 'restart' && !entry.answered) {
+          this.#onRestartAnswer(msg.attempt, entry, msg.sdp);
+        } else if (entry?.role === 'caller' && !entry.answered) {
           entry.answered = true;
           entry.to = msg.from;
+          // Later candidates name the device that answered.
+          if (entry.signal?.attempt === msg.attempt) entry.signal.to = msg.from;
           entry.peer.setRemoteId(msg.from);
           entry.peer
             .setRemote({ type: 'answer', sdp: msg.sdp })
@@ -393,10 +536,14 @@ export class Brume extends Emitter {
         entry?.peer.addRemoteCandidate(msg.candidate);
         return;
       case 'reject':
-        if (entry?.resolve) entry.reject(new BrumeError('EREJECTED', msg.reason ?? 'rejected'));
+        if (entry?.role === 'restart' && entry.resolve) this.#onRestartRefused(entry, msg.reason ?? 'rejected');
+        else if (entry?.resolve) entry.reject(new BrumeError('EREJECTED', msg.reason ?? 'rejected'));
         return;
       case 'cancel':
-        if (entry && !entry.peer.connected) {
+        if (entry?.role === 'restart') {
+          if (entry.resolve) entry.reject(new BrumeError('ECANCELLED', msg.reason ?? 'cancelled'));
+          else this.#endAttempt(msg.attempt);
+        } else if (entry && !entry.peer.connected) {
           if (entry.resolve) entry.reject(new BrumeError('ECANCELLED', msg.reason ?? 'cancelled'));
           else {
             this.#endAttempt(msg.attempt);
@@ -407,7 +554,9 @@ export class Brume extends Emitter {
         }
         return;
       case 'error':
-        if (entry?.resolve) entry.reject(new BrumeError(msg.code, msg.message));
+        if (!msg.attempt && this.#refreshing && String(msg.code).startsWith('ETOKEN')) {
+          this.#refreshRefused(new BrumeError(msg.code, msg.message));
+        } else if (entry?.resolve) entry.reject(new BrumeError(msg.code, msg.message));
         else if (!msg.attempt) this.emit('hub-error', new BrumeError(msg.code, msg.message));
         return;
       default:
@@ -418,14 +567,7 @@ export class Brume extends Emitter {
   async #onOffer(msg) {
     const from = msg.from;
     if (msg.restart) {
-      const peer = this.#peers.get(from);
-      if (!peer) {
-        this.#hub?.send({ type: 'reject', attempt: msg.attempt, to: from, reason: 'no connection to restart' });
-        return;
-      }
-      await peer.setRemote({ type: 'offer', sdp: msg.sdp });
-      await peer.pc.setLocalDescription(await peer.pc.createAnswer());
-      this.#hub?.send({ type: 'answer', attempt: msg.attempt, to: from, sdp: peer.pc.localDescription.sdp });
+      await this.#onRestartOffer(msg);
       return;
     }
     // Glare: our own offer to this session (or its user) still waits.
@@ -441,13 +583,7 @@ export class Brume extends Emitter {
     }
     const attempt = msg.attempt;
     const pc = this.#newPc();
-    const peer = new Peer({
-      pc,
-      localId: this.thisId(),
-      remoteId: from,
-      modules: this.#modules,
-      onCandidate: (candidate) => this.#hub?.send({ type: 'candidate', attempt, to: from, candidate }),
-    });
+    const peer = this.#newPeer(pc, from, { attempt, to: from, sent: true, candidates: [] });
     const entry = { role: 'callee', to: from, peer, answered: true };
     this.#attempts.set(attempt, entry);
     peer.once('close', () => this.#endAttempt(attempt));
@@ -484,12 +620,50 @@ export class Brume extends Emitter {
     this.#handler({ peer, accept, reject });
   }
 
+  /**
+   * The other side restarts ICE on the connection we have with it: answer
+   * on that connection, through the hub; our candidates go under the new
+   * attempt. If we restart too (both noticed the loss), the session that
+   * sorts first keeps its own restart and refuses the other's as glare.
+   */
+  async #onRestartOffer(msg) {
+    const from = msg.from;
+    const peer = this.#peers.get(from);
+    if (!peer || peer.destroyed) {
+      this.#hub?.send({ type: 'reject', attempt: msg.attempt, to: from, reason: 'no connection to restart' });
+      return;
+    }
+    const ours = [...this.#attempts].find(([, a]) => a.role === 'restart' && a.peer === peer && !a.answered);
+    if (ours) {
+      if (sortsFirst(this.thisId(), from)) {
+        this.#hub?.send({ type: 'reject', attempt: msg.attempt, to: from, reason: 'glare' });
+        return;
+      }
+      const [id, a] = ours;
+      this.#hub?.send({ type: 'cancel', attempt: id, to: a.to, reason: 'glare' });
+      clearTimeout(a.timer);
+      this.#attempts.delete(id);
+      a.resolve?.();
+    }
+    const pc = peer.pc;
+    if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+    const signal = this.#signalOf(peer);
+    Object.assign(signal, { attempt: msg.attempt, to: from, sent: true });
+    this.#attempts.set(msg.attempt, { role: 'restarted', to: from, peer, answered: true });
+    await peer.setRemote({ type: 'offer', sdp: msg.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.#hub?.send({ type: 'answer', attempt: msg.attempt, to: from, sdp: await this.#signed(pc) });
+    const linger = setTimeout(() => this.#endAttempt(msg.attempt), 60000);
+    linger.unref?.();
+    peer.once('close', () => clearTimeout(linger));
+  }
+
   /** Answers an offer and waits for the main channel to open. */
   async #accept(attempt, peer, sdp) {
     const pc = peer.pc;
     await peer.setRemote({ type: 'offer', sdp });
     await pc.setLocalDescription(await pc.createAnswer());
-    if (!this.#hub?.send({ type: 'answer', attempt, to: peer.id, sdp: pc.localDescription.sdp })) {
+    if (!this.#hub?.send({ type: 'answer', attempt, to: peer.id, sdp: await this.#signed(pc) })) {
       peer.destroy();
       throw new BrumeError('ENOSRV', 'no signaling session');
     }

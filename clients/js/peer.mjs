@@ -4,15 +4,21 @@
 //
 // Events: 'connect', 'data' (Uint8Array), 'stream' (MediaStream), 'track'
 // (track, stream), 'removetrack' (track, stream), 'channel' (RTCDataChannel
-// opened by the other side, not the main one), 'close', 'error'.
+// opened by the other side, not the main one), 'reconnecting' (the path
+// is lost), 'restarting' (an ICE restart of ours begins), 'restarted' (it
+// is answered and ICE connected), 'reconnected', 'close', 'error'.
 
 import { Emitter } from './emitter.mjs';
 import { PacedChannel, whenOpen } from './channel.mjs';
 import { decode, encode, toBytes } from './framing.mjs';
 import { Rpc } from './rpc.mjs';
+import { stripIdentity } from './identity.mjs';
 
 const utf8 = new TextEncoder();
 const RECOVERY_LIMIT = 30000;
+/** How long ICE may stay `disconnected` before the initiator restarts it
+ * (PROTOCOL.md's `ice_restart_after`). */
+export const ICE_RESTART_AFTER = 2000;
 
 /** PROTOCOL.md's order of sessions: by user name, then device, in byte order. */
 export function sortsFirst(a, b) {
@@ -36,10 +42,20 @@ export class Peer extends Emitter {
   #streams = new Map();
   #onCandidate;
   #rpc;
+  #restarter;
+  #restartAfter;
+  /** Our ICE restart under way: its promise, until answered and connected. */
+  #restart = null;
+  #renegotiateAfterRestart = false;
+  /** Since when the path is lost, with its timers; null while connected. */
+  #recovery = null;
 
-  /** Internal: made by Brume. */
-  constructor({ pc, localId, remoteId, onCandidate, modules = new Map() }) {
+  /** Internal: made by Brume. `restarter(peer)` sends an ICE restart offer
+   * through the hub and resolves once its answer is applied. */
+  constructor({ pc, localId, remoteId, onCandidate, modules = new Map(), restarter, restartAfter = ICE_RESTART_AFTER }) {
     super();
+    this.#restarter = restarter;
+    this.#restartAfter = restartAfter;
     this.#rpc = new Rpc({
       send: (type, text) => this.#sendControl(type, text),
       modules,
@@ -60,25 +76,12 @@ export class Peer extends Emitter {
     pc.onnegotiationneeded = () => {
       if (this.#connected) this.#negotiate();
     };
-    // Unreachable for 30 s, or failed: the connection is given up
-    // (PROTOCOL.md, "Liveness and recovery").
-    let lost = null;
-    const watch = () => {
-      const state = pc.iceConnectionState;
-      if (state === 'failed') this.destroy(new Error('connection lost'));
-      else if (state === 'disconnected') {
-        if (!lost) {
-          this.emit('reconnecting');
-          lost = setTimeout(() => this.destroy(new Error('connection lost')), RECOVERY_LIMIT);
-        }
-      } else if (lost && (state === 'connected' || state === 'completed')) {
-        clearTimeout(lost);
-        lost = null;
-        this.emit('reconnected');
-      }
-    };
-    pc.oniceconnectionstatechange = watch;
-    this.once('close', () => clearTimeout(lost));
+    // Lost: recovering; the session that sorts first restarts ICE through
+    // the hub at once if ICE failed, or after `restartAfter` of
+    // `disconnected`; given up 30 s after the loss (PROTOCOL.md,
+    // "Liveness and recovery").
+    pc.oniceconnectionstatechange = () => this.#watch();
+    this.once('close', () => this.#endRecovery());
   }
 
   /** The far session's peer id, `user/device` (the user alone until it answers). */
@@ -175,7 +178,46 @@ export class Peer extends Emitter {
     return this.#rpc.request(module, payload, timeout);
   }
 
+  /**
+   * Restarts ICE through the hub (new ICE credentials and candidates on the
+   * same connection, so channels, transfers and tracks carry on). Resolves
+   * once the new path is connected; rejects if the other side refuses or the
+   * hub cannot carry the offer. A restart already under way is shared.
+   */
+  restartIce() {
+    if (this.#destroyed || !this.#connected) return Promise.reject(new Error('the peer is not connected'));
+    if (this.#restart) return this.#restart;
+    const p = (async () => {
+      if (this.#pc.signalingState !== 'stable') {
+        // A renegotiation over the channel waits for an answer that may
+        // never come on a lost path: the restart replaces it.
+        await this.#pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      }
+      this.emit('restarting');
+      await this.#restarter(this);
+      await this.#iceConnected();
+      this.emit('restarted');
+    })();
+    this.#restart = p;
+    p.then(
+      () => this.#restartDone(),
+      () => this.#restartDone(),
+    );
+    return p;
+  }
+
+  /** Whether an ICE restart of ours waits for its answer or path. */
+  get restarting() {
+    return this.#restart !== null;
+  }
+
   // ---- used by Brume ----
+
+  /** Whether our side restarts ICE when the path is lost (PROTOCOL.md:
+   * only the session that sorts first, so both never restart at once). */
+  get restartInitiator() {
+    return sortsFirst(this.#localId, this.#remoteId);
+  }
 
   /** The far side's peer id, once its answer names it. */
   setRemoteId(id) {
@@ -205,14 +247,88 @@ export class Peer extends Emitter {
     await this.#pc.addIceCandidate({ candidate, sdpMLineIndex: 0 }).catch(() => {});
   }
 
+  /** A description from the hub, without its identity line (PROTOCOL.md:
+   * receivers remove it before their WebRTC stack sees it). */
   async setRemote(desc) {
-    await this.#pc.setRemoteDescription(desc);
+    await this.#pc.setRemoteDescription({ type: desc.type, sdp: stripIdentity(desc.sdp) });
     const queued = this.#remoteCandidates;
     this.#remoteCandidates = [];
     for (const c of queued) await this.addRemoteCandidate(c);
   }
 
   // ---- internals ----
+
+  #watch() {
+    const state = this.#pc.iceConnectionState;
+    if (this.#destroyed) return;
+    if (state === 'failed' || state === 'disconnected') {
+      if (!this.#recovery) {
+        this.#recovery = {
+          lost: setTimeout(() => this.destroy(new Error('connection lost')), RECOVERY_LIMIT),
+          retry: null,
+        };
+        this.emit('reconnecting');
+      }
+      if (this.restartInitiator && !this.#restart && this.#connected) {
+        clearTimeout(this.#recovery.retry);
+        const wait = state === 'failed' ? 0 : this.#restartAfter;
+        this.#recovery.retry = setTimeout(() => this.#autoRestart(), wait);
+      }
+    } else if (state === 'connected' || state === 'completed') {
+      if (this.#recovery) {
+        this.#endRecovery();
+        this.emit('reconnected');
+      }
+    }
+  }
+
+  /** Restarts while the path stays lost; a failed restart is tried again. */
+  #autoRestart() {
+    if (!this.#recovery || this.#destroyed || this.#restart) return;
+    this.restartIce().catch(() => {
+      if (this.#recovery && !this.#destroyed) {
+        clearTimeout(this.#recovery.retry);
+        this.#recovery.retry = setTimeout(() => this.#autoRestart(), this.#restartAfter);
+      }
+    });
+  }
+
+  #endRecovery() {
+    if (!this.#recovery) return;
+    clearTimeout(this.#recovery.lost);
+    clearTimeout(this.#recovery.retry);
+    this.#recovery = null;
+  }
+
+  #restartDone() {
+    this.#restart = null;
+    if (this.#renegotiateAfterRestart) {
+      this.#renegotiateAfterRestart = false;
+      this.#negotiate();
+    }
+    // Still lost (the restart failed, or the new path too): carry on.
+    if (this.#recovery) this.#watch();
+  }
+
+  /** Resolves once ICE is connected (again), rejects if the peer closes. */
+  #iceConnected() {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const state = this.#pc.iceConnectionState;
+        if (state === 'connected' || state === 'completed') {
+          done();
+          resolve();
+        } else if (this.#destroyed) {
+          done();
+          reject(new Error('the peer closed'));
+        }
+      };
+      const timer = setInterval(check, 50);
+      const done = () => clearInterval(timer);
+      // After the answer ICE checks anew; 'checking' precedes 'connected'.
+      check();
+    });
+  }
 
   #sendControl(type, data) {
     return this.#paced?.send(encode({ type, data, control: true })).catch(() => {});
@@ -269,6 +385,12 @@ export class Peer extends Emitter {
 
   async #negotiate() {
     if (this.#destroyed) return;
+    if (this.#restart) {
+      // A restart is under way: offer this change once it is through, so
+      // that two offers of ours never cross.
+      this.#renegotiateAfterRestart = true;
+      return;
+    }
     try {
       this.#makingOffer = true;
       await this.#pc.setLocalDescription(await this.#pc.createOffer());

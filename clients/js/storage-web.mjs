@@ -47,8 +47,69 @@ export async function opfsDir(sub = 'brume') {
   return sub ? root.getDirectoryHandle(sub, { create: true }) : root;
 }
 
-/** A sink over a directory handle. */
-export function sinkFromHandle(dir) {
+/** The folder of OPFS where partial files for picked folders and files wait. */
+export const PARTS_DIR = 'brume-parts';
+
+/**
+ * Asks the user for a folder to receive into (File System Access API's
+ * showDirectoryPicker, read-write); `transfer.accept(await pickFolder())`.
+ * Partial files stay in OPFS until verified, then move into the folder.
+ */
+export async function pickFolder(options = {}) {
+  const handle = await globalThis.showDirectoryPicker({ mode: 'readwrite', ...options });
+  return picked(handle);
+}
+
+/**
+ * Asks the user where to save one file (showSaveFilePicker, suggesting
+ * `suggestedName`); for a transfer of a single file. Its partial file
+ * stays in OPFS until verified, then is written into the picked file.
+ */
+export async function pickFile(suggestedName, options = {}) {
+  const handle = await globalThis.showSaveFilePicker({ suggestedName, ...options });
+  return picked(handle);
+}
+
+/** A handle the user picked, marked so that partial files go to OPFS. */
+export function picked(handle) {
+  return { picked: handle };
+}
+
+/**
+ * A sink for a handle the user picked: a folder (final files there) or a
+ * file (a single-file transfer's), its partial files in OPFS's
+ * `brume-parts/` (made if missing) until verified.
+ */
+export async function sinkFromPicked(handle, parts) {
+  const partsDir = parts ?? (await opfsDir(PARTS_DIR));
+  const inParts = sinkFromHandle(partsDir);
+  if (handle.kind === 'directory') return sinkFromHandle(handle, { parts: inParts });
+  return sinkIntoFile(handle, inParts);
+}
+
+/** A single file's sink: whatever its name, it lands in `file`. */
+function sinkIntoFile(file, parts) {
+  return {
+    root: file,
+    single: true,
+    describe: () => file.name,
+    kind: async () => null,
+    mkdir: async () => {},
+    size: (rel) => parts.size(rel),
+    openPart: (rel) => parts.openPart(rel),
+    remove: (rel) => parts.remove(rel),
+    finish: async () => {},
+    async place(partRel) {
+      await parts.joinInto(partRel, file);
+      return true;
+    },
+    dirname: () => '',
+  };
+}
+
+/** A sink over a directory handle; with `parts` (a sink), partial files
+ * live there and only whole, verified files are written into `dir`. */
+export function sinkFromHandle(dir, { parts } = {}) {
   const split = (rel) => rel.split('/').filter(Boolean);
   const parent = async (rel, create) => {
     let d = dir;
@@ -85,6 +146,7 @@ export function sinkFromHandle(dir) {
     // named by offset: each is committed when written, so what a tab had
     // verified survives a reload, and resuming costs no copy.
     async size(rel) {
+      if (parts) return parts.size(rel);
       try {
         return (await blockFiles(await partDir(rel, false))).reduce((n, b) => n + b.size, 0);
       } catch {
@@ -92,6 +154,7 @@ export function sinkFromHandle(dir) {
       }
     },
     async openPart(rel) {
+      if (parts) return parts.openPart(rel);
       const d = await partDir(rel, true);
       return {
         async read(offset, length) {
@@ -117,6 +180,7 @@ export function sinkFromHandle(dir) {
       };
     },
     async remove(rel) {
+      if (parts && rel.endsWith('.brume-part')) return parts.remove(rel);
       try {
         const [d, name] = await parent(rel, false);
         await d.removeEntry(name, { recursive: true });
@@ -136,12 +200,18 @@ export function sinkFromHandle(dir) {
       } catch {
         // The name is free.
       }
+      const target = await d.getFileHandle(name, { create: true });
+      await (parts ?? this).joinInto(partRel, target);
+      return true;
+    },
+    /** Writes the part's blocks into `file`, block by block (each a File
+     * read from disk, never the whole in memory); then drops the part. */
+    async joinInto(partRel, file) {
       const blocks = await blockFiles(await partDir(partRel, false));
-      const out = await (await d.getFileHandle(name, { create: true })).createWritable();
+      const out = await file.createWritable();
       for (const b of blocks) await out.write(b.file);
       await out.close();
       await this.remove(partRel);
-      return true;
     },
     dirname: (rel) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : ''),
   };

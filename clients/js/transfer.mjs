@@ -44,6 +44,7 @@ async function resolveSource(source) {
 
 async function resolveSink(sink) {
   if (typeof sink === 'string' && isNode) return (await import('./storage-node.mjs')).sinkFromDir(sink);
+  if (sink && sink.picked) return (await import('./storage-web.mjs')).sinkFromPicked(sink.picked);
   if (sink && sink.kind === 'directory' && sink.getDirectoryHandle) {
     return (await import('./storage-web.mjs')).sinkFromHandle(sink);
   }
@@ -102,13 +103,15 @@ class Transfer extends Emitter {
     this.#settle.resolve(value);
   }
 
-  fail(reason) {
+  /** Ends the transfer as cancelled; `finished` rejects once `cleanup`
+   * (the removal of partial files, say) is through. */
+  fail(reason, cleanup) {
     if (this.state === 'done' || this.state === 'cancelled') return false;
     this.state = 'cancelled';
     this.emit('cancelled', reason);
     const err = new Error(reason);
     err.code = 'ECANCELLED';
-    this.#settle.reject(err);
+    Promise.resolve(cleanup).finally(() => this.#settle.reject(err));
     return true;
   }
 }
@@ -370,6 +373,9 @@ export class IncomingTransfer extends Transfer {
     this.state = 'connecting';
     try {
       this.#sink = await resolveSink(sink);
+      if (this.#sink.single && (this.entries.length !== 1 || this.entries[0].kind !== 'file')) {
+        throw new Error('a file was picked for a folder');
+      }
       await this.#prepare();
     } catch (e) {
       this.#refuse(`the receiver could not store ${this.name}`, e.message);
@@ -396,8 +402,7 @@ export class IncomingTransfer extends Transfer {
   cancel(reason = 'cancelled by the receiver') {
     if (this.state === 'done' || this.state === 'cancelled') return;
     this.#send({ type: 'cancel', reason });
-    this.#closeParts(true);
-    this.fail(reason);
+    this.fail(reason, this.#closeParts(true));
     this.#closeSoon();
   }
 
@@ -419,8 +424,7 @@ export class IncomingTransfer extends Transfer {
   #refuse(reason, local) {
     if (this.state === 'done' || this.state === 'cancelled') return;
     this.#send({ type: 'cancel', reason });
-    this.#closeParts(true);
-    this.fail(local ? `${reason}: ${local}` : reason);
+    this.fail(local ? `${reason}: ${local}` : reason, this.#closeParts(true));
     this.#closeSoon();
   }
 
@@ -451,8 +455,7 @@ export class IncomingTransfer extends Transfer {
         this.#addEntries(obj.entries ?? []);
         return;
       case 'cancel':
-        this.#closeParts(true);
-        this.fail(String(obj.reason ?? 'cancelled by the sender'));
+        this.fail(String(obj.reason ?? 'cancelled by the sender'), this.#closeParts(true));
         this.#closeSoon();
         return;
       default:
@@ -627,16 +630,22 @@ export class IncomingTransfer extends Transfer {
     this.succeed(this.#saved.slice().sort());
   }
 
-  /** Closes the partial files; deletes them after a cancel, keeps them after a lost connection. */
+  /** Closes the partial files; deletes them after a cancel, keeps them
+   * after a lost connection. Resolves once that is done. */
   #closeParts(remove) {
+    const closing = [];
     for (const f of this.#files.values()) {
       if (f.placed) continue;
       f.placed = true;
-      f.part
-        .close()
-        .catch(() => {})
-        .then(() => (remove ? this.#sink.remove(f.partRel) : undefined));
+      closing.push(
+        f.part
+          .close()
+          .catch(() => {})
+          .then(() => (remove ? this.#sink.remove(f.partRel) : undefined))
+          .catch(() => {}),
+      );
     }
+    return Promise.all(closing);
   }
 }
 

@@ -4,7 +4,7 @@
 // Plain DOM, no framework; everything Brume does is the library's.
 
 import { Brume } from '/brume.mjs';
-import { opfsDir, sourceFromFiles } from '/storage-web.mjs';
+import { opfsDir, pickFolder, sourceFromFiles } from '/storage-web.mjs';
 
 const $ = (id) => document.getElementById(id);
 const hubUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
@@ -62,6 +62,12 @@ async function begin() {
     sessionStorage.setItem('brume.device', device);
   }
   brume.on('reauth', (c) => {
+    if (!c) {
+      // The hub refused our tokens (revoked, or a new password): log in again.
+      $('hub-state').textContent = 'hub: log in again';
+      sessionStorage.removeItem(CONFIG_KEY);
+      return;
+    }
     config = { ...config, access_token: c.token };
     sessionStorage.setItem(CONFIG_KEY, JSON.stringify(config));
   });
@@ -90,6 +96,7 @@ async function begin() {
   $('account-user').textContent = brume.thisUser();
   $('account-hub').textContent = hubUrl;
   $('account-device').textContent = brume.thisDevice();
+  $('account-identity').textContent = brume.identity ? Brume.shortForm(brume.identity) : 'none';
   watch(JSON.parse(localStorage.getItem(CONTACTS_KEY) || '[]'));
 }
 
@@ -290,6 +297,23 @@ function showTransfer(t, who, incoming) {
       t.accept(await opfsDir('downloads')).catch(() => {});
       render();
     });
+    // Where the browser lets the user pick a folder (File System Access
+    // API), files may go straight there; partial files wait in OPFS.
+    if (typeof window.showDirectoryPicker === 'function') {
+      button('Save to folder…', 'accept-folder secondary', async () => {
+        let target;
+        try {
+          target = await pickFolder();
+        } catch {
+          return; // The user closed the picker: still undecided.
+        }
+        actions.replaceChildren(cancel);
+        cancel.hidden = false;
+        pickedFor.add(t);
+        t.accept(target).catch(() => {});
+        render();
+      });
+    }
     button('Reject', 'reject secondary', () => t.reject('declined'));
   }
   t.on('progress', ({ done, total }) => {
@@ -300,7 +324,7 @@ function showTransfer(t, who, incoming) {
     bar.value = 1;
     render();
     actions.replaceChildren();
-    if (incoming) {
+    if (incoming && !pickedFor.has(t)) {
       for (const path of saved ?? []) actions.append(await downloadLink(path));
     }
   });
@@ -311,6 +335,9 @@ function showTransfer(t, who, incoming) {
   });
   render();
 }
+
+/** Incoming transfers saved into a folder the user picked (no link needed). */
+const pickedFor = new WeakSet();
 
 function showIncoming(t) {
   showTransfer(t, `from ${t.peer.user}`, true);

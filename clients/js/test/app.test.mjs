@@ -85,6 +85,26 @@ describe('the web app', { skip: !haveChromium && 'no /usr/bin/chromium' }, () =>
     assert.equal(await carol.evaluate(() => document.querySelector('#transfers progress').value), 1);
     assert.match(await carol.textContent('#transfers li .actions'), /Save report\.txt/);
 
+    // Another, saved into a folder carol picks (an OPFS folder stands in
+    // for the native picker, which headless Chromium cannot show).
+    await carol.evaluate(() => {
+      window.showDirectoryPicker = async () =>
+        (await navigator.storage.getDirectory()).getDirectoryHandle('picked-in-app', { create: true });
+    });
+    await alice.setInputFiles('#file-input', {
+      name: 'minutes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('we met\n'.repeat(100000)),
+    });
+    await carol.waitForSelector('#transfers li:has-text("minutes.txt") button.accept-folder');
+    await carol.click('#transfers li:has-text("minutes.txt") button.accept-folder');
+    await carol.waitForSelector('#transfers li:has-text("minutes.txt") .meta:has-text("done")');
+    const inFolder = await carol.evaluate(async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('picked-in-app');
+      return (await (await dir.getFileHandle('minutes.txt')).getFile()).size;
+    });
+    assert.equal(inFolder, 'we met\n'.length * 100000);
+
     // A camera: carol sees alice's video.
     await alice.click('#call-start');
     await carol.waitForFunction(() => {
@@ -98,6 +118,8 @@ describe('the web app', { skip: !haveChromium && 'no /usr/bin/chromium' }, () =>
 
     // The account page downloads a config file the `brume` command reads.
     await alice.click('#tab-account');
+    const shown = await alice.textContent('#account-identity');
+    assert.match(shown, /^([0-9A-F]{4} ){7}[0-9A-F]{4}$/, 'the identity key’s short form');
     const [download] = await Promise.all([alice.waitForEvent('download'), alice.click('#account-download')]);
     const path = await download.path();
     const conf = JSON.parse(readFileSync(path, 'utf8'));

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Hub, Proc, tmpDir } from './helpers.mjs';
+import { spawnSync } from 'node:child_process';
+import { Hub, Proc, brumeBin, tmpDir } from './helpers.mjs';
 import { browser, haveChromium, httpRoot, startInPage, until } from './web.mjs';
 
 const MIB = 1024 * 1024;
@@ -44,6 +45,15 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
       });
       assert.match(id, /^bob\//);
       await recv.waitLine('alice: hello from the browser ✓');
+      // The tab signed with its IndexedDB key, which brume recv pinned.
+      const { key, device, short } = await page.evaluate(() => ({
+        key: window.brume.identity,
+        device: window.brume.thisDevice(),
+        short: window.Brume.shortForm(window.brume.identity),
+      }));
+      assert.match(key, /^[0-9a-f]{64}$/);
+      const verify = spawnSync(brumeBin(), ['verify', 'alice'], { env: { ...process.env, BRUME_CONF: confs.bob }, encoding: 'utf8' });
+      assert.match(verify.stdout, new RegExp(`^alice/${device}\t${short}$`, 'm'), verify.stdout + verify.stderr);
     } finally {
       recv.kill();
     }
@@ -115,6 +125,76 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
       await page.evaluate(() => window.brume.stop());
       await page.close();
     }
+  });
+
+  test('brume send → a folder and a file the user picked: partial files wait in OPFS, then move there verified', async () => {
+    const page = await b1.page(httpRoot(hub.url));
+    await startInPage(page, cfg('alice'));
+    // Headless Chromium shows no native picker: stand in for it with
+    // handles from OPFS, which the library takes as picked.
+    await page.evaluate(() => {
+      const root = () => navigator.storage.getDirectory();
+      window.showDirectoryPicker = async () => (await root()).getDirectoryHandle('picked', { create: true });
+      window.showSaveFilePicker = async ({ suggestedName }) =>
+        (await (await root()).getDirectoryHandle('saved', { create: true })).getFileHandle(`chosen-${suggestedName}`, { create: true });
+    });
+    const src = join(tmpDir('src'), 'picked.bin');
+    writeFileSync(src, randomBytes(16 * MIB));
+    const want = createHash('sha256').update(readFileSync(src)).digest('hex');
+    for (const [how, saved] of [
+      ['folder', 'picked.bin'],
+      ['file', 'chosen-picked.bin'],
+    ]) {
+      const send = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+      try {
+        await until(page, () => window.seen.offers.length > 0);
+        const got = await page.evaluate(
+          async (how) => {
+            const { pickFolder, pickFile, PARTS_DIR } = await import('/storage-web.mjs');
+            const hash = async (file) => {
+              const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+              return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+            };
+            const root = await navigator.storage.getDirectory();
+            const names = async (dir) => {
+              const out = [];
+              for await (const [name] of dir.entries()) out.push(name);
+              return out.sort();
+            };
+            const t = window.seen.offers.shift();
+            const target = how === 'folder' ? await pickFolder() : await pickFile(t.name);
+            const midway = new Promise((resolve) =>
+              t.once('progress', async () => {
+                resolve({
+                  picked: how === 'folder' ? await names(target.picked) : (await target.picked.getFile()).size,
+                  parts: await names(await root.getDirectoryHandle(PARTS_DIR)),
+                });
+              }),
+            );
+            const savedAs = await t.accept(target);
+            const file = how === 'folder' ? await (await target.picked.getFileHandle('picked.bin')).getFile() : await target.picked.getFile();
+            return {
+              savedAs,
+              midway: await midway,
+              after: { picked: how === 'folder' ? await names(target.picked) : [file.name], parts: await names(await root.getDirectoryHandle(PARTS_DIR)) },
+              sha: await hash(file),
+            };
+          },
+          how,
+        );
+        assert.deepEqual(got.savedAs, [saved], how);
+        assert.deepEqual(got.midway.picked, how === 'folder' ? [] : 0, `${how}: nothing in the picked place while partial`);
+        assert.equal(got.midway.parts.length, 1, `${how}: the partial file waits in OPFS`);
+        assert.match(got.midway.parts[0], /^\.picked\.bin\.[0-9a-f]{16}\.brume-part$/);
+        assert.deepEqual(got.after, { picked: [saved], parts: [] }, `${how}: moved, and the part is gone`);
+        assert.equal(got.sha, want, `${how}: hash-checked`);
+        assert.equal(await send.exit(), 0);
+      } finally {
+        send.kill();
+      }
+    }
+    await page.evaluate(() => window.brume.stop());
+    await page.close();
   });
 
   test('folders both ways: brume send → browser, browser (a folder input) → brume recv', async () => {
@@ -288,6 +368,67 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
     }
   });
 
+  test('a tab receiving into a picked folder reloads mid-transfer; sending again resumes from the blocks kept in OPFS', async () => {
+    const page = await b1.page(httpRoot(hub.url));
+    await startInPage(page, cfg('alice'));
+    const src = join(tmpDir('src'), 'picked-resume.bin');
+    writeFileSync(src, randomBytes(32 * MIB));
+    const accept = () =>
+      page.evaluate(async () => {
+        const { pickFolder } = await import('/storage-web.mjs');
+        window.showDirectoryPicker = async () =>
+          (await navigator.storage.getDirectory()).getDirectoryHandle('picked-resume', { create: true });
+        const t = window.seen.offers[0];
+        window.progress = 0;
+        window.resumedFrom = null;
+        window.outcome = null;
+        t.on('progress', (p) => (window.progress = p.done));
+        t.on('resumed', (p) => (window.resumedFrom = p.done));
+        t.accept(await pickFolder()).then(
+          (saved) => (window.outcome = { saved }),
+          (e) => (window.outcome = { error: e.message }),
+        );
+      });
+    const first = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await until(page, () => window.seen.offers.length > 0);
+      await accept();
+      await until(page, () => window.progress >= 8 * 1024 * 1024);
+      const picked = await page.evaluate(async () => {
+        const out = [];
+        for await (const [name] of (await (await navigator.storage.getDirectory()).getDirectoryHandle('picked-resume')).entries()) out.push(name);
+        return out;
+      });
+      assert.deepEqual(picked, [], 'nothing in the picked folder while partial');
+      await page.reload();
+      assert.equal(await first.exit(40000), 1, 'the first send fails once the tab is gone');
+    } finally {
+      first.kill();
+    }
+    await startInPage(page, cfg('alice'));
+    const second = new Proc(['send', 'alice', src], { env: { BRUME_CONF: confs.bob } });
+    try {
+      await until(page, () => window.seen.offers.length > 0);
+      await accept();
+      const outcome = await until(page, () => window.outcome);
+      assert.deepEqual(outcome, { saved: ['picked-resume.bin'] });
+      const from = await page.evaluate(() => window.resumedFrom);
+      assert.ok(from >= 8 * 1024 * 1024, `resumed from ${from}`);
+      const sha = await page.evaluate(async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('picked-resume');
+        const file = await (await dir.getFileHandle('picked-resume.bin')).getFile();
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+        return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+      });
+      assert.equal(sha, createHash('sha256').update(readFileSync(src)).digest('hex'));
+      assert.equal(await second.exit(), 0);
+    } finally {
+      second.kill();
+      await page.evaluate(() => window.brume.stop());
+      await page.close();
+    }
+  });
+
   test('browser ↔ browser: chat, a file, and a video call with tracks added and removed', async () => {
     const alice = await b1.page(httpRoot(hub.url));
     const carol = await b2.page(httpRoot(hub.url));
@@ -355,6 +496,64 @@ describe('in headless Chromium', { skip: !haveChromium && 'no /usr/bin/chromium'
       // Chat still flows after the renegotiations.
       await alice.evaluate(() => window.peer.send(window.Brume.encodeMsg({ type: 'chat', data: 'still here' })));
       await until(carol, () => window.seen.lines.some((l) => l.text === 'still here'));
+    } finally {
+      await alice.evaluate(() => window.brume.stop());
+      await carol.evaluate(() => window.brume.stop());
+      await alice.close();
+      await carol.close();
+    }
+  });
+
+  test('browser ↔ browser: ICE restarts from either tab, through the hub; the same peers carry chat and a file', async () => {
+    const alice = await b1.page(httpRoot(hub.url));
+    const carol = await b2.page(httpRoot(hub.url));
+    await startInPage(alice, cfg('alice'));
+    await startInPage(carol, cfg('carol'));
+    const ufrags = (page) =>
+      page.evaluate(() => {
+        const u = (sdp) => /a=ice-ufrag:(\S+)/.exec(sdp)[1];
+        return { local: u(window.peer.pc.localDescription.sdp), remote: u(window.peer.pc.remoteDescription.sdp) };
+      });
+    try {
+      await alice.evaluate(async () => {
+        window.peer = await window.brume.connect('carol');
+        window.wire(window.peer);
+      });
+      await until(carol, () => window.brume.peers.size > 0);
+      await carol.evaluate(() => {
+        window.peer = [...window.brume.peers.values()][0];
+      });
+      let last = { alice: await ufrags(alice), carol: await ufrags(carol) };
+      // alice sorts first and restarts on a lost path; carol may ask too.
+      for (const [who, page, other] of [
+        ['alice', alice, carol],
+        ['carol', carol, alice],
+      ]) {
+        await page.evaluate(() => window.peer.restartIce());
+        const now = { alice: await ufrags(alice), carol: await ufrags(carol) };
+        assert.notEqual(now.alice.local, last.alice.local, `${who}'s restart: alice's ICE credentials changed`);
+        assert.notEqual(now.carol.local, last.carol.local, `${who}'s restart: carol's ICE credentials changed`);
+        assert.equal(now.alice.remote, now.carol.local);
+        last = now;
+        const text = `after ${who}'s restart`;
+        await page.evaluate((t) => window.peer.send(window.Brume.encodeMsg({ type: 'chat', data: t })), text);
+        await until(other, (t) => window.seen.lines.some((l) => l.text === t), text);
+        // A file on the same peer objects, from the other tab.
+        const name = `${who}.txt`;
+        await other.evaluate((n) => {
+          window.sent = window.brume.transfers.send(window.peer, new File([new TextEncoder().encode(n.repeat(50000))], n));
+        }, name);
+        await until(page, () => window.seen.offers.length > 0);
+        const size = await page.evaluate(async (n) => {
+          const root = await navigator.storage.getDirectory();
+          const dir = await root.getDirectoryHandle(`restart-${n}`, { create: true });
+          await window.seen.offers.shift().accept(dir);
+          return (await (await dir.getFileHandle(n)).getFile()).size;
+        }, name);
+        assert.equal(size, name.length * 50000);
+        assert.equal(await alice.evaluate(() => window.brume.peers.size), 1, 'one connection each');
+        assert.equal(await carol.evaluate(() => window.brume.peers.size), 1, 'one connection each');
+      }
     } finally {
       await alice.evaluate(() => window.brume.stop());
       await carol.evaluate(() => window.brume.stop());

@@ -3,6 +3,7 @@
 // for with deadlines (nothing sleeps in place of synchronisation).
 
 import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -139,8 +140,8 @@ export class Hub {
 }
 
 /** A started Node client for the user of config file `conf`. */
-export async function nodeClient(conf, opts = {}) {
-  const brume = new Brume({ wrtc, WebSocket });
+export async function nodeClient(conf, opts = {}, brumeOpts = {}) {
+  const brume = new Brume({ wrtc, WebSocket, ...brumeOpts });
   const cfg = Hub.config(conf);
   await brume.start({ url: cfg.url, token: cfg.access_token, refreshToken: cfg.refresh_token, ...opts });
   return brume;
@@ -158,4 +159,77 @@ export function nextEvent(emitter, name, pred = () => true, ms = 30000) {
     };
     emitter.on(name, fn);
   });
+}
+
+/**
+ * A `ws` WebSocket class whose sockets record every hub frame both ways
+ * (`sent`, `got`, parsed), and can hold back incoming frames from the
+ * first offer on (`holding`), replayed in order by `release()`: two
+ * offers then cross at the hub, as in a real glare.
+ */
+export function tappedWebSocket() {
+  const waiters = [];
+  const tap = { sent: [], got: [], holding: false, held: [] };
+  const changed = () => {
+    for (const w of [...waiters]) if (w.pred()) w.done();
+  };
+  tap.until = (pred, ms = 30000) =>
+    new Promise((res, rej) => {
+      if (pred()) return res();
+      const w = {
+        pred,
+        done: () => {
+          clearTimeout(w.timer);
+          waiters.splice(waiters.indexOf(w), 1);
+          res();
+        },
+        timer: setTimeout(() => rej(new Error(`tap: condition not met in ${ms} ms; got ${JSON.stringify(tap.got.map((m) => m.type))}`)), ms),
+      };
+      waiters.push(w);
+    });
+  tap.release = () => {
+    tap.holding = false;
+    for (const replay of tap.held.splice(0)) replay();
+  };
+  class Tapped extends WebSocket {
+    send(text, ...rest) {
+      try {
+        tap.sent.push(JSON.parse(text));
+      } catch {
+        // Not JSON: not ours to record.
+      }
+      super.send(text, ...rest);
+      changed();
+    }
+    set onmessage(fn) {
+      super.onmessage = (ev) => {
+        let msg = null;
+        try {
+          msg = JSON.parse(typeof ev.data === 'string' ? ev.data : Buffer.from(ev.data).toString('utf8'));
+        } catch {
+          // Not JSON.
+        }
+        if (msg) tap.got.push(msg);
+        if (tap.holding && (tap.held.length > 0 || msg?.type === 'offer')) tap.held.push(() => fn(ev));
+        else fn(ev);
+        changed();
+      };
+    }
+    get onmessage() {
+      return super.onmessage;
+    }
+  }
+  tap.WebSocket = Tapped;
+  return tap;
+}
+
+/** An HS256 access token for `user` that expires `seconds` from now,
+ * signed with the hub's own key (`hub.key` in its data folder). */
+export function shortToken(hub, user, seconds, gen = 0) {
+  const key = readFileSync(join(hub.data, 'hub.key'));
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const head = `${b64({ typ: 'JWT', alg: 'HS256' })}.${b64({ sub: user, exp: now + seconds, iat: now, kind: 'access', gen })}`;
+  const sig = createHmac('sha256', key).update(head).digest('base64url');
+  return { token: `${head}.${sig}`, exp: now + seconds };
 }

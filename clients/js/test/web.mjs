@@ -34,6 +34,7 @@ export async function browser() {
   });
   return {
     context,
+    profile,
     async page(url) {
       const page = await context.newPage();
       page.on('pageerror', (e) => console.error(`[page] ${e.message}`));
