@@ -6,6 +6,7 @@
 #
 #   bash tests/bench-sync/run.sh            # 10,000 files of 10 KiB in 100 folders
 #   FILES=1000 bash tests/bench-sync/run.sh # smaller
+#   BIN=/tmp/brume-old bash tests/bench-sync/run.sh # another build
 #
 # Syncthing beside it (issue 12) is not scripted yet: see README.md here.
 set -euo pipefail
@@ -14,11 +15,19 @@ FILES=${FILES:-10000}
 FOLDERS=${FOLDERS:-100}
 SIZE=${SIZE:-10240}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release -q -p brume-mio
-BIN=$CARGO_TARGET_DIR/release/brume
+if [ -z "${BIN:-}" ]; then # BIN=path/to/brume measures another build
+  cargo build --release -q -p brume-mio
+  BIN=$CARGO_TARGET_DIR/release/brume
+fi
 WORK=$(mktemp -d /tmp/brume-bench-sync.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+# KEEP=1 keeps the folders and the daemons' logs (lines stamped with the time).
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+stamp() { python3 -u -c 'import sys,time
+for l in sys.stdin: print(f"{time.time():.3f} {l}", end="")'; }
 trap cleanup EXIT
 
 now() { date +%s.%N; }
@@ -50,11 +59,14 @@ for i in range(files):
 PY
 WANT=$(tree_hash "$OWNED")
 
-BRUME_CONF="$WORK/bob.conf" "$BIN" share --root "$WORK/root-bob" 2> "$WORK/bob.log" &
+BRUME_CONF="$WORK/bob.conf" "$BIN" ${VERBOSE:+-v} share --root "$WORK/root-bob" 2> >(stamp > "$WORK/bob.log") &
 OWNER=$!; PIDS+=($OWNER)
-wait_log "$WORK/bob.log" "signed in"
+# The owner's first scan (hashing the tree) is its own figure, as
+# Syncthing's scan is; the sync is timed from the member's start.
+wait_log "$WORK/bob.log" "serving $((FILES + FOLDERS)) entries" 600
+SCAN=$(grep -o '^[0-9.]*' "$WORK/bob.log" | sed -n 1p); SCAN=$(echo "$(grep "serving" "$WORK/bob.log" | grep -o '^[0-9.]*') - $SCAN" | bc -l)
 T0=$(now)
-BRUME_CONF="$WORK/carol.conf" "$BIN" share --root "$WORK/root-carol" 2> "$WORK/carol.log" &
+BRUME_CONF="$WORK/carol.conf" "$BIN" ${VERBOSE:+-v} share --root "$WORK/root-carol" 2> >(stamp > "$WORK/carol.log") &
 MEMBER=$!; PIDS+=($MEMBER)
 wait_log "$WORK/carol.log" "in step ($((FILES + FOLDERS)) entries" 600
 INITIAL=$(since "$T0")
@@ -86,6 +98,7 @@ REVERT=$(printf '%s\n' "${REVERTS[@]}" | median)
 
 MIB=$(echo "$FILES * $SIZE / 1048576" | bc -l)
 printf 'brume share, %d files of %d bytes in %d folders (%.0f MiB), loopback, release\n' "$FILES" "$SIZE" "$FOLDERS" "$MIB"
+printf '  owner first scan       %6.2f s\n' "$SCAN"
 printf '  initial sync           %6.2f s   %6.0f files/s\n' "$INITIAL" "$(echo "$FILES / $INITIAL" | bc -l)"
 printf '  change latency median  %6.3f s   (%s)\n' "$CHANGE" "${CHANGES[*]}"
 printf '  revert latency median  %6.3f s   (%s)\n' "$REVERT" "${REVERTS[*]}"

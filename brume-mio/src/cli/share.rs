@@ -20,7 +20,7 @@ use brume_mio::share::layout::{Found, Root, read_members, save_json};
 use brume_mio::share::scan::scan;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::signal::{GroupId, UserName};
-use brume_proto::sync::{FollowState, SyncOutput};
+use brume_proto::sync::{FollowState, HashCache, SyncOutput};
 use brume_proto::transfer::{EntryKind, SourceEntry, TransferEvent};
 use notify::Watcher;
 
@@ -67,6 +67,8 @@ struct Group {
     /// A change came while a round was under way: scan once it ends
     /// (scanning during a round would rehash every file just installed).
     scan_after: bool,
+    /// The group's hash cache, loaded once and kept (saved when it changed).
+    cache: HashCache,
 }
 
 struct Daemon {
@@ -289,6 +291,7 @@ impl Daemon {
                 unknown: BTreeSet::new(),
                 missed: 0,
                 scan_after: false,
+                cache: self.root.load_cache(&f.group),
             });
             if owned {
                 self.own(&f);
@@ -308,28 +311,38 @@ impl Daemon {
         for w in warnings {
             eprintln!("brume share: {w}");
         }
-        let mut cache = self.root.load_cache(&f.group);
-        let s = scan(&f.dir, &mut cache, true);
-        for r in &s.refused {
-            eprintln!("brume share: {}: {r}", f.group);
-        }
-        let _ = self.root.save_cache(&f.group, &cache);
         let Some(g) = self.groups.get_mut(&f.group) else {
             return;
         };
+        // Published before the scan (which may hash a whole tree), so a
+        // member's call is not refused meanwhile.
+        if g.published.as_ref() != Some(&members) {
+            g.published = Some(members.clone());
+            let (name, list) = (f.group.name.clone(), members.iter().cloned().collect());
+            self.session
+                .client
+                .with(|n, now| n.publish_members(now, name, list));
+        }
+        let Some(g) = self.groups.get_mut(&f.group) else {
+            return;
+        };
+        let s = scan_cached(&self.root, &f.group, &f.dir, &mut g.cache, true);
+        if g.files == 0 && g.synced_at.is_none() && g.doing == "starting" {
+            eprintln!(
+                "brume share: {}: serving {} entries ({} hashed)",
+                f.group,
+                s.manifest.len(),
+                s.hashed
+            );
+        }
         g.files = s.manifest.len();
         g.doing = format!(
             "serving {} entries to {} members",
             s.manifest.len(),
             members.len()
         );
-        let publish = g.published.as_ref() != Some(&members);
-        g.published = Some(members.clone());
         let name = f.group.name.clone();
-        self.session.client.with(|n, now| {
-            if publish {
-                n.publish_members(now, name.clone(), members.iter().cloned().collect());
-            }
+        self.session.client.with(|n, _| {
             if let Some(sync) = n.sync_mut() {
                 sync.own(name, s.manifest, members);
             }
@@ -357,16 +370,10 @@ impl Daemon {
             }
             return;
         }
-        let Some(g) = self.groups.get(group) else {
+        let Some(g) = self.groups.get_mut(group) else {
             return;
         };
-        let dir = g.dir.clone();
-        let mut cache = self.root.load_cache(group);
-        let s = scan(&dir, &mut cache, false);
-        for r in &s.refused {
-            eprintln!("brume share: {group}: {r}");
-        }
-        let _ = self.root.save_cache(group, &cache);
+        let s = scan_cached(&self.root, group, &g.dir, &mut g.cache, false);
         let base = self.root.load_base(group);
         self.session.client.with(|n, _| {
             if let Some(sync) = n.sync_mut() {
@@ -396,12 +403,12 @@ impl Daemon {
     fn sync_output(&mut self, out: SyncOutput) {
         match out {
             SyncOutput::Run { group, steps } => {
-                let Some(dir) = self.dir_of(&group) else {
+                let Some(g) = self.groups.get_mut(&group) else {
                     return;
                 };
                 let mut done = 0;
                 for step in &steps {
-                    match run_step(&dir, step) {
+                    match run_step(&g.dir, step, &mut g.cache) {
                         Ok(true) => done += 1,
                         Ok(false) => tracing::info!("{group}: skipped {step:?}: not as planned"),
                         Err(e) => eprintln!("brume share: {group}: {step:?} failed: {e}"),
@@ -411,9 +418,7 @@ impl Daemon {
                     }
                 }
                 tracing::info!("{group}: ran {done} of {} steps", steps.len());
-                if let Some(g) = self.groups.get_mut(&group) {
-                    g.work += done;
-                }
+                g.work += done;
             }
             SyncOutput::Accept { key, group, dir } => {
                 let Some(gdir) = self.dir_of(&group) else {
@@ -427,11 +432,16 @@ impl Daemon {
                     eprintln!("brume share: {group}: cannot take the batch: {e:#}");
                 }
             }
-            SyncOutput::Install { group, from, fetch } => {
-                let Some(dir) = self.dir_of(&group) else {
+            SyncOutput::Install {
+                group,
+                from,
+                fetch,
+                verified,
+            } => {
+                let Some(g) = self.groups.get_mut(&group) else {
                     return;
                 };
-                let done = match install(&dir, &from, &fetch) {
+                let done = match install(&g.dir, &from, &fetch, verified, &mut g.cache) {
                     Ok(true) => true,
                     Ok(false) => {
                         tracing::info!("{group}: not installed {from}: changed meanwhile");
@@ -442,12 +452,10 @@ impl Daemon {
                         false
                     }
                 };
-                if let Some(g) = self.groups.get_mut(&group) {
-                    if done {
-                        g.work += 1;
-                    } else {
-                        g.missed += 1;
-                    }
+                if done {
+                    g.work += 1;
+                } else {
+                    g.missed += 1;
                 }
             }
             SyncOutput::Synced { group, base } => {
@@ -470,6 +478,11 @@ impl Daemon {
                 }
                 if let Err(e) = self.root.save_base(&group, &base) {
                     eprintln!("brume share: {group}: cannot save the sync state: {e:#}");
+                }
+                if let Some(g) = self.groups.get(&group)
+                    && g.work > 0
+                {
+                    let _ = self.root.save_cache(&group, &g.cache);
                 }
                 if let Some(g) = self.groups.get_mut(&group) {
                     if g.work > 0 || g.synced_at.is_none() {
@@ -532,6 +545,13 @@ impl Daemon {
                             paths.push(dir.join(p.to_string()));
                         }
                     }
+                    let path = dir.join(f.path.to_string());
+                    // The member's copy gets the owner's time (whole seconds).
+                    let mtime = std::fs::symlink_metadata(&path)
+                        .map(|m| {
+                            u64::try_from(std::os::unix::fs::MetadataExt::mtime(&m)).unwrap_or(0)
+                        })
+                        .unwrap_or(0);
                     entries.push(SourceEntry {
                         path: format!("{name}/{}", f.path),
                         kind: EntryKind::File,
@@ -539,11 +559,11 @@ impl Daemon {
                             brume_proto::sync::Node::File { size, .. } => size,
                             _ => 0,
                         },
-                        mtime: 0,
+                        mtime,
                         mime: None,
                         executable: false,
                     });
-                    paths.push(dir.join(f.path.to_string()));
+                    paths.push(path);
                 }
                 tracing::info!("{group}: sending {} files to {peer}", files.len());
                 if let Err(e) = self.session.client.send_entries(&peer, entries, paths) {
@@ -572,6 +592,26 @@ impl Daemon {
         let status = serde_json::json!({ "pid": std::process::id(), "groups": groups });
         let _ = save_json(&self.root.status_file(), &status.to_string());
     }
+}
+
+/// Scans a group folder with its cache, logs what was refused, and saves
+/// the cache if the scan changed it.
+fn scan_cached(
+    root: &Root,
+    group: &GroupId,
+    dir: &Path,
+    cache: &mut HashCache,
+    owner: bool,
+) -> brume_mio::share::scan::Scan {
+    let before = cache.len();
+    let s = scan(dir, cache, owner);
+    for r in &s.refused {
+        eprintln!("brume share: {group}: {r}");
+    }
+    if s.hashed > 0 || cache.len() != before {
+        let _ = root.save_cache(group, cache);
+    }
+    s
 }
 
 fn dir_entry(path: String) -> SourceEntry {

@@ -23,12 +23,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use super::diff::{History, apply, diff, digest};
 use super::manifest::{Manifest, Node, STAGING_DIR};
 use super::plan::{Step, plan};
-use super::wire::{SyncMsg, WireEntry, decode, encode, pieces};
+use super::wire::{DiffEntry, SyncMsg, WireEntry, decode, encode, pieces};
 use crate::error::ErrorCode;
 use crate::signal::{Address, GroupId, GroupName, UserName};
-use crate::transfer::TransferKey;
+use crate::transfer::{Entry, Hash, TransferKey, from_hex};
 
 /// At most this many files in one fetch (one transfer).
 pub const FILES_PER_BATCH: usize = 4096;
@@ -92,6 +93,9 @@ pub enum SyncOutput {
         from: String,
         /// The fetch step.
         fetch: Step,
+        /// The transfer offered it with the fetch's hash and verified every
+        /// block against it: its content need not be read again.
+        verified: bool,
     },
     /// Member: the group folder matches the owner's manifest; keep it as
     /// the new base.
@@ -150,13 +154,18 @@ struct Followed {
     member: Manifest,
     base: Manifest,
     state: FollowState,
-    /// Pieces of the manifest being received, and its round.
+    /// Pieces of the manifest (or of the diff) being received, and its round.
     pieces: Vec<WireEntry>,
+    changes: Vec<DiffEntry>,
     round: u64,
+    /// The digest of `base` sent with the last `want`, if any.
+    since: Option<Hash>,
     /// The owner's manifest being fetched towards.
     target: Manifest,
     /// Each batch's fetch steps, by batch number.
     batches: BTreeMap<u64, Vec<Step>>,
+    /// The content hashes each batch's transfer offered, by path in it.
+    offered: BTreeMap<u64, BTreeMap<String, Hash>>,
     /// The owner said `changed` while a round was under way.
     again: bool,
 }
@@ -164,6 +173,9 @@ struct Followed {
 #[derive(Debug)]
 struct Owned {
     manifest: Manifest,
+    /// The digest of `manifest`, and how older versions became it.
+    digest: Hash,
+    history: History,
     members: BTreeSet<UserName>,
     /// Peers that asked for the group and hear `changed`.
     watchers: BTreeSet<Address>,
@@ -218,13 +230,24 @@ impl Sync {
 
     /// A group we own: its manifest and its members as the hub holds them.
     pub fn own(&mut self, group: GroupName, manifest: Manifest, members: BTreeSet<UserName>) {
+        let fresh = !self.owned.contains_key(&group);
         let entry = self.owned.entry(group.clone()).or_insert_with(|| Owned {
             manifest: Manifest::new(),
+            digest: digest(&Manifest::new()),
+            history: History::default(),
             members: BTreeSet::new(),
             watchers: BTreeSet::new(),
             fetching: BTreeMap::new(),
         });
         let changed = entry.manifest != manifest;
+        if changed {
+            // A first manifest has no older version a member could hold.
+            if !fresh {
+                let old = std::mem::take(&mut entry.manifest);
+                entry.history.push(entry.digest, diff(&old, &manifest));
+            }
+            entry.digest = digest(&manifest);
+        }
         entry.manifest = manifest;
         entry.members = members;
         let (me, members) = (self.me.clone(), entry.members.clone());
@@ -263,7 +286,7 @@ impl Sync {
 
     fn owner_message(&mut self, peer: &Address, msg: SyncMsg) {
         let group = match &msg {
-            SyncMsg::Want { group } | SyncMsg::Fetch { group, .. } => group.clone(),
+            SyncMsg::Want { group, .. } | SyncMsg::Fetch { group, .. } => group.clone(),
             _ => return,
         };
         let allowed = self
@@ -279,8 +302,39 @@ impl Sync {
             return;
         };
         match msg {
-            SyncMsg::Want { .. } => {
+            SyncMsg::Want { since, .. } => {
                 owned.watchers.insert(peer.clone());
+                let changes = since.and_then(|since| {
+                    if since == owned.digest {
+                        return Some((since, Vec::new()));
+                    }
+                    let changes = owned.history.since(&since)?;
+                    // Past half the manifest, the whole is as cheap.
+                    (changes.len() <= owned.manifest.len() / 2).then_some((since, changes))
+                });
+                if let Some((since, changes)) = changes {
+                    let digest = owned.digest;
+                    self.round += 1;
+                    let round = self.round;
+                    let changes: Vec<DiffEntry> = changes
+                        .into_iter()
+                        .map(|(p, n)| DiffEntry::new(p, n))
+                        .collect();
+                    let all = pieces(changes);
+                    let n = all.len();
+                    for (i, changes) in all.into_iter().enumerate() {
+                        let msg = SyncMsg::Diff {
+                            group: group.clone(),
+                            round,
+                            since,
+                            digest,
+                            changes,
+                            last: i + 1 == n,
+                        };
+                        self.send(peer.clone(), &msg);
+                    }
+                    return;
+                }
                 let entries: Vec<WireEntry> = owned
                     .manifest
                     .iter()
@@ -377,9 +431,12 @@ impl Sync {
                 base: Manifest::new(),
                 state: FollowState::Idle,
                 pieces: Vec::new(),
+                changes: Vec::new(),
                 round: 0,
+                since: None,
                 target: Manifest::new(),
                 batches: BTreeMap::new(),
+                offered: BTreeMap::new(),
                 again: false,
             });
         f.member = member;
@@ -402,10 +459,13 @@ impl Sync {
         };
         f.again = false;
         f.pieces.clear();
+        f.changes.clear();
         if let Some(peer) = open {
             f.state = FollowState::Asking;
+            f.since = (!f.base.is_empty()).then(|| digest(&f.base));
             let msg = SyncMsg::Want {
                 group: group.name.clone(),
+                since: f.since,
             };
             self.send(peer, &msg);
         } else {
@@ -449,6 +509,7 @@ impl Sync {
             if g.owner == *user && f.state != FollowState::Idle {
                 f.state = FollowState::Connecting;
                 f.batches.clear();
+                f.offered.clear();
             }
         }
     }
@@ -473,6 +534,14 @@ impl Sync {
                 entries,
                 last,
             } => self.manifest_piece(peer, group, round, entries, last),
+            SyncMsg::Diff {
+                group,
+                round,
+                since,
+                digest,
+                changes,
+                last,
+            } => self.diff_piece(peer, group, round, (since, digest), changes, last),
             SyncMsg::Refused {
                 group,
                 code,
@@ -487,6 +556,7 @@ impl Sync {
                         .unwrap_or(ErrorCode::Unknown);
                     f.state = FollowState::Refused(code);
                     f.batches.clear();
+                    f.offered.clear();
                     self.out.push_back(SyncOutput::Refused {
                         group: id,
                         code,
@@ -556,6 +626,65 @@ impl Sync {
             });
             return;
         };
+        self.start_round(peer, id, round, target);
+    }
+
+    fn diff_piece(
+        &mut self,
+        peer: &Address,
+        group: GroupName,
+        round: u64,
+        (since, to): (Hash, Hash),
+        changes: Vec<DiffEntry>,
+        last: bool,
+    ) {
+        let id = GroupId {
+            owner: peer.user().clone(),
+            name: group,
+        };
+        let Some(f) = self.followed.get_mut(&id) else {
+            return;
+        };
+        if f.state != FollowState::Asking || f.since != Some(since) {
+            return; // a late piece of a round given up, or not our version
+        }
+        if f.changes.is_empty() {
+            f.round = round;
+        } else if f.round != round {
+            f.changes.clear();
+            f.round = round;
+        }
+        f.changes.extend(changes);
+        if !last {
+            return;
+        }
+        let changes = std::mem::take(&mut f.changes);
+        match apply(&f.base, changes).filter(|t| digest(t) == to) {
+            Some(target) => self.start_round(peer, id, round, target),
+            None => {
+                // Not the owner's version after all: ask for the whole.
+                f.since = None;
+                let text = format!(
+                    "{id}: the owner's changes do not lead to its version; asking for the whole manifest"
+                );
+                self.out.push_back(SyncOutput::Problem {
+                    peer: peer.clone(),
+                    text,
+                });
+                let msg = SyncMsg::Want {
+                    group: id.name.clone(),
+                    since: None,
+                };
+                self.send(peer.clone(), &msg);
+            }
+        }
+    }
+
+    /// The owner's manifest of round `round` is known: plan towards it.
+    fn start_round(&mut self, peer: &Address, id: GroupId, round: u64, target: Manifest) {
+        let Some(f) = self.followed.get_mut(&id) else {
+            return;
+        };
         let p = plan(&target, &f.member, &f.base);
         let (fetches, local): (Vec<Step>, Vec<Step>) = p
             .steps
@@ -614,14 +743,21 @@ impl Sync {
         }
     }
 
-    /// A transfer offered by `key.peer` named `name`: if it is a batch we
-    /// asked for, it is accepted into the staging folder (an
+    /// A transfer offered by `key.peer` named `name` with `entries`: if it
+    /// is a batch we asked for, it is accepted into the staging folder (an
     /// [`SyncOutput::Accept`]) and `true` is returned; otherwise `false`,
     /// and it is not sync's.
-    pub fn handle_offer(&mut self, key: &TransferKey, name: &str) -> bool {
-        let Some((id, _)) = self.batch_of(key.peer.user(), name) else {
+    pub fn handle_offer(&mut self, key: &TransferKey, name: &str, entries: &[Entry]) -> bool {
+        let Some((id, batch)) = self.batch_of(key.peer.user(), name) else {
             return false;
         };
+        let hashes = entries
+            .iter()
+            .filter_map(|e| Some((e.path.clone(), from_hex(e.hash.as_deref()?)?)))
+            .collect();
+        if let Some(f) = self.followed.get_mut(&id) {
+            f.offered.insert(batch, hashes);
+        }
         self.out.push_back(SyncOutput::Accept {
             key: key.clone(),
             group: id,
@@ -655,13 +791,16 @@ impl Sync {
             return;
         };
         let steps = f.batches.remove(&batch).unwrap_or_default();
+        let offered = f.offered.remove(&batch).unwrap_or_default();
         for step in steps {
-            if let Step::Fetch { path, .. } = &step {
+            if let Step::Fetch { path, hash, .. } = &step {
+                let verified = offered.get(&format!("{name}/{path}")) == Some(hash);
                 let from = format!("{STAGING_DIR}/{name}/{path}");
                 self.out.push_back(SyncOutput::Install {
                     group: id.clone(),
                     from,
                     fetch: step,
+                    verified,
                 });
             }
         }
@@ -692,6 +831,7 @@ impl Sync {
         if let Some(f) = self.followed.get_mut(&id) {
             f.state = FollowState::Idle;
             f.batches.clear();
+            f.offered.clear();
         }
         self.out.push_back(SyncOutput::Problem {
             peer: Address::User(owner.clone()),

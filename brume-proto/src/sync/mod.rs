@@ -9,6 +9,7 @@
 //! runs the plan's steps and moves content with the file transfer.
 
 pub mod conflict;
+pub mod diff;
 mod error;
 pub mod hash_cache;
 pub mod machine;
