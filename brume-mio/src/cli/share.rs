@@ -20,6 +20,7 @@ use brume_mio::share::layout::{Found, Root, read_members, save_json};
 use brume_mio::share::scan::scan;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::signal::{GroupId, UserName};
+use brume_proto::sync::manifest::MEMBERS_FILE;
 use brume_proto::sync::{FollowState, HashCache, SyncOutput};
 use brume_proto::transfer::{EntryKind, SourceEntry, TransferEvent};
 use notify::Watcher;
@@ -28,7 +29,7 @@ use super::ConfigArg;
 use super::session::{Calls, Session};
 
 /// How long the folder must be quiet after a change before it is scanned.
-const SETTLE: Duration = Duration::from_millis(200);
+const SETTLE: Duration = Duration::from_millis(100);
 /// A burst of changes is scanned at the latest this long after it began.
 const SETTLE_MAX: Duration = Duration::from_secs(2);
 /// Every group is scanned again this often, whatever the watcher says
@@ -94,7 +95,10 @@ pub fn run(a: ShareArgs) -> Result<()> {
         return status(&root);
     }
     let _lock = root.lock()?;
-    let session = Session::open(&a.config.path(), Calls::Take)?;
+    // An instance of the device that takes no bare calls, so it lives beside
+    // `brume recv` there: members' calls scoped to a group reach the session
+    // that published the group's members (the hub routes them), this one.
+    let session = Session::open(&a.config.path(), Calls::Refuse)?;
     let changed = Arc::new(AtomicBool::new(false));
     let flag = changed.clone();
     let waker = session.client.waker();
@@ -201,6 +205,10 @@ impl Daemon {
                     self.retry_at.get_or_insert(Instant::now() + RETRY);
                 }
             }
+            ClientEvent::Transfer(TransferEvent::State { key, state }) => {
+                let way = if key.outgoing { "to" } else { "from" };
+                tracing::info!("batch {} {way} {}: {state:?}", key.id, key.peer);
+            }
             ClientEvent::Transfer(TransferEvent::Offered { key, name, .. }) => {
                 tracing::info!("refusing {name:?} from {}: not a sync batch", key.peer);
                 let _ = self
@@ -279,8 +287,11 @@ impl Daemon {
             });
         }
         for f in found {
-            let owned = f.group.owner == me;
-            self.groups.entry(f.group.clone()).or_insert_with(|| Group {
+            // Under our own name with a `.members`: ours to serve. Without
+            // one, this is another of the owner's devices: it mirrors the
+            // group from the device that serves it, as a member does.
+            let owned = f.group.owner == me && f.dir.join(MEMBERS_FILE).is_file();
+            let g = self.groups.entry(f.group.clone()).or_insert_with(|| Group {
                 dir: f.dir.clone(),
                 owned,
                 published: None,
@@ -293,6 +304,18 @@ impl Daemon {
                 scan_after: false,
                 cache: self.root.load_cache(&f.group),
             });
+            if g.owned != owned {
+                // `.members` came or went: served from here, or mirrored.
+                g.owned = owned;
+                g.published = None;
+                let id = f.group.clone();
+                self.session.client.with(|n, _| {
+                    if let Some(s) = n.sync_mut() {
+                        s.unfollow(&id);
+                        s.disown(&id.name);
+                    }
+                });
+            }
             if owned {
                 self.own(&f);
             } else {

@@ -34,6 +34,13 @@ use crate::transfer::{Entry, Hash, TransferKey, from_hex};
 /// At most this many files in one fetch (one transfer).
 pub const FILES_PER_BATCH: usize = 4096;
 
+/// A member asks for batches of at most this many files, or this many
+/// bytes (a batch holds at least one file): several transfers then run
+/// side by side, and the first starts once its few files are hashed.
+pub const BATCH_FILES: usize = 1024;
+/// See [`BATCH_FILES`].
+pub const BATCH_BYTES: u64 = 64 << 20;
+
 /// At most this many fetch lists from one peer being received at once.
 const MAX_OPEN_LISTS: usize = 64;
 
@@ -706,8 +713,8 @@ impl Sync {
             return;
         }
         let mut batches = BTreeMap::new();
-        for (i, chunk) in fetches.chunks(FILES_PER_BATCH).enumerate() {
-            batches.insert(i as u64, chunk.to_vec());
+        for (i, chunk) in batches_of(fetches).into_iter().enumerate() {
+            batches.insert(i as u64, chunk);
         }
         f.state = FollowState::Fetching {
             round,
@@ -838,6 +845,31 @@ impl Sync {
             text: format!("{id}: fetching {name} failed: {why}"),
         });
     }
+}
+
+/// Cuts a round's fetches into batches of [`BATCH_FILES`] files or
+/// [`BATCH_BYTES`] bytes at most, in order.
+fn batches_of(fetches: Vec<Step>) -> Vec<Vec<Step>> {
+    let mut out: Vec<Vec<Step>> = Vec::new();
+    let mut bytes = 0u64;
+    for step in fetches {
+        let size = match &step {
+            Step::Fetch { size, .. } => *size,
+            _ => 0,
+        };
+        let full = out
+            .last()
+            .is_none_or(|b| b.len() >= BATCH_FILES || bytes + size > BATCH_BYTES);
+        if full {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        if let Some(b) = out.last_mut() {
+            b.push(step);
+        }
+    }
+    out
 }
 
 /// The transfer name of batch `batch` of round `round`.
