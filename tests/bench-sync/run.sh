@@ -62,12 +62,13 @@ for i in range(files):
 PY
 WANT=$(tree_hash "$OWNED")
 
+T0=$(now)
 BRUME_CONF="$WORK/bob.conf" "$BIN" ${VERBOSE:+-v} share --root "$WORK/root-bob" 2> >(stamp > "$WORK/bob.log") &
 OWNER=$!; PIDS+=($OWNER)
 # The owner's first scan (hashing the tree) is its own figure, as
 # Syncthing's scan is; the sync is timed from the member's start.
 wait_log "$WORK/bob.log" "serving $((FILES + FOLDERS)) entries" 600
-SCAN=$(grep -o '^[0-9.]*' "$WORK/bob.log" | sed -n 1p); SCAN=$(echo "$(grep "serving" "$WORK/bob.log" | grep -o '^[0-9.]*') - $SCAN" | bc -l)
+SCAN=$(since "$T0")
 T0=$(now)
 BRUME_CONF="$WORK/carol.conf" "$BIN" ${VERBOSE:+-v} share --root "$WORK/root-carol" 2> >(stamp > "$WORK/carol.log") &
 MEMBER=$!; PIDS+=($MEMBER)
@@ -107,8 +108,10 @@ REVERT=$(printf '%s\n' "${REVERTS[@]}" | median)
 BIG=""
 if [ "$BIG_MIB" -gt 0 ]; then
   head -c "$((BIG_MIB << 20))" /dev/urandom > "$WORK/big.bin"
-  mkdir -p "$WORK/root-bob/bob/big"; echo carol > "$WORK/root-bob/bob/big/.members"
-  cp "$WORK/big.bin" "$WORK/root-bob/bob/big/big.bin"
+  # Made aside and moved in whole, so the owner never sees it half written.
+  mkdir -p "$WORK/big-src"; echo carol > "$WORK/big-src/.members"
+  cp "$WORK/big.bin" "$WORK/big-src/big.bin"
+  mv "$WORK/big-src" "$WORK/root-bob/bob/big"
   wait_log "$WORK/bob.log" "bob/big: serving 1 entries" 300
   T=$(now)
   mkdir -p "$WORK/root-carol/bob/big"

@@ -21,8 +21,8 @@ use brume_mio::share::scan::scan;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::signal::{GroupId, UserName};
 use brume_proto::sync::manifest::MEMBERS_FILE;
-use brume_proto::sync::{FollowState, HashCache, SyncOutput};
-use brume_proto::transfer::{EntryKind, SourceEntry, TransferEvent};
+use brume_proto::sync::{FollowState, HashCache, Seed, SyncOutput};
+use brume_proto::transfer::{EntryKind, SourceEntry, TransferEvent, TransferKey, TransferState};
 use notify::Watcher;
 
 use super::ConfigArg;
@@ -79,6 +79,8 @@ struct Daemon {
     groups: BTreeMap<GroupId, Group>,
     /// A call to an owner failed: scan (and so ask) again then.
     retry_at: Option<Instant>,
+    /// Batches being received: (bytes so far, of them already here).
+    progress: BTreeMap<TransferKey, (u64, u64)>,
 }
 
 /// How long after a failed call to an owner it is tried again.
@@ -123,6 +125,7 @@ pub fn run(a: ShareArgs) -> Result<()> {
         me: None,
         groups: BTreeMap::new(),
         retry_at: None,
+        progress: BTreeMap::new(),
     };
     let mut settle: Option<(Instant, Instant)> = None; // (due, burst began)
     let mut next_rescan = Instant::now() + RESCAN_EVERY;
@@ -205,9 +208,26 @@ impl Daemon {
                     self.retry_at.get_or_insert(Instant::now() + RETRY);
                 }
             }
+            ClientEvent::Transfer(TransferEvent::Progress {
+                key, done, resumed, ..
+            }) => {
+                if let Some(p) = self.progress.get_mut(&key) {
+                    *p = (done, resumed);
+                }
+            }
             ClientEvent::Transfer(TransferEvent::State { key, state }) => {
                 let way = if key.outgoing { "to" } else { "from" };
                 tracing::info!("batch {} {way} {}: {state:?}", key.id, key.peer);
+                if matches!(state, TransferState::Done | TransferState::Cancelled)
+                    && let Some((done, resumed)) = self.progress.remove(&key)
+                    && resumed > 0
+                {
+                    eprintln!(
+                        "brume share: a batch from {}: {} bytes moved, {resumed} already here",
+                        key.peer,
+                        done - resumed
+                    );
+                }
             }
             ClientEvent::Transfer(TransferEvent::Offered { key, name, .. }) => {
                 tracing::info!("refusing {name:?} from {}: not a sync batch", key.peer);
@@ -350,7 +370,7 @@ impl Daemon {
             return;
         };
         let s = scan_cached(&self.root, &f.group, &f.dir, &mut g.cache, true);
-        if g.files == 0 && g.synced_at.is_none() && g.doing == "starting" {
+        if g.doing == "starting" || g.files != s.manifest.len() {
             eprintln!(
                 "brume share: {}: serving {} entries ({} hashed)",
                 f.group,
@@ -443,14 +463,26 @@ impl Daemon {
                 tracing::info!("{group}: ran {done} of {} steps", steps.len());
                 g.work += done;
             }
-            SyncOutput::Accept { key, group, dir } => {
-                let Some(gdir) = self.dir_of(&group) else {
+            SyncOutput::Accept {
+                key,
+                group,
+                dir,
+                seeds,
+            } => {
+                let Some(g) = self.groups.get_mut(&group) else {
                     return;
                 };
-                let into = gdir.join(dir);
+                let into = g.dir.join(dir);
                 if let Err(e) = std::fs::create_dir_all(&into) {
                     eprintln!("brume share: {group}: cannot make {}: {e}", into.display());
                 }
+                for seed in &seeds {
+                    // Only the blocks that differ from the older copy move.
+                    if let Err(e) = plant(&g.dir, seed, &mut g.cache) {
+                        tracing::info!("{group}: no seed for {}: {e}", seed.from);
+                    }
+                }
+                self.progress.insert(key.clone(), (0, 0));
                 if let Err(e) = self.session.client.accept_transfer(&key, &into) {
                     eprintln!("brume share: {group}: cannot take the batch: {e:#}");
                 }
@@ -615,6 +647,26 @@ impl Daemon {
         let status = serde_json::json!({ "pid": std::process::id(), "groups": groups });
         let _ = save_json(&self.root.status_file(), &status.to_string());
     }
+}
+
+/// Copies a seed's older file to the transfer's partial name, unless the
+/// cache knows it holds something else now. Whatever is copied, the
+/// receiver checks every block against the offer before keeping it.
+fn plant(dir: &Path, seed: &Seed, cache: &mut HashCache) -> std::io::Result<()> {
+    let from = dir.join(seed.from.to_string());
+    let meta = std::fs::symlink_metadata(&from)?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let known = cache.lookup(&seed.from, brume_mio::share::scan::stamp(&meta));
+    if known.is_some_and(|h| h != seed.hash) {
+        return Err(std::io::Error::other("it changed since the scan"));
+    }
+    let to = dir.join(&seed.to);
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::copy(from, to).map(|_| ())
 }
 
 /// Scans a group folder with its cache, logs what was refused, and saves

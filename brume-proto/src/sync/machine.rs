@@ -25,11 +25,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::diff::{History, apply, diff, digest};
 use super::manifest::{Manifest, Node, STAGING_DIR};
+use super::path::SyncPath;
 use super::plan::{Step, plan};
 use super::wire::{DiffEntry, SyncMsg, WireEntry, decode, encode, pieces};
 use crate::error::ErrorCode;
 use crate::signal::{Address, GroupId, GroupName, UserName};
-use crate::transfer::{Entry, Hash, TransferKey, from_hex};
+use crate::transfer::names::temp_name;
+use crate::transfer::{Entry, Hash, TransferKey, from_hex, to_hex};
 
 /// At most this many files in one fetch (one transfer).
 pub const FILES_PER_BATCH: usize = 4096;
@@ -81,7 +83,9 @@ pub enum SyncOutput {
         /// The plan's steps except the fetches.
         steps: Vec<Step>,
     },
-    /// Member: accept the transfer into the group folder's staging folder.
+    /// Member: accept the transfer into the group folder's staging folder,
+    /// after copying each seed's file to where the transfer keeps its
+    /// partial file, so that only the blocks that changed are sent.
     Accept {
         /// The transfer.
         key: TransferKey,
@@ -89,6 +93,8 @@ pub enum SyncOutput {
         group: GroupId,
         /// The folder to accept into, relative to the group folder.
         dir: String,
+        /// The member's older versions of large files this batch replaces.
+        seeds: Vec<Seed>,
     },
     /// Member: move a received file into place: `from` (relative to the
     /// group folder) to the fetch's path, if its content is the fetch's
@@ -135,6 +141,23 @@ pub enum SyncOutput {
         text: String,
     },
 }
+
+/// A member's older version of a file a batch replaces, to copy to the
+/// transfer's partial file before accepting: the receiver checks every
+/// block of a partial against the offer's block hashes and asks only for
+/// the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    /// The file in the group folder, if it still holds `hash`.
+    pub from: SyncPath,
+    /// The older content the fetch replaces.
+    pub hash: Hash,
+    /// Where to copy it, relative to the group folder.
+    pub to: String,
+}
+
+/// Files at least this large are seeded from the version they replace.
+pub const SEED_MIN_BYTES: u64 = 1 << 20;
 
 /// Where a followed group stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -758,6 +781,12 @@ impl Sync {
         let Some((id, batch)) = self.batch_of(key.peer.user(), name) else {
             return false;
         };
+        let seeds = self
+            .followed
+            .get(&id)
+            .and_then(|f| f.batches.get(&batch))
+            .map(|steps| steps.iter().filter_map(|s| seed(name, s)).collect())
+            .unwrap_or_default();
         let hashes = entries
             .iter()
             .filter_map(|e| Some((e.path.clone(), from_hex(e.hash.as_deref()?)?)))
@@ -769,6 +798,7 @@ impl Sync {
             key: key.clone(),
             group: id,
             dir: STAGING_DIR.to_owned(),
+            seeds,
         });
         true
     }
@@ -870,6 +900,38 @@ fn batches_of(fetches: Vec<Step>) -> Vec<Vec<Step>> {
         }
     }
     out
+}
+
+/// The seed of a large fetch that replaces an older version: the transfer
+/// receives `PATH` of batch `name` into `.brume-sync/NAME/PATH`'s folder as
+/// `.FILE.TAG.brume-part`, TAG the first 16 hex digits of the new content
+/// hash (the receiver's partial name, which a later transfer resumes).
+fn seed(name: &str, step: &Step) -> Option<Seed> {
+    let Step::Fetch {
+        path,
+        size,
+        hash,
+        replaces: Some(old),
+    } = step
+    else {
+        return None;
+    };
+    if *size < SEED_MIN_BYTES {
+        return None;
+    }
+    let hex = to_hex(hash);
+    let mut to = format!("{STAGING_DIR}/{name}");
+    for c in path.parent().iter().flat_map(|p| p.components().to_vec()) {
+        to.push('/');
+        to.push_str(&c);
+    }
+    to.push('/');
+    to.push_str(&temp_name(path.name(), &hex[..16]));
+    Some(Seed {
+        from: path.clone(),
+        hash: *old,
+        to,
+    })
 }
 
 /// The transfer name of batch `batch` of round `round`.
