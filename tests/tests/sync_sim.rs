@@ -273,6 +273,7 @@ impl World {
                 d.sync.follow(group, m, d.base.clone());
             }
             SyncOutput::Problem { peer, text } => panic!("{who}: problem with {peer}: {text}"),
+            SyncOutput::Failed { group, text } => panic!("{who}: {group} failed: {text}"),
         }
     }
 

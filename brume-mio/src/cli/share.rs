@@ -625,6 +625,16 @@ impl Daemon {
                     eprintln!("brume share: {group}: cannot send to {peer}: {e:#}");
                 }
             }
+            SyncOutput::Failed { group, text } => {
+                // A full disk or a lost connection: tried again shortly (the
+                // transfer keeps what it verified), until it goes through.
+                eprintln!(
+                    "brume share: {group}: {text}; trying again in {} s",
+                    RETRY.as_secs()
+                );
+                self.note_state(&group);
+                self.retry_at.get_or_insert(Instant::now() + RETRY);
+            }
             SyncOutput::Problem { peer, text } => eprintln!("brume share: {peer}: {text}"),
             SyncOutput::Send { .. } | SyncOutput::Connect { .. } => {} // the node's
         }

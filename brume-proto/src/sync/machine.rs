@@ -133,7 +133,15 @@ pub enum SyncOutput {
         /// Which group.
         group: GroupId,
     },
-    /// Something for the log: a bad message, a failed fetch.
+    /// Member: a batch failed (cancelled, refused by the disk): the round
+    /// is given up with nothing changed; call [`Sync::follow`] again later.
+    Failed {
+        /// Which group.
+        group: GroupId,
+        /// What happened, for the log.
+        text: String,
+    },
+    /// Something for the log: a bad message, a call that failed.
     Problem {
         /// About whom.
         peer: Address,
@@ -870,9 +878,9 @@ impl Sync {
             f.batches.clear();
             f.offered.clear();
         }
-        self.out.push_back(SyncOutput::Problem {
-            peer: Address::User(owner.clone()),
-            text: format!("{id}: fetching {name} failed: {why}"),
+        self.out.push_back(SyncOutput::Failed {
+            group: id,
+            text: format!("fetching {name} failed: {why}"),
         });
     }
 }
