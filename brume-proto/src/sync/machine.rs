@@ -208,6 +208,15 @@ struct Followed {
     again: bool,
 }
 
+impl Followed {
+    /// A round is over: the manifests it planned with are not kept (the
+    /// next `follow` brings them again), so an idle member holds no tree.
+    fn forget_trees(&mut self) {
+        self.member = Manifest::new();
+        self.base = Manifest::new();
+    }
+}
+
 #[derive(Debug)]
 struct Owned {
     manifest: Manifest,
@@ -736,6 +745,7 @@ impl Sync {
         }
         if fetches.is_empty() {
             f.state = FollowState::Idle;
+            f.forget_trees();
             self.out.push_back(SyncOutput::Synced {
                 group: id.clone(),
                 base: target,
@@ -857,6 +867,7 @@ impl Sync {
         }
         if f.batches.is_empty() {
             f.state = FollowState::Idle;
+            f.forget_trees();
             let base = std::mem::take(&mut f.target);
             self.out.push_back(SyncOutput::Synced {
                 group: id.clone(),
