@@ -376,7 +376,6 @@ pub fn brume_within(conf: &Path, args: &[&str], limit: Duration) -> (Output, boo
 // ----- brume share -----
 
 /// Logs `user` in on `device` into the config `conf`.
-
 pub fn share_login(hub: &Hub, conf: &Path, user: &str, password: &str, device: &str) {
     let mut cmd = Command::new(BIN);
     cmd.env("BRUME_CONF", conf).args([

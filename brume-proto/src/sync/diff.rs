@@ -39,8 +39,8 @@ pub fn digest(m: &Manifest) -> Hash {
 
 /// What changed from `old` to `new`, in path order: each path whose entry
 /// differs, with its new entry (`None`: gone).
-pub fn diff(old: &Manifest, new: &Manifest) -> Vec<(SyncPath, Option<Node>)> {
-    let mut out: Vec<(SyncPath, Option<Node>)> = new
+pub fn diff(old: &Manifest, new: &Manifest) -> Changes {
+    let mut out: Changes = new
         .iter()
         .filter(|(p, n)| old.get(p) != Some(n))
         .map(|(p, n)| (p.clone(), Some(*n)))
@@ -71,18 +71,21 @@ pub const HISTORY_CHANGES: usize = 65_536;
 /// At most this many older versions are remembered.
 pub const HISTORY_VERSIONS: usize = 64;
 
+/// Paths with their new entries (`None`: gone), in path order.
+pub type Changes = Vec<(SyncPath, Option<Node>)>;
+
 /// The owner's recent versions of one group: for each older version's
 /// digest, the changes that led from it to the next one.
 #[derive(Debug, Default)]
 pub struct History {
-    steps: VecDeque<(Hash, Vec<(SyncPath, Option<Node>)>)>,
+    steps: VecDeque<(Hash, Changes)>,
     changes: usize,
 }
 
 impl History {
     /// Remembers that the version `from` became the next by `changes`;
     /// the oldest versions are forgotten past the bounds.
-    pub fn push(&mut self, from: Hash, changes: Vec<(SyncPath, Option<Node>)>) {
+    pub fn push(&mut self, from: Hash, changes: Changes) {
         self.changes += changes.len();
         self.steps.push_back((from, changes));
         while self.steps.len() > HISTORY_VERSIONS || self.changes > HISTORY_CHANGES {
@@ -95,7 +98,7 @@ impl History {
 
     /// The changes from version `since` to the newest, in path order, or
     /// `None` if that version is not remembered.
-    pub fn since(&self, since: &Hash) -> Option<Vec<(SyncPath, Option<Node>)>> {
+    pub fn since(&self, since: &Hash) -> Option<Changes> {
         let start = self.steps.iter().position(|(d, _)| d == since)?;
         let mut all: BTreeMap<SyncPath, Option<Node>> = BTreeMap::new();
         for (_, changes) in self.steps.iter().skip(start) {
