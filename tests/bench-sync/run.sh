@@ -130,7 +130,8 @@ fi
 MIB=$(echo "$FILES * $SIZE / 1048576" | bc -l)
 ratio() { [ -n "$2" ] && echo "$2 / $1" | bc -l || echo 0; }
 printf '%d files of %d bytes in %d folders (%.0f MiB), loopback, release; %s\n' "$FILES" "$SIZE" "$FOLDERS" "$MIB" "$(uptime | sed 's/.*load/load/')"
-printf '%-34s %12s %12s %8s\n' case brume syncthing "st/brume"
+# The last column: how many times better brume does (>1: brume ahead).
+printf '%-34s %12s %12s %8s\n' case brume syncthing "brume ×"
 row() { printf '%-34s %12s %12s %8.2f\n' "$1" "$2" "${3:--}" "$(ratio "$2" "${3:-}")"; }
 row "owner's first scan (s)" "$(printf %.2f "$SCAN")" "$(printf %.2f "${ST_SCAN:-0}")"
 row "initial sync (s)" "$(printf %.2f "$INITIAL")" "$(printf %.2f "${ST_INITIAL:-0}")"
@@ -142,7 +143,7 @@ row "RSS member after the sync (MiB)" "$RSS_MEMBER" "${ST_RSS_B:-}"
 if [ -n "$BIG" ]; then
   BIG_RATE=$(echo "$BIG_MIB / $BIG" | bc -l)
   ST_RATE=$([ -n "${ST_BIG:-}" ] && echo "$BIG_MIB / $ST_BIG" | bc -l || echo 0)
-  printf '%-34s %12.1f %12.1f %8.2f\n' "one $BIG_MIB MiB file (MiB/s)" "$BIG_RATE" "$ST_RATE" "$(echo "$ST_RATE / $BIG_RATE" | bc -l)"
+  printf '%-34s %12.1f %12.1f %8.2f\n' "one $BIG_MIB MiB file (MiB/s)" "$BIG_RATE" "$ST_RATE" "$(echo "$BIG_RATE / $ST_RATE" | bc -l)"
 fi
 printf 'brume anonymous memory (heap): owner %s MiB, member %s MiB\n' "$ANON_OWNER" "$ANON_MEMBER"
 printf 'brume changes: %s\nbrume reverts: %s\n' "${CHANGES[*]}" "${REVERTS[*]}"
