@@ -613,6 +613,31 @@ fn an_owner_edit_sends_members_in_step_only_the_change() {
         then.iter().any(|m| m.contains(r#""op":"manifest""#)),
         "{then:?}"
     );
+
+    // The owner restarts with no history: members in step with its tree
+    // still get diffs of the next edit (a version is named by its content).
+    w.restart(OWNER);
+    let members = w.members.clone();
+    w.publish(&members);
+    let bob = Address::Device(w.devices[OWNER].id.clone());
+    for i in MEMBERS {
+        let me = Address::Device(w.devices[i].id.clone());
+        w.devices[i].sync.peer_closed(&bob);
+        w.devices[i].sync.peer_opened(&bob);
+        w.devices[OWNER].sync.peer_opened(&me);
+        w.follow(i);
+    }
+    let mark = w.trace.len();
+    w.owner_edit(|t| put(t, &parts("after-restart.txt"), Item::File(b"r".to_vec())));
+    for i in MEMBERS {
+        w.assert_mirrors(i);
+    }
+    let then = owner_messages_to(&w, mark, CAROL);
+    assert!(
+        then.iter().any(|m| m.contains(r#""op":"diff""#)),
+        "{then:?}"
+    );
+    assert!(!then.iter().any(|m| m.contains(r#""op":"manifest""#)));
 }
 
 #[test]

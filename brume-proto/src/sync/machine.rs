@@ -980,3 +980,40 @@ fn refusal(group: &GroupName, owner: &UserName, user: &UserName) -> SyncMsg {
         message: format!("{user} is not a member of {owner}/{group}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetch(i: usize, size: u64) -> Step {
+        Step::Fetch {
+            path: SyncPath::parse(&format!("f{i}")).unwrap(),
+            size,
+            hash: [0; 32],
+            replaces: None,
+        }
+    }
+
+    #[test]
+    fn batches_hold_at_most_their_files_and_bytes_and_keep_the_order() {
+        let small: Vec<Step> = (0..2500).map(|i| fetch(i, 10)).collect();
+        let b = batches_of(small.clone());
+        assert_eq!(
+            b.iter().map(Vec::len).collect::<Vec<_>>(),
+            [BATCH_FILES, BATCH_FILES, 2500 - 2 * BATCH_FILES]
+        );
+        assert_eq!(b.concat(), small);
+        // Large files: a batch closes before it would pass the bytes; a
+        // file larger than that travels alone.
+        let big = vec![
+            fetch(0, BATCH_BYTES / 2),
+            fetch(1, BATCH_BYTES / 2),
+            fetch(2, 1),
+            fetch(3, BATCH_BYTES * 3),
+            fetch(4, 1),
+        ];
+        let b = batches_of(big);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1, 1, 1]);
+        assert!(batches_of(Vec::new()).is_empty());
+    }
+}
