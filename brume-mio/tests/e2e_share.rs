@@ -9,101 +9,9 @@
 mod common;
 use common::*;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn login(hub: &Hub, conf: &Path, user: &str, password: &str, device: &str) {
-    let mut cmd = Command::new(BIN);
-    cmd.env("BRUME_CONF", conf).args([
-        "login",
-        "--url",
-        &hub.url,
-        user,
-        "--password-stdin",
-        "--device",
-        device,
-    ]);
-    let out = run_stdin(&mut cmd, password);
-    assert!(out.status.success(), "{out:?}");
-}
-
-fn share(conf: &Path, root: &Path) -> Proc {
-    spawn_all(
-        Command::new(BIN)
-            .env("BRUME_CONF", conf)
-            .arg("share")
-            .arg("--root")
-            .arg(root),
-    )
-}
-
-/// Every file under `dir` (relative path → content), folders as `None`;
-/// the daemon's own state and `.members` left out.
-fn tree(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
-    fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name == ".members" || name == ".brume-sync" || name.ends_with(".brume-part") {
-                continue;
-            }
-            let rel = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let p = e.path();
-            if p.is_dir() {
-                out.insert(rel.clone(), None);
-                walk(&p, &rel, out);
-            } else {
-                out.insert(rel, std::fs::read(&p).ok());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, "", &mut out);
-    out
-}
-
-/// Waits (bounded) until `member` holds exactly `expected`; the time it took.
-fn wait_tree(member: &Path, expected: &BTreeMap<String, Option<Vec<u8>>>, what: &str) -> Duration {
-    wait_tree_within(member, expected, what, LIMIT)
-}
-
-fn wait_tree_within(
-    member: &Path,
-    expected: &BTreeMap<String, Option<Vec<u8>>>,
-    what: &str,
-    limit: Duration,
-) -> Duration {
-    let start = Instant::now();
-    let end = start + limit;
-    loop {
-        let got = tree(member);
-        if got == *expected {
-            return start.elapsed();
-        }
-        assert!(
-            Instant::now() < end,
-            "{what}: {} never matched\n got {:?}\nwant {:?}",
-            member.display(),
-            got.keys(),
-            expected.keys()
-        );
-        // Polling a folder: there is nothing to block on.
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn write(p: &Path, data: &str) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
+use std::time::Duration;
 
 #[test]
 fn an_owner_and_two_members_one_with_two_devices_stay_in_step() {
@@ -113,30 +21,30 @@ fn an_owner_and_two_members_one_with_two_devices_stay_in_step() {
     let _ = hub.add_user("carol", "pw-c");
     let carol_laptop = hub.dir.join("carol-laptop.conf");
     let carol_phone = hub.dir.join("carol-phone.conf");
-    login(&hub, &carol_laptop, "carol", "pw-c", "laptop");
-    login(&hub, &carol_phone, "carol", "pw-c", "phone");
+    share_login(&hub, &carol_laptop, "carol", "pw-c", "laptop");
+    share_login(&hub, &carol_phone, "carol", "pw-c", "phone");
 
     let roots: Vec<PathBuf> = ["bob", "carol-laptop", "carol-phone", "dave"]
         .iter()
         .map(|n| hub.dir.join(format!("root-{n}")))
         .collect();
     let owned = roots[0].join("bob/photos");
-    write(&owned.join(".members"), "carol\ndave\n");
-    write(&owned.join("2024/beach.jpg"), "beach");
-    write(&owned.join("2024/trip/day1.txt"), "day one");
-    write(&owned.join("notes.txt"), "notes v1");
+    share_write(&owned.join(".members"), "carol\ndave\n");
+    share_write(&owned.join("2024/beach.jpg"), "beach");
+    share_write(&owned.join("2024/trip/day1.txt"), "day one");
+    share_write(&owned.join("notes.txt"), "notes v1");
     let mirrors: Vec<PathBuf> = roots[1..].iter().map(|r| r.join("bob/photos")).collect();
     for m in &mirrors {
         std::fs::create_dir_all(m).unwrap();
     }
 
-    let _owner = share(&bob, &roots[0]);
-    let _laptop = share(&carol_laptop, &roots[1]);
-    let _phone = share(&carol_phone, &roots[2]);
-    let _dave = share(&dave, &roots[3]);
-    let expected = tree(&owned);
+    let _owner = share_daemon(&bob, &roots[0]);
+    let _laptop = share_daemon(&carol_laptop, &roots[1]);
+    let _phone = share_daemon(&carol_phone, &roots[2]);
+    let _dave = share_daemon(&dave, &roots[3]);
+    let expected = share_tree(&owned);
     for m in &mirrors {
-        wait_tree(m, &expected, "first sync");
+        share_wait(m, &expected, "first sync");
     }
 
     // A second daemon on a root is refused.
@@ -149,8 +57,8 @@ fn an_owner_and_two_members_one_with_two_devices_stay_in_step() {
     );
 
     // The owner adds, changes, renames and deletes.
-    write(&owned.join("2025/new/first.txt"), "new");
-    write(&owned.join("notes.txt"), "notes v2");
+    share_write(&owned.join("2025/new/first.txt"), "new");
+    share_write(&owned.join("notes.txt"), "notes v2");
     std::fs::create_dir_all(owned.join("archive")).unwrap();
     std::fs::rename(
         owned.join("2024/beach.jpg"),
@@ -158,24 +66,24 @@ fn an_owner_and_two_members_one_with_two_devices_stay_in_step() {
     )
     .unwrap();
     std::fs::remove_file(owned.join("2024/trip/day1.txt")).unwrap();
-    let expected = tree(&owned);
+    let expected = share_tree(&owned);
     for m in &mirrors {
-        let took = wait_tree(m, &expected, "owner's changes");
+        let took = share_wait(m, &expected, "owner's changes");
         eprintln!("{}: in step {took:?} after the change", m.display());
     }
 
     // A member edits and deletes: undone, the edit kept as a conflict copy.
-    write(&mirrors[0].join("notes.txt"), "carol's notes");
+    share_write(&mirrors[0].join("notes.txt"), "carol's notes");
     std::fs::remove_file(mirrors[0].join("archive/beach.jpg")).unwrap();
     let mut with_copy = expected.clone();
     with_copy.insert(
         "notes-conflict-sync.txt".into(),
         Some(b"carol's notes".to_vec()),
     );
-    wait_tree(&mirrors[0], &with_copy, "member's edit undone");
+    share_wait(&mirrors[0], &with_copy, "member's edit undone");
     // The other devices are untouched by it.
-    wait_tree(&mirrors[1], &expected, "carol's phone");
-    wait_tree(&mirrors[2], &expected, "dave");
+    share_wait(&mirrors[1], &expected, "carol's phone");
+    share_wait(&mirrors[2], &expected, "dave");
 
     let out = Command::new(BIN)
         .args(["share", "--status", "--root"])
@@ -198,46 +106,46 @@ fn membership_is_the_hubs_unknown_names_are_logged_and_removal_stops_sync() {
         .collect();
     let owned = roots[0].join("bob/photos");
     // zed is no user of this hub: a clear line, and carol still syncs.
-    write(&owned.join(".members"), "carol\nzed\n");
-    write(&owned.join("a.txt"), "a");
+    share_write(&owned.join(".members"), "carol\nzed\n");
+    share_write(&owned.join("a.txt"), "a");
     let (carol_dir, eve_dir) = (roots[1].join("bob/photos"), roots[2].join("bob/photos"));
     std::fs::create_dir_all(&carol_dir).unwrap();
     std::fs::create_dir_all(&eve_dir).unwrap();
     // carol starts first: her call is refused until bob has published, and
     // she tries again on her own.
-    let mut carol_d = share(&carol, &roots[1]);
+    let mut carol_d = share_daemon(&carol, &roots[1]);
     wait_line_within(&mut carol_d, "cannot reach bob", LIMIT);
-    let mut owner = share(&bob, &roots[0]);
-    let mut eve_d = share(&eve, &roots[2]);
+    let mut owner = share_daemon(&bob, &roots[0]);
+    let mut eve_d = share_daemon(&eve, &roots[2]);
     wait_line_within(
         &mut owner,
         ".members names zed, whom the hub does not know",
         LIMIT,
     );
     // Well before the 30 s rescan: the refused call is tried again within seconds.
-    wait_tree_within(
+    share_wait_within(
         &carol_dir,
-        &tree(&owned),
+        &share_tree(&owned),
         "carol with zed listed",
         Duration::from_secs(10),
     );
     // eve is no member: refused, her folder left as it was.
     wait_line_within(&mut eve_d, "ENOTMEMBER", LIMIT);
-    assert!(tree(&eve_dir).is_empty());
+    assert!(share_tree(&eve_dir).is_empty());
 
     // carol is removed: she hears it at once, and no longer follows changes.
-    write(&owned.join(".members"), "zed\n");
+    share_write(&owned.join(".members"), "zed\n");
     wait_line_within(
         &mut carol_d,
         "not a member of bob/photos (ENOTMEMBER)",
         LIMIT,
     );
-    write(&owned.join("b.txt"), "b");
-    let mut later = tree(&owned);
+    share_write(&owned.join("b.txt"), "b");
+    let mut later = share_tree(&owned);
     later.remove("b.txt");
     // Give a (wrong) sync every chance to happen: until carol's daemon says
     // it was refused again at its next scan.
-    write(&carol_dir.join("poke.txt"), "poke");
+    share_write(&carol_dir.join("poke.txt"), "poke");
     wait_line_within(&mut carol_d, "ENOTMEMBER", LIMIT);
     assert!(
         !carol_dir.join("b.txt").exists(),

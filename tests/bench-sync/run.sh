@@ -6,19 +6,31 @@
 #
 #   bash tests/bench-sync/run.sh            # 10,000 files of 10 KiB in 100 folders
 #   FILES=1000 bash tests/bench-sync/run.sh # smaller
+#   BIN=/tmp/brume-old bash tests/bench-sync/run.sh # another build
+#   SYNCTHING=0 BIG_MIB=0 bash tests/bench-sync/run.sh # brume alone, no 1 GiB file
 #
-# Syncthing beside it (issue 12) is not scripted yet: see README.md here.
+# Then Syncthing (installed from Debian when missing) on the same trees,
+# and a table of both with their ratio (syncthing.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FILES=${FILES:-10000}
 FOLDERS=${FOLDERS:-100}
 SIZE=${SIZE:-10240}
+BIG_MIB=${BIG_MIB:-1024}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release -q -p brume-mio
-BIN=$CARGO_TARGET_DIR/release/brume
+if [ -z "${BIN:-}" ]; then # BIN=path/to/brume measures another build
+  cargo build --release -q -p brume-mio
+  BIN=$CARGO_TARGET_DIR/release/brume
+fi
 WORK=$(mktemp -d /tmp/brume-bench-sync.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+# KEEP=1 keeps the folders and the daemons' logs (lines stamped with the time).
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+stamp() { python3 -u -c 'import sys,time
+for l in sys.stdin: print(f"{time.time():.3f} {l}", end="")'; }
 trap cleanup EXIT
 
 now() { date +%s.%N; }
@@ -50,18 +62,25 @@ for i in range(files):
 PY
 WANT=$(tree_hash "$OWNED")
 
-BRUME_CONF="$WORK/bob.conf" "$BIN" share --root "$WORK/root-bob" 2> "$WORK/bob.log" &
-OWNER=$!; PIDS+=($OWNER)
-wait_log "$WORK/bob.log" "signed in"
 T0=$(now)
-BRUME_CONF="$WORK/carol.conf" "$BIN" share --root "$WORK/root-carol" 2> "$WORK/carol.log" &
+BRUME_CONF="$WORK/bob.conf" "$BIN" ${VERBOSE:+-v} share --root "$WORK/root-bob" 2> >(stamp > "$WORK/bob.log") &
+OWNER=$!; PIDS+=($OWNER)
+# The owner's first scan (hashing the tree) is its own figure, as
+# Syncthing's scan is; the sync is timed from the member's start.
+wait_log "$WORK/bob.log" "serving $((FILES + FOLDERS)) entries" 600
+SCAN=$(since "$T0")
+T0=$(now)
+BRUME_CONF="$WORK/carol.conf" "$BIN" ${VERBOSE:+-v} share --root "$WORK/root-carol" 2> >(stamp > "$WORK/carol.log") &
 MEMBER=$!; PIDS+=($MEMBER)
 wait_log "$WORK/carol.log" "in step ($((FILES + FOLDERS)) entries" 600
 INITIAL=$(since "$T0")
 GOT=$(tree_hash "$MIRROR")
 [ "$GOT" = "$WANT" ] || { echo "tree hash differs: $GOT vs $WANT" >&2; exit 1; }
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# Of it, the heap and other anonymous memory (the rest is mapped code).
+rss_anon() { awk '/RssAnon/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 RSS_OWNER=$(rss $OWNER); RSS_MEMBER=$(rss $MEMBER)
+ANON_OWNER=$(rss_anon $OWNER); ANON_MEMBER=$(rss_anon $MEMBER)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 CHANGES=()
@@ -84,9 +103,47 @@ for i in 1 2 3 4 5; do
 done
 REVERT=$(printf '%s\n' "${REVERTS[@]}" | median)
 
+# One large file, in its own group (BIG_MIB=0 skips it): the owner
+# serves it first, then the member joins by making the folder.
+BIG=""
+if [ "$BIG_MIB" -gt 0 ]; then
+  head -c "$((BIG_MIB << 20))" /dev/urandom > "$WORK/big.bin"
+  # Made aside and moved in whole, so the owner never sees it half written.
+  mkdir -p "$WORK/big-src"; echo carol > "$WORK/big-src/.members"
+  cp "$WORK/big.bin" "$WORK/big-src/big.bin"
+  mv "$WORK/big-src" "$WORK/root-bob/bob/big"
+  wait_log "$WORK/bob.log" "bob/big: serving 1 entries" 300
+  T=$(now)
+  mkdir -p "$WORK/root-carol/bob/big"
+  wait_log "$WORK/carol.log" "bob/big: in step (1 entries" 600
+  BIG=$(since "$T")
+  cmp -s "$WORK/big.bin" "$WORK/root-carol/bob/big/big.bin" || { echo "the big file differs" >&2; exit 1; }
+fi
+kill "$OWNER" "$MEMBER" 2>/dev/null || true
+
+if [ "${SYNCTHING:-1}" != 0 ]; then
+  # shellcheck source=tests/bench-sync/syncthing.sh
+  . tests/bench-sync/syncthing.sh
+  syncthing_bench
+fi
+
 MIB=$(echo "$FILES * $SIZE / 1048576" | bc -l)
-printf 'brume share, %d files of %d bytes in %d folders (%.0f MiB), loopback, release\n' "$FILES" "$SIZE" "$FOLDERS" "$MIB"
-printf '  initial sync           %6.2f s   %6.0f files/s\n' "$INITIAL" "$(echo "$FILES / $INITIAL" | bc -l)"
-printf '  change latency median  %6.3f s   (%s)\n' "$CHANGE" "${CHANGES[*]}"
-printf '  revert latency median  %6.3f s   (%s)\n' "$REVERT" "${REVERTS[*]}"
-printf '  memory after the sync  owner %s MiB, member %s MiB\n' "$RSS_OWNER" "$RSS_MEMBER"
+ratio() { [ -n "$2" ] && echo "$2 / $1" | bc -l || echo 0; }
+printf '%d files of %d bytes in %d folders (%.0f MiB), loopback, release; %s\n' "$FILES" "$SIZE" "$FOLDERS" "$MIB" "$(uptime | sed 's/.*load/load/')"
+# The last column: how many times better brume does (>1: brume ahead).
+printf '%-34s %12s %12s %8s\n' case brume syncthing "brume ×"
+row() { printf '%-34s %12s %12s %8.2f\n' "$1" "$2" "${3:--}" "$(ratio "$2" "${3:-}")"; }
+row "owner's first scan (s)" "$(printf %.2f "$SCAN")" "$(printf %.2f "${ST_SCAN:-0}")"
+row "initial sync (s)" "$(printf %.2f "$INITIAL")" "$(printf %.2f "${ST_INITIAL:-0}")"
+row "change latency, median of 5 (s)" "$(printf %.3f "$CHANGE")" "$(printf %.3f "${ST_CHANGE_1S:-0}")"
+printf '%-34s %12s %12s\n' "  syncthing at its default delay" "" "$(printf %.3f "${ST_CHANGE_DEFAULT:-0}")"
+printf '%-34s %12s %12s\n' "revert latency, median of 5 (s)" "$(printf %.3f "$REVERT")" "by hand"
+row "RSS owner after the sync (MiB)" "$RSS_OWNER" "${ST_RSS_A:-}"
+row "RSS member after the sync (MiB)" "$RSS_MEMBER" "${ST_RSS_B:-}"
+if [ -n "$BIG" ]; then
+  BIG_RATE=$(echo "$BIG_MIB / $BIG" | bc -l)
+  ST_RATE=$([ -n "${ST_BIG:-}" ] && echo "$BIG_MIB / $ST_BIG" | bc -l || echo 0)
+  printf '%-34s %12.1f %12.1f %8.2f\n' "one $BIG_MIB MiB file (MiB/s)" "$BIG_RATE" "$ST_RATE" "$(echo "$BIG_RATE / $ST_RATE" | bc -l)"
+fi
+printf 'brume anonymous memory (heap): owner %s MiB, member %s MiB\n' "$ANON_OWNER" "$ANON_MEMBER"
+printf 'brume changes: %s\nbrume reverts: %s\n' "${CHANGES[*]}" "${REVERTS[*]}"

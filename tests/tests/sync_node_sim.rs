@@ -147,8 +147,13 @@ fn a_member_syncs_many_small_files_in_one_transfer() {
                 SyncOutput::Install {
                     from,
                     fetch: Step::Fetch { path, hash, .. },
+                    verified,
                     ..
-                } => Some((from, path, hash)),
+                } => {
+                    // The transfer's offer carried each file's hash: no rehash.
+                    assert!(verified, "{from} was not verified by the transfer");
+                    Some((from, path, hash))
+                }
                 _ => None,
             })
             .collect();

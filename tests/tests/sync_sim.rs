@@ -19,6 +19,7 @@ use brume_proto::signal::{Address, DeviceName, GroupId, GroupName, PeerId, UserN
 use brume_proto::sync::manifest::STAGING_DIR;
 use brume_proto::sync::{FollowState, Manifest, Plan, Step, Sync, SyncOutput};
 use brume_proto::transfer::TransferKey;
+use brume_proto::transfer::{Entry, EntryKind, to_hex};
 use sync_model::{Item, Tree, apply, hash_of, is_kept_copy, manifest, put, remove};
 
 fn user(s: &str) -> UserName {
@@ -223,7 +224,13 @@ impl World {
                 apply(&Plan { steps }, &mut self.devices[i].tree, &owner_tree);
             }
             SyncOutput::Accept { .. } => unreachable!("accepts are handled at delivery"),
-            SyncOutput::Install { from, fetch, .. } => {
+            SyncOutput::Install {
+                from,
+                fetch,
+                verified,
+                ..
+            } => {
+                assert!(verified, "{who}: {from} arrived as offered");
                 let Step::Fetch {
                     path,
                     hash,
@@ -266,6 +273,7 @@ impl World {
                 d.sync.follow(group, m, d.base.clone());
             }
             SyncOutput::Problem { peer, text } => panic!("{who}: problem with {peer}: {text}"),
+            SyncOutput::Failed { group, text } => panic!("{who}: {group} failed: {text}"),
         }
     }
 
@@ -283,8 +291,20 @@ impl World {
                     outgoing: false,
                 };
                 let d = &mut self.devices[to];
+                let entries: Vec<Entry> = files
+                    .iter()
+                    .map(|(p, data)| Entry {
+                        path: format!("{name}/{}", p.join("/")),
+                        kind: EntryKind::File,
+                        size: data.len() as u64,
+                        mtime: 0,
+                        mime: None,
+                        hash: Some(to_hex(&hash_of(data))),
+                        executable: false,
+                    })
+                    .collect();
                 assert!(
-                    d.sync.handle_offer(&key, &name),
+                    d.sync.handle_offer(&key, &name, &entries),
                     "{} did not take {name}",
                     d.id
                 );
@@ -533,4 +553,125 @@ fn a_hostile_owner_message_is_reported_not_obeyed() {
     );
     assert_eq!(s.poll_output(), None);
     let _ = BTreeMap::<u8, u8>::new();
+}
+
+/// The owner's messages to `peer` in the trace from `from` on.
+fn owner_messages_to(w: &World, from: usize, peer: usize) -> Vec<String> {
+    let prefix = format!("{} → {}: ", w.devices[OWNER].id, w.devices[peer].id);
+    w.trace[from..]
+        .iter()
+        .filter_map(|t| t.strip_prefix(&prefix).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn an_owner_edit_sends_members_in_step_only_the_change() {
+    let mut w = World::new(owner_tree());
+    for i in MEMBERS {
+        w.follow(i);
+        w.assert_mirrors(i);
+    }
+    let first = owner_messages_to(&w, 0, CAROL);
+    assert!(first.iter().any(|m| m.contains(r#""op":"manifest""#)));
+    let mark = w.trace.len();
+    w.owner_edit(|t| put(t, &parts("notes.txt"), Item::File(b"notes v3".to_vec())));
+    for i in MEMBERS {
+        w.assert_mirrors(i);
+    }
+    let then = owner_messages_to(&w, mark, CAROL);
+    let diffs: Vec<&String> = then
+        .iter()
+        .filter(|m| m.contains(r#""op":"diff""#))
+        .collect();
+    assert_eq!(diffs.len(), 1, "{then:?}");
+    assert!(diffs[0].contains(r#""path":"notes.txt""#) && diffs[0].len() < 400);
+    assert!(!then.iter().any(|m| m.contains(r#""op":"manifest""#)));
+
+    // Two versions behind (offline through two edits): still a diff of both.
+    w.set_online(DAVE, false);
+    w.owner_edit(|t| put(t, &parts("one.txt"), Item::File(b"1".to_vec())));
+    w.owner_edit(|t| remove(t, &parts("one.txt")));
+    w.owner_edit(|t| put(t, &parts("two.txt"), Item::File(b"2".to_vec())));
+    w.set_online(DAVE, true);
+    let mark = w.trace.len();
+    w.follow(DAVE);
+    w.assert_mirrors(DAVE);
+    let then = owner_messages_to(&w, mark, DAVE);
+    assert!(
+        then.iter().any(|m| m.contains(r#""op":"diff""#)),
+        "{then:?}"
+    );
+    assert!(!then.iter().any(|m| m.contains(r#""op":"manifest""#)));
+
+    // A member that lost its base asks for, and gets, the whole manifest.
+    w.devices[ERIN].base = Manifest::new();
+    let mark = w.trace.len();
+    w.follow(ERIN);
+    w.assert_mirrors(ERIN);
+    let then = owner_messages_to(&w, mark, ERIN);
+    assert!(
+        then.iter().any(|m| m.contains(r#""op":"manifest""#)),
+        "{then:?}"
+    );
+
+    // The owner restarts with no history: members in step with its tree
+    // still get diffs of the next edit (a version is named by its content).
+    w.restart(OWNER);
+    let members = w.members.clone();
+    w.publish(&members);
+    let bob = Address::Device(w.devices[OWNER].id.clone());
+    for i in MEMBERS {
+        let me = Address::Device(w.devices[i].id.clone());
+        w.devices[i].sync.peer_closed(&bob);
+        w.devices[i].sync.peer_opened(&bob);
+        w.devices[OWNER].sync.peer_opened(&me);
+        w.follow(i);
+    }
+    let mark = w.trace.len();
+    w.owner_edit(|t| put(t, &parts("after-restart.txt"), Item::File(b"r".to_vec())));
+    for i in MEMBERS {
+        w.assert_mirrors(i);
+    }
+    let then = owner_messages_to(&w, mark, CAROL);
+    assert!(
+        then.iter().any(|m| m.contains(r#""op":"diff""#)),
+        "{then:?}"
+    );
+    assert!(!then.iter().any(|m| m.contains(r#""op":"manifest""#)));
+}
+
+#[test]
+fn a_diff_that_does_not_lead_to_the_owners_version_is_not_obeyed() {
+    use brume_proto::sync::diff::digest;
+    use brume_proto::sync::{Node, SyncPath};
+    let bob = Address::User(user("bob"));
+    let group = GroupId {
+        owner: user("bob"),
+        name: GroupName::new("photos").unwrap(),
+    };
+    let base = Manifest::from_entries([(SyncPath::parse("a").unwrap(), Node::Dir)]).unwrap();
+    let mut s = Sync::new(user("carol"));
+    s.peer_opened(&bob);
+    s.follow(group.clone(), base.clone(), base.clone());
+    let since = brume_proto::transfer::to_hex(&digest(&base));
+    let Some(SyncOutput::Send { data, .. }) = s.poll_output() else {
+        panic!("no want")
+    };
+    assert_eq!(
+        data,
+        format!(r#"{{"op":"want","group":"photos","since":"{since}"}}"#)
+    );
+    // Claims to lead to the empty manifest, but adds a file.
+    let wrong = format!(
+        r#"{{"op":"diff","group":"photos","round":1,"since":"{since}","digest":"{}","changes":[{{"path":"x","kind":"file","size":1,"hash":"{}"}}],"last":true}}"#,
+        brume_proto::transfer::to_hex(&digest(&Manifest::new())),
+        "00".repeat(32)
+    );
+    s.handle_message(&bob, wrong.as_bytes());
+    assert!(matches!(s.poll_output(), Some(SyncOutput::Problem { .. })));
+    let Some(SyncOutput::Send { data, .. }) = s.poll_output() else {
+        panic!("no second want")
+    };
+    assert_eq!(data, r#"{"op":"want","group":"photos"}"#);
+    assert_eq!(s.poll_output(), None, "nothing run, nothing fetched");
 }

@@ -20,15 +20,16 @@ use brume_mio::share::layout::{Found, Root, read_members, save_json};
 use brume_mio::share::scan::scan;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::signal::{GroupId, UserName};
-use brume_proto::sync::{FollowState, SyncOutput};
-use brume_proto::transfer::{EntryKind, SourceEntry, TransferEvent};
+use brume_proto::sync::manifest::MEMBERS_FILE;
+use brume_proto::sync::{FollowState, HashCache, Seed, SyncOutput};
+use brume_proto::transfer::{EntryKind, SourceEntry, TransferEvent, TransferKey, TransferState};
 use notify::Watcher;
 
 use super::ConfigArg;
 use super::session::{Calls, Session};
 
 /// How long the folder must be quiet after a change before it is scanned.
-const SETTLE: Duration = Duration::from_millis(200);
+const SETTLE: Duration = Duration::from_millis(100);
 /// A burst of changes is scanned at the latest this long after it began.
 const SETTLE_MAX: Duration = Duration::from_secs(2);
 /// Every group is scanned again this often, whatever the watcher says
@@ -67,6 +68,8 @@ struct Group {
     /// A change came while a round was under way: scan once it ends
     /// (scanning during a round would rehash every file just installed).
     scan_after: bool,
+    /// The group's hash cache, loaded once and kept (saved when it changed).
+    cache: HashCache,
 }
 
 struct Daemon {
@@ -76,6 +79,8 @@ struct Daemon {
     groups: BTreeMap<GroupId, Group>,
     /// A call to an owner failed: scan (and so ask) again then.
     retry_at: Option<Instant>,
+    /// Batches being received: (bytes so far, of them already here).
+    progress: BTreeMap<TransferKey, (u64, u64)>,
 }
 
 /// How long after a failed call to an owner it is tried again.
@@ -92,7 +97,10 @@ pub fn run(a: ShareArgs) -> Result<()> {
         return status(&root);
     }
     let _lock = root.lock()?;
-    let session = Session::open(&a.config.path(), Calls::Take)?;
+    // An instance of the device that takes no bare calls, so it lives beside
+    // `brume recv` there: members' calls scoped to a group reach the session
+    // that published the group's members (the hub routes them), this one.
+    let session = Session::open(&a.config.path(), Calls::Refuse)?;
     let changed = Arc::new(AtomicBool::new(false));
     let flag = changed.clone();
     let waker = session.client.waker();
@@ -117,6 +125,7 @@ pub fn run(a: ShareArgs) -> Result<()> {
         me: None,
         groups: BTreeMap::new(),
         retry_at: None,
+        progress: BTreeMap::new(),
     };
     let mut settle: Option<(Instant, Instant)> = None; // (due, burst began)
     let mut next_rescan = Instant::now() + RESCAN_EVERY;
@@ -199,6 +208,27 @@ impl Daemon {
                     self.retry_at.get_or_insert(Instant::now() + RETRY);
                 }
             }
+            ClientEvent::Transfer(TransferEvent::Progress {
+                key, done, resumed, ..
+            }) => {
+                if let Some(p) = self.progress.get_mut(&key) {
+                    *p = (done, resumed);
+                }
+            }
+            ClientEvent::Transfer(TransferEvent::State { key, state }) => {
+                let way = if key.outgoing { "to" } else { "from" };
+                tracing::info!("batch {} {way} {}: {state:?}", key.id, key.peer);
+                if matches!(state, TransferState::Done | TransferState::Cancelled)
+                    && let Some((done, resumed)) = self.progress.remove(&key)
+                    && resumed > 0
+                {
+                    eprintln!(
+                        "brume share: a batch from {}: {} bytes moved, {resumed} already here",
+                        key.peer,
+                        done - resumed
+                    );
+                }
+            }
             ClientEvent::Transfer(TransferEvent::Offered { key, name, .. }) => {
                 tracing::info!("refusing {name:?} from {}: not a sync batch", key.peer);
                 let _ = self
@@ -277,8 +307,11 @@ impl Daemon {
             });
         }
         for f in found {
-            let owned = f.group.owner == me;
-            self.groups.entry(f.group.clone()).or_insert_with(|| Group {
+            // Under our own name with a `.members`: ours to serve. Without
+            // one, this is another of the owner's devices: it mirrors the
+            // group from the device that serves it, as a member does.
+            let owned = f.group.owner == me && f.dir.join(MEMBERS_FILE).is_file();
+            let g = self.groups.entry(f.group.clone()).or_insert_with(|| Group {
                 dir: f.dir.clone(),
                 owned,
                 published: None,
@@ -289,7 +322,20 @@ impl Daemon {
                 unknown: BTreeSet::new(),
                 missed: 0,
                 scan_after: false,
+                cache: self.root.load_cache(&f.group),
             });
+            if g.owned != owned {
+                // `.members` came or went: served from here, or mirrored.
+                g.owned = owned;
+                g.published = None;
+                let id = f.group.clone();
+                self.session.client.with(|n, _| {
+                    if let Some(s) = n.sync_mut() {
+                        s.unfollow(&id);
+                        s.disown(&id.name);
+                    }
+                });
+            }
             if owned {
                 self.own(&f);
             } else {
@@ -308,28 +354,38 @@ impl Daemon {
         for w in warnings {
             eprintln!("brume share: {w}");
         }
-        let mut cache = self.root.load_cache(&f.group);
-        let s = scan(&f.dir, &mut cache, true);
-        for r in &s.refused {
-            eprintln!("brume share: {}: {r}", f.group);
-        }
-        let _ = self.root.save_cache(&f.group, &cache);
         let Some(g) = self.groups.get_mut(&f.group) else {
             return;
         };
+        // Published before the scan (which may hash a whole tree), so a
+        // member's call is not refused meanwhile.
+        if g.published.as_ref() != Some(&members) {
+            g.published = Some(members.clone());
+            let (name, list) = (f.group.name.clone(), members.iter().cloned().collect());
+            self.session
+                .client
+                .with(|n, now| n.publish_members(now, name, list));
+        }
+        let Some(g) = self.groups.get_mut(&f.group) else {
+            return;
+        };
+        let s = scan_cached(&self.root, &f.group, &f.dir, &mut g.cache, true);
+        if g.doing == "starting" || g.files != s.manifest.len() {
+            eprintln!(
+                "brume share: {}: serving {} entries ({} hashed)",
+                f.group,
+                s.manifest.len(),
+                s.hashed
+            );
+        }
         g.files = s.manifest.len();
         g.doing = format!(
             "serving {} entries to {} members",
             s.manifest.len(),
             members.len()
         );
-        let publish = g.published.as_ref() != Some(&members);
-        g.published = Some(members.clone());
         let name = f.group.name.clone();
-        self.session.client.with(|n, now| {
-            if publish {
-                n.publish_members(now, name.clone(), members.iter().cloned().collect());
-            }
+        self.session.client.with(|n, _| {
             if let Some(sync) = n.sync_mut() {
                 sync.own(name, s.manifest, members);
             }
@@ -357,16 +413,10 @@ impl Daemon {
             }
             return;
         }
-        let Some(g) = self.groups.get(group) else {
+        let Some(g) = self.groups.get_mut(group) else {
             return;
         };
-        let dir = g.dir.clone();
-        let mut cache = self.root.load_cache(group);
-        let s = scan(&dir, &mut cache, false);
-        for r in &s.refused {
-            eprintln!("brume share: {group}: {r}");
-        }
-        let _ = self.root.save_cache(group, &cache);
+        let s = scan_cached(&self.root, group, &g.dir, &mut g.cache, false);
         let base = self.root.load_base(group);
         self.session.client.with(|n, _| {
             if let Some(sync) = n.sync_mut() {
@@ -396,12 +446,12 @@ impl Daemon {
     fn sync_output(&mut self, out: SyncOutput) {
         match out {
             SyncOutput::Run { group, steps } => {
-                let Some(dir) = self.dir_of(&group) else {
+                let Some(g) = self.groups.get_mut(&group) else {
                     return;
                 };
                 let mut done = 0;
                 for step in &steps {
-                    match run_step(&dir, step) {
+                    match run_step(&g.dir, step, &mut g.cache) {
                         Ok(true) => done += 1,
                         Ok(false) => tracing::info!("{group}: skipped {step:?}: not as planned"),
                         Err(e) => eprintln!("brume share: {group}: {step:?} failed: {e}"),
@@ -411,27 +461,42 @@ impl Daemon {
                     }
                 }
                 tracing::info!("{group}: ran {done} of {} steps", steps.len());
-                if let Some(g) = self.groups.get_mut(&group) {
-                    g.work += done;
-                }
+                g.work += done;
             }
-            SyncOutput::Accept { key, group, dir } => {
-                let Some(gdir) = self.dir_of(&group) else {
+            SyncOutput::Accept {
+                key,
+                group,
+                dir,
+                seeds,
+            } => {
+                let Some(g) = self.groups.get_mut(&group) else {
                     return;
                 };
-                let into = gdir.join(dir);
+                let into = g.dir.join(dir);
                 if let Err(e) = std::fs::create_dir_all(&into) {
                     eprintln!("brume share: {group}: cannot make {}: {e}", into.display());
                 }
+                for seed in &seeds {
+                    // Only the blocks that differ from the older copy move.
+                    if let Err(e) = plant(&g.dir, seed, &mut g.cache) {
+                        tracing::info!("{group}: no seed for {}: {e}", seed.from);
+                    }
+                }
+                self.progress.insert(key.clone(), (0, 0));
                 if let Err(e) = self.session.client.accept_transfer(&key, &into) {
                     eprintln!("brume share: {group}: cannot take the batch: {e:#}");
                 }
             }
-            SyncOutput::Install { group, from, fetch } => {
-                let Some(dir) = self.dir_of(&group) else {
+            SyncOutput::Install {
+                group,
+                from,
+                fetch,
+                verified,
+            } => {
+                let Some(g) = self.groups.get_mut(&group) else {
                     return;
                 };
-                let done = match install(&dir, &from, &fetch) {
+                let done = match install(&g.dir, &from, &fetch, verified, &mut g.cache) {
                     Ok(true) => true,
                     Ok(false) => {
                         tracing::info!("{group}: not installed {from}: changed meanwhile");
@@ -442,12 +507,10 @@ impl Daemon {
                         false
                     }
                 };
-                if let Some(g) = self.groups.get_mut(&group) {
-                    if done {
-                        g.work += 1;
-                    } else {
-                        g.missed += 1;
-                    }
+                if done {
+                    g.work += 1;
+                } else {
+                    g.missed += 1;
                 }
             }
             SyncOutput::Synced { group, base } => {
@@ -470,6 +533,11 @@ impl Daemon {
                 }
                 if let Err(e) = self.root.save_base(&group, &base) {
                     eprintln!("brume share: {group}: cannot save the sync state: {e:#}");
+                }
+                if let Some(g) = self.groups.get(&group)
+                    && g.work > 0
+                {
+                    let _ = self.root.save_cache(&group, &g.cache);
                 }
                 if let Some(g) = self.groups.get_mut(&group) {
                     if g.work > 0 || g.synced_at.is_none() {
@@ -532,6 +600,13 @@ impl Daemon {
                             paths.push(dir.join(p.to_string()));
                         }
                     }
+                    let path = dir.join(f.path.to_string());
+                    // The member's copy gets the owner's time (whole seconds).
+                    let mtime = std::fs::symlink_metadata(&path)
+                        .map(|m| {
+                            u64::try_from(std::os::unix::fs::MetadataExt::mtime(&m)).unwrap_or(0)
+                        })
+                        .unwrap_or(0);
                     entries.push(SourceEntry {
                         path: format!("{name}/{}", f.path),
                         kind: EntryKind::File,
@@ -539,16 +614,26 @@ impl Daemon {
                             brume_proto::sync::Node::File { size, .. } => size,
                             _ => 0,
                         },
-                        mtime: 0,
+                        mtime,
                         mime: None,
                         executable: false,
                     });
-                    paths.push(dir.join(f.path.to_string()));
+                    paths.push(path);
                 }
                 tracing::info!("{group}: sending {} files to {peer}", files.len());
                 if let Err(e) = self.session.client.send_entries(&peer, entries, paths) {
                     eprintln!("brume share: {group}: cannot send to {peer}: {e:#}");
                 }
+            }
+            SyncOutput::Failed { group, text } => {
+                // A full disk or a lost connection: tried again shortly (the
+                // transfer keeps what it verified), until it goes through.
+                eprintln!(
+                    "brume share: {group}: {text}; trying again in {} s",
+                    RETRY.as_secs()
+                );
+                self.note_state(&group);
+                self.retry_at.get_or_insert(Instant::now() + RETRY);
             }
             SyncOutput::Problem { peer, text } => eprintln!("brume share: {peer}: {text}"),
             SyncOutput::Send { .. } | SyncOutput::Connect { .. } => {} // the node's
@@ -572,6 +657,46 @@ impl Daemon {
         let status = serde_json::json!({ "pid": std::process::id(), "groups": groups });
         let _ = save_json(&self.root.status_file(), &status.to_string());
     }
+}
+
+/// Copies a seed's older file to the transfer's partial name, unless the
+/// cache knows it holds something else now. Whatever is copied, the
+/// receiver checks every block against the offer before keeping it.
+fn plant(dir: &Path, seed: &Seed, cache: &mut HashCache) -> std::io::Result<()> {
+    let from = dir.join(seed.from.to_string());
+    let meta = std::fs::symlink_metadata(&from)?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let known = cache.lookup(&seed.from, brume_mio::share::scan::stamp(&meta));
+    if known.is_some_and(|h| h != seed.hash) {
+        return Err(std::io::Error::other("it changed since the scan"));
+    }
+    let to = dir.join(&seed.to);
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::copy(from, to).map(|_| ())
+}
+
+/// Scans a group folder with its cache, logs what was refused, and saves
+/// the cache if the scan changed it.
+fn scan_cached(
+    root: &Root,
+    group: &GroupId,
+    dir: &Path,
+    cache: &mut HashCache,
+    owner: bool,
+) -> brume_mio::share::scan::Scan {
+    let before = cache.len();
+    let s = scan(dir, cache, owner);
+    for r in &s.refused {
+        eprintln!("brume share: {group}: {r}");
+    }
+    if s.hashed > 0 || cache.len() != before {
+        let _ = root.save_cache(group, cache);
+    }
+    s
 }
 
 fn dir_entry(path: String) -> SourceEntry {

@@ -61,7 +61,8 @@ pub fn stamp(meta: &fs::Metadata) -> FileStamp {
     }
 }
 
-fn now_ns() -> i128 {
+/// Wall-clock nanoseconds, for the cache's racily-clean check.
+pub fn now_ns() -> i128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as i128)

@@ -372,3 +372,108 @@ pub fn brume_within(conf: &Path, args: &[&str], limit: Duration) -> (Output, boo
     };
     (output, exited)
 }
+
+// ----- brume share -----
+
+/// Logs `user` in on `device` into the config `conf`.
+pub fn share_login(hub: &Hub, conf: &Path, user: &str, password: &str, device: &str) {
+    let mut cmd = Command::new(BIN);
+    cmd.env("BRUME_CONF", conf).args([
+        "login",
+        "--url",
+        &hub.url,
+        user,
+        "--password-stdin",
+        "--device",
+        device,
+    ]);
+    let out = run_stdin(&mut cmd, password);
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// `brume share --root ROOT` as the user of `conf`.
+pub fn share_daemon(conf: &Path, root: &Path) -> Proc {
+    spawn_all(
+        Command::new(BIN)
+            .env("BRUME_CONF", conf)
+            .arg("share")
+            .arg("--root")
+            .arg(root),
+    )
+}
+
+/// Every file under `dir` (relative path → content), folders as `None`;
+/// the daemon's own state and `.members` left out.
+pub fn share_tree(dir: &Path) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
+    fn walk(
+        dir: &Path,
+        prefix: &str,
+        out: &mut std::collections::BTreeMap<String, Option<Vec<u8>>>,
+    ) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == ".members" || name == ".brume-sync" || name.ends_with(".brume-part") {
+                continue;
+            }
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let p = e.path();
+            if p.is_dir() {
+                out.insert(rel.clone(), None);
+                walk(&p, &rel, out);
+            } else {
+                out.insert(rel, std::fs::read(&p).ok());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
+/// Waits (bounded) until `member` holds exactly `expected`; the time it took.
+pub fn share_wait(
+    member: &Path,
+    expected: &std::collections::BTreeMap<String, Option<Vec<u8>>>,
+    what: &str,
+) -> Duration {
+    share_wait_within(member, expected, what, LIMIT)
+}
+
+/// As [`share_wait`], within `limit`.
+pub fn share_wait_within(
+    member: &Path,
+    expected: &std::collections::BTreeMap<String, Option<Vec<u8>>>,
+    what: &str,
+    limit: Duration,
+) -> Duration {
+    let start = Instant::now();
+    let end = start + limit;
+    loop {
+        let got = share_tree(member);
+        if got == *expected {
+            return start.elapsed();
+        }
+        assert!(
+            Instant::now() < end,
+            "{what}: {} never matched\n got {:?}\nwant {:?}",
+            member.display(),
+            got.keys(),
+            expected.keys()
+        );
+        // Polling a folder: there is nothing to block on.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes `data` to `p`, making its folders.
+pub fn share_write(p: &Path, data: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}

@@ -28,7 +28,7 @@ use std::time::Instant;
 use super::{ConnId, Hub, HubInput, HubOutput};
 use crate::error::ErrorCode;
 use crate::signal::{
-    Address, ClientMsg, CloseReason, DeviceName, HubMsg, PeerId, UserName, decode_client,
+    Address, ClientMsg, CloseReason, DeviceName, GroupId, HubMsg, PeerId, UserName, decode_client,
     decode_hub,
 };
 
@@ -43,6 +43,9 @@ pub struct AuditedHub {
     uses: u64,
     explicit: BTreeMap<ConnId, BTreeSet<UserName>>,
     last_presence: BTreeMap<(ConnId, UserName), Vec<DeviceName>>,
+    /// The session that last had a group's members confirmed: it serves
+    /// the group's scoped calls to its owner.
+    serving: BTreeMap<GroupId, ConnId>,
 }
 
 /// An authenticated session, as the outputs show it.
@@ -70,6 +73,7 @@ impl AuditedHub {
             uses: 0,
             explicit: BTreeMap::new(),
             last_presence: BTreeMap::new(),
+            serving: BTreeMap::new(),
         }
     }
 
@@ -119,6 +123,7 @@ impl AuditedHub {
         self.authed.remove(&c);
         self.explicit.remove(&c);
         self.last_presence.retain(|(conn, _), _| *conn != c);
+        self.serving.retain(|_, conn| *conn != c);
     }
 
     /// The user's devices that accept calls, sorted: what presence must say.
@@ -212,8 +217,25 @@ impl AuditedHub {
     }
 
     /// An offer frame from `caller` reached `callee`: the one `to` names.
-    fn check_route(&self, caller: ConnId, to: &Address, callee: ConnId) -> Result<(), String> {
+    fn check_route(
+        &self,
+        caller: ConnId,
+        to: &Address,
+        group: Option<&GroupId>,
+        callee: ConnId,
+    ) -> Result<(), String> {
+        let served = group
+            .filter(|g| *to == Address::User(g.owner.clone()))
+            .and_then(|g| self.serving.get(g))
+            .filter(|c| **c != caller)
+            .filter(|c| {
+                self.authed
+                    .get(c)
+                    .is_some_and(|s| Address::User(s.peer.user.clone()) == *to)
+            })
+            .copied();
         let expected = match to {
+            Address::User(_) if served.is_some() => served,
             Address::User(u) => self.most_recent(u, caller),
             Address::Device(p) => self
                 .authed
@@ -290,8 +312,10 @@ impl AuditedHub {
                             self.welcomed(*conn, PeerId::new(user, device), &cause)?;
                         }
                         HubMsg::Offer { from, .. } => {
-                            if let Cause::Frame(c, Some(ClientMsg::Offer { to, .. })) = &cause {
-                                self.check_route(*c, to, *conn)?;
+                            if let Cause::Frame(c, Some(ClientMsg::Offer { to, group, .. })) =
+                                &cause
+                            {
+                                self.check_route(*c, to, group.as_ref(), *conn)?;
                             }
                             used_by_sender = true;
                             relays_from.push((false, from));
@@ -347,6 +371,14 @@ impl AuditedHub {
                                         "ENODEST for an offer to {to}, who is online"
                                     ));
                                 }
+                            }
+                        }
+                        HubMsg::Members { group, .. } => {
+                            // Confirming a publish: that session serves the group.
+                            if let Cause::Frame(c, Some(ClientMsg::Members { .. })) = &cause
+                                && c == conn
+                            {
+                                self.serving.insert(group, *conn);
                             }
                         }
                         HubMsg::Unknown => {

@@ -52,6 +52,7 @@ mod online;
 mod presence;
 mod rate;
 mod relay;
+mod serving;
 mod session;
 mod timers;
 mod turn_grant;
@@ -63,6 +64,8 @@ pub mod audit;
 mod contact_tests;
 #[cfg(test)]
 mod device_tests;
+#[cfg(test)]
+mod serving_tests;
 #[cfg(test)]
 mod tests;
 
@@ -165,6 +168,8 @@ pub struct Hub {
     /// Explicit presence subscriptions: watched user → watching sessions.
     watchers: BTreeMap<UserName, BTreeSet<ConnId>>,
     groups: Groups,
+    /// The session serving each group (its last `members` publisher).
+    serving: serving::Serving,
     contacts: Contacts,
     /// Invitations minted in this run: with `config.instance`, their ids.
     invitations_minted: u64,
@@ -195,6 +200,7 @@ impl Hub {
             uses: 0,
             watchers: BTreeMap::new(),
             groups: Groups::default(),
+            serving: serving::Serving::default(),
             contacts: Contacts::default(),
             invitations_minted: 0,
             attempts: BTreeMap::new(),
@@ -576,6 +582,7 @@ impl Hub {
         let Some(session) = self.sessions.remove(&conn) else {
             return;
         };
+        self.serving.forget(conn);
         if let Some(at) = session.scheduled {
             self.timers.cancel(TimerKey::Session(conn), at);
         }

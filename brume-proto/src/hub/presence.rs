@@ -141,6 +141,7 @@ impl Hub {
             return self.send(conn, &error_msg(ErrorCode::Limit, None, &text));
         }
         self.replace_group(group.clone(), members.clone());
+        self.serving.serve(group.clone(), conn);
         let members: Vec<UserName> = members.into_iter().collect();
         self.send(
             conn,

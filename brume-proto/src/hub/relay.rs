@@ -73,7 +73,10 @@ impl Hub {
             let text = format!("{user} and {callee} are not both in group {g}");
             return self.send(conn, &refuse(ErrorCode::NotMember, text));
         }
-        let Some((callee, callee_conn)) = self.resolve(conn, &to) else {
+        let served = group
+            .as_ref()
+            .and_then(|g| self.serving_session(conn, &to, g));
+        let Some((callee, callee_conn)) = served.or_else(|| self.resolve(conn, &to)) else {
             let text = match &to {
                 Address::User(u) if u == user => "none of your other devices takes calls".into(),
                 Address::User(u) => format!("{u} is not connected"),
@@ -162,6 +165,25 @@ impl Hub {
                 .max_by_key(|&(last_used, _, _)| last_used)
                 .map(|(_, d, c)| (PeerId::new(u.clone(), d.clone()), c)),
         }
+    }
+
+    /// For a call scoped to `group` to its owner by bare name: the owner's
+    /// session that serves the group (see `serving`), if it is not the caller.
+    fn serving_session(
+        &self,
+        caller: ConnId,
+        to: &Address,
+        group: &GroupId,
+    ) -> Option<(PeerId, ConnId)> {
+        let Address::User(owner) = to else {
+            return None;
+        };
+        if *owner != group.owner {
+            return None;
+        }
+        let conn = self.serving.server(group).filter(|c| *c != caller)?;
+        let peer = self.peer_of(conn).filter(|p| p.user == *owner)?;
+        Some((peer.clone(), conn))
     }
 
     fn holds_id(&self, conn: ConnId, id: &AttemptId) -> bool {

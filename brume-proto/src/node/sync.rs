@@ -74,8 +74,10 @@ impl Node {
             return false;
         };
         match e {
-            TransferEvent::Offered { key, name, .. } if !key.outgoing => {
-                let taken = sync.handle_offer(key, name);
+            TransferEvent::Offered {
+                key, name, entries, ..
+            } if !key.outgoing => {
+                let taken = sync.handle_offer(key, name, entries);
                 if taken {
                     self.sync_batches.insert(key.clone(), name.clone());
                 }

@@ -76,6 +76,11 @@ impl HashCache {
         true
     }
 
+    /// Forgets `path` and everything inside it (it was renamed away).
+    pub fn forget(&mut self, path: &SyncPath) {
+        self.entries.retain(|p, _| p != path && !p.is_inside(path));
+    }
+
     /// Forgets every path a scan did not see (removed files).
     pub fn retain_seen(&mut self, seen: impl Fn(&SyncPath) -> bool) {
         self.entries.retain(|p, _| seen(p));

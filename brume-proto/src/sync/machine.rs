@@ -23,15 +23,25 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use super::diff::{History, apply, diff, digest};
 use super::manifest::{Manifest, Node, STAGING_DIR};
+use super::path::SyncPath;
 use super::plan::{Step, plan};
-use super::wire::{SyncMsg, WireEntry, decode, encode, pieces};
+use super::wire::{DiffEntry, SyncMsg, WireEntry, decode, encode, pieces};
 use crate::error::ErrorCode;
 use crate::signal::{Address, GroupId, GroupName, UserName};
-use crate::transfer::TransferKey;
+use crate::transfer::names::temp_name;
+use crate::transfer::{Entry, Hash, TransferKey, from_hex, to_hex};
 
 /// At most this many files in one fetch (one transfer).
 pub const FILES_PER_BATCH: usize = 4096;
+
+/// A member asks for batches of at most this many files, or this many
+/// bytes (a batch holds at least one file): several transfers then run
+/// side by side, and the first starts once its few files are hashed.
+pub const BATCH_FILES: usize = 1024;
+/// See [`BATCH_FILES`].
+pub const BATCH_BYTES: u64 = 64 << 20;
 
 /// At most this many fetch lists from one peer being received at once.
 const MAX_OPEN_LISTS: usize = 64;
@@ -73,7 +83,9 @@ pub enum SyncOutput {
         /// The plan's steps except the fetches.
         steps: Vec<Step>,
     },
-    /// Member: accept the transfer into the group folder's staging folder.
+    /// Member: accept the transfer into the group folder's staging folder,
+    /// after copying each seed's file to where the transfer keeps its
+    /// partial file, so that only the blocks that changed are sent.
     Accept {
         /// The transfer.
         key: TransferKey,
@@ -81,6 +93,8 @@ pub enum SyncOutput {
         group: GroupId,
         /// The folder to accept into, relative to the group folder.
         dir: String,
+        /// The member's older versions of large files this batch replaces.
+        seeds: Vec<Seed>,
     },
     /// Member: move a received file into place: `from` (relative to the
     /// group folder) to the fetch's path, if its content is the fetch's
@@ -92,6 +106,9 @@ pub enum SyncOutput {
         from: String,
         /// The fetch step.
         fetch: Step,
+        /// The transfer offered it with the fetch's hash and verified every
+        /// block against it: its content need not be read again.
+        verified: bool,
     },
     /// Member: the group folder matches the owner's manifest; keep it as
     /// the new base.
@@ -116,7 +133,15 @@ pub enum SyncOutput {
         /// Which group.
         group: GroupId,
     },
-    /// Something for the log: a bad message, a failed fetch.
+    /// Member: a batch failed (cancelled, refused by the disk): the round
+    /// is given up with nothing changed; call [`Sync::follow`] again later.
+    Failed {
+        /// Which group.
+        group: GroupId,
+        /// What happened, for the log.
+        text: String,
+    },
+    /// Something for the log: a bad message, a call that failed.
     Problem {
         /// About whom.
         peer: Address,
@@ -124,6 +149,23 @@ pub enum SyncOutput {
         text: String,
     },
 }
+
+/// A member's older version of a file a batch replaces, to copy to the
+/// transfer's partial file before accepting: the receiver checks every
+/// block of a partial against the offer's block hashes and asks only for
+/// the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    /// The file in the group folder, if it still holds `hash`.
+    pub from: SyncPath,
+    /// The older content the fetch replaces.
+    pub hash: Hash,
+    /// Where to copy it, relative to the group folder.
+    pub to: String,
+}
+
+/// Files at least this large are seeded from the version they replace.
+pub const SEED_MIN_BYTES: u64 = 1 << 20;
 
 /// Where a followed group stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,20 +192,37 @@ struct Followed {
     member: Manifest,
     base: Manifest,
     state: FollowState,
-    /// Pieces of the manifest being received, and its round.
+    /// Pieces of the manifest (or of the diff) being received, and its round.
     pieces: Vec<WireEntry>,
+    changes: Vec<DiffEntry>,
     round: u64,
+    /// The digest of `base` sent with the last `want`, if any.
+    since: Option<Hash>,
     /// The owner's manifest being fetched towards.
     target: Manifest,
     /// Each batch's fetch steps, by batch number.
     batches: BTreeMap<u64, Vec<Step>>,
+    /// The content hashes each batch's transfer offered, by path in it.
+    offered: BTreeMap<u64, BTreeMap<String, Hash>>,
     /// The owner said `changed` while a round was under way.
     again: bool,
+}
+
+impl Followed {
+    /// A round is over: the manifests it planned with are not kept (the
+    /// next `follow` brings them again), so an idle member holds no tree.
+    fn forget_trees(&mut self) {
+        self.member = Manifest::new();
+        self.base = Manifest::new();
+    }
 }
 
 #[derive(Debug)]
 struct Owned {
     manifest: Manifest,
+    /// The digest of `manifest`, and how older versions became it.
+    digest: Hash,
+    history: History,
     members: BTreeSet<UserName>,
     /// Peers that asked for the group and hear `changed`.
     watchers: BTreeSet<Address>,
@@ -218,13 +277,24 @@ impl Sync {
 
     /// A group we own: its manifest and its members as the hub holds them.
     pub fn own(&mut self, group: GroupName, manifest: Manifest, members: BTreeSet<UserName>) {
+        let fresh = !self.owned.contains_key(&group);
         let entry = self.owned.entry(group.clone()).or_insert_with(|| Owned {
             manifest: Manifest::new(),
+            digest: digest(&Manifest::new()),
+            history: History::default(),
             members: BTreeSet::new(),
             watchers: BTreeSet::new(),
             fetching: BTreeMap::new(),
         });
         let changed = entry.manifest != manifest;
+        if changed {
+            // A first manifest has no older version a member could hold.
+            if !fresh {
+                let old = std::mem::take(&mut entry.manifest);
+                entry.history.push(entry.digest, diff(&old, &manifest));
+            }
+            entry.digest = digest(&manifest);
+        }
         entry.manifest = manifest;
         entry.members = members;
         let (me, members) = (self.me.clone(), entry.members.clone());
@@ -263,7 +333,7 @@ impl Sync {
 
     fn owner_message(&mut self, peer: &Address, msg: SyncMsg) {
         let group = match &msg {
-            SyncMsg::Want { group } | SyncMsg::Fetch { group, .. } => group.clone(),
+            SyncMsg::Want { group, .. } | SyncMsg::Fetch { group, .. } => group.clone(),
             _ => return,
         };
         let allowed = self
@@ -279,8 +349,39 @@ impl Sync {
             return;
         };
         match msg {
-            SyncMsg::Want { .. } => {
+            SyncMsg::Want { since, .. } => {
                 owned.watchers.insert(peer.clone());
+                let changes = since.and_then(|since| {
+                    if since == owned.digest {
+                        return Some((since, Vec::new()));
+                    }
+                    let changes = owned.history.since(&since)?;
+                    // Past half the manifest, the whole is as cheap.
+                    (changes.len() <= owned.manifest.len() / 2).then_some((since, changes))
+                });
+                if let Some((since, changes)) = changes {
+                    let digest = owned.digest;
+                    self.round += 1;
+                    let round = self.round;
+                    let changes: Vec<DiffEntry> = changes
+                        .into_iter()
+                        .map(|(p, n)| DiffEntry::new(p, n))
+                        .collect();
+                    let all = pieces(changes);
+                    let n = all.len();
+                    for (i, changes) in all.into_iter().enumerate() {
+                        let msg = SyncMsg::Diff {
+                            group: group.clone(),
+                            round,
+                            since,
+                            digest,
+                            changes,
+                            last: i + 1 == n,
+                        };
+                        self.send(peer.clone(), &msg);
+                    }
+                    return;
+                }
                 let entries: Vec<WireEntry> = owned
                     .manifest
                     .iter()
@@ -377,9 +478,12 @@ impl Sync {
                 base: Manifest::new(),
                 state: FollowState::Idle,
                 pieces: Vec::new(),
+                changes: Vec::new(),
                 round: 0,
+                since: None,
                 target: Manifest::new(),
                 batches: BTreeMap::new(),
+                offered: BTreeMap::new(),
                 again: false,
             });
         f.member = member;
@@ -402,10 +506,13 @@ impl Sync {
         };
         f.again = false;
         f.pieces.clear();
+        f.changes.clear();
         if let Some(peer) = open {
             f.state = FollowState::Asking;
+            f.since = (!f.base.is_empty()).then(|| digest(&f.base));
             let msg = SyncMsg::Want {
                 group: group.name.clone(),
+                since: f.since,
             };
             self.send(peer, &msg);
         } else {
@@ -449,6 +556,7 @@ impl Sync {
             if g.owner == *user && f.state != FollowState::Idle {
                 f.state = FollowState::Connecting;
                 f.batches.clear();
+                f.offered.clear();
             }
         }
     }
@@ -473,6 +581,14 @@ impl Sync {
                 entries,
                 last,
             } => self.manifest_piece(peer, group, round, entries, last),
+            SyncMsg::Diff {
+                group,
+                round,
+                since,
+                digest,
+                changes,
+                last,
+            } => self.diff_piece(peer, group, round, (since, digest), changes, last),
             SyncMsg::Refused {
                 group,
                 code,
@@ -487,6 +603,7 @@ impl Sync {
                         .unwrap_or(ErrorCode::Unknown);
                     f.state = FollowState::Refused(code);
                     f.batches.clear();
+                    f.offered.clear();
                     self.out.push_back(SyncOutput::Refused {
                         group: id,
                         code,
@@ -556,6 +673,65 @@ impl Sync {
             });
             return;
         };
+        self.start_round(peer, id, round, target);
+    }
+
+    fn diff_piece(
+        &mut self,
+        peer: &Address,
+        group: GroupName,
+        round: u64,
+        (since, to): (Hash, Hash),
+        changes: Vec<DiffEntry>,
+        last: bool,
+    ) {
+        let id = GroupId {
+            owner: peer.user().clone(),
+            name: group,
+        };
+        let Some(f) = self.followed.get_mut(&id) else {
+            return;
+        };
+        if f.state != FollowState::Asking || f.since != Some(since) {
+            return; // a late piece of a round given up, or not our version
+        }
+        if f.changes.is_empty() {
+            f.round = round;
+        } else if f.round != round {
+            f.changes.clear();
+            f.round = round;
+        }
+        f.changes.extend(changes);
+        if !last {
+            return;
+        }
+        let changes = std::mem::take(&mut f.changes);
+        match apply(&f.base, changes).filter(|t| digest(t) == to) {
+            Some(target) => self.start_round(peer, id, round, target),
+            None => {
+                // Not the owner's version after all: ask for the whole.
+                f.since = None;
+                let text = format!(
+                    "{id}: the owner's changes do not lead to its version; asking for the whole manifest"
+                );
+                self.out.push_back(SyncOutput::Problem {
+                    peer: peer.clone(),
+                    text,
+                });
+                let msg = SyncMsg::Want {
+                    group: id.name.clone(),
+                    since: None,
+                };
+                self.send(peer.clone(), &msg);
+            }
+        }
+    }
+
+    /// The owner's manifest of round `round` is known: plan towards it.
+    fn start_round(&mut self, peer: &Address, id: GroupId, round: u64, target: Manifest) {
+        let Some(f) = self.followed.get_mut(&id) else {
+            return;
+        };
         let p = plan(&target, &f.member, &f.base);
         let (fetches, local): (Vec<Step>, Vec<Step>) = p
             .steps
@@ -569,6 +745,7 @@ impl Sync {
         }
         if fetches.is_empty() {
             f.state = FollowState::Idle;
+            f.forget_trees();
             self.out.push_back(SyncOutput::Synced {
                 group: id.clone(),
                 base: target,
@@ -577,8 +754,8 @@ impl Sync {
             return;
         }
         let mut batches = BTreeMap::new();
-        for (i, chunk) in fetches.chunks(FILES_PER_BATCH).enumerate() {
-            batches.insert(i as u64, chunk.to_vec());
+        for (i, chunk) in batches_of(fetches).into_iter().enumerate() {
+            batches.insert(i as u64, chunk);
         }
         f.state = FollowState::Fetching {
             round,
@@ -614,18 +791,32 @@ impl Sync {
         }
     }
 
-    /// A transfer offered by `key.peer` named `name`: if it is a batch we
-    /// asked for, it is accepted into the staging folder (an
+    /// A transfer offered by `key.peer` named `name` with `entries`: if it
+    /// is a batch we asked for, it is accepted into the staging folder (an
     /// [`SyncOutput::Accept`]) and `true` is returned; otherwise `false`,
     /// and it is not sync's.
-    pub fn handle_offer(&mut self, key: &TransferKey, name: &str) -> bool {
-        let Some((id, _)) = self.batch_of(key.peer.user(), name) else {
+    pub fn handle_offer(&mut self, key: &TransferKey, name: &str, entries: &[Entry]) -> bool {
+        let Some((id, batch)) = self.batch_of(key.peer.user(), name) else {
             return false;
         };
+        let seeds = self
+            .followed
+            .get(&id)
+            .and_then(|f| f.batches.get(&batch))
+            .map(|steps| steps.iter().filter_map(|s| seed(name, s)).collect())
+            .unwrap_or_default();
+        let hashes = entries
+            .iter()
+            .filter_map(|e| Some((e.path.clone(), from_hex(e.hash.as_deref()?)?)))
+            .collect();
+        if let Some(f) = self.followed.get_mut(&id) {
+            f.offered.insert(batch, hashes);
+        }
         self.out.push_back(SyncOutput::Accept {
             key: key.clone(),
             group: id,
             dir: STAGING_DIR.to_owned(),
+            seeds,
         });
         true
     }
@@ -655,13 +846,16 @@ impl Sync {
             return;
         };
         let steps = f.batches.remove(&batch).unwrap_or_default();
+        let offered = f.offered.remove(&batch).unwrap_or_default();
         for step in steps {
-            if let Step::Fetch { path, .. } = &step {
+            if let Step::Fetch { path, hash, .. } = &step {
+                let verified = offered.get(&format!("{name}/{path}")) == Some(hash);
                 let from = format!("{STAGING_DIR}/{name}/{path}");
                 self.out.push_back(SyncOutput::Install {
                     group: id.clone(),
                     from,
                     fetch: step,
+                    verified,
                 });
             }
         }
@@ -673,6 +867,7 @@ impl Sync {
         }
         if f.batches.is_empty() {
             f.state = FollowState::Idle;
+            f.forget_trees();
             let base = std::mem::take(&mut f.target);
             self.out.push_back(SyncOutput::Synced {
                 group: id.clone(),
@@ -692,12 +887,70 @@ impl Sync {
         if let Some(f) = self.followed.get_mut(&id) {
             f.state = FollowState::Idle;
             f.batches.clear();
+            f.offered.clear();
         }
-        self.out.push_back(SyncOutput::Problem {
-            peer: Address::User(owner.clone()),
-            text: format!("{id}: fetching {name} failed: {why}"),
+        self.out.push_back(SyncOutput::Failed {
+            group: id,
+            text: format!("fetching {name} failed: {why}"),
         });
     }
+}
+
+/// Cuts a round's fetches into batches of [`BATCH_FILES`] files or
+/// [`BATCH_BYTES`] bytes at most, in order.
+fn batches_of(fetches: Vec<Step>) -> Vec<Vec<Step>> {
+    let mut out: Vec<Vec<Step>> = Vec::new();
+    let mut bytes = 0u64;
+    for step in fetches {
+        let size = match &step {
+            Step::Fetch { size, .. } => *size,
+            _ => 0,
+        };
+        let full = out
+            .last()
+            .is_none_or(|b| b.len() >= BATCH_FILES || bytes + size > BATCH_BYTES);
+        if full {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        if let Some(b) = out.last_mut() {
+            b.push(step);
+        }
+    }
+    out
+}
+
+/// The seed of a large fetch that replaces an older version: the transfer
+/// receives `PATH` of batch `name` into `.brume-sync/NAME/PATH`'s folder as
+/// `.FILE.TAG.brume-part`, TAG the first 16 hex digits of the new content
+/// hash (the receiver's partial name, which a later transfer resumes).
+fn seed(name: &str, step: &Step) -> Option<Seed> {
+    let Step::Fetch {
+        path,
+        size,
+        hash,
+        replaces: Some(old),
+    } = step
+    else {
+        return None;
+    };
+    if *size < SEED_MIN_BYTES {
+        return None;
+    }
+    let hex = to_hex(hash);
+    let mut to = format!("{STAGING_DIR}/{name}");
+    for c in path.parent().iter().flat_map(|p| p.components().to_vec()) {
+        to.push('/');
+        to.push_str(&c);
+    }
+    to.push('/');
+    to.push_str(&temp_name(path.name(), &hex[..16]));
+    Some(Seed {
+        from: path.clone(),
+        hash: *old,
+        to,
+    })
 }
 
 /// The transfer name of batch `batch` of round `round`.
@@ -725,5 +978,42 @@ fn refusal(group: &GroupName, owner: &UserName, user: &UserName) -> SyncMsg {
         group: group.clone(),
         code: ErrorCode::NotMember.as_str().to_owned(),
         message: format!("{user} is not a member of {owner}/{group}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetch(i: usize, size: u64) -> Step {
+        Step::Fetch {
+            path: SyncPath::parse(&format!("f{i}")).unwrap(),
+            size,
+            hash: [0; 32],
+            replaces: None,
+        }
+    }
+
+    #[test]
+    fn batches_hold_at_most_their_files_and_bytes_and_keep_the_order() {
+        let small: Vec<Step> = (0..2500).map(|i| fetch(i, 10)).collect();
+        let b = batches_of(small.clone());
+        assert_eq!(
+            b.iter().map(Vec::len).collect::<Vec<_>>(),
+            [BATCH_FILES, BATCH_FILES, 2500 - 2 * BATCH_FILES]
+        );
+        assert_eq!(b.concat(), small);
+        // Large files: a batch closes before it would pass the bytes; a
+        // file larger than that travels alone.
+        let big = vec![
+            fetch(0, BATCH_BYTES / 2),
+            fetch(1, BATCH_BYTES / 2),
+            fetch(2, 1),
+            fetch(3, BATCH_BYTES * 3),
+            fetch(4, 1),
+        ];
+        let b = batches_of(big);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1, 1, 1]);
+        assert!(batches_of(Vec::new()).is_empty());
     }
 }

@@ -9,6 +9,7 @@
 //! runs the plan's steps and moves content with the file transfer.
 
 pub mod conflict;
+pub mod diff;
 mod error;
 pub mod hash_cache;
 pub mod machine;
@@ -20,7 +21,7 @@ pub mod wire;
 pub use conflict::{ConflictKind, conflict_name, is_conflict_name};
 pub use error::SyncError;
 pub use hash_cache::{FileStamp, HashCache};
-pub use machine::{FollowState, Sync, SyncOutput, batch_name};
+pub use machine::{FollowState, Seed, Sync, SyncOutput, batch_name};
 pub use manifest::{Manifest, Node, Scanned};
 pub use path::SyncPath;
 pub use plan::{Plan, Step, plan};

@@ -8,6 +8,7 @@
 use super::manifest::Node;
 use super::path::SyncPath;
 use crate::signal::GroupName;
+use crate::transfer::Hash;
 
 /// The `type` of sync messages in the data-channel framing.
 pub const MESSAGE_TYPE: &str = "brume-sync";
@@ -29,14 +30,73 @@ pub struct WireEntry {
     pub node: Node,
 }
 
+/// One change of a `diff` on the wire: the path's new entry, or
+/// `{"path":"a/b.txt","kind":"gone"}` when the path is no longer there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DiffEntry {
+    /// The path in the group folder.
+    pub path: SyncPath,
+    /// What it holds now.
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// A path's new entry in a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// Now a folder.
+    Dir,
+    /// Now this file.
+    File {
+        /// Size in bytes.
+        size: u64,
+        /// Content hash.
+        #[serde(with = "super::manifest::hex_hash")]
+        hash: Hash,
+    },
+    /// Nothing there any more.
+    Gone,
+}
+
+impl DiffEntry {
+    /// The change of `path` to `node` (`None`: gone). An owner never lists
+    /// a link, so a link is sent as gone.
+    pub fn new(path: SyncPath, node: Option<Node>) -> Self {
+        let change = match node {
+            Some(Node::Dir) => Change::Dir,
+            Some(Node::File { size, hash }) => Change::File { size, hash },
+            Some(Node::Link) | None => Change::Gone,
+        };
+        Self { path, change }
+    }
+
+    /// The path's new entry, `None` if it is gone.
+    pub fn to(&self) -> Option<Node> {
+        match self.change {
+            Change::Dir => Some(Node::Dir),
+            Change::File { size, hash } => Some(Node::File { size, hash }),
+            Change::Gone => None,
+        }
+    }
+}
+
 /// A sync message.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SyncMsg {
-    /// Member → owner: send me the group's manifest.
+    /// Member → owner: send me the group's manifest, or only what changed
+    /// since the version `since` (the digest of the member's base).
     Want {
         /// The owner's group (the owner is the peer).
         group: GroupName,
+        /// The digest of the version the member is in step with.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "opt_hex_hash"
+        )]
+        since: Option<Hash>,
     },
     /// Owner → member: one piece of the manifest; `last` ends it.
     Manifest {
@@ -46,6 +106,24 @@ pub enum SyncMsg {
         round: u64,
         /// Entries in path order, continuing the previous piece.
         entries: Vec<WireEntry>,
+        /// This is the last piece.
+        last: bool,
+    },
+    /// Owner → member: one piece of what changed from version `since` to
+    /// version `digest`, in path order; `last` ends it.
+    Diff {
+        /// The group.
+        group: GroupName,
+        /// The sync round, as for `manifest`.
+        round: u64,
+        /// The version the changes start from (the member's `since`).
+        #[serde(with = "super::manifest::hex_hash")]
+        since: Hash,
+        /// The digest of the manifest the changes lead to.
+        #[serde(with = "super::manifest::hex_hash")]
+        digest: Hash,
+        /// The changes, continuing the previous piece.
+        changes: Vec<DiffEntry>,
         /// This is the last piece.
         last: bool,
     },
@@ -80,6 +158,28 @@ pub enum SyncMsg {
         /// The group.
         group: GroupName,
     },
+}
+
+/// An optional hash as 64 hex digits in JSON.
+mod opt_hex_hash {
+    use crate::transfer::{Hash, from_hex, to_hex};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
+        match h {
+            Some(h) => s.serialize_str(&to_hex(h)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Hash>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(s) => from_hex(&s)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom("a hash is 64 hex digits")),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Why a sync message was refused.
@@ -139,7 +239,42 @@ mod tests {
     #[test]
     fn vectors() {
         let cases = [
-            (SyncMsg::Want { group: g() }, r#"{"op":"want","group":"photos"}"#.to_owned()),
+            (
+                SyncMsg::Want {
+                    group: g(),
+                    since: None,
+                },
+                r#"{"op":"want","group":"photos"}"#.to_owned(),
+            ),
+            (
+                SyncMsg::Want {
+                    group: g(),
+                    since: Some([0xcd; 32]),
+                },
+                format!(r#"{{"op":"want","group":"photos","since":"{}"}}"#, "cd".repeat(32)),
+            ),
+            (
+                SyncMsg::Diff {
+                    group: g(),
+                    round: 2,
+                    since: [0xcd; 32],
+                    digest: [0xef; 32],
+                    changes: vec![
+                        DiffEntry::new(
+                            SyncPath::parse("a/b.txt").unwrap(),
+                            Some(Node::File { size: 3, hash: [0xab; 32] }),
+                        ),
+                        DiffEntry::new(SyncPath::parse("a/old.txt").unwrap(), None),
+                    ],
+                    last: true,
+                },
+                format!(
+                    r#"{{"op":"diff","group":"photos","round":2,"since":"{}","digest":"{}","changes":[{{"path":"a/b.txt","kind":"file","size":3,"hash":"{}"}},{{"path":"a/old.txt","kind":"gone"}}],"last":true}}"#,
+                    "cd".repeat(32),
+                    "ef".repeat(32),
+                    "ab".repeat(32)
+                ),
+            ),
             (
                 SyncMsg::Manifest {
                     group: g(),
