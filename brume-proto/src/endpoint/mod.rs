@@ -722,6 +722,24 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Restarts ICE on an open connection through the hub, now, rather
+    /// than once it has been silent for `ice_restart_after` (the
+    /// application knows its network changed, say). Channels, tracks and
+    /// transfers carry on. One restart at a time: asked while one is in
+    /// flight, it does nothing.
+    pub fn restart_ice(&mut self, now: Instant, peer: &Address) -> Result<(), EndpointError> {
+        let p = self.open_peer(peer)?;
+        if p.restart_pending.is_some() {
+            return Ok(());
+        }
+        let since = match p.state {
+            PeerState::Recovering { since, .. } => since,
+            _ => now,
+        };
+        self.offer_restart(now, peer, since);
+        Ok(())
+    }
+
     /// Closes the connection to `peer` (or abandons the attempt), with events.
     pub fn close_peer(&mut self, now: Instant, peer: &Address) -> Result<(), EndpointError> {
         let Some(p) = self.peers.get(peer) else {

@@ -312,6 +312,12 @@ impl Endpoint {
         let reason = reason.unwrap_or_else(|| "declined".into());
         match peer.state {
             PeerState::Offering { .. } => self.fail_peer(from, ErrorCode::Rejected, reason),
+            // Our restart lost a glare: the peer's own restart carries on.
+            PeerState::Recovering { .. } | PeerState::Open if reason == "glare" => {
+                if let Some(p) = self.peers.get_mut(from) {
+                    p.restart_pending = None;
+                }
+            }
             // Our ICE restart was refused: the peer lost the connection (it
             // restarted, say), so ours is dead too.
             PeerState::Recovering { .. } => {
@@ -360,6 +366,7 @@ impl Endpoint {
         attempt: AttemptId,
         offer: SdpOffer,
     ) {
+        let we_sort_first = self.sorts_before(from);
         let Some(peer) = self.peers.get_mut(from).filter(|p| p.state.established()) else {
             return self.send_hub(&ClientMsg::Reject {
                 attempt,
@@ -367,6 +374,21 @@ impl Endpoint {
                 reason: Some("no connection to restart".into()),
             });
         };
+        // Restarts that cross (the peer's and one asked for here with
+        // `Endpoint::restart_ice`): the session that sorts first keeps its
+        // own, as with connection glare; the other drops its own and
+        // answers, and hears `glare` for the one it dropped.
+        if peer.restart_pending.is_some() {
+            if we_sort_first {
+                return self.send_hub(&ClientMsg::Reject {
+                    attempt,
+                    to: from.clone(),
+                    reason: Some("glare".into()),
+                });
+            }
+            // str0m rolls our pending offer back when it accepts theirs.
+            peer.restart_pending = None;
+        }
         peer.attempt = attempt.clone();
         // A restart offer supersedes anything we had in flight on the channel.
         peer.requeue_in_flight();
@@ -436,7 +458,7 @@ impl Endpoint {
                 }
                 let initiator = self.sorts_before(name);
                 if !restart_sent && initiator {
-                    self.restart_ice(now, name, since);
+                    self.offer_restart(now, name, since);
                 } else if let Some(p) = self.peers.get_mut(name) {
                     p.deadline = Some(since + self.config.recovery_limit);
                 }
@@ -450,7 +472,7 @@ impl Endpoint {
     }
 
     /// Offers an ICE restart through the hub.
-    fn restart_ice(&mut self, now: Instant, name: &Address, since: Instant) {
+    pub(super) fn offer_restart(&mut self, now: Instant, name: &Address, since: Instant) {
         let limit = since + self.config.recovery_limit;
         let attempt = self.new_attempt_id();
         let Some(peer) = self.peers.get_mut(name) else {
@@ -465,10 +487,13 @@ impl Endpoint {
         };
         peer.restart_pending = Some(pending);
         peer.attempt = attempt.clone();
-        peer.state = PeerState::Recovering {
-            since,
-            restart_sent: true,
-        };
+        // A restart asked for on a live path leaves it open: nothing was lost.
+        if matches!(peer.state, PeerState::Recovering { .. }) {
+            peer.state = PeerState::Recovering {
+                since,
+                restart_sent: true,
+            };
+        }
         let to = name.clone();
         self.send_hub_if_ready(&ClientMsg::Offer {
             attempt,
