@@ -335,8 +335,8 @@ pub fn plan(owner: &Manifest, member: &Manifest, base: &Manifest) -> Plan {
     Plan { steps }
 }
 
-/// An optional hash as 64 hex digits in JSON.
-mod option_hash {
+/// An optional hash as 64 hex digits in JSON (the plan's and the wire's).
+pub(super) mod option_hash {
     use super::super::manifest::{from_hex, to_hex};
     use crate::transfer::Hash;
     use serde::{Deserialize, Deserializer, Serializer};

@@ -94,7 +94,7 @@ pub enum SyncMsg {
         #[serde(
             default,
             skip_serializing_if = "Option::is_none",
-            with = "opt_hex_hash"
+            with = "super::plan::option_hash"
         )]
         since: Option<Hash>,
     },
@@ -158,28 +158,6 @@ pub enum SyncMsg {
         /// The group.
         group: GroupName,
     },
-}
-
-/// An optional hash as 64 hex digits in JSON.
-mod opt_hex_hash {
-    use crate::transfer::{Hash, from_hex, to_hex};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(h: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
-        match h {
-            Some(h) => s.serialize_str(&to_hex(h)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Hash>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            Some(s) => from_hex(&s)
-                .map(Some)
-                .ok_or_else(|| serde::de::Error::custom("a hash is 64 hex digits")),
-            None => Ok(None),
-        }
-    }
 }
 
 /// Why a sync message was refused.
