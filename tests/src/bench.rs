@@ -270,7 +270,7 @@ impl Pair for BrumePair {
     }
     fn try_send(&mut self, now: Instant, msg: &[u8]) -> bool {
         let to = peer(&self.names[1]);
-        let buffered = self.nodes[0].endpoint_mut().main_buffered_amount(&to);
+        let buffered = self.nodes[0].endpoint().main_buffered_amount(&to);
         if buffered.unwrap_or(usize::MAX) > HIGH_WATER {
             return false;
         }

@@ -317,6 +317,6 @@ impl Chat {
 /// Bytes on the main channel to `peer` that it has not acknowledged yet.
 fn queued(s: &mut Session, peer: &Address) -> usize {
     s.client
-        .with(|node, _| node.endpoint_mut().main_buffered_amount(peer))
+        .with(|node, _| node.endpoint().main_buffered_amount(peer))
         .unwrap_or(0)
 }
