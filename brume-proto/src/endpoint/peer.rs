@@ -192,7 +192,7 @@ impl Peer {
                 Ok(Output::Transmit(t)) => out.transmits.push(Transmit {
                     source: t.source,
                     destination: t.destination,
-                    contents: t.contents.to_vec(),
+                    contents: t.contents.into(),
                 }),
                 Ok(Output::Event(e)) => out.events.push(e),
                 Err(e) => {
