@@ -136,24 +136,12 @@ fn a_hub_that_rewrites_fingerprints_is_never_trusted() {
     let other = hub.dir.join("b.txt");
     std::fs::write(&other, "through the liar").unwrap();
     let out = brume(&alice, &["send", "bob", other.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("identity check failed")
-            || stderr(&out).contains("not the device you met before"),
-        "{}",
-        stderr(&out)
-    );
+    assert_identity_refused(&out);
     assert!(!inbox.join("b.txt").exists());
     // carol meets bob for the first time through the liar: the signature
     // does not match the rewritten fingerprint, so nothing opens.
     let out = brume(&carol, &["send", "bob", other.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("identity check failed")
-            || stderr(&out).contains("not the device you met before"),
-        "{}",
-        stderr(&out)
-    );
+    assert_identity_refused(&out);
     assert!(!inbox.join("b.txt").exists());
 
     // Honest again: alice reaches the bob she pinned.
@@ -161,4 +149,15 @@ fn a_hub_that_rewrites_fingerprints_is_never_trusted() {
     let out = brume(&alice, &["send", "bob", other.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     recv_bob.wait_line("b.txt");
+}
+
+/// The send failed, saying the peer is not who it should be.
+fn assert_identity_refused(out: &std::process::Output) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    assert!(
+        stderr(out).contains("identity check failed")
+            || stderr(out).contains("not the device you met before"),
+        "{}",
+        stderr(out)
+    );
 }
