@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -19,8 +20,9 @@ use brume_proto::transfer::{EntryKind, SourceEntry, StorageAction, StorageResult
 /// Real-file storage for one client's transfers.
 #[derive(Debug, Default)]
 pub struct FileStorage {
-    /// Outgoing transfers' sources: transfer id → path of each entry.
-    sources: BTreeMap<u64, Vec<PathBuf>>,
+    /// Outgoing transfers' sources: transfer id → path of each entry
+    /// (shared with the other storage threads, never copied).
+    sources: BTreeMap<u64, Arc<Vec<PathBuf>>>,
     /// The file last written, kept open.
     writing: Option<(PathBuf, File)>,
     /// The file last read, kept open.
@@ -39,7 +41,8 @@ fn failed(what: &str, path: &Path, e: impl std::fmt::Display) -> StorageResult {
 
 impl FileStorage {
     /// Remembers where an outgoing transfer's entries live.
-    pub fn add_source(&mut self, transfer_id: u64, paths: Vec<PathBuf>) {
+    pub fn add_source(&mut self, transfer_id: u64, paths: impl Into<Arc<Vec<PathBuf>>>) {
+        let paths = paths.into();
         self.sources.insert(transfer_id, paths);
     }
 
@@ -61,17 +64,21 @@ impl FileStorage {
                 len,
                 head_room,
                 ..
-            } => {
-                let Some(path) = self
-                    .sources
-                    .get(&transfer.id)
-                    .and_then(|s| s.get(*index as usize))
-                    .cloned()
-                else {
-                    return StorageResult::Failed("no such source".into());
-                };
-                self.read(&path, *offset, *len, *head_room)
-            }
+            } => match self.source(transfer.id, *index) {
+                Some(path) => self.read(&path, *offset, *len, *head_room),
+                None => StorageResult::Failed("no such source".into()),
+            },
+            StorageAction::HashSource {
+                transfer,
+                index,
+                offset,
+                len,
+                block,
+                ..
+            } => match self.source(transfer.id, *index) {
+                Some(path) => self.hash(&path, *offset, *len, *block),
+                None => StorageResult::Failed("no such source".into()),
+            },
             StorageAction::Read {
                 path, offset, len, ..
             } => self.read(&target(path), *offset, *len, 0),
@@ -198,6 +205,29 @@ impl FileStorage {
         }
     }
 
+    fn source(&self, transfer_id: u64, index: u32) -> Option<PathBuf> {
+        self.sources.get(&transfer_id)?.get(index as usize).cloned()
+    }
+
+    /// The block hashes of `len` bytes at `offset` (see `StorageAction::HashSource`).
+    fn hash(&mut self, path: &Path, offset: u64, len: u64, block: u64) -> StorageResult {
+        let mut hashes = Vec::new();
+        let mut at = offset;
+        while at < offset + len {
+            let want = block.min(offset + len - at);
+            let data = match self.read(path, at, want, 0) {
+                StorageResult::Data(data) => data,
+                failure => return failure,
+            };
+            if (data.len() as u64) < want {
+                return failed("cannot hash", path, "it changed since it was listed");
+            }
+            hashes.push(brume_proto::transfer::hash_block(&data));
+            at += want;
+        }
+        StorageResult::Hashes(hashes)
+    }
+
     /// Reads after `head_room` zero bytes (see `StorageAction::ReadSource`).
     fn read(&mut self, path: &Path, offset: u64, len: u64, head_room: usize) -> StorageResult {
         if self.reading.as_ref().is_none_or(|(p, _)| p != path) {
@@ -245,8 +275,43 @@ impl FileStorage {
 /// wait for the disk instead of one each.
 const SYNC_THREADS: usize = 8;
 
-/// Makes every file of `paths` durable, in parallel.
+/// From this many files on, a batch is flushed with one `syncfs(2)` per
+/// file system instead of an `fsync` per file: for many small files that
+/// is one call instead of hundreds of opens and syncs.
+const SYNCFS_FROM: usize = 8;
+
+/// Makes every file of `paths` durable.
 fn sync_all(paths: &[PathBuf]) -> StorageResult {
+    if cfg!(target_os = "linux") && paths.len() >= SYNCFS_FROM {
+        return sync_file_systems(paths);
+    }
+    sync_each(paths)
+}
+
+/// One `syncfs` on each file system the files are on (a file is opened
+/// only to name its file system).
+fn sync_file_systems(paths: &[PathBuf]) -> StorageResult {
+    use std::os::unix::fs::MetadataExt;
+    let mut by_device: BTreeMap<u64, &PathBuf> = BTreeMap::new();
+    for path in paths {
+        match fs::symlink_metadata(path) {
+            Ok(meta) => {
+                by_device.entry(meta.dev()).or_insert(path);
+            }
+            Err(e) => return failed("cannot sync", path, e),
+        }
+    }
+    for path in by_device.into_values() {
+        let synced = File::open(path).and_then(|f| rustix::fs::syncfs(&f).map_err(io::Error::from));
+        if let Err(e) = synced {
+            return failed("cannot sync", path, e);
+        }
+    }
+    StorageResult::Done
+}
+
+/// An `fsync` of each file, in parallel.
+fn sync_each(paths: &[PathBuf]) -> StorageResult {
     let sync = |path: &PathBuf| {
         File::options()
             .write(true)
@@ -557,6 +622,75 @@ mod tests {
             len: 10,
         };
         assert_eq!(s.execute(&read), StorageResult::Data(b"ew".to_vec()));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("brume-files-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_source_range_is_hashed_block_by_block_and_a_shrunk_file_fails() {
+        let dir = scratch("hash");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(dir.join("f"), &data).unwrap();
+        let mut s = FileStorage::default();
+        s.add_source(9, vec![dir.join("f")]);
+        let transfer = brume_proto::transfer::TransferKey {
+            peer: "bob/phone".parse().unwrap(),
+            id: 9,
+            outgoing: true,
+        };
+        let hash = |offset, len| StorageAction::HashSource {
+            req: RequestId(1),
+            transfer: transfer.clone(),
+            index: 0,
+            offset,
+            len,
+            block: 4096,
+        };
+        let want: Vec<_> = data[4096..]
+            .chunks(4096)
+            .map(brume_proto::transfer::hash_block)
+            .collect();
+        assert_eq!(want.len(), 2);
+        assert_eq!(
+            s.execute(&hash(4096, 10_000 - 4096)),
+            StorageResult::Hashes(want)
+        );
+        // Listed at 12,000 bytes, it holds 10,000 now.
+        let StorageResult::Failed(why) = s.execute(&hash(8192, 12_000 - 8192)) else {
+            panic!("a short file must fail");
+        };
+        assert!(why.contains("changed since it was listed"), "{why}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_batch_is_synced_at_once_and_a_missing_file_is_named() {
+        let dir = scratch("sync");
+        let paths: Vec<TargetPath> = (0..SYNCFS_FROM + 2)
+            .map(|i| {
+                let name = format!("f{i}");
+                fs::write(dir.join(&name), b"x").unwrap();
+                tp(&dir, &name)
+            })
+            .collect();
+        let mut s = FileStorage::default();
+        let sync = |paths: Vec<TargetPath>| StorageAction::Sync {
+            req: RequestId(1),
+            paths,
+        };
+        assert_eq!(s.execute(&sync(paths.clone())), StorageResult::Done);
+        let mut with_missing = paths;
+        with_missing.push(tp(&dir, "gone"));
+        let StorageResult::Failed(why) = s.execute(&sync(with_missing)) else {
+            panic!("a missing file must fail the sync");
+        };
+        assert!(why.contains("gone"), "{why}");
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -68,6 +68,10 @@ impl Default for WorkerLimits {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
     Source(u64),
+    /// One range of one source file of an outgoing transfer, for hashing
+    /// (transfer, file, offset): the ranges of a transfer are hashed side
+    /// by side.
+    SourceFile(u64, u32, u64),
     Path(PathBuf),
 }
 
@@ -81,6 +85,12 @@ fn keys(action: &StorageAction) -> Vec<Key> {
     match action {
         StorageAction::ReadSource { transfer, .. }
         | StorageAction::ReleaseSources { transfer, .. } => vec![Key::Source(transfer.id)],
+        StorageAction::HashSource {
+            transfer,
+            index,
+            offset,
+            ..
+        } => vec![Key::SourceFile(transfer.id, *index, *offset)],
         StorageAction::FreeSpace { dir, .. } => vec![Key::Path(PathBuf::from(dir))],
         StorageAction::Read { path, .. }
         | StorageAction::Stat { path, .. }
@@ -377,7 +387,7 @@ fn sync_sources(
     });
     for (id, paths) in sources {
         if known.get(&id).is_none_or(|k| !Arc::ptr_eq(k, &paths)) {
-            storage.add_source(id, paths.as_ref().clone());
+            storage.add_source(id, paths.clone());
             known.insert(id, paths);
         }
     }

@@ -231,7 +231,9 @@ fuzz_target!(|steps: Vec<Step>| {
                 StorageResult::Failed("disk error".into())
             } else {
                 match &action {
-                    StorageAction::ReadSource { .. } | StorageAction::ReleaseSources { .. } => {
+                    StorageAction::ReadSource { .. }
+                    | StorageAction::HashSource { .. }
+                    | StorageAction::ReleaseSources { .. } => {
                         panic!("a receiver never reads sources")
                     }
                     StorageAction::Read {

@@ -2,7 +2,7 @@
 # median, tree_hash, rss, PIDS, WORK, OWNED, FILES, SIZE, FOLDERS, BIG_MIB).
 # Two instances on loopback, A with a send-only folder, B with a
 # receive-only one; discovery, relays, NAT, usage reporting and upgrades
-# off. Sets ST_SCAN, ST_INITIAL, ST_RSS_A, ST_RSS_B, ST_CHANGE_DEFAULT,
+# off. Sets ST_SCAN, ST_INITIAL, ST_RSS_A, ST_RSS_B, ST_PSS_A, ST_PSS_B, ST_CHANGE_DEFAULT,
 # ST_CHANGE_1S, ST_BIG.
 
 st_api() { # st_api PORT METHOD PATH [JSON]
@@ -58,6 +58,8 @@ syncthing_bench() {
   # Syncthing runs as a monitor and the process it starts: both count.
   st_rss() { local t=0 p; for p in "$1" $(pgrep -P "$1"); do t=$(echo "$t + $(rss "$p")" | bc -l); done; echo "$t"; }
   ST_RSS_A=$(st_rss "$A"); ST_RSS_B=$(st_rss "$B")
+  st_pss() { local t=0 p; for p in "$1" $(pgrep -P "$1"); do t=$(echo "$t + $(pss "$p")" | bc -l); done; echo "$t"; }
+  ST_PSS_A=$(st_pss "$A"); ST_PSS_B=$(st_pss "$B")
 
   st_changes() { # five changes on A, each timed until B holds it
     local out=() i f T end

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use brume_proto::transfer::{StorageAction, StorageResult, TargetPath};
+use brume_proto::transfer::{StorageAction, StorageResult, TargetPath, hash_block};
 
 /// Files and folders by full path: the accepting folder, then components.
 #[derive(Debug, Default, Clone)]
@@ -79,6 +79,23 @@ impl MemStorage {
                     out.extend_from_slice(slice(data, *offset, *len));
                     StorageResult::Data(out)
                 }
+                None => StorageResult::Failed("no such source".into()),
+            },
+            StorageAction::HashSource {
+                transfer,
+                index,
+                offset,
+                len,
+                block,
+                ..
+            } => match self.sources.get(&(transfer.id, *index)) {
+                Some(data) if (data.len() as u64) >= offset + len => StorageResult::Hashes(
+                    slice(data, *offset, *len)
+                        .chunks(*block as usize)
+                        .map(hash_block)
+                        .collect(),
+                ),
+                Some(_) => StorageResult::Failed("the source changed since it was listed".into()),
                 None => StorageResult::Failed("no such source".into()),
             },
             StorageAction::Read {

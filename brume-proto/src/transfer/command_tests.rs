@@ -1,5 +1,6 @@
 //! The transfers' side of the channel contract, against a scripted link:
-//! what they ask of channels, and what they do with the answers.
+//! what they ask of channels, and what they do with the answers; and how a
+//! sender hashes what it offers through the storage.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -64,6 +65,14 @@ fn serve_storage(t: &mut Transfers, now: Instant, link: &Link) {
                 bytes.extend(content(*offset, (*len).min(SIZE - offset)));
                 StorageResult::Data(bytes)
             }
+            StorageAction::HashSource {
+                offset, len, block, ..
+            } => StorageResult::Hashes(
+                content(*offset, *len)
+                    .chunks(*block as usize)
+                    .map(super::hash_block)
+                    .collect(),
+            ),
             _ => StorageResult::Done,
         };
         t.handle_storage(now, link, action.req(), result);
@@ -262,5 +271,145 @@ fn a_channel_named_after_its_transfer_ended_is_closed() {
             peer: peer(),
             channel
         }]
+    );
+}
+
+/// A folder `d` of files of these sizes, as the application lists it.
+fn folder(sizes: &[u64]) -> Vec<SourceEntry> {
+    let mut entries = vec![SourceEntry {
+        kind: EntryKind::Dir,
+        size: 0,
+        ..file("d", 0)
+    }];
+    entries.extend(
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| file(&format!("d/f{i}"), size)),
+    );
+    entries
+}
+
+/// The hashes `HashSource` asks for, as a disk holding `content` would answer.
+fn hashes_of(action: &StorageAction) -> StorageResult {
+    let StorageAction::HashSource {
+        offset, len, block, ..
+    } = action
+    else {
+        panic!("not a hash request: {action:?}");
+    };
+    StorageResult::Hashes(
+        content(*offset, *len)
+            .chunks(*block as usize)
+            .map(hash_block)
+            .collect(),
+    )
+}
+
+#[test]
+fn a_folder_is_hashed_with_requests_side_by_side_answered_in_any_order() {
+    let now = brume_tests::origin();
+    let link = Link {
+        room: 1 << 20,
+        buffered: BTreeMap::new(),
+    };
+    // Twenty small files, an empty one, and one of two hash ranges.
+    let mut sizes: Vec<u64> = (0..20).map(|i| 1000 + i * 7).collect();
+    sizes.push(0);
+    sizes.push(17 << 20);
+    let mut t = Transfers::new(TransferConfig::new(7));
+    let entries = folder(&sizes);
+    t.send(now, &link, &peer(), entries).unwrap();
+    let mut most_at_once = 0;
+    let mut answered = 0;
+    loop {
+        let mut asked: Vec<StorageAction> = std::iter::from_fn(|| t.poll_action()).collect();
+        if asked.is_empty() {
+            break;
+        }
+        most_at_once = most_at_once.max(asked.len());
+        // The newest first: the sender must not rely on order.
+        asked.reverse();
+        for action in asked {
+            answered += 1;
+            t.handle_storage(now, &link, action.req(), hashes_of(&action));
+        }
+    }
+    assert_eq!(
+        answered,
+        20 + 2,
+        "one request per small file, two for the large one, none for the empty one"
+    );
+    assert!(
+        most_at_once >= 8,
+        "requests in flight at once: {most_at_once}"
+    );
+    let opens = commands(&mut t);
+    let [ChannelCommand::Open { label, .. }] = &opens[..] else {
+        panic!("one open once all is hashed, not {opens:?}");
+    };
+    let channel = ChannelId::for_tests(3);
+    t.handle_channel_opened(now, &link, &peer(), label, Ok(channel));
+    let open = EndpointEvent::ChannelOpen {
+        peer: peer(),
+        channel,
+        label: label.clone(),
+    };
+    assert!(t.handle_event(now, &link, &open));
+    let mut offered = Vec::new();
+    for c in commands(&mut t) {
+        let ChannelCommand::Write { data, .. } = c else {
+            continue;
+        };
+        match Wire::decode(&data, usize::MAX) {
+            Ok(Wire::Control(Control::Offer { entries, .. }))
+            | Ok(Wire::Control(Control::Entries { entries, .. })) => offered.extend(entries),
+            _ => {}
+        }
+    }
+    assert_eq!(offered.len(), sizes.len() + 1);
+    for (entry, &size) in offered[1..].iter().zip(&sizes) {
+        let block = block_size(size);
+        let blocks: Vec<Hash> = content(0, size)
+            .chunks(block as usize)
+            .map(hash_block)
+            .collect();
+        let want = to_hex(&content_hash(size, block, &blocks));
+        assert_eq!(entry.hash.as_deref(), Some(want.as_str()), "{}", entry.path);
+    }
+}
+
+#[test]
+fn a_file_that_lost_a_block_since_it_was_listed_cancels_saying_so() {
+    let now = brume_tests::origin();
+    let link = Link {
+        room: 1 << 20,
+        buffered: BTreeMap::new(),
+    };
+    let mut t = Transfers::new(TransferConfig::new(7));
+    let key = t.send(now, &link, &peer(), folder(&[17 << 20])).unwrap();
+    let asked: Vec<StorageAction> = std::iter::from_fn(|| t.poll_action()).collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    t.handle_storage(now, &link, asked[0].req(), hashes_of(&asked[0]));
+    // The second range comes back a block short.
+    let StorageResult::Hashes(mut short) = hashes_of(&asked[1]) else {
+        unreachable!()
+    };
+    short.pop();
+    t.handle_storage(now, &link, asked[1].req(), StorageResult::Hashes(short));
+    let cancelled = std::iter::from_fn(|| t.poll_event()).find_map(|e| match e {
+        TransferEvent::Cancelled { key: k, reason, .. } if k == key => Some(reason),
+        _ => None,
+    });
+    assert_eq!(
+        cancelled.as_deref(),
+        Some("d/f0 changed while it was read"),
+        "{cancelled:?}"
+    );
+    assert!(
+        commands(&mut t)
+            .iter()
+            .all(|c| !matches!(c, ChannelCommand::Open { .. })),
+        "nothing is offered"
     );
 }

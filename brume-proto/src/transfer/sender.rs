@@ -46,9 +46,12 @@ pub(crate) struct Sender {
     files: Vec<u32>,
     blocks: BTreeMap<u32, Vec<Hash>>,
     phase: Phase,
-    /// Hashing position: (position in `files`, offset), and the read in flight.
-    hash_at: (usize, u64),
-    hash_read: Option<RequestId>,
+    /// Ranges still to hash: file, offset, length (whole blocks).
+    to_hash: VecDeque<(u32, u64, u64)>,
+    /// Hash requests in flight: file and offset.
+    hash_reads: BTreeMap<RequestId, (u32, u64)>,
+    /// Block hashes back so far, by file and by the offset they start at.
+    hash_parts: BTreeMap<u32, BTreeMap<u64, Vec<Hash>>>,
     /// Bytes hashed so far, for [`super::TransferEvent::Hashing`].
     hashed: u64,
     /// The files asked for, in order; the first is being sent.
@@ -58,6 +61,13 @@ pub(crate) struct Sender {
     /// Channels opened for this transfer so far.
     opens: u8,
 }
+
+/// Hash requests in flight per transfer: the driver may run them side by
+/// side (the mio driver does, on its storage threads).
+const HASHES_IN_FLIGHT: usize = 8;
+/// Blocks in one hash request: progress is heard at least this often, and
+/// a large file is hashed in parallel pieces.
+const HASH_RANGE_BLOCKS: u64 = 16;
 
 /// Channels a transfer opens before it gives up on one that never answers
 /// (str0m can drop a channel opened on a just-reused stream id).
@@ -101,16 +111,28 @@ impl Sender {
                 executable: s.kind == EntryKind::File && s.executable,
             })
             .collect();
-        let files = (0..entries.len() as u32)
+        let files: Vec<u32> = (0..entries.len() as u32)
             .filter(|i| entries[*i as usize].kind == EntryKind::File)
             .collect();
+        let mut to_hash = VecDeque::new();
+        for &index in &files {
+            let size = entries[index as usize].size;
+            let range = manifest::block_size(size) * HASH_RANGE_BLOCKS;
+            let mut offset = 0;
+            while offset < size {
+                let len = range.min(size - offset);
+                to_hash.push_back((index, offset, len));
+                offset += len;
+            }
+        }
         Ok(Self {
             entries,
             files,
             blocks: BTreeMap::new(),
             phase: Phase::Hashing,
-            hash_at: (0, 0),
-            hash_read: None,
+            to_hash,
+            hash_reads: BTreeMap::new(),
+            hash_parts: BTreeMap::new(),
             hashed: 0,
             streams: VecDeque::new(),
             reads: BTreeMap::new(),
@@ -166,39 +188,102 @@ impl Transfers {
         });
     }
 
+    /// Asks for the hashes of more ranges while fewer than
+    /// [`HASHES_IN_FLIGHT`] are out; once every range is back, seals each
+    /// file's hash and opens the channel.
     fn hash_next(&mut self, now: Instant, key: &TransferKey) {
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
             return;
         };
-        if s.hash_read.is_some() {
+        if s.phase != Phase::Hashing {
             return;
         }
-        // A loop, not recursion: a folder may hold a million empty files.
-        while let Some(&index) = s.files.get(s.hash_at.0) {
-            let (pos, offset) = s.hash_at;
-            let size = s.entries[index as usize].size;
-            let block = manifest::block_size(size);
-            if offset < size {
-                let hashed = s.hashed;
-                self.hashing(now, key, hashed, hashed == 0);
-                let len = manifest::block_len(size, block, offset / block);
-                let req = self.read_source(key, (index, offset, len), 0);
-                if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
-                    s.hash_read = Some(req);
-                }
+        let hashed = s.hashed;
+        self.hashing(now, key, hashed, hashed == 0);
+        loop {
+            let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+                return;
+            };
+            if s.hash_reads.len() >= HASHES_IN_FLIGHT {
                 return;
             }
-            // This file is hashed (or empty): seal it and go on to the next.
-            let list = s.blocks.entry(index).or_default();
-            let hash = manifest::content_hash(size, block, list);
-            s.entries[index as usize].hash = Some(manifest::to_hex(&hash));
-            s.hash_at = (pos + 1, 0);
+            let Some((index, offset, len)) = s.to_hash.pop_front() else {
+                break;
+            };
+            let block = manifest::block_size(s.entries[index as usize].size);
+            let transfer = key.clone();
+            let req = self.request(key, |req| StorageAction::HashSource {
+                req,
+                transfer,
+                index,
+                offset,
+                len,
+                block,
+            });
+            if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
+                s.hash_reads.insert(req, (index, offset));
+            }
         }
-        // Every file is hashed: open the transfer's channel.
+        let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+            return;
+        };
+        if !s.hash_reads.is_empty() {
+            return;
+        }
+        // Every range is back: seal each file (empty ones have no blocks).
+        for &index in &s.files {
+            let size = s.entries[index as usize].size;
+            let block = manifest::block_size(size);
+            let list: Vec<Hash> = s
+                .hash_parts
+                .remove(&index)
+                .map(|parts| parts.into_values().flatten().collect())
+                .unwrap_or_default();
+            let hash = manifest::content_hash(size, block, &list);
+            s.entries[index as usize].hash = Some(manifest::to_hex(&hash));
+            s.blocks.insert(index, list);
+        }
         s.phase = Phase::Opening;
         let total = s.total();
         self.hashing(now, key, total, true);
         self.sender_open_channel(key);
+    }
+
+    /// The hashes of one range came back.
+    fn sender_hashed(
+        &mut self,
+        now: Instant,
+        ep: &dyn ChannelLevels,
+        key: &TransferKey,
+        req: RequestId,
+        hashes: Vec<Hash>,
+    ) {
+        let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
+            return;
+        };
+        let Some((index, offset)) = s.hash_reads.remove(&req) else {
+            return;
+        };
+        let size = s.entries[index as usize].size;
+        let block = manifest::block_size(size);
+        let len = (block * HASH_RANGE_BLOCKS).min(size - offset);
+        if hashes.len() as u64 != manifest::block_count(len, block) {
+            let path = s.entries[index as usize].path.clone();
+            return self.abort(
+                now,
+                ep,
+                key,
+                format!("{path} changed while it was read"),
+                false,
+                false,
+            );
+        }
+        s.hash_parts
+            .entry(index)
+            .or_default()
+            .insert(offset, hashes);
+        s.hashed += len;
+        self.hash_next(now, key);
     }
 
     /// Opens the transfer's channel (labelled with its id, so a second one
@@ -392,6 +477,19 @@ impl Transfers {
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
             return;
         };
+        if s.hash_reads.contains_key(&req) {
+            return match result {
+                StorageResult::Hashes(hashes) => self.sender_hashed(now, ep, key, req, hashes),
+                _ => self.abort(
+                    now,
+                    ep,
+                    key,
+                    "storage answered a hash request without hashes".into(),
+                    false,
+                    false,
+                ),
+            };
+        }
         let StorageResult::Data(bytes) = result else {
             return self.abort(
                 now,
@@ -402,31 +500,6 @@ impl Transfers {
                 false,
             );
         };
-        if s.hash_read == Some(req) {
-            s.hash_read = None;
-            let (pos, offset) = s.hash_at;
-            let index = s.files[pos];
-            let size = s.entries[index as usize].size;
-            let block = manifest::block_size(size);
-            if bytes.len() as u64 != manifest::block_len(size, block, offset / block) {
-                let path = s.entries[index as usize].path.clone();
-                return self.abort(
-                    now,
-                    ep,
-                    key,
-                    format!("{path} changed while it was read"),
-                    false,
-                    false,
-                );
-            }
-            s.blocks
-                .entry(index)
-                .or_default()
-                .push(manifest::hash_block(&bytes));
-            s.hash_at = (pos, offset + bytes.len() as u64);
-            s.hashed += bytes.len() as u64;
-            return self.hash_next(now, key);
-        }
         let Some((file, offset, len)) = s.reads.remove(&req) else {
             return;
         };
@@ -559,8 +632,7 @@ impl Transfers {
         let s = self.transfers.get_mut(key).and_then(sender)?;
         let file = match s.reads.get(&req) {
             Some((file, _, _)) => *file,
-            None if s.hash_read == Some(req) => *s.files.get(s.hash_at.0)?,
-            None => return None,
+            None => s.hash_reads.get(&req).map(|(file, _)| *file)?,
         };
         Some(s.entries.get(file as usize)?.path.clone())
     }

@@ -42,6 +42,29 @@ pub enum StorageAction {
         /// Bytes to leave before the data.
         head_room: usize,
     },
+    /// Hash `len` bytes at `offset` of source file `index` of an outgoing
+    /// transfer, block by block → `Hashes`: [`hash_block`](super::hash_block)
+    /// of each `block` bytes in turn (the last piece may be shorter only at
+    /// the end of the range). `offset` is a multiple of `block`. A file that
+    /// ends before `offset + len` changed since it was listed: `Failed`
+    /// (and a wrong number of hashes cancels the transfer too). Requests
+    /// on different files (or different ranges) may run side by side: the
+    /// sender keeps several in flight, so hashing uses every core the
+    /// driver gives it and a folder of small files costs no round trip each.
+    HashSource {
+        /// The request.
+        req: RequestId,
+        /// The transfer.
+        transfer: TransferKey,
+        /// Which of the files the application offered.
+        index: u32,
+        /// Where, a multiple of `block`.
+        offset: u64,
+        /// How much.
+        len: u64,
+        /// The file's block size.
+        block: u64,
+    },
     /// Read `len` bytes at `offset` of a target file → `Data`.
     Read {
         /// The request.
@@ -151,6 +174,7 @@ impl StorageAction {
     pub fn req(&self) -> RequestId {
         match self {
             StorageAction::ReadSource { req, .. }
+            | StorageAction::HashSource { req, .. }
             | StorageAction::Read { req, .. }
             | StorageAction::Stat { req, .. }
             | StorageAction::FreeSpace { req, .. }
@@ -173,6 +197,8 @@ pub enum StorageResult {
     Done,
     /// The bytes read.
     Data(Vec<u8>),
+    /// The block hashes of a `HashSource` range, in order.
+    Hashes(Vec<super::Hash>),
     /// A size: a file's (`None` if absent), or free space.
     Size(Option<u64>),
     /// `Rename` found its target taken, or `CreateDir` something other
