@@ -97,6 +97,28 @@ fn data_of(commands: &[ChannelCommand]) -> Vec<(u64, Vec<u8>)> {
         .collect()
 }
 
+/// The one channel the sender asks for opens: returns it and what the
+/// sender then writes (the offer).
+fn open_the_channel(
+    t: &mut Transfers,
+    now: Instant,
+    link: &Link,
+) -> (ChannelId, Vec<ChannelCommand>) {
+    let opens = commands(t);
+    let [ChannelCommand::Open { label, .. }] = &opens[..] else {
+        panic!("one open, not {opens:?}");
+    };
+    let channel = ChannelId::for_tests(3);
+    t.handle_channel_opened(now, link, &peer(), label, Ok(channel));
+    let open = EndpointEvent::ChannelOpen {
+        peer: peer(),
+        channel,
+        label: label.clone(),
+    };
+    assert!(t.handle_event(now, link, &open));
+    (channel, commands(t))
+}
+
 /// A sender with its channel open, offered, accepted and asked for the
 /// whole file: returns the transfers, the channel and the link.
 fn streaming(room: usize) -> (Transfers, Instant, ChannelId, Link) {
@@ -109,19 +131,7 @@ fn streaming(room: usize) -> (Transfers, Instant, ChannelId, Link) {
     t.send(now, &link, &peer(), vec![file("f.bin", SIZE)])
         .unwrap();
     serve_storage(&mut t, now, &link);
-    let opens = commands(&mut t);
-    let [ChannelCommand::Open { label, .. }] = &opens[..] else {
-        panic!("one open, not {opens:?}");
-    };
-    let channel = ChannelId::for_tests(3);
-    t.handle_channel_opened(now, &link, &peer(), label, Ok(channel));
-    let open = EndpointEvent::ChannelOpen {
-        peer: peer(),
-        channel,
-        label: label.clone(),
-    };
-    assert!(t.handle_event(now, &link, &open));
-    let offer = commands(&mut t);
+    let (channel, offer) = open_the_channel(&mut t, now, &link);
     assert!(
         offer
             .iter()
@@ -344,20 +354,9 @@ fn a_folder_is_hashed_with_requests_side_by_side_answered_in_any_order() {
         most_at_once >= 8,
         "requests in flight at once: {most_at_once}"
     );
-    let opens = commands(&mut t);
-    let [ChannelCommand::Open { label, .. }] = &opens[..] else {
-        panic!("one open once all is hashed, not {opens:?}");
-    };
-    let channel = ChannelId::for_tests(3);
-    t.handle_channel_opened(now, &link, &peer(), label, Ok(channel));
-    let open = EndpointEvent::ChannelOpen {
-        peer: peer(),
-        channel,
-        label: label.clone(),
-    };
-    assert!(t.handle_event(now, &link, &open));
+    let (_, offer) = open_the_channel(&mut t, now, &link);
     let mut offered = Vec::new();
-    for c in commands(&mut t) {
+    for c in offer {
         let ChannelCommand::Write { data, .. } = c else {
             continue;
         };
