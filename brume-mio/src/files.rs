@@ -275,14 +275,18 @@ impl FileStorage {
 /// wait for the disk instead of one each.
 const SYNC_THREADS: usize = 8;
 
-/// From this many files on, a batch is flushed with one `syncfs(2)` per
-/// file system instead of an `fsync` per file: for many small files that
-/// is one call instead of hundreds of opens and syncs.
+/// From this many files on, a batch is flushed (on Linux) with one
+/// `syncfs(2)` per file system instead of an `fsync` per file: for many
+/// small files that is one call instead of hundreds of opens and syncs. It
+/// also flushes what others wrote there, so a lone large file keeps its
+/// own `fsync`.
+#[cfg(any(target_os = "linux", test))]
 const SYNCFS_FROM: usize = 8;
 
 /// Makes every file of `paths` durable.
 fn sync_all(paths: &[PathBuf]) -> StorageResult {
-    if cfg!(target_os = "linux") && paths.len() >= SYNCFS_FROM {
+    #[cfg(target_os = "linux")]
+    if paths.len() >= SYNCFS_FROM {
         return sync_file_systems(paths);
     }
     sync_each(paths)
@@ -290,6 +294,7 @@ fn sync_all(paths: &[PathBuf]) -> StorageResult {
 
 /// One `syncfs` on each file system the files are on (a file is opened
 /// only to name its file system).
+#[cfg(target_os = "linux")]
 fn sync_file_systems(paths: &[PathBuf]) -> StorageResult {
     use std::os::unix::fs::MetadataExt;
     let mut by_device: BTreeMap<u64, &PathBuf> = BTreeMap::new();

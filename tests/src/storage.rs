@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use brume_proto::transfer::{StorageAction, StorageResult, TargetPath, hash_block};
+use brume_proto::transfer::{StorageAction, StorageResult, TargetPath, hash_blocks};
 
 /// Files and folders by full path: the accepting folder, then components.
 #[derive(Debug, Default, Clone)]
@@ -89,12 +89,9 @@ impl MemStorage {
                 block,
                 ..
             } => match self.sources.get(&(transfer.id, *index)) {
-                Some(data) if (data.len() as u64) >= offset + len => StorageResult::Hashes(
-                    slice(data, *offset, *len)
-                        .chunks(*block as usize)
-                        .map(hash_block)
-                        .collect(),
-                ),
+                Some(data) if (data.len() as u64) >= offset + len => {
+                    StorageResult::Hashes(hash_blocks(slice(data, *offset, *len), *block))
+                }
                 Some(_) => StorageResult::Failed("the source changed since it was listed".into()),
                 None => StorageResult::Failed("no such source".into()),
             },

@@ -67,12 +67,7 @@ fn serve_storage(t: &mut Transfers, now: Instant, link: &Link) {
             }
             StorageAction::HashSource {
                 offset, len, block, ..
-            } => StorageResult::Hashes(
-                content(*offset, *len)
-                    .chunks(*block as usize)
-                    .map(super::hash_block)
-                    .collect(),
-            ),
+            } => StorageResult::Hashes(hash_blocks(&content(*offset, *len), *block)),
             _ => StorageResult::Done,
         };
         t.handle_storage(now, link, action.req(), result);
@@ -308,12 +303,7 @@ fn hashes_of(action: &StorageAction) -> StorageResult {
     else {
         panic!("not a hash request: {action:?}");
     };
-    StorageResult::Hashes(
-        content(*offset, *len)
-            .chunks(*block as usize)
-            .map(hash_block)
-            .collect(),
-    )
+    StorageResult::Hashes(hash_blocks(&content(*offset, *len), *block))
 }
 
 #[test]
@@ -369,10 +359,7 @@ fn a_folder_is_hashed_with_requests_side_by_side_answered_in_any_order() {
     assert_eq!(offered.len(), sizes.len() + 1);
     for (entry, &size) in offered[1..].iter().zip(&sizes) {
         let block = block_size(size);
-        let blocks: Vec<Hash> = content(0, size)
-            .chunks(block as usize)
-            .map(hash_block)
-            .collect();
+        let blocks = hash_blocks(&content(0, size), block);
         let want = to_hex(&content_hash(size, block, &blocks));
         assert_eq!(entry.hash.as_deref(), Some(want.as_str()), "{}", entry.path);
     }

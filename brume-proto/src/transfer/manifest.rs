@@ -52,6 +52,12 @@ pub fn hash_block(data: &[u8]) -> Hash {
     *blake3::hash(data).as_bytes()
 }
 
+/// The hash of each `block` bytes of `data` in turn (the last piece may be
+/// shorter): what a `HashSource` answers for a range held in memory.
+pub fn hash_blocks(data: &[u8], block: u64) -> Vec<Hash> {
+    data.chunks(block.max(1) as usize).map(hash_block).collect()
+}
+
 /// The content hash of a file from its size, block size and block hashes.
 pub fn content_hash(size: u64, block: u64, blocks: &[Hash]) -> Hash {
     let mut h = blake3::Hasher::new();

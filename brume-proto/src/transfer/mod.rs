@@ -63,7 +63,7 @@ use channels::CommandQueue;
 pub use channels::{ChannelCommand, ChannelLevels};
 pub use manifest::{
     Entry, EntryKind, Hash, MAX_ENTRIES, MAX_PATH_BYTES, block_count, block_len, block_size,
-    content_hash, from_hex, hash_block, to_hex,
+    content_hash, from_hex, hash_block, hash_blocks, to_hex,
 };
 pub use names::NamePolicy;
 pub use receiver::FILES_IN_FLIGHT;

@@ -48,8 +48,8 @@ pub(crate) struct Sender {
     phase: Phase,
     /// Ranges still to hash: file, offset, length (whole blocks).
     to_hash: VecDeque<(u32, u64, u64)>,
-    /// Hash requests in flight: file and offset.
-    hash_reads: BTreeMap<RequestId, (u32, u64)>,
+    /// Hash requests in flight: file, offset and length.
+    hash_reads: BTreeMap<RequestId, (u32, u64, u64)>,
     /// Block hashes back so far, by file and by the offset they start at.
     hash_parts: BTreeMap<u32, BTreeMap<u64, Vec<Hash>>>,
     /// Bytes hashed so far, for [`super::TransferEvent::Hashing`].
@@ -221,7 +221,7 @@ impl Transfers {
                 block,
             });
             if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
-                s.hash_reads.insert(req, (index, offset));
+                s.hash_reads.insert(req, (index, offset, len));
             }
         }
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
@@ -261,12 +261,10 @@ impl Transfers {
         let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
             return;
         };
-        let Some((index, offset)) = s.hash_reads.remove(&req) else {
+        let Some((index, offset, len)) = s.hash_reads.remove(&req) else {
             return;
         };
-        let size = s.entries[index as usize].size;
-        let block = manifest::block_size(size);
-        let len = (block * HASH_RANGE_BLOCKS).min(size - offset);
+        let block = manifest::block_size(s.entries[index as usize].size);
         if hashes.len() as u64 != manifest::block_count(len, block) {
             let path = s.entries[index as usize].path.clone();
             return self.abort(
@@ -632,7 +630,7 @@ impl Transfers {
         let s = self.transfers.get_mut(key).and_then(sender)?;
         let file = match s.reads.get(&req) {
             Some((file, _, _)) => *file,
-            None => s.hash_reads.get(&req).map(|(file, _)| *file)?,
+            None => s.hash_reads.get(&req).map(|(file, _, _)| *file)?,
         };
         Some(s.entries.get(file as usize)?.path.clone())
     }
