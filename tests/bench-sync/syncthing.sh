@@ -23,7 +23,7 @@ sys.exit(0 if s["state"] == "idle" and s["localFiles"] == int(sys.argv[1]) and s
 syncthing_bench() {
   command -v syncthing > /dev/null || apt-get install -y syncthing > /dev/null
   local ST="$WORK/st" A_GUI=28384 B_GUI=28385 A_PORT=22100 B_PORT=22101
-  mkdir -p "$ST"
+  fresh_fs "$ST"
   syncthing generate --home="$ST/a" --no-default-folder > /dev/null 2>&1
   syncthing generate --home="$ST/b" --no-default-folder > /dev/null 2>&1
   local A_ID B_ID

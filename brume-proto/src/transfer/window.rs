@@ -250,9 +250,12 @@ impl SendWindow {
                 // not (the path is full) stays at 5/4 of the path.
                 let grown = if self.startup {
                     // Twice what the round delivered: about doubling, and no
-                    // faster than SCTP's own slow start.
+                    // faster than SCTP's own slow start. Never more than twice
+                    // the window: a first round stalled by the peer (busy
+                    // with a large offer) delivers a burst over a long round,
+                    // and would pass for a long fat path.
                     let delivered = round_rate * min_delay.as_secs_f64();
-                    self.window.max((2.0 * delivered) as usize)
+                    self.window.max(((2.0 * delivered) as usize).min(2 * self.window))
                 } else {
                     self.window.max(target)
                 };
@@ -376,6 +379,25 @@ mod tests {
         assert_eq!(w.size(), limits.max);
         let (w, _, _) = run(1e4, 10, 4 << 10, 10);
         assert_eq!(w.size(), limits.min);
+    }
+
+    #[test]
+    fn a_stalled_first_round_at_most_doubles_the_window() {
+        // The first write waits 600 ms for its acknowledgement (the peer was
+        // busy with a large offer) while writes on other channels went
+        // through: a megabyte delivered over a long round, which a long fat
+        // path would also show, but here after one round only.
+        let t0 = brume_tests::origin();
+        let mut w = SendWindow::new(WindowLimits::default());
+        let min = w.size();
+        w.on_write(t0, min);
+        assert!(!w.admits(min, 1)); // the window holds the sender back
+        w.on_buffered(t0, min);
+        let later = t0 + Duration::from_millis(600);
+        w.on_write(later, 1 << 20);
+        w.on_buffered(later, 0);
+        assert!(w.size() > min, "a window-limited round grows it");
+        assert!(w.size() <= 2 * min, "{} after one round", w.size());
     }
 
     #[test]
