@@ -28,7 +28,7 @@ MOUNTS=()
 # KEEP=1 keeps the folders and the daemons' logs (lines stamped with the time).
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; return; fi
+  if [ -n "${KEEP:-}" ]; then echo "kept $WORK${MOUNTS[*]:+ (umount ${MOUNTS[*]} when done)}" >&2; return; fi
   for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || true; done
   rm -rf "$WORK"
 }

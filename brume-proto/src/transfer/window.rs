@@ -19,7 +19,8 @@
 //!
 //! - A round no longer than 5/4 of the shortest saw no queue: if the window
 //!   was what held the sender back, it grows. In startup it grows to twice
-//!   what the round delivered (about doubling, as SCTP's slow start does);
+//!   what the round delivered and at most to twice itself (doubling, as
+//!   SCTP's slow start does, whatever one long round delivered);
 //!   after startup to 5/4 of the bandwidth-delay product, which is a quarter
 //!   more while the window limits the rate and no more once the path is full.
 //! - A longer round means a queue. In startup, while the delivery rate still
@@ -255,7 +256,8 @@ impl SendWindow {
                     // with a large offer) delivers a burst over a long round,
                     // and would pass for a long fat path.
                     let delivered = round_rate * min_delay.as_secs_f64();
-                    self.window.max(((2.0 * delivered) as usize).min(2 * self.window))
+                    self.window
+                        .max(((2.0 * delivered) as usize).min(2 * self.window))
                 } else {
                     self.window.max(target)
                 };
