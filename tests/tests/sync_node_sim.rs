@@ -12,8 +12,9 @@ use std::time::Duration;
 use brume_proto::ErrorCode;
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::signal::{GroupId, GroupName};
+use brume_proto::sync::machine::{BATCH_FILES, BATCHES_AT_ONCE};
 use brume_proto::sync::manifest::STAGING_DIR;
-use brume_proto::sync::{Manifest, Step, SyncOutput};
+use brume_proto::sync::{FollowState, Manifest, Step, SyncOutput};
 use brume_tests::sim::World;
 use sync_model::{Item, Tree, manifest, put};
 
@@ -269,7 +270,10 @@ fn a_manifest_larger_than_the_send_buffer_arrives_whole() {
             })
             .sum()
     };
-    let asked = w.run_until(Duration::from_secs(20), |w| files(w) == 12_000);
+    // The member planned on the whole manifest: twelve batches due, the
+    // first few asked for (the next as each lands, which here none does).
+    let first = BATCHES_AT_ONCE * BATCH_FILES;
+    let asked = w.run_until(Duration::from_secs(20), |w| files(w) == first);
     let problems: Vec<_> = [BOB, CAROL]
         .iter()
         .flat_map(|i| sync_events(&w, *i))
@@ -281,4 +285,13 @@ fn a_manifest_larger_than_the_send_buffer_arrives_whole() {
         files(&w)
     );
     assert!(problems.is_empty(), "{problems:?}");
+    let state = w.nodes[CAROL]
+        .node
+        .sync()
+        .and_then(|s| s.follow_state(&group()))
+        .cloned();
+    assert!(
+        matches!(state, Some(FollowState::Fetching { due: 12, .. })),
+        "{state:?}"
+    );
 }

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use brume_proto::ErrorCode;
 use brume_proto::signal::{Address, DeviceName, GroupId, GroupName, PeerId, UserName};
+use brume_proto::sync::machine::BATCHES_AT_ONCE;
 use brume_proto::sync::manifest::STAGING_DIR;
 use brume_proto::sync::{FollowState, Manifest, Plan, Step, Sync, SyncOutput};
 use brume_proto::transfer::TransferKey;
@@ -57,6 +58,10 @@ struct World {
     net: VecDeque<(usize, usize, Packet)>,
     /// Bytes the owner sent in transfers.
     sent_bytes: u64,
+    /// Batches the owner is sending that have not landed yet, and the most
+    /// there ever were.
+    batches_out: usize,
+    most_batches_out: usize,
     trace: Vec<String>,
     next_key: u64,
     members: Vec<&'static str>,
@@ -94,6 +99,8 @@ impl World {
             group,
             net: VecDeque::new(),
             sent_bytes: 0,
+            batches_out: 0,
+            most_batches_out: 0,
             trace: Vec::new(),
             next_key: 0,
             members: Vec::new(),
@@ -215,6 +222,8 @@ impl World {
                     files.len()
                 ));
                 if let Some(j) = self.index_of(&peer) {
+                    self.batches_out += 1;
+                    self.most_batches_out = self.most_batches_out.max(self.batches_out);
                     self.net.push_back((i, j, Packet::Transfer { name, files }));
                 }
             }
@@ -284,6 +293,7 @@ impl World {
                 .sync
                 .handle_message(&from_addr, data.as_bytes()),
             Packet::Transfer { name, files } => {
+                self.batches_out -= 1;
                 self.next_key += 1;
                 let key = TransferKey {
                     peer: from_addr,
@@ -517,6 +527,27 @@ fn an_owner_and_three_members_stay_in_step() {
         w.devices[OWNER].tree.get(&parts("notes.txt")),
         Some(&Item::File(b"notes v2".to_vec()))
     );
+}
+
+#[test]
+fn a_member_asks_for_a_few_batches_at_a_time_and_the_next_as_each_lands() {
+    // 3,600 small files: four batches, more than are asked for at once.
+    let mut tree = Tree::new();
+    for i in 0..3600 {
+        let p = parts(&format!("d{}/f{i:04}.txt", i % 36));
+        put(&mut tree, &p, Item::File(format!("file {i}").into_bytes()));
+    }
+    let mut w = World::new(tree);
+    w.follow(CAROL);
+    let batches = w
+        .trace
+        .iter()
+        .filter(|t| t.contains(" sends sync-"))
+        .count();
+    assert_eq!(batches, 4, "{:?}", w.trace);
+    assert_eq!(w.most_batches_out, BATCHES_AT_ONCE);
+    assert_eq!(w.devices[CAROL].synced, 1);
+    w.assert_mirrors(CAROL);
 }
 
 #[test]

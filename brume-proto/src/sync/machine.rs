@@ -37,11 +37,17 @@ use crate::transfer::{Entry, Hash, TransferKey, from_hex, to_hex};
 pub const FILES_PER_BATCH: usize = 4096;
 
 /// A member asks for batches of at most this many files, or this many
-/// bytes (a batch holds at least one file): several transfers then run
-/// side by side, and the first starts once its few files are hashed.
+/// bytes (a batch holds at least one file): the first starts once its few
+/// files are hashed, and the owner hashes the next while it sends.
 pub const BATCH_FILES: usize = 1024;
 /// See [`BATCH_FILES`].
 pub const BATCH_BYTES: u64 = 64 << 20;
+/// A member asks for this many batches at first, and for the next as each
+/// arrives. The owner sends its transfers to one peer in turn anyway, and
+/// each batch offered holds its entries and block hashes in the member's
+/// memory until it lands: asking for every batch of 10,000 files at once
+/// made the offers the largest part of the member's peak heap.
+pub const BATCHES_AT_ONCE: usize = 3;
 
 /// At most this many fetch lists from one peer being received at once.
 const MAX_OPEN_LISTS: usize = 64;
@@ -204,6 +210,10 @@ struct Followed {
     batches: BTreeMap<u64, Vec<Step>>,
     /// The content hashes each batch's transfer offered, by path in it.
     offered: BTreeMap<u64, BTreeMap<String, Hash>>,
+    /// The owner's device the round fetches from, and the next batch to
+    /// ask it for (see [`BATCHES_AT_ONCE`]).
+    fetch_from: Option<Address>,
+    next_ask: u64,
     /// The owner said `changed` while a round was under way.
     again: bool,
 }
@@ -484,6 +494,8 @@ impl Sync {
                 target: Manifest::new(),
                 batches: BTreeMap::new(),
                 offered: BTreeMap::new(),
+                fetch_from: None,
+                next_ask: 0,
                 again: false,
             });
         f.member = member;
@@ -762,22 +774,37 @@ impl Sync {
             due: batches.len(),
         };
         f.target = target;
-        let mut asks: Vec<SyncMsg> = Vec::new();
-        for (b, steps) in &batches {
-            let all = pieces(steps.iter().filter_map(fetched_entry).collect());
-            let n = all.len();
-            for (i, files) in all.into_iter().enumerate() {
-                asks.push(SyncMsg::Fetch {
-                    group: id.name.clone(),
-                    round,
-                    batch: *b,
-                    files,
-                    last: i + 1 == n,
-                });
-            }
-        }
         f.batches = batches;
-        for m in asks {
+        f.fetch_from = Some(peer.clone());
+        f.next_ask = 0;
+        for _ in 0..BATCHES_AT_ONCE {
+            self.ask_next_batch(&id);
+        }
+    }
+
+    /// Asks the owner for the round's next batch not yet asked for, if any.
+    fn ask_next_batch(&mut self, id: &GroupId) {
+        let Some(f) = self.followed.get_mut(id) else {
+            return;
+        };
+        let (FollowState::Fetching { round, .. }, Some(peer)) = (&f.state, &f.fetch_from) else {
+            return;
+        };
+        let (round, peer, batch) = (*round, peer.clone(), f.next_ask);
+        let Some(steps) = f.batches.get(&batch) else {
+            return;
+        };
+        f.next_ask += 1;
+        let all = pieces(steps.iter().filter_map(fetched_entry).collect());
+        let n = all.len();
+        for (i, files) in all.into_iter().enumerate() {
+            let m = SyncMsg::Fetch {
+                group: id.name.clone(),
+                round,
+                batch,
+                files,
+                last: i + 1 == n,
+            };
             self.send(peer.clone(), &m);
         }
     }
@@ -874,6 +901,8 @@ impl Sync {
                 base,
             });
             self.next_round(&id);
+        } else {
+            self.ask_next_batch(&id);
         }
     }
 
