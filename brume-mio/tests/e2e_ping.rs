@@ -89,6 +89,43 @@ fn a_chat_answers_pings_without_seeing_them() {
     );
 }
 
+#[test]
+fn ping_at_an_interval_measures_each_round_trip_and_refuses_a_bad_one() {
+    let hub = Hub::start("ping-interval");
+    let alice = hub.add_user("alice", "pw-a");
+    let bob = hub.add_user("bob", "pw-b");
+    let (mut chat, _stdin) = spawn_talking(
+        Command::new(BIN)
+            .env("BRUME_CONF", &bob)
+            .args(["chat", "alice"]),
+    );
+    chat.wait_line("waiting for them");
+    for bad in ["-1", "nan", "inf", "soon", "3601"] {
+        let out = brume(&alice, &["ping", "bob", &format!("--interval={bad}")]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("is not a number of seconds from 0 to 3600"),
+            "{bad}: {err}"
+        );
+    }
+    let out = brume(&alice, &["ping", "bob", "-c", "3", "-i", "0.05"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let rtts = lines
+        .iter()
+        .filter(|l| l.starts_with("bob: rtt ") && !l.contains("median"))
+        .count();
+    assert_eq!(rtts, 3, "{text}");
+    // One path line, before the first round trip: loopback never changes.
+    let paths: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("bob: path "))
+        .collect();
+    assert_eq!(paths.len(), 1, "{text}");
+    assert!(lines[paths[0] + 1].starts_with("bob: rtt "), "{text}");
+}
+
 /// Runs `client` until `want` matches an event (every event seen goes to
 /// `seen`), failing after [`LIMIT`].
 fn until(

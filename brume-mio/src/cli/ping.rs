@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use brume_mio::client::ClientEvent;
-use brume_proto::endpoint::EndpointEvent;
+use brume_proto::endpoint::{EndpointEvent, PeerPath};
+use brume_proto::signal::Address;
 use clap::Args;
 
 use super::ConfigArg;
@@ -20,8 +21,31 @@ pub struct PingArgs {
     /// Round trips to measure.
     #[arg(short, long, default_value_t = 5)]
     count: u32,
+    /// Seconds between the starts of round trips (0: back to back). A
+    /// path can improve after the channel opens, relayed to direct, as
+    /// ICE checks finish; a slower ping shows it.
+    #[arg(short, long, default_value_t = 0.0, value_parser = interval_secs)]
+    interval: f64,
     #[command(flatten)]
     conf: ConfigArg,
+}
+
+fn interval_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds from 0 to 3600")),
+    }
+}
+
+/// Prints the path to `peer` if it differs from the one printed last.
+fn print_path_change(s: &Session, peer: &Address, printed: &mut Option<PeerPath>) {
+    let now = s.client.endpoint().peer_path(peer);
+    if now.is_some() && now != *printed {
+        *printed = now;
+        if let Some(p) = now {
+            println!("{}: path {p}", peer.user());
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -43,40 +67,44 @@ pub fn run(a: PingArgs) -> Result<()> {
         ms(ready)
     );
     let mut rtts = Vec::new();
+    // The path is printed with the first pong and on each change after it.
     let mut path = None;
-    for _ in 0..a.count {
+    let interval = Duration::from_secs_f64(a.interval);
+    for round in 0..a.count {
         let sent = Instant::now();
         let nonce = s.client.ping(&peer)?;
-        let end = sent + Duration::from_secs(5);
+        let mut answered = false;
+        // After the pong, events are still handled until the next round is due.
+        let mut until = sent + Duration::from_secs(5);
         loop {
-            match s.next(Some(end))? {
+            let event = s.next(Some(until))?;
+            match event {
                 Some(ClientEvent::Endpoint(EndpointEvent::Pong {
                     peer: p,
                     nonce: n,
                     rtt,
-                })) if p == peer && n == nonce => {
-                    // The path is printed with the first pong and on each change.
-                    let now_path = s.client.endpoint().peer_path(&peer);
-                    if now_path != path {
-                        path = now_path;
-                        if let Some(p) = path {
-                            println!("{}: path {p}", peer.user());
-                        }
-                    }
+                })) if !answered && p == peer && n == nonce => {
+                    print_path_change(&s, &peer, &mut path);
                     println!("{}: rtt {:.3} ms", peer.user(), ms(rtt));
                     rtts.push(rtt);
-                    break;
+                    answered = true;
+                    if round + 1 == a.count {
+                        break;
+                    }
+                    until = sent + interval;
                 }
                 Some(ClientEvent::Endpoint(EndpointEvent::PeerClosed { reason, .. })) => {
                     bail!("{peer} went away: {}", peer_text(&reason.to_string()));
                 }
+                Some(_) if !rtts.is_empty() => print_path_change(&s, &peer, &mut path),
                 Some(_) => {}
                 None if s.stopping() => {
                     s.close();
                     bail!("interrupted");
                 }
-                None if Instant::now() >= end => bail!("no pong from {peer} within 5 s"),
-                None => {}
+                None if Instant::now() < until => {}
+                None if answered => break,
+                None => bail!("no pong from {peer} within 5 s"),
             }
         }
     }
