@@ -200,7 +200,7 @@ impl Endpoint {
             }
             peer.requeue_in_flight();
         }
-        match peer.rtc.sdp_api().accept_offer(offer) {
+        match peer.rtc_mut().sdp_api().accept_offer(offer) {
             Ok(answer) => {
                 self.pump(now, name);
                 self.write_control(now, name, ControlKind::Answer, answer.to_sdp_string());
@@ -224,7 +224,7 @@ impl Endpoint {
         let Some((pending, _)) = peer.reneg_in_flight.take() else {
             return; // rolled back already
         };
-        if let Err(e) = peer.rtc.sdp_api().accept_answer(pending, answer) {
+        if let Err(e) = peer.rtc_mut().sdp_api().accept_answer(pending, answer) {
             self.event(EndpointEvent::BadMessage {
                 peer: name.clone(),
                 error: format!("renegotiation answer refused: {e}"),
@@ -247,7 +247,7 @@ impl Endpoint {
         }
         let requests = std::mem::take(&mut peer.reneg_queue);
         let mut added = Vec::new();
-        let mut change = peer.rtc.sdp_api();
+        let mut change = peer.rtc_mut().sdp_api();
         for r in &requests {
             match *r {
                 MediaRequest::Add { kind, direction } => {

@@ -24,7 +24,7 @@ impl Endpoint {
         peer.last_heard = now;
         // Back from silence on a path ICE still holds: nothing to restart.
         // (While ICE itself has lost the path, recovery waits for ICE.)
-        if matches!(peer.state, PeerState::Recovering { .. }) && peer.rtc.is_connected() {
+        if matches!(peer.state, PeerState::Recovering { .. }) && peer.rtc().is_connected() {
             peer.state = PeerState::Open;
             peer.deadline = None;
             self.event(EndpointEvent::PeerReconnected { peer: name.clone() });

@@ -384,7 +384,7 @@ impl Endpoint {
         let owner = self
             .peers
             .iter()
-            .find(|(_, p)| p.rtc.accepts(&input))
+            .find(|(_, p)| p.rtc().accepts(&input))
             .map(|(name, _)| name.clone());
         // STUN names its Rtc by ufrag, so the address it came from is known to
         // be that peer's. str0m only accepts DTLS from an address once its own
@@ -414,7 +414,7 @@ impl Endpoint {
             .fec
             .on_receive(now, path, contents, rebuilt, &mut released);
         let delivered = if arrival == Arrival::Deliver {
-            peer.rtc.handle_input(input).map(|_| true)
+            peer.rtc_mut().handle_input(input).map(|_| true)
         } else {
             Ok(false)
         };
@@ -447,7 +447,7 @@ impl Endpoint {
             else {
                 continue;
             };
-            if let Err(e) = peer.rtc.handle_input(Input::Receive(now, receive)) {
+            if let Err(e) = peer.rtc_mut().handle_input(Input::Receive(now, receive)) {
                 return self.peer_error(now, name, e.to_string());
             }
             self.pump(now, name);
@@ -489,7 +489,7 @@ impl Endpoint {
                 continue;
             };
             if peer.rtc_timeout <= now {
-                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                if let Err(e) = peer.rtc_mut().handle_input(Input::Timeout(now)) {
                     self.peer_error(now, &name, e.to_string());
                     continue;
                 }
@@ -615,7 +615,7 @@ impl Endpoint {
         p.mids
             .iter()
             .filter_map(|mid| {
-                let kind = MediaKind::from_str0m(p.rtc.media(*mid)?.kind());
+                let kind = MediaKind::from_str0m(p.rtc().media(*mid)?.kind());
                 Some((MediaId::from_str0m(*mid), kind))
             })
             .collect()
@@ -637,7 +637,7 @@ impl Endpoint {
                 "the main channel closes with the connection".into(),
             ));
         }
-        p.rtc.direct_api().close_data_channel(raw);
+        p.rtc_mut().direct_api().close_data_channel(raw);
         self.pump(now, peer);
         Ok(())
     }
@@ -657,7 +657,7 @@ impl Endpoint {
             label: label.to_owned(),
             ..ChannelConfig::default()
         };
-        let raw = p.rtc.direct_api().create_data_channel(config);
+        let raw = p.rtc_mut().direct_api().create_data_channel(config);
         let id = p.channels.name(raw, &mut next);
         self.next_channel = next;
         let p = self.open_peer(peer)?;
@@ -676,7 +676,11 @@ impl Endpoint {
         data: &[u8],
     ) -> Result<bool, EndpointError> {
         let p = self.open_peer(peer)?;
-        let Some(mut ch) = p.channels.raw(channel).and_then(|raw| p.rtc.channel(raw)) else {
+        let Some(mut ch) = p
+            .channels
+            .raw(channel)
+            .and_then(|raw| p.rtc_mut().channel(raw))
+        else {
             return Err(EndpointError::WrongState(format!("{channel} is not open")));
         };
         let accepted = ch
@@ -696,7 +700,11 @@ impl Endpoint {
         threshold: usize,
     ) -> Result<(), EndpointError> {
         let p = self.open_peer(peer)?;
-        let Some(mut ch) = p.channels.raw(channel).and_then(|raw| p.rtc.channel(raw)) else {
+        let Some(mut ch) = p
+            .channels
+            .raw(channel)
+            .and_then(|raw| p.rtc_mut().channel(raw))
+        else {
             return Err(EndpointError::WrongState(format!("{channel} is not open")));
         };
         ch.set_buffered_amount_low_threshold(threshold);
@@ -870,7 +878,7 @@ impl Endpoint {
     }
 
     /// An Rtc with the endpoint's certificate and tuning, no candidates yet.
-    fn bare_rtc(config: &EndpointConfig, now: Instant) -> Rtc {
+    pub(crate) fn bare_rtc(config: &EndpointConfig, now: Instant) -> Rtc {
         let mut rtc = Rtc::builder()
             .set_dtls_cert(config.dtls_cert.to_str0m())
             .set_snap_enabled(config.snap)
@@ -937,7 +945,7 @@ impl Endpoint {
         let Some(main) = p.main else {
             return Err(EndpointError::NotOpen(peer.clone()));
         };
-        let Some(mut ch) = p.rtc.channel(main) else {
+        let Some(mut ch) = p.rtc_mut().channel(main) else {
             return Err(EndpointError::NotOpen(peer.clone()));
         };
         match ch.write(true, bytes) {
@@ -956,7 +964,7 @@ impl Endpoint {
             let Some(p) = self.peers.get_mut(&name) else {
                 continue;
             };
-            let Some(added) = p.rtc.add_local_candidate(candidate.clone()) else {
+            let Some(added) = p.rtc_mut().add_local_candidate(candidate.clone()) else {
                 continue;
             };
             let line = added.to_sdp_string();
@@ -1016,11 +1024,15 @@ impl Endpoint {
         }
         // Each event handler may write (an answer, a control message), which
         // needs another drain; a peer cannot keep this going forever because
-        // every round consumes events str0m produced from finite input.
+        // every round consumes events str0m produced from finite input. An
+        // Rtc nothing reached since its last drain is not drained again.
         for _ in 0..64 {
             let Some(peer) = self.peers.get_mut(name) else {
                 return;
             };
+            if !peer.needs_drain() {
+                break;
+            }
             let mut drained = Drained::default();
             peer.drain(&mut drained);
             let mut sends = Vec::with_capacity(drained.transmits.len());
@@ -1032,25 +1044,25 @@ impl Endpoint {
             for t in sends {
                 self.transmit(now, Some(name), t);
             }
-            let Some(peer) = self.peers.get_mut(name) else {
-                return;
-            };
             if let Some(err) = drained.error {
                 return self.peer_error(now, name, err);
             }
             if drained.events.is_empty() {
-                if !peer.rtc.is_alive() && peer.state.established() {
-                    self.peers.remove(name);
-                    self.event(EndpointEvent::PeerClosed {
-                        peer: name.clone(),
-                        reason: PeerCloseReason::Ended,
-                    });
-                }
-                return;
+                break;
             }
             for e in drained.events {
                 self.on_rtc_event(now, name, e);
             }
+        }
+        if let Some(peer) = self.peers.get(name)
+            && !peer.rtc().is_alive()
+            && peer.state.established()
+        {
+            self.peers.remove(name);
+            self.event(EndpointEvent::PeerClosed {
+                peer: name.clone(),
+                reason: PeerCloseReason::Ended,
+            });
         }
     }
 
@@ -1059,7 +1071,7 @@ impl Endpoint {
         let Some(mut peer) = self.peers.remove(name) else {
             return;
         };
-        if peer.rtc.close().is_ok() {
+        if peer.rtc_mut().close().is_ok() {
             let mut drained = Drained::default();
             peer.drain(&mut drained);
             for t in drained.transmits {
@@ -1137,12 +1149,7 @@ impl Endpoint {
         if peer.control.is_empty() {
             return true;
         }
-        // Established peers only queue control messages, and their main
-        // channel exists until its close removes the peer.
-        let Some(mut ch) = peer.main.and_then(|main| peer.rtc.channel(main)) else {
-            return true;
-        };
-        match peer.control.flush(|frame| ch.write(true, frame)) {
+        match peer.flush_control() {
             Ok(()) => true,
             Err(e) => {
                 self.close_for_control(now, name, e.to_string());

@@ -194,10 +194,10 @@ impl Endpoint {
             )));
         };
         let attempt = peer.attempt.clone();
-        match peer.rtc.sdp_api().accept_offer(offer) {
+        match peer.rtc_mut().sdp_api().accept_offer(offer) {
             Ok(answer) => {
                 for c in std::mem::take(&mut peer.early_candidates) {
-                    peer.rtc.add_remote_candidate(c);
+                    peer.rtc_mut().add_remote_candidate(c);
                 }
                 let deadline = now + connect_timeout;
                 peer.deadline = Some(peer.deadline.map_or(deadline, |d| d.max(deadline)));
@@ -255,12 +255,12 @@ impl Endpoint {
                 else {
                     unreachable!("matched just above")
                 };
-                peer.rtc.sdp_api().accept_answer(pending, answer)
+                peer.rtc_mut().sdp_api().accept_answer(pending, answer)
             }
             // Our ICE restart, answered; the path may have come back on its
             // own meanwhile, but the peer restarted its side, so ours must too.
             PeerState::Recovering { .. } | PeerState::Open => match peer.restart_pending.take() {
-                Some(pending) => peer.rtc.sdp_api().accept_answer(pending, answer),
+                Some(pending) => peer.rtc_mut().sdp_api().accept_answer(pending, answer),
                 None => return,
             },
             _ => return,
@@ -295,7 +295,7 @@ impl Endpoint {
             peer.early_candidates.push(candidate);
             return;
         }
-        peer.rtc.add_remote_candidate(candidate);
+        peer.rtc_mut().add_remote_candidate(candidate);
         self.pump(now, from);
     }
 
@@ -392,7 +392,7 @@ impl Endpoint {
         peer.attempt = attempt.clone();
         // A restart offer supersedes anything we had in flight on the channel.
         peer.requeue_in_flight();
-        match peer.rtc.sdp_api().accept_offer(offer) {
+        match peer.rtc_mut().sdp_api().accept_offer(offer) {
             Ok(answer) => {
                 self.send_hub(&ClientMsg::Answer {
                     attempt,
@@ -480,7 +480,7 @@ impl Endpoint {
         };
         peer.deadline = Some(limit);
         peer.requeue_in_flight();
-        let mut change = peer.rtc.sdp_api();
+        let mut change = peer.rtc_mut().sdp_api();
         change.ice_restart(true);
         let Some((offer, pending)) = change.apply() else {
             return;

@@ -29,7 +29,7 @@ impl Endpoint {
             peer.opening.drain(..).partition(|(_, at)| *at <= now);
         peer.opening = waiting;
         for (id, _) in due {
-            peer.rtc.direct_api().close_data_channel(id);
+            peer.rtc_mut().direct_api().close_data_channel(id);
         }
         self.pump(now, name);
     }

@@ -79,7 +79,13 @@ pub(crate) enum MediaRequest {
 
 #[derive(Debug)]
 pub(crate) struct Peer {
-    pub(crate) rtc: Rtc,
+    /// Reached through [`Peer::rtc_mut`], which notes that it needs a drain.
+    rtc: Rtc,
+    /// Whether the Rtc may have output since its last drain: set by every
+    /// mutable access, cleared when a drain reaches its timeout. A drain of
+    /// an untouched Rtc only repeats its timeout, and costs a walk of
+    /// everything SCTP has in flight.
+    touched: bool,
     pub(crate) state: PeerState,
     /// The attempt (or ICE-restart attempt) being signaled through the hub.
     pub(crate) attempt: AttemptId,
@@ -145,6 +151,7 @@ impl Peer {
     ) -> Self {
         Self {
             rtc,
+            touched: true,
             state,
             attempt,
             main: None,
@@ -179,12 +186,40 @@ impl Peer {
         }
     }
 
+    /// The Rtc, to look at.
+    pub(crate) fn rtc(&self) -> &Rtc {
+        &self.rtc
+    }
+
+    /// The Rtc, to change: it will need a drain.
+    pub(crate) fn rtc_mut(&mut self) -> &mut Rtc {
+        self.touched = true;
+        &mut self.rtc
+    }
+
+    /// Writes the waiting control messages that fit on the main channel.
+    /// Established peers only queue control messages, and their main
+    /// channel exists until its close removes the peer.
+    pub(crate) fn flush_control(&mut self) -> Result<(), str0m::RtcError> {
+        let Some(mut ch) = self.main.and_then(|main| self.rtc.channel(main)) else {
+            return Ok(());
+        };
+        self.touched = true;
+        self.control.flush(|frame| ch.write(true, frame))
+    }
+
+    /// Whether anything reached the Rtc since its last drain.
+    pub(crate) fn needs_drain(&self) -> bool {
+        self.touched
+    }
+
     /// Drains the Rtc until it asks for a timeout, as str0m requires after
     /// every input or mutation.
     pub(crate) fn drain(&mut self, out: &mut Drained) {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => {
+                    self.touched = false;
                     self.rtc_timeout = at;
                     self.refresh_levels();
                     return;
@@ -244,6 +279,31 @@ impl Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::{Certificate, Endpoint, EndpointConfig};
+
+    #[test]
+    fn only_a_changed_rtc_needs_a_drain() {
+        let now = brume_tests::origin();
+        let config = EndpointConfig::new("t".into(), Certificate::generate().unwrap(), 1);
+        let rtc = Endpoint::bare_rtc(&config, now);
+        let attempt = AttemptId::new("0123456789abcdef").unwrap();
+        let mut peer = Peer::new(rtc, PeerState::Connecting, attempt, now, false);
+        assert!(peer.needs_drain(), "a new Rtc has not been drained");
+        peer.drain(&mut Drained::default());
+        assert!(!peer.needs_drain());
+        // Looking changes nothing; a change, or control to flush, does.
+        assert!(!peer.rtc().is_connected());
+        assert!(!peer.needs_drain());
+        let _ = peer
+            .rtc_mut()
+            .direct_api()
+            .create_data_channel(Default::default());
+        assert!(peer.needs_drain());
+        let mut out = Drained::default();
+        peer.drain(&mut out);
+        assert!(out.error.is_none(), "{:?}", out.error);
+        assert!(!peer.needs_drain());
+    }
 
     #[test]
     fn max_message_size_comes_from_the_sdp() {
