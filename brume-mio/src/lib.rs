@@ -11,12 +11,14 @@
 //!   (see `examples/embed.rs`).
 //! - [`store`] (users and groups in SQLite), [`config`] (the client's config
 //!   file), [`files`] (transfer storage on real files), [`udp`], [`ws`],
-//!   [`stream`] (TLS), [`login`] (password login), [`url`]: the pieces.
+//!   [`stream`] (TLS), [`login`] (password login), [`url`], [`heap`] (freed
+//!   memory back to the system): the pieces.
 
 pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod files;
+pub mod heap;
 #[cfg(feature = "hub")]
 pub mod hub_server;
 pub mod login;
