@@ -104,6 +104,9 @@ RSS_OWNER=$(rss $OWNER); RSS_MEMBER=$(rss $MEMBER)
 pss() { awk '/^Pss:/ {printf "%.1f", $2/1024}' "/proc/$1/smaps_rollup"; }
 PSS_OWNER=$(pss $OWNER); PSS_MEMBER=$(pss $MEMBER)
 ANON_OWNER=$(rss_anon $OWNER); ANON_MEMBER=$(rss_anon $MEMBER)
+# CPU seconds so far, every thread (the owner's include its first scan).
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+CPU_OWNER=$(cpu $OWNER); CPU_MEMBER=$(cpu $MEMBER)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 CHANGES=()
@@ -180,4 +183,5 @@ if [ -n "$BIG" ]; then
   fi
 fi
 printf 'brume anonymous memory (heap): owner %s MiB, member %s MiB\n' "$ANON_OWNER" "$ANON_MEMBER"
+printf 'brume CPU to the end of the initial sync: owner %s s (its scan included), member %s s\n' "$CPU_OWNER" "$CPU_MEMBER"
 printf 'brume changes: %s\nbrume reverts: %s\n' "${CHANGES[*]}" "${REVERTS[*]}"
