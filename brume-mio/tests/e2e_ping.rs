@@ -63,22 +63,11 @@ fn a_command_waiting_for_an_unreachable_hub_says_econnrefused() {
 #[test]
 fn a_chat_answers_pings_without_seeing_them() {
     let hub = Hub::start("ping-chat");
-    let alice = hub.add_user("alice", "pw-a");
-    let bob = hub.add_user("bob", "pw-b");
-    let (mut chat, _stdin) = spawn_talking(
-        Command::new(BIN)
-            .env("BRUME_CONF", &bob)
-            .args(["chat", "alice"]),
-    );
-    chat.wait_line("waiting for them");
+    let (alice, mut chat, _stdin) = bob_chatting_with_alice(&hub);
     let out = brume(&alice, &["ping", "bob", "-c", "3"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    let rtts = text
-        .lines()
-        .filter(|l| l.starts_with("bob: rtt ") && !l.contains("median"))
-        .count();
-    assert_eq!(rtts, 3, "{text}");
+    assert_eq!(round_trips(&text), 3, "{text}");
     assert!(text.contains("median"), "{text}");
     // The pings were the endpoint's: the chat printed no message from alice.
     chat.wait_line("alice left");
@@ -92,14 +81,7 @@ fn a_chat_answers_pings_without_seeing_them() {
 #[test]
 fn ping_at_an_interval_measures_each_round_trip_and_refuses_a_bad_one() {
     let hub = Hub::start("ping-interval");
-    let alice = hub.add_user("alice", "pw-a");
-    let bob = hub.add_user("bob", "pw-b");
-    let (mut chat, _stdin) = spawn_talking(
-        Command::new(BIN)
-            .env("BRUME_CONF", &bob)
-            .args(["chat", "alice"]),
-    );
-    chat.wait_line("waiting for them");
+    let (alice, _chat, _stdin) = bob_chatting_with_alice(&hub);
     for bad in ["-1", "nan", "inf", "soon", "3601"] {
         let out = brume(&alice, &["ping", "bob", &format!("--interval={bad}")]);
         let err = stderr(&out);
@@ -112,18 +94,34 @@ fn ping_at_an_interval_measures_each_round_trip_and_refuses_a_bad_one() {
     let out = brume(&alice, &["ping", "bob", "-c", "3", "-i", "0.05"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(round_trips(&text), 3, "{text}");
     let lines: Vec<&str> = text.lines().collect();
-    let rtts = lines
-        .iter()
-        .filter(|l| l.starts_with("bob: rtt ") && !l.contains("median"))
-        .count();
-    assert_eq!(rtts, 3, "{text}");
     // One path line, before the first round trip: loopback never changes.
     let paths: Vec<usize> = (0..lines.len())
         .filter(|&i| lines[i].starts_with("bob: path "))
         .collect();
     assert_eq!(paths.len(), 1, "{text}");
     assert!(lines[paths[0] + 1].starts_with("bob: rtt "), "{text}");
+}
+
+/// Alice's config, and bob in `brume chat alice`, waiting for her.
+fn bob_chatting_with_alice(hub: &Hub) -> (std::path::PathBuf, Proc, std::process::ChildStdin) {
+    let alice = hub.add_user("alice", "pw-a");
+    let bob = hub.add_user("bob", "pw-b");
+    let (mut chat, stdin) = spawn_talking(
+        Command::new(BIN)
+            .env("BRUME_CONF", &bob)
+            .args(["chat", "alice"]),
+    );
+    chat.wait_line("waiting for them");
+    (alice, chat, stdin)
+}
+
+/// The round trips `brume ping bob` printed, without its summary line.
+fn round_trips(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.starts_with("bob: rtt ") && !l.contains("median"))
+        .count()
 }
 
 /// Runs `client` until `want` matches an event (every event seen goes to
@@ -148,14 +146,7 @@ fn until(
 #[test]
 fn the_command_no_longer_answers_an_application_ping() {
     let hub = Hub::start("ping-app");
-    let alice = hub.add_user("alice", "pw-a");
-    let bob = hub.add_user("bob", "pw-b");
-    let (mut chat, _stdin) = spawn_talking(
-        Command::new(BIN)
-            .env("BRUME_CONF", &bob)
-            .args(["chat", "alice"]),
-    );
-    chat.wait_line("waiting for them");
+    let (alice, _chat, _stdin) = bob_chatting_with_alice(&hub);
     let mut file = ClientFile::load(&alice).unwrap();
     file.ensure_cert().unwrap();
     let mut client = Client::connect(ClientOptions::from_file(&file).unwrap()).unwrap();
