@@ -408,8 +408,8 @@ fn every_pair_connects_by_name_and_transfers_on_the_path_its_nats_allow() {
             .filter_map(|l| l.split_once(": path ").map(|(_, p)| p))
             .collect();
         let path = paths.last().map(|p| p.to_string());
-        let never_direct = want == "relayed" && paths.contains(&"direct");
-        if code != 0 || path.as_deref() != Some(want) || never_direct {
+        let direct_where_it_cannot_be = want == "relayed" && paths.contains(&"direct");
+        if code != 0 || path.as_deref() != Some(want) || direct_where_it_cannot_be {
             failures.push(format!(
                 "{} → {callee}: exit {code}, path {path:?}, expected {want}; {seen:?}",
                 hosts[a].0

@@ -40,11 +40,11 @@ fn interval_secs(s: &str) -> Result<f64, String> {
 /// Prints the path to `peer` if it differs from the one printed last.
 fn print_path_change(s: &Session, peer: &Address, printed: &mut Option<PeerPath>) {
     let now = s.client.endpoint().peer_path(peer);
-    if now.is_some() && now != *printed {
+    if let Some(p) = now
+        && now != *printed
+    {
         *printed = now;
-        if let Some(p) = now {
-            println!("{}: path {p}", peer.user());
-        }
+        println!("{}: path {p}", peer.user());
     }
 }
 
