@@ -31,8 +31,8 @@ run_tests() {
   node --test --test-reporter=tap --test-concurrency=1 --test-timeout=120000 "$@" | tee test-results/node-test.tap
 }
 run_tests test/*.test.mjs && exit 0
-# @roamhq/wrtc, the WebRTC of the Node tests, can itself crash on a rare
-# teardown (a SIGSEGV inside libwebrtc, seen once in CI in node-glare).
+# @roamhq/wrtc, the WebRTC of the Node tests, can itself crash (a SIGSEGV
+# inside libwebrtc, seen once in CI, in node-glare after its first test).
 # A file that died so, and nothing else, runs once more; any failed test,
 # or a second crash, fails the suite.
 if ! crashed=$(awk -f test/native-crashes.awk test-results/node-test.tap) || [ -z "$crashed" ]; then
