@@ -231,69 +231,6 @@ fn refused_writes_go_out_again_whole_and_in_order() {
 }
 
 #[test]
-fn one_source_read_becomes_several_messages_in_order() {
-    let (mut t, now, channel, link) = streaming(1 << 20);
-    let read_size = TransferConfig::new(7).read_size as u64;
-    let (mut reads, mut sent) = (Vec::new(), Vec::new());
-    let mut later = now;
-    while sent
-        .iter()
-        .map(|(_, b): &(u64, Vec<u8>)| b.len() as u64)
-        .sum::<u64>()
-        < SIZE
-    {
-        later += Duration::from_millis(1);
-        while let Some(action) = t.poll_action() {
-            let result = match &action {
-                StorageAction::ReadSource {
-                    offset,
-                    len,
-                    head_room,
-                    ..
-                } => {
-                    reads.push(*len);
-                    let mut bytes = vec![0; *head_room];
-                    bytes.extend(content(*offset, *len));
-                    StorageResult::Data(bytes)
-                }
-                _ => StorageResult::Done,
-            };
-            t.handle_storage(later, &link, action.req(), result);
-        }
-        sent.extend(data_of(&commands(&mut t)));
-        let mut drained = Link {
-            room: 1 << 20,
-            buffered: BTreeMap::new(),
-        };
-        drained.buffered.insert(channel, 0);
-        let low = EndpointEvent::ChannelBufferedLow {
-            peer: peer(),
-            channel,
-        };
-        t.handle_event(later, &drained, &low);
-        sent.extend(data_of(&commands(&mut t)));
-        assert!(later < now + Duration::from_secs(60), "the file never went");
-    }
-    // Messages are the window's small chunks; reads are many of them each.
-    let largest = sent.iter().map(|(_, b)| b.len()).max().unwrap();
-    assert!(largest <= 64 * 1024, "a message of {largest}");
-    assert!(reads.iter().all(|&len| len <= read_size), "{reads:?}");
-    assert!(
-        reads.len() * 4 <= sent.len(),
-        "{} reads for {} messages",
-        reads.len(),
-        sent.len()
-    );
-    let mut expected = 0;
-    for (offset, bytes) in &sent {
-        assert_eq!(*offset, expected, "frames out of order");
-        assert_eq!(*bytes, content(*offset, bytes.len() as u64));
-        expected += bytes.len() as u64;
-    }
-    assert_eq!(expected, SIZE);
-}
-
-#[test]
 fn a_write_that_fails_outright_cancels_with_the_reason() {
     let (mut t, now, channel, link) = streaming(1 << 20);
     serve_storage(&mut t, now, &link);

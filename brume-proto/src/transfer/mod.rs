@@ -199,11 +199,8 @@ pub struct TransferConfig {
     /// Bounds of the send window towards each peer, which all of that
     /// peer's transfer channels share (see [`SendWindow`]).
     pub window: WindowLimits,
-    /// Source reads in flight (or read and not yet sent) per sending transfer.
+    /// Source reads in flight per sending transfer.
     pub read_ahead: usize,
-    /// Bytes asked of storage in one source read, cut into as many whole
-    /// messages as fit (at least one).
-    pub read_size: usize,
     /// Least time between two progress events of one transfer.
     pub progress_every: Duration,
     /// How received names are stored (see [`names`]).
@@ -213,13 +210,12 @@ pub struct TransferConfig {
 impl TransferConfig {
     /// The defaults: a send window of 32 to 896 KiB per peer (under the
     /// endpoint's 1 MiB SCTP send buffer, which chat shares), four reads
-    /// of 256 KiB ahead, progress every 250 ms, names stored as this platform can.
+    /// ahead, progress every 250 ms, names stored as this platform can.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
             window: WindowLimits::default(),
             read_ahead: 4,
-            read_size: 256 << 10,
             progress_every: Duration::from_millis(250),
             names: NamePolicy::native(),
         }

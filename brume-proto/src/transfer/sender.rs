@@ -34,22 +34,9 @@ struct Stream {
     size: u64,
     next_read: u64,
     next_send: u64,
-    /// Messages read and not yet sent, by offset, each with its header's room.
+    /// Chunks read and not yet sent, by offset.
     ready: BTreeMap<u64, Vec<u8>>,
-    /// Data bytes in `ready`.
-    ready_bytes: u64,
-    /// Source reads in flight.
     reads: usize,
-}
-
-/// A source read in flight.
-#[derive(Debug, Clone, Copy)]
-struct SourceRead {
-    file: u32,
-    offset: u64,
-    len: u64,
-    /// Data bytes per message cut from it (the last may be shorter).
-    piece: u64,
 }
 
 #[derive(Debug)]
@@ -69,9 +56,8 @@ pub(crate) struct Sender {
     hashed: u64,
     /// The files asked for, in order; the first is being sent.
     streams: VecDeque<Stream>,
-    /// Source reads in flight: file, offset, length, and the data length
-    /// of the messages to cut the read into.
-    reads: BTreeMap<RequestId, SourceRead>,
+    /// Source reads in flight: file, offset and length.
+    reads: BTreeMap<RequestId, (u32, u64, u64)>,
     /// Channels opened for this transfer so far.
     opens: u8,
 }
@@ -460,7 +446,6 @@ impl Transfers {
                     next_read: offset,
                     next_send: offset,
                     ready: BTreeMap::new(),
-                    ready_bytes: 0,
                     reads: 0,
                 });
                 self.set_state(key, TransferState::Connected);
@@ -513,13 +498,7 @@ impl Transfers {
                 false,
             );
         };
-        let Some(SourceRead {
-            file,
-            offset,
-            len,
-            piece,
-        }) = s.reads.remove(&req)
-        else {
+        let Some((file, offset, len)) = s.reads.remove(&req) else {
             return;
         };
         let Some(stream) = s.streams.iter_mut().find(|st| st.file == file) else {
@@ -537,25 +516,7 @@ impl Transfers {
                 false,
             );
         }
-        // One read, several messages: the first keeps the buffer, the
-        // others are copied out with room for their headers. A copy costs
-        // far less than a round trip to a storage thread per message.
-        let piece = piece.max(1) as usize;
-        let mut at = DATA_OVERHEAD + piece;
-        while at < bytes.len() {
-            let end = (at + piece).min(bytes.len());
-            let mut frame = Vec::with_capacity(DATA_OVERHEAD + end - at);
-            frame.resize(DATA_OVERHEAD, 0);
-            frame.extend_from_slice(&bytes[at..end]);
-            stream
-                .ready
-                .insert(offset + (at - DATA_OVERHEAD) as u64, frame);
-            at = end;
-        }
-        let mut first = bytes;
-        first.truncate(DATA_OVERHEAD + piece);
-        stream.ready.insert(offset, first);
-        stream.ready_bytes += len;
+        stream.ready.insert(offset, bytes);
         self.stream_more(now, ep, key);
     }
 
@@ -603,7 +564,6 @@ impl Transfers {
             wire::frame_data_in_place(stream.file, stream.next_send, &mut frame);
             let len = (frame.len() - DATA_OVERHEAD) as u64;
             stream.next_send += len;
-            stream.ready_bytes -= len;
             sent += len;
             if stream.next_send >= stream.size {
                 s.streams.pop_front(); // all sent; on to the next file asked for
@@ -614,11 +574,8 @@ impl Transfers {
         if sent > 0 {
             self.progress(now, key, sent, false);
         }
-        // Read ahead, a few reads at a time, into the next files asked for
-        // once this one is all read. A read is as many whole messages as
-        // fit in `read_size`, so a driver that reads on other threads pays
-        // its round trip per read, not per message.
-        let per_read = (self.config.read_size as u64 / chunk).max(1) * chunk;
+        // Read ahead, a few chunks at a time, into the next files asked for
+        // once this one is all read.
         loop {
             let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
                 return;
@@ -627,11 +584,7 @@ impl Transfers {
             while s.streams.front().is_some_and(|st| st.next_send >= st.size) {
                 s.streams.pop_front();
             }
-            let held: usize = s
-                .streams
-                .iter()
-                .map(|st| st.reads + st.ready_bytes.div_ceil(per_read) as usize)
-                .sum();
+            let held: usize = s.streams.iter().map(|st| st.reads + st.ready.len()).sum();
             if held >= read_ahead {
                 return;
             }
@@ -639,18 +592,12 @@ impl Transfers {
                 return;
             };
             let (index, offset) = (stream.file, stream.next_read);
-            let len = per_read.min(stream.size - offset);
+            let len = chunk.min(stream.size - offset);
             stream.next_read += len;
             stream.reads += 1;
             let req = self.read_source(key, (index, offset, len), DATA_OVERHEAD);
             if let Some(s) = self.transfers.get_mut(key).and_then(sender) {
-                let read = SourceRead {
-                    file: index,
-                    offset,
-                    len,
-                    piece: chunk,
-                };
-                s.reads.insert(req, read);
+                s.reads.insert(req, (index, offset, len));
             }
         }
     }
@@ -682,7 +629,7 @@ impl Transfers {
     pub(super) fn sender_entry_of(&mut self, key: &TransferKey, req: RequestId) -> Option<String> {
         let s = self.transfers.get_mut(key).and_then(sender)?;
         let file = match s.reads.get(&req) {
-            Some(read) => read.file,
+            Some((file, _, _)) => *file,
             None => s.hash_reads.get(&req).map(|(file, _, _)| *file)?,
         };
         Some(s.entries.get(file as usize)?.path.clone())
