@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use brume_proto::transfer::{EntryKind, SourceEntry, StorageAction, StorageResult, TargetPath};
+use brume_proto::transfer::{
+    EntryKind, Finish, SourceEntry, StorageAction, StorageResult, TargetPath,
+};
 
 /// Real-file storage for one client's transfers.
 #[derive(Debug, Default)]
@@ -128,12 +130,28 @@ impl FileStorage {
                 }
             }
             StorageAction::Write {
-                path, offset, data, ..
+                path,
+                offset,
+                data,
+                finish,
+                ..
             } => {
                 let path = target(path);
-                match self.write(&path, *offset, data) {
+                if let Err(e) = self.write(&path, *offset, data) {
+                    return failed("cannot write", &path, e);
+                }
+                let Some(finish) = finish else {
+                    return StorageResult::Done;
+                };
+                // The file is whole: finished on the handle just written.
+                let finished = match &self.writing {
+                    Some((_, f)) => finish_file(f, finish),
+                    None => Err(io::Error::other("the file is not open")),
+                };
+                self.forget(&path);
+                match finished {
                     Ok(()) => StorageResult::Done,
-                    Err(e) => failed("cannot write", &path, e),
+                    Err(e) => failed("cannot set the attributes of", &path, e),
                 }
             }
             StorageAction::Truncate { path, len, .. } => {
@@ -163,19 +181,15 @@ impl FileStorage {
                 self.forget(&to);
                 rename_no_replace(&from, &to)
             }
-            StorageAction::SetAttributes {
-                path,
-                mtime,
-                executable,
-                ..
-            } => {
+            StorageAction::SetAttributes { path, finish, .. } => {
                 let path = target(path);
                 self.forget(&path);
-                let when = UNIX_EPOCH + Duration::from_secs(*mtime);
-                match File::options().write(true).open(&path).and_then(|f| {
-                    f.set_modified(when)
-                        .and_then(|()| set_executable(&f, *executable))
-                }) {
+                let opened = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&path);
+                match opened.and_then(|f| finish_file(&f, finish)) {
                     Ok(()) => StorageResult::Done,
                     Err(e) => failed("cannot set the attributes of", &path, e),
                 }
@@ -340,6 +354,13 @@ fn sync_each(paths: &[PathBuf]) -> StorageResult {
         })
     });
     failure.unwrap_or(StorageResult::Done)
+}
+
+/// A received file's last step: its length, time and execute bit.
+fn finish_file(f: &File, finish: &Finish) -> io::Result<()> {
+    f.set_len(finish.len)?;
+    f.set_modified(UNIX_EPOCH + Duration::from_secs(finish.mtime))?;
+    set_executable(f, finish.executable)
 }
 
 /// On Unix, an execute bit wherever a read bit is set (as `chmod +x` does
@@ -597,6 +618,7 @@ mod tests {
             path: tp(&dir, name),
             offset: 0,
             data: data.to_vec(),
+            finish: None,
         };
         assert_eq!(s.execute(&w("a.tmp", b"new")), StorageResult::Done);
         assert_eq!(s.execute(&w("a", b"old")), StorageResult::Done);
@@ -627,6 +649,48 @@ mod tests {
             len: 10,
         };
         assert_eq!(s.execute(&read), StorageResult::Data(b"ew".to_vec()));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_last_write_or_step_sets_length_time_and_execute_bit() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("finish");
+        let mut s = FileStorage::default();
+        let req = RequestId(1);
+        // Older, longer bytes under the name: the last step cuts them.
+        fs::write(dir.join("a"), b"stale and longer").unwrap();
+        let finish = Finish {
+            len: 3,
+            mtime: 1_600_000_000,
+            executable: true,
+        };
+        let write = StorageAction::Write {
+            req,
+            path: tp(&dir, "a"),
+            offset: 0,
+            data: b"new".to_vec(),
+            finish: Some(finish),
+        };
+        assert_eq!(s.execute(&write), StorageResult::Done);
+        let meta = fs::metadata(dir.join("a")).unwrap();
+        assert_eq!(fs::read(dir.join("a")).unwrap(), b"new");
+        assert_eq!(mtime(&meta), 1_600_000_000);
+        assert_ne!(meta.permissions().mode() & 0o111, 0);
+        // An empty file is created by its last step alone.
+        let empty = StorageAction::SetAttributes {
+            req,
+            path: tp(&dir, "empty"),
+            finish: Finish {
+                len: 0,
+                mtime: 1_500_000_000,
+                executable: false,
+            },
+        };
+        assert_eq!(s.execute(&empty), StorageResult::Done);
+        let meta = fs::metadata(dir.join("empty")).unwrap();
+        assert_eq!((meta.len(), mtime(&meta)), (0, 1_500_000_000));
+        assert_eq!(meta.permissions().mode() & 0o111, 0);
         fs::remove_dir_all(dir).unwrap();
     }
 

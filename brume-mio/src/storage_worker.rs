@@ -460,6 +460,7 @@ mod tests {
                 path: self.target(name),
                 offset: 0,
                 data: data.to_vec(),
+                finish: None,
             }
         }
 

@@ -253,8 +253,13 @@ fuzz_target!(|steps: Vec<Step>| {
                         assert_eq!(dir, "inbox");
                         StorageResult::Size(Some(1 << 30))
                     }
+                    StorageAction::SetAttributes { path, finish, .. } => {
+                        check_path(path);
+                        let f = disk.entry(full(path)).or_default();
+                        f.resize(finish.len as usize, 0);
+                        StorageResult::Done
+                    }
                     StorageAction::CreateDir { path, .. }
-                    | StorageAction::SetAttributes { path, .. }
                     | StorageAction::Remove { path, .. } => {
                         check_path(path);
                         if let StorageAction::Remove { .. } = action {
@@ -267,7 +272,11 @@ fuzz_target!(|steps: Vec<Step>| {
                         StorageResult::Done
                     }
                     StorageAction::Write {
-                        path, offset, data, ..
+                        path,
+                        offset,
+                        data,
+                        finish,
+                        ..
                     } => {
                         check_path(path);
                         let f = disk.entry(full(path)).or_default();
@@ -276,6 +285,9 @@ fuzz_target!(|steps: Vec<Step>| {
                             f.resize(end, 0);
                         }
                         f[*offset as usize..end].copy_from_slice(data);
+                        if let Some(finish) = finish {
+                            f.resize(finish.len as usize, 0);
+                        }
                         StorageResult::Done
                     }
                     StorageAction::Truncate { path, len, .. } => {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use brume_proto::transfer::{StorageAction, StorageResult, TargetPath, hash_blocks};
+use brume_proto::transfer::{Finish, StorageAction, StorageResult, TargetPath, hash_blocks};
 
 /// Files and folders by full path: the accepting folder, then components.
 #[derive(Debug, Default, Clone)]
@@ -57,6 +57,22 @@ impl MemStorage {
         let mut key = vec![dir.to_owned()];
         key.extend(components.iter().map(|c| c.to_string()));
         self.files.get(&key)
+    }
+
+    /// A received file's last step: created if absent, cut to its length
+    /// (unless writes are dropped), its attributes set.
+    fn finish(&mut self, path: Vec<String>, finish: &Finish) -> StorageResult {
+        let file = self.files.entry(path.clone()).or_default();
+        if !self.discard_writes {
+            file.resize(finish.len as usize, 0);
+        }
+        self.mtimes.insert(path.clone(), finish.mtime);
+        if finish.executable {
+            self.executable.insert(path);
+        } else {
+            self.executable.remove(&path);
+        }
+        StorageResult::Done
     }
 
     /// Executes one action.
@@ -114,21 +130,27 @@ impl MemStorage {
                 StorageResult::Done
             }
             StorageAction::Write {
-                path, offset, data, ..
+                path,
+                offset,
+                data,
+                finish,
+                ..
             } => {
                 if let Some(e) = &self.fail_writes {
                     return StorageResult::Failed(e.clone());
                 }
                 let file = self.files.entry(full(path)).or_default();
-                if self.discard_writes {
-                    return StorageResult::Done;
+                if !self.discard_writes {
+                    let end = *offset as usize + data.len();
+                    if file.len() < end {
+                        file.resize(end, 0);
+                    }
+                    file[*offset as usize..end].copy_from_slice(data);
                 }
-                let end = *offset as usize + data.len();
-                if file.len() < end {
-                    file.resize(end, 0);
+                match finish {
+                    Some(finish) => self.finish(full(path), finish),
+                    None => StorageResult::Done,
                 }
-                file[*offset as usize..end].copy_from_slice(data);
-                StorageResult::Done
             }
             StorageAction::Truncate { path, len, .. } => {
                 self.files
@@ -165,24 +187,7 @@ impl MemStorage {
                     None => StorageResult::Failed("rename of a missing file".into()),
                 }
             }
-            StorageAction::SetAttributes {
-                path,
-                mtime,
-                executable,
-                ..
-            } => {
-                let path = full(path);
-                if !self.files.contains_key(&path) {
-                    return StorageResult::Failed("attributes of a missing file".into());
-                }
-                self.mtimes.insert(path.clone(), *mtime);
-                if *executable {
-                    self.executable.insert(path);
-                } else {
-                    self.executable.remove(&path);
-                }
-                StorageResult::Done
-            }
+            StorageAction::SetAttributes { path, finish, .. } => self.finish(full(path), finish),
             StorageAction::Remove { path, .. } => {
                 self.files.remove(&full(path));
                 StorageResult::Done

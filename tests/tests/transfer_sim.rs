@@ -7,7 +7,7 @@ use brume_proto::framing::Data;
 use brume_proto::transfer::wire::{Control, Wire};
 use brume_proto::transfer::{
     Entry, EntryKind, StorageAction, TransferEvent, TransferState, block_size, content_hash,
-    hash_block,
+    hash_block, names, to_hex,
 };
 use brume_tests::content;
 use brume_tests::sim::World;
@@ -273,6 +273,112 @@ fn a_folder_arrives_with_its_tree_and_an_empty_file() {
             .get(["inbox", "album", "a.jpg"].map(String::from).as_slice());
         if mtime != Some(&(brume_tests::sim::UNIX0 - 1000)) {
             return Err(format!("mtime {mtime:?}"));
+        }
+        Ok(())
+    });
+}
+
+/// How many storage actions of each kind node `i` ran on its temporary files.
+fn temp_actions(w: &World, i: usize) -> (usize, usize, usize, usize) {
+    let temp = |p: &brume_proto::transfer::TargetPath| {
+        p.components
+            .last()
+            .is_some_and(|n| n.ends_with(".brume-part"))
+    };
+    let (mut writes, mut finishing, mut truncates, mut attributes) = (0, 0, 0, 0);
+    for a in &w.nodes[i].storage.log {
+        match a {
+            StorageAction::Write { path, finish, .. } if temp(path) => {
+                writes += 1;
+                finishing += usize::from(finish.is_some());
+            }
+            StorageAction::Truncate { path, .. } if temp(path) => truncates += 1,
+            StorageAction::SetAttributes { path, .. } if temp(path) => attributes += 1,
+            _ => {}
+        }
+    }
+    (writes, finishing, truncates, attributes)
+}
+
+#[test]
+fn a_small_file_is_written_and_finished_in_one_storage_action() {
+    for_seeds(|seed| {
+        let mut w = pair(seed)?;
+        let small: Vec<Vec<u8>> = (0..12)
+            .map(|n| content(seed + n, 3_000 + 500 * n as usize))
+            .collect();
+        let names: Vec<String> = (0..small.len())
+            .map(|n| format!("notes/n{n}.txt"))
+            .collect();
+        let mut files: Vec<(&str, &[u8])> = names
+            .iter()
+            .zip(&small)
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        files.push(("notes/empty.txt", &[]));
+        w.send_files(0, "bob", &files)?;
+        if !w.run_until(Duration::from_secs(30), |w| done(w, 1)) {
+            return Err(log(&w, 1));
+        }
+        let s = &w.nodes[1].storage;
+        for (name, data) in &files {
+            let parts: Vec<&str> = name.split('/').collect();
+            if s.file("inbox", &parts) != Some(&data.to_vec()) {
+                return Err(format!("{name} differs"));
+            }
+            let key: Vec<String> = std::iter::once("inbox")
+                .chain(parts)
+                .map(String::from)
+                .collect();
+            if s.mtimes.get(&key) != Some(&(brume_tests::sim::UNIX0 - 1000)) {
+                return Err(format!("{name}: mtime {:?}", s.mtimes.get(&key)));
+            }
+        }
+        // Each file with content: one write that also finishes it, no cut
+        // beforehand; the empty file: its last step alone, which creates it.
+        let got = temp_actions(&w, 1);
+        if got != (small.len(), small.len(), 0, 1) {
+            return Err(format!(
+                "(writes, finishing, truncates, attributes) = {got:?}"
+            ));
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_stale_longer_temporary_file_is_cut_to_the_content() {
+    for_seeds(|seed| {
+        let mut w = pair(seed)?;
+        let data = content(seed, 100_000);
+        let block = block_size(data.len() as u64);
+        let hash = content_hash(data.len() as u64, block, &[hash_block(&data)]);
+        let hex = to_hex(&hash);
+        // What an earlier, unrelated run left under the temporary name:
+        // longer than the content, its first block wrong.
+        let stale = vec![
+            "inbox".to_owned(),
+            names::temp_name("report.pdf", &hex[..16]),
+        ];
+        w.nodes[1]
+            .storage
+            .files
+            .insert(stale, content(seed + 7, 250_000));
+        w.send_files(0, "bob", &[("report.pdf", &data)])?;
+        if !w.run_until(Duration::from_secs(30), |w| done(w, 1)) {
+            return Err(log(&w, 1));
+        }
+        let got = w.nodes[1]
+            .storage
+            .file("inbox", &["report.pdf"])
+            .map(Vec::len);
+        if got != Some(data.len())
+            || w.nodes[1].storage.file("inbox", &["report.pdf"]) != Some(&data)
+        {
+            return Err(format!("received {got:?} bytes, want {}", data.len()));
+        }
+        if !temp_files(&w, 1).is_empty() {
+            return Err(format!("left behind: {:?}", temp_files(&w, 1)));
         }
         Ok(())
     });

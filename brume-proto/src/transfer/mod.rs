@@ -67,7 +67,7 @@ pub use manifest::{
 };
 pub use names::NamePolicy;
 pub use receiver::FILES_IN_FLIGHT;
-pub use storage::{RequestId, StorageAction, StorageResult, TargetPath};
+pub use storage::{Finish, RequestId, StorageAction, StorageResult, TargetPath};
 pub use window::{SendWindow, WindowLimits};
 
 use crate::endpoint::EndpointEvent;

@@ -17,7 +17,7 @@ use super::offer::IncomingOffer;
 use super::sender::describe;
 use super::wire::{Control, Wire};
 use super::{
-    RequestId, Side, StorageAction, StorageResult, TargetPath, Transfer, TransferEvent,
+    Finish, RequestId, Side, StorageAction, StorageResult, TargetPath, Transfer, TransferEvent,
     TransferKey, TransferState, Transfers,
 };
 use crate::signal::Address;
@@ -59,6 +59,8 @@ enum Op {
     Check(u32, u64),
     Truncate(u32),
     Write(u32),
+    /// A file's last write, which also sets its length and attributes.
+    WriteFinish(u32),
     Attributes(u32),
     Sync,
     /// Renaming a file into place under its n-th alternative name.
@@ -73,6 +75,7 @@ impl Op {
             | Op::Check(f, _)
             | Op::Truncate(f)
             | Op::Write(f)
+            | Op::WriteFinish(f)
             | Op::Attributes(f)
             | Op::Rename(f, _) => Some(f),
             Op::CreateDir(..) | Op::FreeSpace | Op::Sync => None,
@@ -148,6 +151,16 @@ impl Receiver {
         TargetPath {
             dir: self.dir.clone().unwrap_or_default(),
             components,
+        }
+    }
+
+    /// What entry `index`'s last step sets.
+    fn finish(&self, index: u32) -> Finish {
+        let e = &self.entries[index as usize];
+        Finish {
+            len: e.size,
+            mtime: e.mtime,
+            executable: e.executable,
         }
     }
 
@@ -566,14 +579,27 @@ impl Transfers {
         if cur.expected == cur.size && cur.buf.is_empty() {
             cur.complete = true;
         }
+        // The file's only write in flight, and its last: it finishes the
+        // file too (a small file costs one storage action, not two).
+        let finishing = cur.complete && cur.writes == 1 && writes.len() == 1;
+        if finishing {
+            cur.finalizing = true;
+        }
+        let finish = finishing.then(|| r.finish(file));
         let mut verified = 0;
         for (path, offset, data) in writes {
             verified += data.len() as u64;
-            self.receiver_request(key, Op::Write(file), |req| StorageAction::Write {
+            let op = if finish.is_some() {
+                Op::WriteFinish(file)
+            } else {
+                Op::Write(file)
+            };
+            self.receiver_request(key, op, |req| StorageAction::Write {
                 req,
                 path,
                 offset,
                 data,
+                finish,
             });
         }
         if verified > 0 {
@@ -646,6 +672,14 @@ impl Transfers {
                     cur.writes -= 1;
                 }
                 self.receiver_maybe_finalize(now, ep, key, file);
+            }
+            (Op::WriteFinish(file), StorageResult::Done) => {
+                if let Some(cur) = r.active.get_mut(&file) {
+                    cur.writes -= 1;
+                }
+                r.unsynced.push(file);
+                r.unsynced_bytes += r.active.get(&file).map_or(0, |a| a.size);
+                self.receiver_maybe_sync(key);
             }
             (Op::Attributes(file), StorageResult::Done) => {
                 r.unsynced.push(file);
@@ -836,7 +870,7 @@ impl Transfers {
     fn receiver_checked(
         &mut self,
         now: Instant,
-        _ep: &dyn ChannelLevels,
+        ep: &dyn ChannelLevels,
         key: &TransferKey,
         file: u32,
         block: u64,
@@ -874,9 +908,12 @@ impl Transfers {
         let keep = (next * cur.block).min(cur.size);
         cur.expected = keep;
         let path = cur.temp.clone();
-        if keep > 0 {
-            self.progress_resumed(now, key, keep);
+        if keep == 0 {
+            // Nothing to keep: no cut, the file's last step sets its length
+            // (a round trip and an open saved per new file).
+            return self.receiver_ask(now, ep, key, file);
         }
+        self.progress_resumed(now, key, keep);
         self.receiver_request(key, Op::Truncate(file), |req| StorageAction::Truncate {
             req,
             path,
@@ -915,10 +952,7 @@ impl Transfers {
         let Some(r) = self.transfers.get_mut(key).and_then(receiver) else {
             return;
         };
-        let (mtime, executable) = {
-            let e = &r.entries[file as usize];
-            (e.mtime, e.executable)
-        };
+        let finish = r.finish(file);
         let Some(cur) = r.active.get_mut(&file) else {
             return;
         };
@@ -928,12 +962,7 @@ impl Transfers {
         cur.finalizing = true;
         let path = cur.temp.clone();
         self.receiver_request(key, Op::Attributes(file), |req| {
-            StorageAction::SetAttributes {
-                req,
-                path,
-                mtime,
-                executable,
-            }
+            StorageAction::SetAttributes { req, path, finish }
         });
         // A file with nothing left to arrive may be the last of a batch.
         self.receiver_maybe_sync(key);

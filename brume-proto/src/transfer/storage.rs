@@ -99,7 +99,10 @@ pub enum StorageAction {
         /// The folder.
         path: TargetPath,
     },
-    /// Write at `offset`, creating the file if needed → `Done`.
+    /// Write at `offset`, creating the file if needed → `Done`; then, with
+    /// `finish`, what [`SetAttributes`](Self::SetAttributes) does. A file
+    /// that arrives in one write (most small files) is thus written and
+    /// finished in one action: one open and one round trip, not three.
     Write {
         /// The request.
         req: RequestId,
@@ -109,6 +112,8 @@ pub enum StorageAction {
         offset: u64,
         /// What.
         data: Vec<u8>,
+        /// The file's last step, when this is its last write.
+        finish: Option<Finish>,
     },
     /// Cut (or create) a file to `len` bytes → `Done`.
     Truncate {
@@ -139,17 +144,19 @@ pub enum StorageAction {
         /// Its new name.
         to: TargetPath,
     },
-    /// Set a file's modification time and whether it is executable (on
-    /// Unix: an execute bit wherever a read bit is set, or none) → `Done`.
+    /// A received file's last step → `Done`: create it if absent, cut or
+    /// extend it to `finish.len` bytes, set its modification time and
+    /// whether it is executable (on Unix: an execute bit wherever a read
+    /// bit is set, or none). A temporary file is not cut before a transfer
+    /// writes it from its start: this step drops whatever older bytes lay
+    /// past the end.
     SetAttributes {
         /// The request.
         req: RequestId,
         /// The file.
         path: TargetPath,
-        /// Seconds since the Unix epoch.
-        mtime: u64,
-        /// Executable or not.
-        executable: bool,
+        /// Its length and attributes.
+        finish: Finish,
     },
     /// Delete one of the transfer's own temporary files → `Done`.
     Remove {
@@ -167,6 +174,17 @@ pub enum StorageAction {
         /// The transfer whose sources to forget.
         transfer: TransferKey,
     },
+}
+
+/// A received file's length and attributes, set once all of it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finish {
+    /// Its length in bytes.
+    pub len: u64,
+    /// Its modification time, in seconds since the Unix epoch.
+    pub mtime: u64,
+    /// Executable or not.
+    pub executable: bool,
 }
 
 impl StorageAction {
