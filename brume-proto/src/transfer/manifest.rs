@@ -123,7 +123,9 @@ pub enum EntryKind {
 
 /// Lower-case hex of a hash.
 pub fn to_hex(h: &Hash) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
+    // BLAKE3's own encoder: a `format!` per byte made saving a 10,000-file
+    // hash cache cost a twentieth of a member's CPU in its first sync.
+    blake3::Hash::from_bytes(*h).to_hex().to_string()
 }
 
 /// A hash from 64 hex digits.
@@ -141,6 +143,15 @@ pub fn from_hex(s: &str) -> Option<Hash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lower_case_and_round_trips() {
+        let h: Hash = std::array::from_fn(|i| (i * 37 + 5) as u8);
+        let hex = to_hex(&h);
+        assert_eq!(&hex[..8], "052a4f74");
+        assert_eq!(hex.len(), 64);
+        assert_eq!(from_hex(&hex), Some(h));
+    }
 
     #[test]
     fn blocks_grow_for_large_files() {
