@@ -259,8 +259,7 @@ fuzz_target!(|steps: Vec<Step>| {
                         f.resize(finish.len as usize, 0);
                         StorageResult::Done
                     }
-                    StorageAction::CreateDir { path, .. }
-                    | StorageAction::Remove { path, .. } => {
+                    StorageAction::CreateDir { path, .. } | StorageAction::Remove { path, .. } => {
                         check_path(path);
                         if let StorageAction::Remove { .. } = action {
                             disk.remove(&full(path));
