@@ -54,7 +54,10 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc -l; }
 # Waits (bounded) until a line matching $2 appears in file $1.
-wait_log() { local end=$((SECONDS + ${3:-120})); until grep -qs "$2" "$1"; do [ $SECONDS -lt $end ] || { echo "timeout waiting for $2 in $1" >&2; cat "$1" >&2; exit 1; }; sleep 0.01; done; }
+# The waits run in one process each (wait.py): a shell loop of grep and
+# sleep took an eighth of the machine from the daemons it timed.
+WAIT="python3 $PWD/tests/bench-sync/wait.py"
+wait_log() { $WAIT log "$1" "$2" "${3:-120}" || { cat "$1" >&2; exit 1; }; }
 tree_hash() { (cd "$1" && find . -path ./.brume-sync -prune -o -type f ! -name .members -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16); }
 
 "$BIN" serve --listen 127.0.0.1:0 --data "$WORK/hub" > "$WORK/hub.log" 2>&1 &
@@ -114,7 +117,7 @@ for i in 1 2 3 4 5; do
   f="d$(printf %03d $((i % FOLDERS)))/f$(printf %05d $i).bin"
   python3 -c "import os,sys; open(sys.argv[1],'wb').write(os.urandom($SIZE))" "$OWNED/$f"
   T=$(now)
-  end=$((SECONDS + 30)); until cmp -s "$OWNED/$f" "$MIRROR/$f"; do [ $SECONDS -lt $end ] || { echo "change $i never arrived" >&2; exit 1; }; sleep 0.005; done
+  $WAIT same "$OWNED/$f" "$MIRROR/$f" 30 || { echo "change $i never arrived" >&2; exit 1; }
   CHANGES+=("$(since "$T")")
 done
 CHANGE=$(printf '%s\n' "${CHANGES[@]}" | median)
@@ -124,7 +127,7 @@ for i in 1 2 3 4 5; do
   echo "member edit $i" > "$MIRROR/$f"
   T=$(now)
   kept="$MIRROR/${f%.bin}-conflict-sync.bin"
-  end=$((SECONDS + 30)); until cmp -s "$OWNED/$f" "$MIRROR/$f" && [ -f "$kept" ]; do [ $SECONDS -lt $end ] || { echo "revert $i never happened" >&2; exit 1; }; sleep 0.005; done
+  $WAIT same "$OWNED/$f" "$MIRROR/$f" 30 "$kept" || { echo "revert $i never happened" >&2; exit 1; }
   REVERTS+=("$(since "$T")")
 done
 REVERT=$(printf '%s\n' "${REVERTS[@]}" | median)

@@ -1,5 +1,5 @@
 # Syncthing on the same trees, sourced by run.sh (which defines now, since,
-# median, tree_hash, rss, PIDS, WORK, OWNED, FILES, SIZE, FOLDERS, BIG_MIB).
+# median, tree_hash, rss, WAIT, PIDS, WORK, OWNED, FILES, SIZE, FOLDERS, BIG_MIB).
 # Two instances on loopback, A with a send-only folder, B with a
 # receive-only one; discovery, relays, NAT, usage reporting and upgrades
 # off. Sets ST_SCAN, ST_INITIAL, ST_RSS_A, ST_RSS_B, ST_PSS_A, ST_PSS_B, ST_CHANGE_DEFAULT,
@@ -9,16 +9,7 @@ st_api() { # st_api PORT METHOD PATH [JSON]
   curl -sf -X "$2" -H "X-API-Key: benchkey" ${4:+-H 'Content-Type: application/json' -d "$4"} "http://127.0.0.1:$1$3"
 }
 # Waits until folder $2 of the instance on port $1 is idle with $3 local files and nothing needed.
-st_wait_files() {
-  local end=$((SECONDS + ${4:-600}))
-  until st_api "$1" GET "/rest/db/status?folder=$2" 2>/dev/null | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-sys.exit(0 if s["state"] == "idle" and s["localFiles"] == int(sys.argv[1]) and s["needTotalItems"] == 0 else 1)' "$3" 2>/dev/null; do
-    [ $SECONDS -lt $end ] || { echo "syncthing: timeout waiting for $3 files in $2 on port $1" >&2; return 1; }
-    sleep 0.05
-  done
-}
+st_wait_files() { $WAIT st "$1" "$2" "$3" "${4:-600}"; }
 
 syncthing_bench() {
   command -v syncthing > /dev/null || apt-get install -y syncthing > /dev/null
@@ -67,7 +58,7 @@ syncthing_bench() {
       f="d$(printf %03d $((i % FOLDERS)))/f$(printf %05d $((i + $1))).bin"
       python3 -c "import os,sys; open(sys.argv[1],'wb').write(os.urandom($SIZE))" "$ST/a-tree/$f"
       T=$(now)
-      end=$((SECONDS + 60)); until cmp -s "$ST/a-tree/$f" "$ST/b-tree/$f"; do [ $SECONDS -lt $end ] || { echo "syncthing: change never arrived" >&2; return 1; }; sleep 0.005; done
+      $WAIT same "$ST/a-tree/$f" "$ST/b-tree/$f" 60 || { echo "syncthing: change never arrived" >&2; return 1; }
       out+=("$(since "$T")")
     done
     printf '%s\n' "${out[@]}" | median
