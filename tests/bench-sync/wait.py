@@ -16,15 +16,12 @@ import sys
 import time
 import urllib.request
 
-LOOK_EVERY = 0.005
-
-
-def until(done, seconds, what):
+def until(done, seconds, what, every=0.005):
     end = time.monotonic() + seconds
     while not done():
         if time.monotonic() > end:
             sys.exit(f"timeout after {seconds} s waiting for {what}")
-        time.sleep(LOOK_EVERY)
+        time.sleep(every)
 
 
 def log(path, text, seconds):
@@ -74,9 +71,8 @@ def st(port, folder, files, seconds):
             return False  # not up yet
         return s["state"] == "idle" and s["localFiles"] == files and s["needTotalItems"] == 0
 
-    global LOOK_EVERY
-    LOOK_EVERY = 0.05  # a request costs Syncthing more than a look at a file
-    until(done, seconds, f"syncthing folder {folder} on port {port} with {files} files")
+    # A request costs Syncthing more than a look at a file costs anyone.
+    until(done, seconds, f"syncthing folder {folder} on port {port} with {files} files", every=0.05)
 
 
 def main(argv):
