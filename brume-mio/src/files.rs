@@ -502,6 +502,7 @@ impl Walk {
                 mtime: mtime(meta),
                 mime: None,
                 executable: is_executable(meta),
+                blocks: None,
             });
             self.out.paths.push(path.to_owned());
             return Ok(());
@@ -516,6 +517,7 @@ impl Walk {
             mtime: mtime(meta),
             mime: None,
             executable: false,
+            blocks: None,
         });
         self.out.paths.push(path.to_owned());
         let mut children = Vec::new();

@@ -70,18 +70,20 @@ syncthing_bench() {
 
   ST_BIG=""
   if [ "${BIG_MIB:-0}" -gt 0 ]; then
-    mkdir -p "$ST/a-big/.stfolder" "$ST/b-big/.stfolder"
-    cp "$WORK/big.bin" "$ST/a-big/big.bin"
+    # On the machine's own disk, as brume's large file is (run.sh says why).
+    local big="$WORK/st-disk"
+    mkdir -p "$big/a-big/.stfolder" "$big/b-big/.stfolder"
+    cp "$WORK/big.bin" "$big/a-big/big.bin"
     local folder='{"id":"big","label":"big","path":"%s","type":"%s","fsWatcherDelayS":1,"devices":[{"deviceID":"%s"},{"deviceID":"%s"}]}'
     # shellcheck disable=SC2059
-    st_api $A_GUI POST /rest/config/folders "$(printf "$folder" "$ST/a-big" sendonly "$A_ID" "$B_ID")" > /dev/null
+    st_api $A_GUI POST /rest/config/folders "$(printf "$folder" "$big/a-big" sendonly "$A_ID" "$B_ID")" > /dev/null
     st_wait_files $A_GUI big 1
     t0=$(now)
     # shellcheck disable=SC2059
-    st_api $B_GUI POST /rest/config/folders "$(printf "$folder" "$ST/b-big" receiveonly "$A_ID" "$B_ID")" > /dev/null
+    st_api $B_GUI POST /rest/config/folders "$(printf "$folder" "$big/b-big" receiveonly "$A_ID" "$B_ID")" > /dev/null
     st_wait_files $B_GUI big 1
     ST_BIG=$(since "$t0")
-    cmp -s "$ST/a-big/big.bin" "$ST/b-big/big.bin" || { echo "syncthing: the big file differs" >&2; return 1; }
+    cmp -s "$big/a-big/big.bin" "$big/b-big/big.bin" || { echo "syncthing: the big file differs" >&2; return 1; }
   fi
   kill "$A" "$B" 2>/dev/null || true
 }

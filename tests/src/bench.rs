@@ -221,6 +221,7 @@ impl BrumePair {
             mtime: 0,
             mime: None,
             executable: false,
+            blocks: None,
         };
         let to = peer(&self.names[1]);
         let key = self.nodes[0]

@@ -655,6 +655,7 @@ impl World {
                 mtime: UNIX0 - 1000,
                 mime: None,
                 executable: false,
+                blocks: None,
             });
         }
         let mut all: Vec<SourceEntry> = dirs
@@ -666,6 +667,7 @@ impl World {
                 mtime: UNIX0 - 1000,
                 mime: None,
                 executable: false,
+                blocks: None,
             })
             .collect();
         let first_file = all.len();

@@ -109,6 +109,7 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
         mtime: 0,
         mime: None,
         executable: false,
+        blocks: None,
     }];
     entries.extend((0..MAX_ENTRIES).map(|n| SourceEntry {
         path: format!("top/{n}"),
@@ -117,6 +118,7 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
         mtime: 0,
         mime: None,
         executable: false,
+        blocks: None,
     }));
     let err = w
         .with(0, |n, now| n.send_files(now, &World::peer("bob"), entries))
@@ -136,6 +138,7 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
         mtime: 0,
         mime: None,
         executable: false,
+        blocks: None,
     })
     .chain((1..MAX_ENTRIES).map(|n| SourceEntry {
         path: format!("top/{n}"),
@@ -144,6 +147,7 @@ fn too_many_entries_is_a_clear_error_for_the_sender() {
         mtime: 0,
         mime: None,
         executable: false,
+        blocks: None,
     }))
     .collect();
     assert_eq!(at_limit.len(), MAX_ENTRIES);

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use brume_mio::client::ClientEvent;
 use brume_mio::share::apply::{clear_staging, install, run_step};
 use brume_mio::share::layout::{Found, Root, read_members, save_json};
-use brume_mio::share::scan::scan;
+use brume_mio::share::scan::{scan, stamp};
 use brume_proto::endpoint::EndpointEvent;
 use brume_proto::signal::{GroupId, UserName};
 use brume_proto::sync::manifest::MEMBERS_FILE;
@@ -586,11 +586,11 @@ impl Daemon {
                 name,
                 files,
             } => {
-                let Some(dir) = self
+                let Some((dir, cache)) = self
                     .groups
                     .iter()
                     .find(|(g, o)| o.owned && g.name == group)
-                    .map(|(_, o)| o.dir.clone())
+                    .map(|(_, o)| (o.dir.clone(), &o.cache))
                 else {
                     return;
                 };
@@ -611,12 +611,16 @@ impl Daemon {
                         }
                     }
                     let path = dir.join(f.path.to_string());
+                    let meta = std::fs::symlink_metadata(&path).ok();
                     // The member's copy gets the owner's time (whole seconds).
-                    let mtime = std::fs::symlink_metadata(&path)
-                        .map(|m| {
-                            u64::try_from(std::os::unix::fs::MetadataExt::mtime(&m)).unwrap_or(0)
-                        })
-                        .unwrap_or(0);
+                    let mtime = meta.as_ref().map_or(0, |m| {
+                        u64::try_from(std::os::unix::fs::MetadataExt::mtime(m)).unwrap_or(0)
+                    });
+                    // Unchanged since the scan read it: offered unread.
+                    let blocks = meta
+                        .as_ref()
+                        .and_then(|m| cache.blocks(&f.path, stamp(m)))
+                        .map(<[_]>::to_vec);
                     entries.push(SourceEntry {
                         path: format!("{name}/{}", f.path),
                         kind: EntryKind::File,
@@ -627,6 +631,7 @@ impl Daemon {
                         mtime,
                         mime: None,
                         executable: false,
+                        blocks,
                     });
                     paths.push(path);
                 }
@@ -717,6 +722,7 @@ fn dir_entry(path: String) -> SourceEntry {
         mtime: 0,
         mime: None,
         executable: false,
+        blocks: None,
     }
 }
 

@@ -22,6 +22,12 @@ pub struct Scan {
 
 /// The transfer's content hash of the file at `path`.
 pub fn hash_file(path: &Path) -> std::io::Result<(u64, Hash)> {
+    hash_file_blocks(path).map(|(size, hash, _)| (size, hash))
+}
+
+/// The size, content hash and block hashes of the file at `path`, read
+/// once, as the transfer's sender would hash it.
+pub fn hash_file_blocks(path: &Path) -> std::io::Result<(u64, Hash, Vec<Hash>)> {
     let mut f = fs::File::open(path)?;
     let size = f.metadata()?.len();
     let block = block_size(size);
@@ -49,7 +55,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, Hash)> {
     if total != size {
         return Err(std::io::Error::other("the file changed while it was read"));
     }
-    Ok((size, content_hash(size, block, &blocks)))
+    Ok((size, content_hash(size, block, &blocks), blocks))
 }
 
 /// The stamp the cache keys a file by.
@@ -70,7 +76,8 @@ pub fn now_ns() -> i128 {
 }
 
 /// Scans the group folder `dir`. `owner`: refuse links (they are not
-/// followed either way).
+/// followed either way), and keep the block hashes of the files of more
+/// than one block it reads in `cache`, for sending.
 pub fn scan(dir: &Path, cache: &mut HashCache, owner: bool) -> Scan {
     let mut found = Vec::new();
     let mut refused = Vec::new();
@@ -105,10 +112,18 @@ pub fn scan(dir: &Path, cache: &mut HashCache, owner: bool) -> Scan {
                     size: st.size,
                     hash,
                 },
-                None => match hash_file(full) {
-                    Ok((size, hash)) => {
+                None => match hash_file_blocks(full) {
+                    Ok((size, hash, blocks)) => {
                         hashed += 1;
                         cache.insert(path.clone(), st, hash, scanned_at);
+                        if owner && blocks.len() > 1 {
+                            // A member's fetch is then offered without
+                            // reading the whole file again first. A file of
+                            // one block is cheap to read again, and ten
+                            // thousand small lists cost the owner a fifth
+                            // more memory.
+                            cache.keep_blocks(&path, st, blocks);
+                        }
                         Scanned::File { size, hash }
                     }
                     Err(e) => Scanned::Other {
@@ -158,5 +173,62 @@ fn walk(dir: &Path, prefix: &str, visit: &mut impl FnMut(&str, &fs::Metadata, &P
         if visit(&rel, &meta, &full) {
             walk(&full, &rel, visit);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brume_proto::transfer::hash_blocks;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "brume-scan-{name}-{}-{:x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn an_owners_scan_keeps_the_block_hashes_of_large_files_and_a_members_does_not() {
+        let dir = tmp("blocks");
+        // Two blocks and a bit: the list the sender would have computed.
+        let data: Vec<u8> = (0..(2 << 20) + 5).map(|i| (i % 253) as u8).collect();
+        fs::write(dir.join("f"), &data).unwrap();
+        let st = stamp(&fs::symlink_metadata(dir.join("f")).unwrap());
+        let f = SyncPath::parse("f").unwrap();
+        let want = hash_blocks(&data, block_size(data.len() as u64));
+
+        let mut owner = HashCache::new();
+        let s = scan(&dir, &mut owner, true);
+        assert_eq!(s.hashed, 1);
+        assert_eq!(owner.blocks(&f, st), Some(want.as_slice()));
+        assert_eq!(
+            s.manifest.get(&f).and_then(|n| n.hash()),
+            Some(content_hash(
+                data.len() as u64,
+                block_size(data.len() as u64),
+                &want
+            ))
+        );
+
+        fs::write(dir.join("small"), b"one block").unwrap();
+        let small = SyncPath::parse("small").unwrap();
+        let small_stamp = stamp(&fs::symlink_metadata(dir.join("small")).unwrap());
+        let mut owner = HashCache::new();
+        scan(&dir, &mut owner, true);
+        assert_eq!(
+            owner.blocks(&small, small_stamp),
+            None,
+            "read again when sent"
+        );
+        assert_eq!(owner.blocks(&f, st), Some(want.as_slice()));
+
+        let mut member = HashCache::new();
+        scan(&dir, &mut member, false);
+        assert_eq!(member.blocks(&f, st), None);
+        fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -27,17 +27,36 @@ pub struct FileStamp {
 }
 
 /// One cached hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Cached {
     stamp: FileStamp,
     #[serde(with = "super::manifest::hex_hash")]
     hash: Hash,
+    /// Hashed too close to its modification: good for sending what was
+    /// just read, not for the next scan, and never stored.
+    #[serde(skip)]
+    racy: bool,
+    /// The block hashes, when this process read the file itself, so that
+    /// sending it does not read it again. Not stored: a stale list costs a
+    /// cancelled transfer (the receiver checks every block), never a wrong
+    /// file, but a stored one could outlive many.
+    #[serde(skip)]
+    blocks: Option<Box<[Hash]>>,
 }
 
 /// Path → (stamp, content hash) for one group folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HashCache {
+    #[serde(serialize_with = "stored_only")]
     entries: BTreeMap<SyncPath, Cached>,
+}
+
+/// The entries a later run may trust: not the racily clean ones.
+fn stored_only<S: serde::Serializer>(
+    entries: &BTreeMap<SyncPath, Cached>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(entries.iter().filter(|(_, c)| !c.racy))
 }
 
 /// How close (in nanoseconds) to the scan a modification time may be before
@@ -50,17 +69,19 @@ impl HashCache {
         Self::default()
     }
 
-    /// The hash of the file at `path`, if it was hashed with this very stamp.
+    /// The hash of the file at `path`, if it was hashed with this very stamp
+    /// long enough after its last change.
     pub fn lookup(&self, path: &SyncPath, stamp: FileStamp) -> Option<Hash> {
         self.entries
             .get(path)
-            .filter(|c| c.stamp == stamp)
+            .filter(|c| c.stamp == stamp && !c.racy)
             .map(|c| c.hash)
     }
 
     /// Records a hash computed at wall-clock time `scanned_ns` (nanoseconds
-    /// since the epoch, from the driver). Returns whether it was kept: a
-    /// file modified less than a second before the scan is not.
+    /// since the epoch, from the driver). Returns whether it is trusted
+    /// from now on: a file modified less than a second before the scan is
+    /// not (its hash serves only [`blocks`](Self::blocks)).
     pub fn insert(
         &mut self,
         path: SyncPath,
@@ -68,12 +89,32 @@ impl HashCache {
         hash: Hash,
         scanned_ns: i128,
     ) -> bool {
-        if scanned_ns - stamp.mtime_ns < RACY_NS {
-            self.entries.remove(&path);
-            return false;
+        let racy = scanned_ns - stamp.mtime_ns < RACY_NS;
+        let cached = Cached {
+            stamp,
+            hash,
+            racy,
+            blocks: None,
+        };
+        self.entries.insert(path, cached);
+        !racy
+    }
+
+    /// Keeps the block hashes of the file at `path`, just read with this
+    /// `stamp` and [`insert`](Self::insert)ed, for [`blocks`](Self::blocks).
+    pub fn keep_blocks(&mut self, path: &SyncPath, stamp: FileStamp, blocks: Vec<Hash>) {
+        if let Some(c) = self.entries.get_mut(path).filter(|c| c.stamp == stamp) {
+            c.blocks = Some(blocks.into_boxed_slice());
         }
-        self.entries.insert(path, Cached { stamp, hash });
-        true
+    }
+
+    /// The block hashes of the file at `path`, if this process read it with
+    /// this very stamp.
+    pub fn blocks(&self, path: &SyncPath, stamp: FileStamp) -> Option<&[Hash]> {
+        self.entries
+            .get(path)
+            .filter(|c| c.stamp == stamp)
+            .and_then(|c| c.blocks.as_deref())
     }
 
     /// Forgets `path` and everything inside it (it was renamed away).
@@ -86,14 +127,14 @@ impl HashCache {
         self.entries.retain(|p, _| seen(p));
     }
 
-    /// How many hashes it holds.
+    /// How many hashes it would store (the trusted ones).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values().filter(|c| !c.racy).count()
     }
 
-    /// Whether it holds none.
+    /// Whether it would store none.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// The cache as JSON, for the driver to store.
@@ -143,6 +184,24 @@ mod tests {
     }
 
     #[test]
+    fn block_lists_are_kept_for_racily_clean_files_and_only_while_the_stamp_holds() {
+        let mut c = HashCache::new();
+        let stamp = FileStamp {
+            size: 10,
+            mtime_ns: 100 * S,
+            inode: 7,
+        };
+        assert!(!c.insert(p("a"), stamp, [1; 32], 100 * S));
+        c.keep_blocks(&p("a"), stamp, vec![[2; 32]]);
+        c.keep_blocks(&p("b"), stamp, vec![[3; 32]]);
+        assert_eq!(c.blocks(&p("a"), stamp), Some(&[[2; 32]][..]));
+        assert_eq!(c.blocks(&p("b"), stamp), None, "b was never hashed");
+        assert_eq!(c.blocks(&p("a"), FileStamp { size: 11, ..stamp }), None);
+        c.forget(&p("a"));
+        assert_eq!(c.blocks(&p("a"), stamp), None);
+    }
+
+    #[test]
     fn a_racily_clean_file_is_not_cached() {
         let mut c = HashCache::new();
         let stamp = FileStamp {
@@ -157,6 +216,8 @@ mod tests {
             None,
             "an older hash is dropped too"
         );
+        assert!(c.is_empty(), "nothing a later run may trust");
+        assert!(HashCache::from_json(&c.to_json()).unwrap().is_empty());
     }
 
     #[test]
@@ -171,8 +232,17 @@ mod tests {
         c.insert(p("c"), stamp, [4; 32], 10 * S);
         let back = HashCache::from_json(&c.to_json()).unwrap();
         assert_eq!(back, c);
+        c.keep_blocks(&p("c"), stamp, vec![[5; 32]]);
+        assert_eq!(
+            HashCache::from_json(&c.to_json()).unwrap(),
+            back,
+            "block lists are not stored"
+        );
+        c.keep_blocks(&p("a/b"), stamp, vec![[6; 32]]);
         c.retain_seen(|path| path.to_string() == "c");
         assert_eq!(c.len(), 1);
+        assert_eq!(c.blocks(&p("a/b"), stamp), None, "forgotten with its file");
+        assert_eq!(c.blocks(&p("c"), stamp), Some(&[[5; 32]][..]));
         assert!(HashCache::from_json("{\"entries\":{\"../x\":1}}").is_err());
     }
 }

@@ -44,6 +44,7 @@ fn file(path: &str, size: u64) -> SourceEntry {
         mtime: 0,
         mime: None,
         executable: false,
+        blocks: None,
     }
 }
 
@@ -345,17 +346,7 @@ fn a_folder_is_hashed_with_requests_side_by_side_answered_in_any_order() {
         "requests in flight at once: {most_at_once}"
     );
     let (_, offer) = open_the_channel(&mut t, now, &link);
-    let mut offered = Vec::new();
-    for c in offer {
-        let ChannelCommand::Write { data, .. } = c else {
-            continue;
-        };
-        match Wire::decode(&data, usize::MAX) {
-            Ok(Wire::Control(Control::Offer { entries, .. }))
-            | Ok(Wire::Control(Control::Entries { entries, .. })) => offered.extend(entries),
-            _ => {}
-        }
-    }
+    let offered = offered_entries(offer);
     assert_eq!(offered.len(), sizes.len() + 1);
     for (entry, &size) in offered[1..].iter().zip(&sizes) {
         let block = block_size(size);
@@ -398,4 +389,68 @@ fn a_file_that_lost_a_block_since_it_was_listed_cancels_saying_so() {
             .all(|c| !matches!(c, ChannelCommand::Open { .. })),
         "nothing is offered"
     );
+}
+
+/// The offered entries among `commands`, offer and `entries` pieces alike.
+fn offered_entries(commands: Vec<ChannelCommand>) -> Vec<Entry> {
+    let mut offered = Vec::new();
+    for c in commands {
+        let ChannelCommand::Write { data, .. } = c else {
+            continue;
+        };
+        match Wire::decode(&data, usize::MAX) {
+            Ok(Wire::Control(Control::Offer { entries, .. }))
+            | Ok(Wire::Control(Control::Entries { entries, .. })) => offered.extend(entries),
+            _ => {}
+        }
+    }
+    offered
+}
+
+#[test]
+fn a_file_given_with_its_block_hashes_is_offered_without_being_read() {
+    let now = brume_tests::origin();
+    let link = Link {
+        room: 1 << 20,
+        buffered: BTreeMap::new(),
+    };
+    // Of two files, the large one comes with its hashes (as a sync scan
+    // has them); only the other is hashed.
+    let big = 3 << 20;
+    let known = hash_blocks(&content(0, big), block_size(big));
+    let mut entries = folder(&[big, 1000]);
+    entries[1].blocks = Some(known.clone());
+    let mut t = Transfers::new(TransferConfig::new(7));
+    t.send(now, &link, &peer(), entries).unwrap();
+    let asked: Vec<StorageAction> = std::iter::from_fn(|| t.poll_action()).collect();
+    let [only] = &asked[..] else {
+        panic!("one hash request, for the small file: {asked:?}");
+    };
+    let StorageAction::HashSource { index, len, .. } = only else {
+        panic!("not a hash request: {only:?}");
+    };
+    assert_eq!((*index, *len), (2, 1000));
+    t.handle_storage(now, &link, only.req(), hashes_of(only));
+    let (_, offer) = open_the_channel(&mut t, now, &link);
+    let offered = offered_entries(offer);
+    let want = to_hex(&content_hash(big, block_size(big), &known));
+    assert_eq!(offered[1].hash.as_deref(), Some(want.as_str()));
+}
+
+#[test]
+fn a_block_list_that_does_not_fit_the_size_is_refused() {
+    let now = brume_tests::origin();
+    let link = Link {
+        room: 1 << 20,
+        buffered: BTreeMap::new(),
+    };
+    let mut entries = folder(&[3 << 20]);
+    entries[1].blocks = Some(vec![[0; 32]; 2]);
+    let mut t = Transfers::new(TransferConfig::new(7));
+    let refused = t.send(now, &link, &peer(), entries).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "\"d/f0\" has 2 block hashes where its size needs 3"
+    );
+    assert!(t.poll_action().is_none(), "nothing is read");
 }

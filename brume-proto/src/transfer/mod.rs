@@ -124,6 +124,12 @@ pub struct SourceEntry {
     pub mime: Option<String>,
     /// Executable (files).
     pub executable: bool,
+    /// The file's block hashes, when the application has them already (a
+    /// sync scan hashes each file as the transfer would): the sender then
+    /// offers them without reading the file first. A list that no longer
+    /// matches the content costs no data: the receiver checks every block
+    /// and cancels, as for a file that changed while it was sent.
+    pub blocks: Option<Vec<Hash>>,
 }
 
 /// What the application hears about transfers.
@@ -481,7 +487,8 @@ impl Transfers {
     }
 
     /// Offers `entries` to `peer`, whose connection must be open. The sender
-    /// first reads and hashes every file, then offers.
+    /// first reads and hashes every file whose block hashes it was not
+    /// given, then offers.
     pub fn send(
         &mut self,
         now: Instant,

@@ -75,7 +75,7 @@ const MAX_OPENS: u8 = 3;
 
 impl Sender {
     /// Checks what the application wants to send.
-    pub(crate) fn new(sources: Vec<SourceEntry>) -> Result<Self, String> {
+    pub(crate) fn new(mut sources: Vec<SourceEntry>) -> Result<Self, String> {
         if sources.is_empty() || sources.len() > MAX_ENTRIES {
             return Err(format!(
                 "a transfer holds 1 to {MAX_ENTRIES} entries, not {}",
@@ -99,6 +99,23 @@ impl Sender {
                 return Err(format!("{:?} is listed twice", s.path));
             }
         }
+        let mut hash_parts = BTreeMap::new();
+        let mut hashed = 0;
+        for (index, s) in sources.iter_mut().enumerate() {
+            let Some(list) = s.blocks.take().filter(|_| s.kind == EntryKind::File) else {
+                continue;
+            };
+            let want = manifest::block_count(s.size, manifest::block_size(s.size));
+            if list.len() as u64 != want {
+                return Err(format!(
+                    "{:?} has {} block hashes where its size needs {want}",
+                    s.path,
+                    list.len()
+                ));
+            }
+            hash_parts.insert(index as u32, BTreeMap::from([(0, list)]));
+            hashed += s.size;
+        }
         let entries: Vec<Entry> = sources
             .into_iter()
             .map(|s| Entry {
@@ -115,7 +132,7 @@ impl Sender {
             .filter(|i| entries[*i as usize].kind == EntryKind::File)
             .collect();
         let mut to_hash = VecDeque::new();
-        for &index in &files {
+        for &index in files.iter().filter(|i| !hash_parts.contains_key(*i)) {
             let size = entries[index as usize].size;
             let range = manifest::block_size(size) * HASH_RANGE_BLOCKS;
             let mut offset = 0;
@@ -132,8 +149,8 @@ impl Sender {
             phase: Phase::Hashing,
             to_hash,
             hash_reads: BTreeMap::new(),
-            hash_parts: BTreeMap::new(),
-            hashed: 0,
+            hash_parts,
+            hashed,
             streams: VecDeque::new(),
             reads: BTreeMap::new(),
             opens: 0,
