@@ -76,8 +76,8 @@ pub fn now_ns() -> i128 {
 }
 
 /// Scans the group folder `dir`. `owner`: refuse links (they are not
-/// followed either way), and keep the block hashes of the files of more
-/// than one block it reads in `cache`, for sending.
+/// followed either way), and keep the block hashes of the files it reads
+/// in `cache`, for sending.
 pub fn scan(dir: &Path, cache: &mut HashCache, owner: bool) -> Scan {
     let mut found = Vec::new();
     let mut refused = Vec::new();
@@ -116,12 +116,9 @@ pub fn scan(dir: &Path, cache: &mut HashCache, owner: bool) -> Scan {
                     Ok((size, hash, blocks)) => {
                         hashed += 1;
                         cache.insert(path.clone(), st, hash, scanned_at);
-                        if owner && blocks.len() > 1 {
+                        if owner {
                             // A member's fetch is then offered without
-                            // reading the whole file again first. A file of
-                            // one block is cheap to read again, and ten
-                            // thousand small lists cost the owner a fifth
-                            // more memory.
+                            // reading the file again first.
                             cache.keep_blocks(&path, st, blocks);
                         }
                         Scanned::File { size, hash }
@@ -192,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn an_owners_scan_keeps_the_block_hashes_of_large_files_and_a_members_does_not() {
+    fn an_owners_scan_keeps_the_block_hashes_it_read_and_a_members_does_not() {
         let dir = tmp("blocks");
         // Two blocks and a bit: the list the sender would have computed.
         let data: Vec<u8> = (0..(2 << 20) + 5).map(|i| (i % 253) as u8).collect();
@@ -221,8 +218,7 @@ mod tests {
         scan(&dir, &mut owner, true);
         assert_eq!(
             owner.blocks(&small, small_stamp),
-            None,
-            "read again when sent"
+            Some(&[hash_block(b"one block")][..])
         );
         assert_eq!(owner.blocks(&f, st), Some(want.as_slice()));
 

@@ -44,6 +44,7 @@ pub(crate) struct Sender {
     entries: Vec<Entry>,
     /// Indices of the file entries, in order.
     files: Vec<u32>,
+    /// Each file's block hashes: given, or sealed once hashed.
     blocks: BTreeMap<u32, Vec<Hash>>,
     phase: Phase,
     /// Ranges still to hash: file, offset, length (whole blocks).
@@ -99,7 +100,9 @@ impl Sender {
                 return Err(format!("{:?} is listed twice", s.path));
             }
         }
-        let mut hash_parts = BTreeMap::new();
+        // Given lists go straight where sealed ones go (one map for the
+        // whole batch, not one per file).
+        let mut blocks = BTreeMap::new();
         let mut hashed = 0;
         for (index, s) in sources.iter_mut().enumerate() {
             let Some(list) = s.blocks.take().filter(|_| s.kind == EntryKind::File) else {
@@ -113,7 +116,7 @@ impl Sender {
                     list.len()
                 ));
             }
-            hash_parts.insert(index as u32, BTreeMap::from([(0, list)]));
+            blocks.insert(index as u32, list);
             hashed += s.size;
         }
         let entries: Vec<Entry> = sources
@@ -132,7 +135,7 @@ impl Sender {
             .filter(|i| entries[*i as usize].kind == EntryKind::File)
             .collect();
         let mut to_hash = VecDeque::new();
-        for &index in files.iter().filter(|i| !hash_parts.contains_key(*i)) {
+        for &index in files.iter().filter(|i| !blocks.contains_key(*i)) {
             let size = entries[index as usize].size;
             let range = manifest::block_size(size) * HASH_RANGE_BLOCKS;
             let mut offset = 0;
@@ -145,11 +148,11 @@ impl Sender {
         Ok(Self {
             entries,
             files,
-            blocks: BTreeMap::new(),
+            blocks,
             phase: Phase::Hashing,
             to_hash,
             hash_reads: BTreeMap::new(),
-            hash_parts,
+            hash_parts: BTreeMap::new(),
             hashed,
             streams: VecDeque::new(),
             reads: BTreeMap::new(),
@@ -251,11 +254,12 @@ impl Transfers {
         for &index in &s.files {
             let size = s.entries[index as usize].size;
             let block = manifest::block_size(size);
-            let list: Vec<Hash> = s
-                .hash_parts
-                .remove(&index)
-                .map(|parts| parts.into_values().flatten().collect())
-                .unwrap_or_default();
+            let list: Vec<Hash> = s.blocks.remove(&index).unwrap_or_else(|| {
+                s.hash_parts
+                    .remove(&index)
+                    .map(|parts| parts.into_values().flatten().collect())
+                    .unwrap_or_default()
+            });
             let hash = manifest::content_hash(size, block, &list);
             s.entries[index as usize].hash = Some(manifest::to_hex(&hash));
             s.blocks.insert(index, list);
