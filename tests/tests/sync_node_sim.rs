@@ -101,7 +101,9 @@ fn a_member_syncs_many_small_files_in_one_transfer() {
         let data: Vec<(String, Vec<u8>)> = files
             .iter()
             .map(|f| {
-                let Some(Item::File(d)) = tree.get(f.path.components()) else {
+                let Some(Item::File(d)) =
+                    tree.get(&f.path.components().map(String::from).collect::<Vec<_>>())
+                else {
                     panic!()
                 };
                 (format!("{name}/{}", f.path), d.clone())

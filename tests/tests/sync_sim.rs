@@ -204,7 +204,7 @@ impl World {
                 let files: Vec<_> = files
                     .iter()
                     .map(|f| {
-                        let p = f.path.components().to_vec();
+                        let p = parts(&f.path.to_string());
                         let Some(Item::File(data)) = tree.get(&p) else {
                             panic!("asked for {}", f.path)
                         };
@@ -250,7 +250,7 @@ impl World {
                     panic!("{fetch:?}")
                 };
                 let tree = &mut self.devices[i].tree;
-                let (from, to) = (parts(&from), path.components().to_vec());
+                let (from, to) = (parts(&from), parts(&path.to_string()));
                 let received = match tree.get(&from) {
                     Some(Item::File(d)) if hash_of(d) == hash => d.clone(),
                     other => panic!("{who}: {from:?} holds {other:?}"),

@@ -969,9 +969,9 @@ fn seed(name: &str, step: &Step) -> Option<Seed> {
     }
     let hex = to_hex(hash);
     let mut to = format!("{STAGING_DIR}/{name}");
-    for c in path.parent().iter().flat_map(|p| p.components().to_vec()) {
+    if let Some(parent) = path.parent() {
         to.push('/');
-        to.push_str(&c);
+        to.push_str(&parent.to_string());
     }
     to.push('/');
     to.push_str(&temp_name(path.name(), &hex[..16]));

@@ -160,7 +160,7 @@ pub fn plan(owner: &Manifest, member: &Manifest, base: &Manifest) -> Plan {
     };
     // A kept copy: a conflict name somewhere in a path the owner lacks.
     let kept_copy = |path: &SyncPath| -> bool {
-        !owner.contains(path) && path.components().iter().any(|c| is_conflict_name(c))
+        !owner.contains(path) && path.components().any(is_conflict_name)
     };
 
     // 1. Each of the member's files and links: stays, kept, or goes.

@@ -68,7 +68,7 @@ pub fn remove(tree: &mut Tree, path: &[String]) {
 }
 
 fn parts(p: &SyncPath) -> Vec<String> {
-    p.components().to_vec()
+    p.components().map(String::from).collect()
 }
 
 fn matches(item: Option<&Item>, expect: &Node) -> bool {
