@@ -101,9 +101,7 @@ fn a_member_syncs_many_small_files_in_one_transfer() {
         let data: Vec<(String, Vec<u8>)> = files
             .iter()
             .map(|f| {
-                let Some(Item::File(d)) =
-                    tree.get(&f.path.components().map(String::from).collect::<Vec<_>>())
-                else {
+                let Some(Item::File(d)) = tree.get(&sync_model::parts(&f.path)) else {
                     panic!()
                 };
                 (format!("{name}/{}", f.path), d.clone())

@@ -204,7 +204,7 @@ impl World {
                 let files: Vec<_> = files
                     .iter()
                     .map(|f| {
-                        let p = parts(&f.path.to_string());
+                        let p = sync_model::parts(&f.path);
                         let Some(Item::File(data)) = tree.get(&p) else {
                             panic!("asked for {}", f.path)
                         };
@@ -250,7 +250,7 @@ impl World {
                     panic!("{fetch:?}")
                 };
                 let tree = &mut self.devices[i].tree;
-                let (from, to) = (parts(&from), parts(&path.to_string()));
+                let (from, to) = (parts(&from), sync_model::parts(&path));
                 let received = match tree.get(&from) {
                     Some(Item::File(d)) if hash_of(d) == hash => d.clone(),
                     other => panic!("{who}: {from:?} holds {other:?}"),

@@ -45,8 +45,7 @@ struct Cached {
 }
 
 /// A file's block hashes, held in memory: a small file's one hash inline,
-/// so that ten thousand small files cost no allocation each (a list each
-/// took a fifth more of the owner's memory).
+/// so that ten thousand small files cost no allocation each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Blocks {
     One(Hash),

@@ -30,6 +30,14 @@ impl ChannelLevels for Link {
     }
 }
 
+/// A link with room for a megabyte and nothing buffered.
+fn roomy() -> Link {
+    Link {
+        room: 1 << 20,
+        buffered: BTreeMap::new(),
+    }
+}
+
 const SIZE: u64 = 600_000;
 
 fn content(offset: u64, len: u64) -> Vec<u8> {
@@ -119,10 +127,7 @@ fn open_the_channel(
 /// whole file: returns the transfers, the channel and the link.
 fn streaming(room: usize) -> (Transfers, Instant, ChannelId, Link) {
     let now = brume_tests::origin();
-    let mut link = Link {
-        room: 1 << 20,
-        buffered: BTreeMap::new(),
-    };
+    let mut link = roomy();
     let mut t = Transfers::new(TransferConfig::new(7));
     t.send(now, &link, &peer(), vec![file("f.bin", SIZE)])
         .unwrap();
@@ -258,10 +263,7 @@ fn a_write_that_fails_outright_cancels_with_the_reason() {
 #[test]
 fn a_channel_named_after_its_transfer_ended_is_closed() {
     let now = brume_tests::origin();
-    let link = Link {
-        room: 1 << 20,
-        buffered: BTreeMap::new(),
-    };
+    let link = roomy();
     let mut t = Transfers::new(TransferConfig::new(7));
     let key = t.send(now, &link, &peer(), vec![file("empty", 0)]).unwrap();
     let opens = commands(&mut t);
@@ -310,10 +312,7 @@ fn hashes_of(action: &StorageAction) -> StorageResult {
 #[test]
 fn a_folder_is_hashed_with_requests_side_by_side_answered_in_any_order() {
     let now = brume_tests::origin();
-    let link = Link {
-        room: 1 << 20,
-        buffered: BTreeMap::new(),
-    };
+    let link = roomy();
     // Twenty small files, an empty one, and one of two hash ranges.
     let mut sizes: Vec<u64> = (0..20).map(|i| 1000 + i * 7).collect();
     sizes.push(0);
@@ -359,10 +358,7 @@ fn a_folder_is_hashed_with_requests_side_by_side_answered_in_any_order() {
 #[test]
 fn a_file_that_lost_a_block_since_it_was_listed_cancels_saying_so() {
     let now = brume_tests::origin();
-    let link = Link {
-        room: 1 << 20,
-        buffered: BTreeMap::new(),
-    };
+    let link = roomy();
     let mut t = Transfers::new(TransferConfig::new(7));
     let key = t.send(now, &link, &peer(), folder(&[17 << 20])).unwrap();
     let asked: Vec<StorageAction> = std::iter::from_fn(|| t.poll_action()).collect();
@@ -410,10 +406,7 @@ fn offered_entries(commands: Vec<ChannelCommand>) -> Vec<Entry> {
 #[test]
 fn a_file_given_with_its_block_hashes_is_offered_without_being_read() {
     let now = brume_tests::origin();
-    let link = Link {
-        room: 1 << 20,
-        buffered: BTreeMap::new(),
-    };
+    let link = roomy();
     // Of two files, the large one comes with its hashes (as a sync scan
     // has them); only the other is hashed.
     let big = 3 << 20;
@@ -440,10 +433,7 @@ fn a_file_given_with_its_block_hashes_is_offered_without_being_read() {
 #[test]
 fn a_block_list_that_does_not_fit_the_size_is_refused() {
     let now = brume_tests::origin();
-    let link = Link {
-        room: 1 << 20,
-        buffered: BTreeMap::new(),
-    };
+    let link = roomy();
     let mut entries = folder(&[3 << 20]);
     entries[1].blocks = Some(vec![[0; 32]; 2]);
     let mut t = Transfers::new(TransferConfig::new(7));

@@ -67,7 +67,8 @@ pub fn remove(tree: &mut Tree, path: &[String]) {
     tree.retain(|p, _| !p.starts_with(path));
 }
 
-fn parts(p: &SyncPath) -> Vec<String> {
+/// A path's components, as the model's trees key them.
+pub fn parts(p: &SyncPath) -> Vec<String> {
     p.components().map(String::from).collect()
 }
 
