@@ -35,6 +35,7 @@ pub mod stream;
 #[cfg(feature = "hub")]
 pub mod stun_server;
 pub mod udp;
+mod udp_inbox;
 pub mod url;
 mod wake;
 pub mod ws;
