@@ -70,6 +70,13 @@ impl ChannelTable {
         self.0.iter().map(|(.., b)| *b).sum()
     }
 
+    /// What `raw` holds now.
+    pub(crate) fn set(&mut self, raw: str0m::channel::ChannelId, level: usize) {
+        if let Some((.., buffered)) = self.0.iter_mut().find(|(_, r, _)| *r == raw) {
+            *buffered = level;
+        }
+    }
+
     /// Looks again at what every channel holds.
     pub(crate) fn refresh(&mut self, mut look: impl FnMut(str0m::channel::ChannelId) -> usize) {
         for (_, raw, buffered) in &mut self.0 {

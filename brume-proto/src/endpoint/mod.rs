@@ -190,6 +190,9 @@ pub struct Endpoint {
     /// The fingerprint each peer's latest SDP carried, pinned on open.
     presented: BTreeMap<Address, String>,
     outputs: VecDeque<EndpointOutput>,
+    /// A drain's buffers, kept between pumps: a busy connection drains
+    /// after every datagram, and would allocate them each time.
+    scratch: Drained,
     stopped: bool,
 }
 
@@ -222,6 +225,7 @@ impl Endpoint {
             rpc: rpc::Rpc::default(),
             presented: BTreeMap::new(),
             outputs: VecDeque::new(),
+            scratch: Drained::default(),
             stopped: false,
         }
     }
@@ -676,17 +680,16 @@ impl Endpoint {
         data: &[u8],
     ) -> Result<bool, EndpointError> {
         let p = self.open_peer(peer)?;
-        let Some(mut ch) = p
-            .channels
-            .raw(channel)
-            .and_then(|raw| p.rtc_mut().channel(raw))
-        else {
+        let Some(raw) = p.channels.raw(channel) else {
+            return Err(EndpointError::WrongState(format!("{channel} is not open")));
+        };
+        let Some(mut ch) = p.rtc_to_write().channel(raw) else {
             return Err(EndpointError::WrongState(format!("{channel} is not open")));
         };
         let accepted = ch
             .write(true, data)
             .map_err(|e| EndpointError::Rtc(e.to_string()))?;
-        p.refresh_levels();
+        p.record_level(raw);
         self.defer_pump(now, peer);
         Ok(accepted)
     }
@@ -1033,24 +1036,31 @@ impl Endpoint {
             if !peer.needs_drain() {
                 break;
             }
-            let mut drained = Drained::default();
+            let mut drained = std::mem::take(&mut self.scratch);
             peer.drain(&mut drained);
-            let mut sends = Vec::with_capacity(drained.transmits.len());
-            for t in drained.transmits {
-                let parity = peer.fec.on_send(now, &t);
-                sends.push(t);
-                sends.extend(parity);
+            // Each datagram, then the parity it completes, if any.
+            let mut at = 0;
+            while at < drained.transmits.len() {
+                if let Some(parity) = peer.fec.on_send(now, &drained.transmits[at]) {
+                    drained.transmits.insert(at + 1, parity);
+                    at += 1;
+                }
+                at += 1;
             }
-            for t in sends {
+            for t in drained.transmits.drain(..) {
                 self.transmit(now, Some(name), t);
             }
-            if let Some(err) = drained.error {
+            if let Some(err) = drained.error.take() {
+                self.scratch = drained;
                 return self.peer_error(now, name, err);
             }
-            if drained.events.is_empty() {
+            let quiet = drained.events.is_empty();
+            let events = std::mem::take(&mut drained.events);
+            self.scratch = drained;
+            if quiet {
                 break;
             }
-            for e in drained.events {
+            for e in events {
                 self.on_rtc_event(now, name, e);
             }
         }

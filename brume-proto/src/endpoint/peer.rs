@@ -86,6 +86,11 @@ pub(crate) struct Peer {
     /// an untouched Rtc only repeats its timeout, and costs a walk of
     /// everything SCTP has in flight.
     touched: bool,
+    /// Whether the channels' levels may have changed since they were last
+    /// read: input (SACKs) lowers them. A write through
+    /// [`Peer::rtc_to_write`] updates its own channel's level instead, so a
+    /// sender's many writes do not each cost a walk of every channel.
+    levels_stale: bool,
     pub(crate) state: PeerState,
     /// The attempt (or ICE-restart attempt) being signaled through the hub.
     pub(crate) attempt: AttemptId,
@@ -152,6 +157,7 @@ impl Peer {
         Self {
             rtc,
             touched: true,
+            levels_stale: true,
             state,
             attempt,
             main: None,
@@ -194,7 +200,21 @@ impl Peer {
     /// The Rtc, to change: it will need a drain.
     pub(crate) fn rtc_mut(&mut self) -> &mut Rtc {
         self.touched = true;
+        self.levels_stale = true;
         &mut self.rtc
+    }
+
+    /// The Rtc, to write on one data channel whose level the caller then
+    /// records with [`Peer::record_level`]: it will need a drain.
+    pub(crate) fn rtc_to_write(&mut self) -> &mut Rtc {
+        self.touched = true;
+        &mut self.rtc
+    }
+
+    /// What the channel `raw` holds now, just after a write on it.
+    pub(crate) fn record_level(&mut self, raw: str0m::channel::ChannelId) {
+        let level = self.rtc.channel(raw).map_or(0, |mut c| c.buffered_amount());
+        self.channels.set(raw, level);
     }
 
     /// Writes the waiting control messages that fit on the main channel.
@@ -205,6 +225,7 @@ impl Peer {
             return Ok(());
         };
         self.touched = true;
+        self.levels_stale = true;
         self.control.flush(|frame| ch.write(true, frame))
     }
 
@@ -221,7 +242,9 @@ impl Peer {
                 Ok(Output::Timeout(at)) => {
                     self.touched = false;
                     self.rtc_timeout = at;
-                    self.refresh_levels();
+                    if self.levels_stale {
+                        self.refresh_levels();
+                    }
                     return;
                 }
                 Ok(Output::Transmit(t)) => out.transmits.push(Transmit {
@@ -241,6 +264,7 @@ impl Peer {
     /// Looks again at what each channel holds unacknowledged: SACKs, which
     /// lower it, arrive only as input, and every input ends in a drain.
     pub(crate) fn refresh_levels(&mut self) {
+        self.levels_stale = false;
         let rtc = &mut self.rtc;
         self.channels
             .refresh(|raw| rtc.channel(raw).map_or(0, |mut c| c.buffered_amount()));

@@ -114,6 +114,9 @@ impl Node {
     /// (a manifest of 10,000 files is some 25 messages, more than the buffer
     /// holds at once); the rest wait for the next drain. True if any went.
     fn flush_sync_outbox(&mut self, now: Instant) -> bool {
+        if self.sync_outbox.is_empty() {
+            return false; // the common case, on every drain
+        }
         let mut sent = false;
         let peers: Vec<Address> = self.sync_outbox.keys().cloned().collect();
         for peer in peers {

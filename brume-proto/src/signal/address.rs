@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
-use super::names::{NameError, UserName, check_name};
+use super::names::{NameError, UserName, check_name, shared_text_order};
 
 /// Longest device name a client may ask for, in bytes; a hub-assigned `~N`
 /// comes on top, so every base name has its 16 instances.
@@ -24,9 +25,12 @@ pub const DEFAULT_DEVICE: &str = "default";
 /// hub-assigned instance `BASE~N` of such a name (N in 1..=[`MAX_INSTANCE`])
 /// for a session that does not accept calls. Clients may only ask for a
 /// base name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct DeviceName(String);
+// Shared text, as a user name's: a clone must not allocate.
+pub struct DeviceName(Arc<str>);
+
+shared_text_order!(DeviceName);
 
 impl DeviceName {
     /// Checks `s` (a base name or `BASE~N`) and wraps it.
@@ -43,12 +47,12 @@ impl DeviceName {
         if let Some(n) = n {
             parse_instance(n)?;
         }
-        Ok(Self(s))
+        Ok(Self(s.into()))
     }
 
     /// `"default"`, for sessions that name no device.
     pub fn default_device() -> Self {
-        Self(DEFAULT_DEVICE.to_owned())
+        Self(DEFAULT_DEVICE.into())
     }
 
     /// The string itself.
@@ -58,7 +62,7 @@ impl DeviceName {
 
     /// The name without its `~N`.
     pub fn base(&self) -> &str {
-        self.0.split_once('~').map_or(&self.0, |(b, _)| b)
+        self.0.split_once('~').map_or(&*self.0, |(b, _)| b)
     }
 
     /// The N of a hub-assigned `BASE~N`; `None` for a base name.
@@ -100,7 +104,7 @@ impl TryFrom<String> for DeviceName {
 
 impl From<DeviceName> for String {
     fn from(n: DeviceName) -> String {
-        n.0
+        n.0.to_string()
     }
 }
 

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// Longest user name, group name or attempt id, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -47,19 +48,57 @@ pub(crate) fn check_name(s: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Equality, order and hash by text, with a shortcut for two clones of one name,
+/// which is what a map lookup by a stored key compares.
+macro_rules! shared_text_order {
+    ($name:ident) => {
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                if Arc::ptr_eq(&self.0, &other.0) {
+                    return std::cmp::Ordering::Equal;
+                }
+                self.0.cmp(&other.0)
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.hash(state);
+            }
+        }
+    };
+}
+pub(crate) use shared_text_order;
+
 macro_rules! string_newtype {
     ($(#[$doc:meta])* $name:ident, $check:path) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Eq, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        // Shared text: names are cloned into keys and events on every
+        // datagram, and a clone must not allocate.
+        pub struct $name(Arc<str>);
+
+        shared_text_order!($name);
 
         impl $name {
             /// Checks `s` and wraps it.
             pub fn new(s: impl Into<String>) -> Result<Self, NameError> {
                 let s = s.into();
                 $check(&s)?;
-                Ok(Self(s))
+                Ok(Self(s.into()))
             }
 
             /// The string itself.
@@ -77,7 +116,7 @@ macro_rules! string_newtype {
 
         impl From<$name> for String {
             fn from(n: $name) -> String {
-                n.0
+                n.0.to_string()
             }
         }
 
@@ -158,6 +197,22 @@ mod tests {
         assert_eq!(UserName::new("a/b"), Err(NameError::BadChar('/')));
         assert_eq!(UserName::new("a b"), Err(NameError::BadChar(' ')));
         assert_eq!(UserName::new("é"), Err(NameError::BadChar('é')));
+    }
+
+    #[test]
+    fn names_compare_by_text_whether_or_not_they_share_it() {
+        let bob = UserName::new("bob").unwrap();
+        let shared = bob.clone();
+        let separate = UserName::new(String::from("bob")).unwrap();
+        assert_eq!(bob, shared);
+        assert_eq!(bob, separate);
+        assert_eq!(bob.cmp(&separate), std::cmp::Ordering::Equal);
+        let alice = UserName::new("alice").unwrap();
+        assert!(alice < bob);
+        assert_eq!(bob.cmp(&alice), std::cmp::Ordering::Greater);
+        let mut sorted = vec![bob.clone(), alice.clone(), separate];
+        sorted.sort();
+        assert_eq!(sorted, vec![alice, bob.clone(), bob]);
     }
 
     #[test]
