@@ -188,6 +188,51 @@ fn writes_stay_within_the_room_the_link_reports() {
 }
 
 #[test]
+fn a_sender_the_window_holds_back_wakes_when_its_next_chunk_fits() {
+    let (mut t, now, channel, mut link) = streaming(1 << 20);
+    let mut later = now;
+    serve_storage(&mut t, later, &link);
+    let mut batch = commands(&mut t);
+    for round in 0..4 {
+        let written: usize = batch
+            .iter()
+            .map(|c| match c {
+                ChannelCommand::Write { data, .. } => data.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(written > 0, "round {round}: nothing written");
+        let threshold = batch
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                ChannelCommand::SetBufferedLow { threshold, .. } => Some(*threshold),
+                _ => None,
+            })
+            .expect("a sender held back asks to be woken");
+        let held = link.buffered.get(&channel).copied().unwrap_or(0) + written;
+        assert!(threshold < held, "round {round}: {threshold} of {held}");
+        // Drained to the threshold, and woken: the next chunk goes at once.
+        // (At 7/8 of what it held, a wake found the window still shut and
+        // cost the connection a drain for nothing.)
+        link.buffered.insert(channel, threshold);
+        later += Duration::from_millis(1);
+        let low = EndpointEvent::ChannelBufferedLow {
+            peer: peer(),
+            channel,
+        };
+        t.handle_event(later, &link, &low);
+        batch = commands(&mut t);
+        serve_storage(&mut t, later, &link);
+        batch.extend(commands(&mut t));
+        assert!(
+            !data_of(&batch).is_empty(),
+            "round {round}: woken at {threshold} of {held} and wrote nothing"
+        );
+    }
+}
+
+#[test]
 fn refused_writes_go_out_again_whole_and_in_order() {
     let (mut t, now, channel, mut link) = streaming(1 << 20);
     let mut sent: Vec<(u64, Vec<u8>)> = Vec::new();

@@ -457,7 +457,7 @@ impl Transfers {
         if let Some(w) = self.windows.get_mut(peer) {
             w.on_unwritten(returned);
         }
-        self.arm_wakeups(ep, peer);
+        self.arm_wakeups(ep, peer, None);
     }
 
     /// A write failed outright (the endpoint refused the message itself,
@@ -836,7 +836,7 @@ impl Transfers {
             self.window_mut(&key.peer).on_write(now, written);
         }
         if full {
-            self.arm_wakeups(ep, &key.peer);
+            self.arm_wakeups(ep, &key.peer, None);
         }
     }
 
@@ -913,20 +913,35 @@ impl Transfers {
     }
 
     /// A transfer is waiting for room: make sure some channel of the peer
-    /// will report when it has drained halfway. Buffered-low events fire only
-    /// on crossing the threshold downwards, so a channel already below its
-    /// threshold would never wake anyone; thresholds follow what is queued,
-    /// which paces the transfers by the peer's SACKs.
-    fn arm_wakeups(&mut self, ep: &dyn ChannelLevels, peer: &Address) {
-        for channel in self.channels_of(peer) {
-            let amount = self.held(ep, peer, channel).unwrap_or(0);
-            if amount > 0 {
-                self.commands.push(ChannelCommand::SetBufferedLow {
-                    peer: peer.clone(),
-                    channel,
-                    threshold: amount * 7 / 8,
-                });
-            }
+    /// will report once it has drained enough. Buffered-low events fire
+    /// only on crossing the threshold downwards, so a channel already below
+    /// its threshold would never wake anyone; thresholds follow what is
+    /// queued, which paces the transfers by the peer's SACKs.
+    ///
+    /// `need`: the bytes that must drain before the write that waits fits
+    /// the send window. Each of the n channels holding data wakes once it
+    /// alone has drained need/n, which one of them has by the time they
+    /// together drained `need`. Waking earlier only to find the window
+    /// still shut cost a drain of the connection, and sctp-proto walks all
+    /// it has in flight on every drain: with a threshold at 7/8 a
+    /// transfer woke three times for every chunk it could write. Without a
+    /// `need` (the SCTP buffer, not the window, is full) a channel wakes
+    /// once an eighth of it has drained.
+    fn arm_wakeups(&mut self, ep: &dyn ChannelLevels, peer: &Address, need: Option<usize>) {
+        let held: Vec<(ChannelId, usize)> = self
+            .channels_of(peer)
+            .into_iter()
+            .map(|c| (c, self.held(ep, peer, c).unwrap_or(0)))
+            .filter(|(_, amount)| *amount > 0)
+            .collect();
+        let share = need.map(|need| need.max(1).div_ceil(held.len().max(1)));
+        for (channel, amount) in held {
+            let drained = share.unwrap_or(amount.div_ceil(8));
+            self.commands.push(ChannelCommand::SetBufferedLow {
+                peer: peer.clone(),
+                channel,
+                threshold: amount.saturating_sub(drained),
+            });
         }
     }
 

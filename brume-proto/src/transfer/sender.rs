@@ -569,8 +569,10 @@ impl Transfers {
         let mut sent = 0;
         while let Some(len) = self.next_chunk_len(key) {
             let queued = self.queued_to_peer(ep, &key.peer);
-            if !self.window_mut(&key.peer).admits(queued, len) {
-                self.arm_wakeups(ep, &key.peer);
+            let window = self.window_mut(&key.peer);
+            if !window.admits(queued, len) {
+                let need = (queued + len).saturating_sub(window.size());
+                self.arm_wakeups(ep, &key.peer, Some(need));
                 break;
             }
             let Some(s) = self.transfers.get_mut(key).and_then(sender) else {
