@@ -3,7 +3,10 @@
 //! and over a simulated 50 ms RTT, 100 Mbit/s link in virtual time.
 //!
 //! `cargo bench -p brume-tests --bench transfer` (256 MiB each); `-- quick`
-//! for 32 MiB and 16 MiB.
+//! for 32 MiB and 16 MiB. `-- sim seeds=N` measures Brume alone on the lossy
+//! link over N seeds, `-- sim bdp2` behind the half-BDP queue alone, and
+//! `sim-mib=N` sets the simulated size: one run of the simulated link is
+//! exact but turns on where a few losses fall, so compare over seeds or sizes.
 //!
 //! Storage is in memory on both sides, so the figures are the protocol's,
 //! hashing and verification included; the sender hashes the file before it
@@ -278,6 +281,11 @@ fn main() {
     } else {
         (256 << 20, 256 << 20, 5)
     };
+    // `sim-mib=N` sets the simulated transfer's size.
+    let sim_size = args
+        .iter()
+        .find_map(|a| a.strip_prefix("sim-mib=")?.parse::<usize>().ok())
+        .map_or(sim_size, |mib| mib << 20);
     // `rounds=N` sets the loopback rounds.
     if let Some(n) = args
         .iter()
@@ -357,6 +365,12 @@ fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {
     );
     let bytes = data(sim_size);
     let mbit = |secs: f64| (sim_size * 8) as f64 / secs / 1e6;
+    // `bdp2`: Brume alone behind the half-BDP queue.
+    if std::env::args().any(|a| a == "bdp2") {
+        let b = sim_brume(certs, &bytes, 0.0, BDP / 2, true);
+        println!("  loss 0.0 %, queue BDP/2: brume {:>5.1} Mbit/s", mbit(b));
+        return;
+    }
     // `seeds=N`: Brume alone on 0.5 % loss over N seeds of the links, since
     // one seed's figure turns on where a few losses fall.
     if let Some(n) = std::env::args().find_map(|a| a.strip_prefix("seeds=")?.parse::<u64>().ok()) {

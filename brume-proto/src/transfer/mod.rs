@@ -918,18 +918,15 @@ impl Transfers {
     /// its threshold would never wake anyone; thresholds follow what is
     /// queued, which paces the transfers by the peer's SACKs.
     ///
-    /// A channel wakes once an eighth of what it holds has drained, so the
-    /// send window sees its rounds end when they do: it times them by when
-    /// it looks, and a round seen late passes for a queue, which would keep
-    /// the window small after it shrank far below what is queued.
-    ///
     /// `need`: the bytes that must drain before the write that waits fits
-    /// the send window. Up to one chunk of it, split over the n channels
-    /// holding data, is waited for even when that is more than an eighth:
-    /// on a short path the window holds a few chunks, and an eighth of it
-    /// woke the transfer three times for every chunk it could write, each
-    /// wake a drain of the connection in which sctp-proto walks all it has
-    /// in flight.
+    /// the send window. Each of the n channels holding data wakes once it
+    /// alone has drained need/n, which one of them has by the time they
+    /// together drained `need`. Waking earlier only to find the window
+    /// still shut cost a drain of the connection, and sctp-proto walks all
+    /// it has in flight on every drain: with a threshold at 7/8 a
+    /// transfer woke three times for every chunk it could write. Without a
+    /// `need` (the SCTP buffer, not the window, is full) a channel wakes
+    /// once an eighth of it has drained.
     fn arm_wakeups(&mut self, ep: &dyn ChannelLevels, peer: &Address, need: Option<usize>) {
         let held: Vec<(ChannelId, usize)> = self
             .channels_of(peer)
@@ -937,11 +934,9 @@ impl Transfers {
             .map(|c| (c, self.held(ep, peer, c).unwrap_or(0)))
             .filter(|(_, amount)| *amount > 0)
             .collect();
-        let n = held.len().max(1);
-        let chunk = self.windows.get(peer).map_or(0, |w| w.chunk(usize::MAX));
-        let share = need.map(|need| need.min(chunk).max(1).div_ceil(n));
+        let share = need.map(|need| need.max(1).div_ceil(held.len().max(1)));
         for (channel, amount) in held {
-            let drained = amount.div_ceil(8).max(share.unwrap_or(0));
+            let drained = share.unwrap_or(amount.div_ceil(8));
             self.commands.push(ChannelCommand::SetBufferedLow {
                 peer: peer.clone(),
                 channel,
