@@ -184,3 +184,19 @@ fn transfers_end_after_outages_on_both_sides_in_turn() {
     ];
     run(0, &ops).unwrap();
 }
+
+/// Found by the property above: the sender cancels its first transfer just
+/// after the receiver finished it, while the sender's link was down for
+/// 100 ms; the receiver reported it done, then cancelled.
+#[test]
+fn a_cancel_that_crosses_the_end_of_a_transfer_leaves_it_done() {
+    let ops = [
+        Op::Send(0, 224),
+        Op::Wait(222),
+        Op::Send(0, 432),
+        Op::Wait(161),
+        Op::Outage(0, 100),
+        Op::Cancel(0, 0),
+    ];
+    run(0, &ops).unwrap();
+}

@@ -1028,6 +1028,11 @@ impl Transfers {
         if matches!(state, TransferState::Cancelled | TransferState::Closed) {
             return;
         }
+        if state == TransferState::Done {
+            // Every file is in place and `done` went out: a cancel that
+            // crossed it, or a channel closing after it, ends nothing.
+            return self.finish(now, ep, key, TransferState::Done, None);
+        }
         if let Some(t) = self.transfers.get_mut(key) {
             if t.aborting {
                 return;
