@@ -157,14 +157,9 @@ fn net(start: Instant, loss: f32, queue: usize, seed: u64) -> VirtualNet {
         .with_link(b, link(loss, queue, 2 * seed))
 }
 
-/// Virtual seconds for a Brume transfer of `bytes` over the simulated link,
-/// with datagram parity on or off.
-fn sim_brume(certs: &[DtlsCert; 2], bytes: &[u8], loss: f32, queue: usize, parity: bool) -> f64 {
-    sim_brume_seeded(certs, bytes, loss, queue, parity, 1)
-}
-
-/// [`sim_brume`] over the links seeded with `seed`.
-fn sim_brume_seeded(
+/// Virtual seconds for a Brume transfer of `bytes` over the simulated link
+/// whose losses `seed` picks, with datagram parity on or off.
+fn sim_brume(
     certs: &[DtlsCert; 2],
     bytes: &[u8],
     loss: f32,
@@ -306,6 +301,13 @@ fn main() {
     }
 }
 
+/// The lowest and highest of `runs`.
+fn spread(runs: &[f64]) -> (f64, f64) {
+    let lo = runs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = runs.iter().copied().fold(0.0, f64::max);
+    (lo, hi)
+}
+
 /// The median of `runs`.
 fn median(mut runs: Vec<f64>) -> f64 {
     runs.sort_by(f64::total_cmp);
@@ -336,8 +338,7 @@ fn loopback(lo_size: usize, rounds: usize, ratio_only: bool) {
         .map(|s| s.iter().map(|t| mib(lo_size) / t).collect())
         .collect();
     let show = |r: &[f64]| {
-        let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = r.iter().copied().fold(0.0, f64::max);
+        let (lo, hi) = spread(r);
         format!("{:>6.1} MiB/s ({lo:.1}–{hi:.1})", median(r.to_vec()))
     };
     // The ratio of each round's pair, so both saw the same machine.
@@ -367,7 +368,7 @@ fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {
     let mbit = |secs: f64| (sim_size * 8) as f64 / secs / 1e6;
     // `bdp2`: Brume alone behind the half-BDP queue.
     if std::env::args().any(|a| a == "bdp2") {
-        let b = sim_brume(certs, &bytes, 0.0, BDP / 2, true);
+        let b = sim_brume(certs, &bytes, 0.0, BDP / 2, true, 1);
         println!("  loss 0.0 %, queue BDP/2: brume {:>5.1} Mbit/s", mbit(b));
         return;
     }
@@ -375,10 +376,9 @@ fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {
     // one seed's figure turns on where a few losses fall.
     if let Some(n) = std::env::args().find_map(|a| a.strip_prefix("seeds=")?.parse::<u64>().ok()) {
         let rates: Vec<f64> = (1..=n.max(1))
-            .map(|seed| mbit(sim_brume_seeded(certs, &bytes, 0.005, BDP, true, seed)))
+            .map(|seed| mbit(sim_brume(certs, &bytes, 0.005, BDP, true, seed)))
             .collect();
-        let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = rates.iter().copied().fold(0.0, f64::max);
+        let (lo, hi) = spread(&rates);
         println!(
             "  loss 0.5 %, queue 1 BDP, {n} seeds: brume median {:.1} Mbit/s ({lo:.1}–{hi:.1})",
             median(rates.clone())
@@ -390,8 +390,8 @@ fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {
         .find_map(|a| a.strip_prefix("loss=")?.parse().ok())
         .map_or(vec![0.0, 0.005], |p| vec![p]);
     for loss in losses {
-        let b = sim_brume(certs, &bytes, loss, BDP, true);
-        let off = sim_brume(certs, &bytes, loss, BDP, false);
+        let b = sim_brume(certs, &bytes, loss, BDP, true, 1);
+        let off = sim_brume(certs, &bytes, loss, BDP, false, 1);
         let d = sim_raw(certs, sim_size, loss, RawPacing::Defaults);
         let w = sim_raw(certs, sim_size, loss, RawPacing::Window);
         println!(
@@ -404,8 +404,8 @@ fn simulated(certs: &[DtlsCert; 2], sim_size: usize) {
             mbit(w)
         );
     }
-    let b = sim_brume(certs, &bytes, 0.0, BDP / 2, true);
-    let off = sim_brume(certs, &bytes, 0.0, BDP / 2, false);
+    let b = sim_brume(certs, &bytes, 0.0, BDP / 2, true, 1);
+    let off = sim_brume(certs, &bytes, 0.0, BDP / 2, false, 1);
     println!(
         "  loss 0.0 %, queue BDP/2: brume {:>5.1} Mbit/s   brume without datagram parity {:>5.1}",
         mbit(b),

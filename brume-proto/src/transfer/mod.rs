@@ -1117,20 +1117,15 @@ impl Transfers {
 
     /// The channel (or the whole connection) went away under the transfer.
     fn channel_gone(&mut self, now: Instant, ep: &dyn ChannelLevels, key: &TransferKey) {
-        let Some(state) = self.transfers.get(key).map(|t| t.state) else {
+        if !self.transfers.contains_key(key) {
             return;
-        };
+        }
         if !key.outgoing && self.receiver_awaits_offer(key) {
             return self.forget(now, ep, key);
         }
-        match state {
-            TransferState::Done => self.finish(now, ep, key, TransferState::Done, None),
-            TransferState::Cancelled | TransferState::Closed => {}
-            _ => {
-                // Keep what arrived: a new transfer of the same content resumes from it.
-                let reason = "the connection was lost".to_owned();
-                self.abort(now, ep, key, reason, true, false);
-            }
-        }
+        // Keep what arrived: a new transfer of the same content resumes from
+        // it. (A transfer already done just closes; see `abort_as`.)
+        let reason = "the connection was lost".to_owned();
+        self.abort(now, ep, key, reason, true, false);
     }
 }
